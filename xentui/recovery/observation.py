@@ -13,6 +13,7 @@ from typing import Optional, Tuple
 
 from xentui.host.facts import GroundTruth
 from xentui.recovery.findings import Finding, Severity
+from xentui.recovery.peers import PeerView
 from xentui.xapi.model import PoolSnapshot
 from xentui.xapi.session_info import ConnectionInfo
 
@@ -43,6 +44,8 @@ class Observation:
     emergency: Optional[EmergencyState] = None
     this_host_name: str = ""
     findings: Tuple[Finding, ...] = field(default_factory=tuple)
+    # Additive (RECOVERY): what each other pool host's xapi says about its role.
+    peer_views: Tuple[PeerView, ...] = field(default_factory=tuple)
 
     @property
     def worst(self) -> Severity:

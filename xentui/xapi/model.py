@@ -67,6 +67,10 @@ def _float(rec: Mapping[str, Any], key: str, default: float = 0.0) -> float:
 
 def _refs(rec: Mapping[str, Any], key: str) -> Tuple[str, ...]:
     value = rec.get(key) or ()
+    if isinstance(value, str):  # a lone ref, not a set: don't split it into characters
+        return (value,)
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        return ()
     return tuple(str(v) for v in value)
 
 
@@ -82,6 +86,8 @@ def _time(rec: Mapping[str, Any], key: str) -> Optional[datetime]:
     value = rec.get(key)
     if value is None or value == "":
         return None
+    if isinstance(value, datetime):  # already decoded (use_builtin_types, state.db readers)
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     text = getattr(value, "value", value)  # xmlrpc.client.DateTime
     text = str(text)
     for fmt in ("%Y%m%dT%H:%M:%SZ", "%Y%m%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"):

@@ -1,0 +1,405 @@
+"""`xentui recover [TARGET] --plan | --run --confirm-dead HOST ...`
+
+--plan (the default) prints the ordered runbook for what is wrong now and
+changes nothing. --run executes it non-interactively:
+
+* every host named with --confirm-dead is the operator's attestation that it
+  is powered off / fenced; the run refuses if any of them still answers (or
+  still accepts connections), and refuses if the plan needs an attestation
+  that was not given;
+* for two masters, --keep-master HOST names the one to keep;
+* it stops at the first step that fails or is refused, with the audit trail
+  intact; running the same command again (within 12 hours) resumes that run
+  (steps recorded as done are not repeated);
+* it exits 0 only after the pool has been verified healthy again.
+
+Exit codes:
+  0  pool verified healthy (for --plan: the plan was printed)
+  1  a step failed (see the audit log; run again to resume)
+  2  usage error (bad arguments or target)
+  3  refused: missing or contradicted attestation (--confirm-dead), missing
+     --keep-master, or a step's live precondition did not hold
+  4  every step ran but the pool did not verify healthy in time
+  5  nothing could be observed (no xapi and no host files)
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from typing import List, Optional, Sequence, TextIO
+
+from xentui.recovery import audit as au
+from xentui.recovery import peers as pv
+from xentui.recovery.audit import AuditLog
+from xentui.recovery.findings import Code, Severity
+from xentui.recovery.observation import Observation
+from xentui.recovery.plan import Plan, Step
+from xentui.recovery.report import FINDINGS
+from xentui.recovery.situation import Situation
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_NOT_HEALTHY = 4
+EXIT_NO_OBSERVATION = 5
+
+# An unfinished run is resumed only if it was active this recently; an older
+# one belongs to another incident (its "done" steps must not be skipped now).
+RESUME_WINDOW = 12 * 3600.0
+
+# Steps that only check or copy: cheap and idempotent, so re-run on resume.
+_ALWAYS_RERUN = ("plug-pbds", "check-default-sr", "backup-db")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from xentui.xapi.targets import add_target_arguments
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "Exit codes:" + (__doc__ or "").split("Exit codes:", 1)[-1]
+    parser.add_argument("target", nargs="?", default=None,
+                        help="local (default), [ssh://]user@host, https://host, sim:STATE_DIR[/HOST]")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--plan", action="store_true", help="print the runbook; change nothing (default)")
+    mode.add_argument("--run", action="store_true", help="run the plan non-interactively")
+    parser.add_argument("--json", action="store_true", help="--plan: print findings and plan as JSON")
+    parser.add_argument("--confirm-dead", metavar="HOST", action="append", default=[],
+                        help="attest that HOST is powered off / fenced (repeatable); required for "
+                             "promotion and for resetting its VMs")
+    parser.add_argument("--keep-master", metavar="HOST", default="",
+                        help="with two masters: the one to keep (the other is demoted)")
+    parser.add_argument("--prefer-master", metavar="HOST", default="",
+                        help="add a later step handing the master role to HOST once healthy")
+    parser.add_argument("--later", action="store_true",
+                        help="--run: also run the 'later' steps that change the pool (re-enable HA, "
+                             "designate master); the database backup always runs")
+    parser.add_argument("--read-only", action="store_true",
+                        help="--run: audit what would run, execute nothing")
+    parser.add_argument("--audit-log", metavar="FILE", default=None,
+                        help="audit log (default: $XENTUI_STATE_DIR or the user state dir /audit.jsonl)")
+    parser.add_argument("--verify-timeout", metavar="S", type=float, default=120.0,
+                        help="--run: seconds to wait for the pool to verify healthy at the end (default 120)")
+    parser.add_argument("--probe-timeout", metavar="S", type=float, default=1.0,
+                        help="seconds for each peer TCP probe (default 1)")
+    parser.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    add_target_arguments(parser)
+
+
+def _password(target) -> Optional[str]:
+    from xentui.xapi.targets import password_from_env
+
+    password = password_from_env(target)
+    if password is None and target.kind in ("http", "https") and sys.stdin.isatty():
+        password = getpass.getpass(f"xapi password for {target.xapi_user}@{target.host}: ")
+    return password
+
+
+def run(args: argparse.Namespace) -> int:
+    from xentui.recovery.observer import Observer
+    from xentui.xapi.targets import target_from_args
+
+    out = sys.stdout
+    try:
+        target = target_from_args(args, args.target)
+        password = _password(target)
+    except ValueError as exc:
+        print(f"xentui recover: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    observer = Observer(target, password=password, call_timeout=target.call_timeout,
+                        connect_timeout=target.connect_timeout, probe_timeout=args.probe_timeout,
+                        read_only=bool(args.read_only or not args.run))
+    try:
+        obs = observer.observe()
+        if obs.snapshot is None and obs.ground_truth is None:
+            print(f"xentui recover: cannot observe {target.label}: {obs.connection.state} "
+                  f"{obs.connection.detail}", file=sys.stderr)
+            return EXIT_NO_OBSERVATION
+        if not args.run:
+            return _print_plan(obs, args, out)
+        return _run_plan(observer, obs, args, out)
+    finally:
+        observer.close()
+
+
+# --- --plan ------------------------------------------------------------------------------
+
+
+def _print_plan(obs: Observation, args: argparse.Namespace, out: TextIO) -> int:
+    audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
+    records = audit.records()
+    plan = _build(obs, args, records, au.last_open_run(records, max_age=RESUME_WINDOW) or "")
+    if args.json:
+        doc = {
+            "at": obs.at,
+            "this_host": obs.this_host_name,
+            "connection": obs.connection.to_json(),
+            "snapshot_source": obs.snapshot_source,
+            "findings": [f.to_json() for f in obs.findings],
+            "peers": [v.to_json() for v in obs.peer_views],
+            "plan": plan.to_json(),
+        }
+        out.write(json.dumps(doc, indent=2) + "\n")
+        return EXIT_OK
+    out.write(render_plan(obs, plan))
+    return EXIT_OK
+
+
+def render_plan(obs: Observation, plan: Plan) -> str:
+    lines: List[str] = []
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(obs.at))
+    lines.append(f"Recovery plan from {obs.this_host_name or '?'} ({obs.connection.label}), {stamp}")
+    lines.append(f"Pool database: {obs.snapshot_source or 'none'}; xapi here: {obs.connection.state}")
+    lines.append("Nothing has been changed.")
+    lines.append("")
+    from xentui.recovery.summary import render_findings
+
+    lines.extend(render_findings(obs.findings, verbose=False).rstrip("\n").splitlines())
+    lines.append("")
+    notes = list(plan.notes)
+    gt = obs.ground_truth
+    asked = {v.host_name for v in obs.peer_views if v.reach != pv.NOT_ASKED}
+    unasked = [p.host_name for p in (gt.peers if gt is not None else ()) if p.answers and p.host_name not in asked]
+    if unasked:
+        notes.append("Not asked which role they play (no xapi password given): " + ", ".join(unasked)
+                     + ". Their port is open, so they count as alive. Pass --password-env VAR to check.")
+    for note in notes:
+        lines.append(f"NOTE: {note}")
+    if notes:
+        lines.append("")
+    if not plan.steps:
+        lines.append("No recovery steps: nothing to do." if obs.worst < Severity.WARNING
+                     else "No automatic steps for these findings; see the explanations above.")
+        return "\n".join(lines) + "\n"
+    if plan.requires_fenced:
+        lines.append("To run it: xentui recover --run " + " ".join(f"--confirm-dead {h}" for h in plan.requires_fenced)
+                     + "   (only after making sure those hosts are powered off)")
+        lines.append("")
+    n = 0
+    for phase, title in (("now", "Steps now"), ("later", "Later (back to normal)")):
+        steps = [s for s in plan.steps if s.phase == phase]
+        if not steps:
+            continue
+        lines.append(f"{title}:")
+        for s in steps:
+            n += 1
+            lines.append(f"{n:2}. {s.title}   [{s.id}, risk {s.risk}]")
+            lines.append(f"    why:       {s.why}")
+            lines.append(f"    changes:   {s.changes}")
+            lines.append(f"    risk:      {s.risk_text}")
+            for i, x in enumerate(s.xe):
+                lines.append(f"    {'xe:' if i == 0 else '':10} {x}")
+            if s.calls:
+                lines.append(f"    calls:     {'; '.join(s.calls)}")
+            for i, p in enumerate(s.preconditions):
+                lines.append(f"    {'checks:' if i == 0 else '':10} {p.description}")
+            lines.append(f"    verify:    {s.verify}")
+            lines.append(f"    if it fails: {s.on_failure}")
+            if s.requires_fenced:
+                lines.append(f"    needs:     --confirm-dead {' --confirm-dead '.join(s.requires_fenced)}")
+            if s.choice:
+                lines.append(f"    choose:    --keep-master one of {', '.join(s.choice)}")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+# --- --run ----------------------------------------------------------------------------------
+
+
+def _healthy(obs: Observation) -> bool:
+    return obs.worst < Severity.WARNING and any(f.code is Code.POOL_HEALTHY for f in obs.findings)
+
+
+def _findings_record(audit: AuditLog, run_id: str, obs: Observation, label: str) -> None:
+    audit.record(run_id, FINDINGS, host=obs.this_host_name, outcome=label,
+                 inputs={"findings": [f.to_json() for f in obs.findings]},
+                 detail=", ".join(f.code.value for f in obs.findings))
+
+
+def _pending_vm_starts(records: Sequence[au.AuditRecord]) -> List[str]:
+    uuids: List[str] = []
+    for rec in records:
+        if rec.kind == au.NOTE and rec.inputs.get("reset_vm_uuids"):
+            for u in rec.inputs["reset_vm_uuids"]:
+                if u not in uuids:
+                    uuids.append(u)
+    return uuids
+
+
+def _refusal(out: TextIO, audit: AuditLog, run_id: str, message: str) -> int:
+    out.write(f"REFUSED: {message}\n")
+    audit.record(run_id, au.RUN_END, outcome="refused", detail=message)
+    return EXIT_REFUSED
+
+
+def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO) -> int:
+    from xentui.recovery.executor import PlanExecutor, Progress
+
+    audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
+    records = audit.records()
+    open_run = au.last_open_run(records, max_age=RESUME_WINDOW)
+    run_id = open_run or au.new_run_id()
+    run_records = [r for r in records if r.run_id == run_id] if open_run else []
+    progress = au.progress_from_audit(run_records)
+    audit.record(run_id, au.RUN_START, host=obs.this_host_name, outcome="resumed" if open_run else "started",
+                 inputs={"target": observer.target.label, "confirm_dead": list(args.confirm_dead),
+                         "keep_master": args.keep_master, "read_only": bool(args.read_only)},
+                 detail=f"xentui recover --run on {observer.target.label}")
+    _findings_record(audit, run_id, obs, "start")
+    out.write(f"Run {run_id}{' (resuming)' if open_run else ''}; audit log: {audit.path}\n")
+    if open_run:
+        done = [k for k, v in progress.items() if v in ("done", "skipped")]
+        if done:
+            out.write("Already done in this run: " + ", ".join(done) + "\n")
+    for f in obs.findings:
+        out.write(f"  {f.severity.label.upper():8} {f.code.value:20} {f.summary}\n")
+
+    # The fence attestations: only for hosts the pool knows, and never for one that answers.
+    sit = Situation(obs)
+    for name in args.confirm_dead:
+        host = sit.snap.host_by_name(name)
+        if host is None:
+            return _refusal(out, audit, run_id, f"--confirm-dead {name}: no such host in the pool "
+                            f"(hosts: {', '.join(sorted(h.name_label for h in sit.snap.hosts.values()))})")
+        if sit.is_this(host):
+            return _refusal(out, audit, run_id, f"--confirm-dead {name}: that is this host")
+        st = sit.state(host)
+        if st.reach == pv.ANSWERS:
+            return _refusal(out, audit, run_id, f"--confirm-dead {name}: {name} ANSWERS, it is not dead "
+                            f"({st.evidence})")
+        if st.reach == pv.HUNG:
+            return _refusal(out, audit, run_id, f"--confirm-dead {name}: {name} still accepts connections "
+                            f"(xapi hung, machine on). Power it off through its BMC first ({st.evidence})")
+
+    executor = PlanExecutor(observer, audit, read_only=bool(args.read_only), time_scale=args.time_scale,
+                            run_id=run_id)
+    executor.mark_completed(k for k, v in progress.items() if v in ("done", "skipped"))
+    for name in args.confirm_dead:
+        executor.attest_fenced(name)
+
+    plan = _build(obs, args, records, run_id)
+    if _healthy(obs) and not any(_wanted(s, args) for s in plan.steps):
+        out.write("The pool is healthy: nothing to do.\n")
+        audit.record(run_id, au.RUN_END, outcome="healthy", detail="already healthy")
+        return EXIT_OK
+    if any(s.kind == "keep-master" for s in plan.steps) and not args.keep_master:
+        masters = next(s.choice for s in plan.steps if s.kind == "keep-master")
+        return _refusal(out, audit, run_id, "two masters: " + ", ".join(masters)
+                        + ". Choose the one to keep with --keep-master HOST")
+    missing = [h for h in plan.requires_fenced if h not in executor.fenced]
+    if missing:
+        hints = []
+        for h in missing:
+            host = sit.snap.host_by_name(h)
+            if host is not None and sit.state(host).reach == pv.HUNG:
+                hints.append(f"{h} still accepts connections: power it off first")
+        return _refusal(out, audit, run_id, "this plan resets or replaces "
+                        + ", ".join(missing) + "; attest each is powered off with "
+                        + " ".join(f"--confirm-dead {h}" for h in missing)
+                        + (" (" + "; ".join(hints) + ")" if hints else ""))
+
+    last_message = [""]
+
+    def show(p: Progress) -> None:
+        # One line per new message (countdowns tick in the UI, not here).
+        if p.message != last_message[0]:
+            last_message[0] = p.message
+            suffix = f" {p.countdown:.0f} s" if p.countdown is not None and p.message.endswith(" in") else ""
+            out.write(f"     ... {p.message}{suffix}\n")
+            out.flush()
+
+    executed = set()
+    rounds = 0
+    while True:
+        rounds += 1
+        todo = [s for s in plan.steps if _wanted(s, args) and s.id not in executed]
+        if not todo:
+            break
+        step = todo[0]
+        executed.add(step.id)
+        if progress.get(step.id) in ("done", "skipped") and step.kind not in _ALWAYS_RERUN:
+            out.write(f"[=] {step.id}: already done in this run\n")
+            continue
+        out.write(f"[>] {step.title}  ({step.id})\n")
+        result = executor.run(step, progress=show, choice=args.keep_master if step.kind == "keep-master" else "")
+        mark = {"done": "ok", "skipped": "--", "read-only": "ro"}.get(result.status, "!!")
+        out.write(f"[{mark}] {result.status}: {result.detail}\n")
+        if result.verification and result.status == "done" and result.verification != result.detail:
+            out.write(f"     verified: {result.verification}\n")
+        if result.status == "refused":
+            audit.record(run_id, au.RUN_END, outcome="refused", detail=f"{step.id}: {result.detail}")
+            out.write(f"Stopped: {step.id} was refused. Audit log: {audit.path}\n")
+            return EXIT_REFUSED
+        if result.status == "failed":
+            audit.record(run_id, au.RUN_END, outcome="failed", detail=f"{step.id}: {result.detail}")
+            out.write(f"Stopped at {step.id}. Fix the cause, then run the same command again to resume.\n"
+                      f"Audit log: {audit.path}\n")
+            return EXIT_FAILED
+        if step.kind in ("promote", "demote-master", "keep-master") and rounds < 50:
+            # The pool changed shape: re-plan from a fresh look (the rest may differ).
+            fresh = observer.observe()
+            plan = _merge(plan, _build(fresh, args, audit.records(), run_id), executed)
+    if args.read_only:
+        audit.record(run_id, au.RUN_END, outcome="read-only", detail="nothing executed")
+        out.write("Read-only: nothing was executed.\n")
+        return EXIT_OK
+    return _verify_healthy(observer, audit, run_id, args, out)
+
+
+def _wanted(step: Step, args: argparse.Namespace) -> bool:
+    return step.phase == "now" or args.later or step.risk == "none"
+
+
+def ha_to_reenable(records: Sequence[au.AuditRecord]) -> bool:
+    """HA was armed when a recovery started (HA_ARMED recorded) and no
+    enable-ha step has succeeded since."""
+    armed_at = max((r.ts for r in records if r.kind == FINDINGS
+                    and any(f.get("code") == Code.HA_ARMED.value for f in r.inputs.get("findings") or [])),
+                   default=None)
+    if armed_at is None:
+        return False
+    enabled_at = max((r.ts for r in records if r.kind == au.STEP_END and r.step_id == "enable-ha"
+                      and r.outcome in ("done", "skipped")), default=None)
+    return enabled_at is None or enabled_at < armed_at
+
+
+def _build(obs: Observation, args: argparse.Namespace, records: Sequence[au.AuditRecord], run_id: str) -> Plan:
+    """The plan for now. VMs reset earlier IN THIS RUN are still to be started
+    (never those of older runs: an admin may have stopped them since); HA is
+    re-enabled if any recovery found it armed and it was not re-enabled since."""
+    from xentui.recovery.plan_builder import build
+
+    run_records = [r for r in records if r.run_id == run_id] if run_id else []
+    return build(obs, keep_master=args.keep_master, preferred_master=args.prefer_master,
+                 pending_vm_starts=_pending_vm_starts(run_records), reenable_ha=ha_to_reenable(records))
+
+
+def _merge(old: Plan, new: Plan, executed) -> Plan:
+    """The new plan's steps, minus those already executed in this process."""
+    steps = tuple(s for s in new.steps if s.id not in executed)
+    return Plan(steps=steps, finding_codes=new.finding_codes, console_host=new.console_host,
+                created_at=new.created_at, notes=new.notes)
+
+
+def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
+    deadline = time.monotonic() + max(1.0, args.verify_timeout)
+    obs = observer.observe()
+    while not _healthy(obs) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        obs = observer.observe()
+    _findings_record(audit, run_id, obs, "end")
+    if _healthy(obs):
+        audit.record(run_id, au.RUN_END, outcome="healthy", detail="pool verified healthy")
+        out.write("Pool verified healthy:\n")
+        for f in obs.findings:
+            out.write(f"  {f.severity.label.upper():8} {f.code.value:20} {f.summary}\n")
+        return EXIT_OK
+    audit.record(run_id, au.RUN_END, outcome="not-healthy",
+                 detail=", ".join(f.code.value for f in obs.findings if f.severity >= Severity.WARNING))
+    out.write("The steps ran but the pool is not healthy yet:\n")
+    for f in obs.findings:
+        out.write(f"  {f.severity.label.upper():8} {f.code.value:20} {f.summary}\n")
+    return EXIT_NOT_HEALTHY

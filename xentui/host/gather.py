@@ -1,0 +1,158 @@
+"""Gather a host's ground truth without xapi: one call, never raising.
+
+Reads pool.conf, the inventory and state.db, asks the kernel about the
+management bridge, checks the xapi process, and probes every other host the
+database knows (plus the master named in pool.conf). Each piece becomes a
+`Fact` with its source and the time it was true; a failure becomes a Fact with
+`error` set, because during an outage a partial picture is worth more than an
+exception.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Union
+
+from .access import AccessError, HostAccess
+from .facts import Fact, GroundTruth, Inventory, LinkState, PeerProbe, PoolRole, StateDbHost
+from .inventory import INVENTORY_PATH, parse_inventory
+from .iplink import IpLinkError, ip_addr_argv, parse_ip_addr_json
+from .pool_conf import POOL_CONF_PATH, parse_pool_conf
+from .probes import DEFAULT_PROBE_TIMEOUT, Peer, PortFor, default_port_for, probe_peers
+from .statedb import STATE_DB_PATH, parse_state_db
+from .xapi_process import check_xapi_running
+
+FILE_TIMEOUT = 10.0  # state.db can be tens of MB over a slow SSH link
+COMMAND_TIMEOUT = 3.0
+
+Clock = Callable[[], float]
+
+
+def _guard(step: Callable[[], Fact], source: str, now: Clock) -> Fact:
+    """Run one gathering step; a bug or surprise becomes an error fact, not an exception."""
+    try:
+        return step()
+    except Exception as exc:  # noqa: BLE001 - gather_ground_truth promises never to raise
+        return Fact(None, source, now(), error="%s: %s" % (type(exc).__name__, exc))
+
+
+def _read_fact(access: HostAccess, path: str, parse: Callable[[bytes], Any], now: Clock) -> Fact:
+    source = access.describe(path)
+    try:
+        data, mtime = access.read_file(path, FILE_TIMEOUT)
+    except AccessError as exc:
+        return Fact(None, source, now(), error=str(exc))
+    try:
+        return Fact(parse(data), source, mtime)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is reported, never raised
+        return Fact(None, source, mtime, error="%s: %s" % (type(exc).__name__, exc))
+
+
+def read_pool_role(access: HostAccess, now: Clock = time.time) -> Fact[PoolRole]:
+    return _read_fact(access, POOL_CONF_PATH, lambda b: parse_pool_conf(b.decode("utf-8", "replace")), now)
+
+
+def read_inventory(access: HostAccess, now: Clock = time.time) -> Fact[Inventory]:
+    return _read_fact(access, INVENTORY_PATH, lambda b: parse_inventory(b.decode("utf-8", "replace")), now)
+
+
+def read_state_db(access: HostAccess, now: Clock = time.time) -> Fact[dict]:
+    return _read_fact(access, STATE_DB_PATH, lambda b: parse_state_db(b).tables, now)
+
+
+def read_management_link(access: HostAccess, inventory: Fact[Inventory], now: Clock = time.time) -> Fact[LinkState]:
+    if not inventory.ok:
+        return Fact(None, "ip -j addr show", now(), error="management interface unknown: inventory unreadable")
+    bridge = inventory.value.management_interface
+    if not bridge:
+        return Fact(None, "ip -j addr show", now(), error="MANAGEMENT_INTERFACE is empty (management disabled)")
+    argv = ip_addr_argv(bridge)
+    source = "%s: %s" % (access.describe(), " ".join(argv))
+    try:
+        rc, out, err = access.run(argv, COMMAND_TIMEOUT)
+    except AccessError as exc:
+        return Fact(None, source, now(), error=str(exc))
+    observed = now()
+    if rc != 0:
+        message = err.decode("utf-8", "replace").strip() or "exit code %d" % rc
+        return Fact(None, source, observed, error=message)
+    try:
+        return Fact(parse_ip_addr_json(out.decode("utf-8", "replace"), bridge), source, observed)
+    except IpLinkError as exc:
+        return Fact(None, source, observed, error=str(exc))
+
+
+def state_db_hosts(tables: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> List[StateDbHost]:
+    hosts = []
+    for ref, rec in sorted((tables.get("host") or {}).items()):
+        hosts.append(StateDbHost(ref, str(rec.get("uuid", "")), str(rec.get("name_label", "")),
+                                 str(rec.get("address", ""))))
+    return hosts
+
+
+def peers_to_probe(pool_role: Fact[PoolRole], inventory: Fact[Inventory], state_db: Fact[dict]) -> List[Peer]:
+    """Every host in state.db except this one, plus pool.conf's master if it is not among them."""
+    me = inventory.value.installation_uuid if inventory.ok else ""
+    peers: List[Peer] = []
+    seen = set()
+    if state_db.ok:
+        for host in state_db_hosts(state_db.value):
+            if host.uuid == me or not host.address or host.address in seen:
+                continue
+            seen.add(host.address)
+            peers.append(Peer(host.name_label or host.uuid, host.address))
+    if pool_role.ok and pool_role.value.role == "slave":
+        master = pool_role.value.master_address
+        if master and master not in seen:
+            peers.append(Peer("master (pool.conf)", master))
+    return peers
+
+
+def as_port_for(port_for: Union[PortFor, Mapping[str, int], None]) -> PortFor:
+    """A callable from a callable, an {address: port} mapping (default 80) or None."""
+    if port_for is None:
+        return default_port_for
+    if isinstance(port_for, Mapping):
+        table = dict(port_for)
+        return lambda address: int(table.get(address, default_port_for(address)))
+    return port_for
+
+
+def ports_from_endpoints(path: Union[str, Path]) -> Dict[str, int]:
+    """{address: xapi port} from a simulator's endpoints.json (hosts: [{address, port}])."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {str(h["address"]): int(h["port"]) for h in doc.get("hosts", ()) if h.get("address")}
+
+
+def gather_ground_truth(
+    access: HostAccess,
+    *,
+    port_for: Union[PortFor, Mapping[str, int], None] = None,
+    probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
+    now: Clock = time.time,
+) -> GroundTruth:
+    """Everything this host can tell without xapi. Never raises for host trouble."""
+    pool_role = _guard(lambda: read_pool_role(access, now), POOL_CONF_PATH, now)
+    inventory = _guard(lambda: read_inventory(access, now), INVENTORY_PATH, now)
+    state_db = _guard(lambda: read_state_db(access, now), STATE_DB_PATH, now)
+    link = _guard(lambda: read_management_link(access, inventory, now), "ip -j addr show", now)
+    xapi_running = _guard(lambda: check_xapi_running(access, now, COMMAND_TIMEOUT), "xapi pid", now)
+    peers = peers_to_probe(pool_role, inventory, state_db)
+    try:
+        probes = probe_peers(peers, port_for=as_port_for(port_for), timeout=probe_timeout, now=now)
+    except Exception as exc:  # noqa: BLE001 - e.g. out of file descriptors
+        probes = tuple(
+            PeerProbe(p.name, p.address, 0, "error", 0.0, now(), "probe failed: %s" % exc) for p in peers
+        )
+    return GroundTruth(
+        host_root=access.describe(),
+        pool_role=pool_role,
+        inventory=inventory,
+        state_db=state_db,
+        management_link=link,
+        xapi_running=xapi_running,
+        peers=probes,
+        gathered_at=now(),
+    )

@@ -1,0 +1,378 @@
+"""Runs plan steps: live re-checks, calls, waiting through restarts, verification, audit.
+
+`PlanExecutor.run(step)` is the only place xentui changes a pool. For every
+step it: writes a `step-start` audit record; takes a fresh observation and
+re-checks the step's preconditions (refusing if any fails); makes the xapi
+calls (each call audited with its outcome and timing); waits through xapi's
+restart after a role change, reporting a countdown; reconnects; verifies
+the effect against a new observation; and writes a `step-end` record. In
+read-only mode it audits what it would do and executes nothing.
+
+Steps are written to be repeatable: each handler first looks whether its
+effect is already there (a host already master, a member already following
+the new master, a VM already running) and then reports "skipped". That is
+what makes "run again to resume" safe after a crash or an SSH drop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Set, Tuple
+
+from xentui.recovery import audit as au
+from xentui.recovery import peers as pv
+from xentui.recovery import steps_network, steps_roles, steps_storage, steps_vms
+from xentui.recovery.audit import AuditLog
+from xentui.recovery.observation import Observation
+from xentui.recovery.plan import Step
+from xentui.recovery.situation import RUNNING_STATES, Situation
+from xentui.recovery.step_context import (  # noqa: F401  (Progress & co. are part of this module's API)
+    Cancelled,
+    Progress,
+    StepContext,
+    StepFailed,
+    StepSkipped,
+)
+from xentui.xapi.errors import ConnectFailed, ConnectionLost, XapiError, XapiFailure
+
+# step kind -> handler(executor, context) -> verification text
+HANDLERS: Dict[str, Callable[["PlanExecutor", StepContext], str]] = {
+    "confirm-master-down": steps_roles.confirm_master_down,
+    "ha-disable": steps_roles.ha_disable,
+    "promote": steps_roles.promote,
+    "recover-members": steps_roles.recover_members,
+    "reset-master": steps_roles.reset_master,
+    "keep-master": steps_roles.keep_master,
+    "demote-master": steps_roles.demote_master,
+    "designate-master": steps_roles.designate_master,
+    "declare-dead": steps_vms.declare_dead,
+    "power-state-reset": steps_vms.power_state_reset,
+    "start-vms": steps_vms.start_vms,
+    "plug-pbds": steps_storage.plug_pbds,
+    "check-default-sr": steps_storage.check_default_sr,
+    "enable-ha": steps_storage.enable_ha,
+    "backup-db": steps_storage.backup_db,
+    "management-reconfigure": steps_network.management_reconfigure,
+    "pif-scan": steps_network.pif_scan,
+    "forget-stale-pifs": steps_network.forget_stale_pifs,
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    precondition_id: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step_id: str
+    status: str  # "done" | "failed" | "refused" | "skipped" | "read-only"
+    detail: str
+    started_at: float
+    finished_at: float
+    verification: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "skipped", "read-only")
+
+
+def _no_progress(_: Progress) -> None:
+    pass
+
+
+class PlanExecutor:
+    def __init__(self, observer, audit: AuditLog, *, read_only: bool = False,
+                 fenced: Iterable[str] = (), time_scale: float = 1.0, run_id: str = "") -> None:
+        self.observer = observer
+        self.audit = audit
+        self.read_only = read_only
+        self.time_scale = float(time_scale)
+        self.run_id = run_id or au.new_run_id()
+        self.fenced: Set[str] = set()
+        self.completed: Set[str] = set()  # step ids done in this run (or resumed from the audit)
+        self.kept_master = ""
+        self.master_change = threading.Lock()  # single flight for role changes (xen-api#6056)
+        self._handlers = dict(HANDLERS)
+        for name in fenced:
+            self.attest_fenced(name)
+
+    # -- public ----------------------------------------------------------------
+
+    def attest_fenced(self, host_name: str) -> None:
+        """The operator says: this host is powered off / fenced and stays so."""
+        host_name = host_name.strip()
+        if not host_name or host_name in self.fenced:
+            return
+        self.fenced.add(host_name)
+        self.audit.record(self.run_id, au.ATTEST, host=host_name, outcome="attested",
+                          detail=f"operator attests {host_name} is powered off / fenced")
+
+    def mark_completed(self, step_ids: Iterable[str]) -> None:
+        """Steps done earlier in this run (resume): satisfies ha-disarmed etc."""
+        self.completed.update(step_ids)
+
+    def check(self, step: Step, observation: Optional[Observation] = None) -> Tuple[CheckResult, ...]:
+        obs = observation or self.observer.observe()
+        sit = Situation(obs)
+        return tuple(self._check_one(p.id, step, sit) for p in step.preconditions)
+
+    def run(self, step: Step, *, progress: Callable[[Progress], None] = _no_progress,
+            cancel: Optional[threading.Event] = None, choice: str = "") -> StepResult:
+        started = time.time()
+        t0 = time.monotonic()
+        inputs = {"params": dict(step.params), "choice": choice, "fenced": sorted(self.fenced),
+                  "read_only": self.read_only, "risk": step.risk}
+        self.audit.record(self.run_id, au.STEP_START, step_id=step.id, host=step.target_host,
+                          inputs=inputs, outcome="started", detail=step.title, xe=step.xe)
+
+        def finish(status: str, detail: str, verification: str = "") -> StepResult:
+            result = StepResult(step.id, status, detail, started, time.time(), verification)
+            self.audit.record(self.run_id, au.STEP_END, step_id=step.id, host=step.target_host,
+                              inputs={"verification": verification, "choice": choice},
+                              outcome=status, detail=detail, duration=time.monotonic() - t0, xe=step.xe)
+            if status in ("done", "skipped"):
+                self.completed.add(step.id)
+            return result
+
+        if self.read_only:
+            return finish("read-only", "read-only mode: nothing was executed; would run: "
+                          + "; ".join(step.xe))
+        try:
+            obs = self.observer.observe()
+            checks = self.check(step, obs)
+        except XapiError as exc:
+            return finish("failed", f"could not observe the pool: {exc}")
+        self.audit.record(self.run_id, au.CHECK, step_id=step.id, host=step.target_host,
+                          inputs={c.precondition_id: c.ok for c in checks},
+                          outcome="ok" if all(c.ok for c in checks) else "refused",
+                          detail="; ".join(f"{c.precondition_id}: {c.detail}" for c in checks))
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            return finish("refused", "; ".join(f"{c.precondition_id}: {c.detail}" for c in failed))
+        handler = self._handlers.get(step.kind)
+        if handler is None:
+            return finish("failed", f"no executor for step kind {step.kind!r}")
+        ctx = StepContext(step, obs, progress, cancel, choice)
+        try:
+            verification = handler(self, ctx)
+        except StepSkipped as exc:
+            return finish("skipped", str(exc), str(exc))
+        except Cancelled:
+            return finish("failed", "cancelled by the operator (the pool may be mid-change: re-run to resume)")
+        except StepFailed as exc:
+            return finish("failed", str(exc))
+        except XapiError as exc:
+            from xentui.xapi.error_table import explain_exception
+
+            e = explain_exception(exc)
+            return finish("failed", f"{exc} — {e.title}: {e.meaning} {e.next_step}")
+        detail = "; ".join(ctx.notes) if ctx.notes else (verification or "done")
+        return finish("done", detail, verification)
+
+    # -- scaled waiting -----------------------------------------------------------
+
+    def scaled(self, seconds: float, floor: float = 0.0) -> float:
+        return max(floor, seconds * self.time_scale)
+
+    def sleep(self, ctx: StepContext, seconds: float, message: str = "") -> None:
+        end = time.monotonic() + seconds
+        last_shown = None
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if ctx.cancel is not None and ctx.cancel.is_set():
+                raise Cancelled()
+            shown = round(left / max(self.time_scale, 1e-6))  # countdown in xapi seconds
+            if message and shown != last_shown:
+                ctx.say(message, countdown=float(shown))
+                last_shown = shown
+            time.sleep(min(left, 0.05))
+
+    def poll(self, ctx: StepContext, until: Callable[[Observation], Tuple[bool, str]], budget: float,
+              message: str) -> Tuple[Observation, str]:
+        """Observe repeatedly until `until(obs)` is true or `budget` (real s) ends."""
+        deadline = time.monotonic() + budget
+        delay = 0.05
+        last = ""
+        while True:
+            if ctx.cancel is not None and ctx.cancel.is_set():
+                raise Cancelled()
+            obs = self.observer.observe()
+            ok, why = until(obs)
+            if ok:
+                return obs, why
+            last = why
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StepFailed(f"not verified within {budget:.0f} s: {last}")
+            ctx.say(f"{message}: {why}", countdown=left / max(self.time_scale, 1e-6))
+            time.sleep(min(delay, left))
+            delay = min(delay * 1.5, 0.5)
+
+    # -- xapi access ----------------------------------------------------------------
+
+    def console_client(self):
+        client = self.observer.client
+        if client is None:
+            self.observer.reconnect(self.scaled(30.0, floor=3.0))
+            client = self.observer.client
+        if client is None:
+            raise ConnectFailed("closed", "no xapi session on this host")
+        return client
+
+    def client_for(self, sit: Situation, host_name: str):
+        """(client, owned): the console's session for this host, else a new one."""
+        if host_name and host_name == sit.this_name:
+            return self.console_client(), False
+        return self.observer.host_client(host_name), True
+
+    def call_xapi(self, ctx: StepContext, client, method: str, *args: Any, shown: Sequence[str] = (),
+              lost_ok: bool = False, timeout: Optional[float] = None) -> Any:
+        """One audited xapi call. `shown` is what the audit records for the
+        arguments (names and uuids, never refs). `lost_ok`: a dropped
+        connection means the call probably took effect (xapi restarting)."""
+        t0 = time.monotonic()
+        outcome, detail = "ok", ""
+        try:
+            return client.call(method, *args, timeout=timeout,
+                               recover_within=self.scaled(20.0, floor=2.0))
+        except ConnectionLost as exc:
+            outcome, detail = ("lost", str(exc))
+            if lost_ok:
+                return None
+            raise
+        except XapiFailure as exc:
+            outcome, detail = "xapi-error", " ".join(exc.details)
+            raise
+        except XapiError as exc:
+            outcome, detail = type(exc).__name__, str(exc)
+            raise
+        finally:
+            self.audit.record(self.run_id, "call", step_id=ctx.step.id,
+                              host=ctx.step.target_host,
+                              inputs={"method": method, "args": list(shown)}, outcome=outcome,
+                              detail=detail, duration=time.monotonic() - t0)
+
+    def master_of(self, ctx: StepContext) -> str:
+        p = ctx.step.params
+        return p.get("master") or p.get("keep") or ctx.sit.this_name
+
+    # -- preconditions ----------------------------------------------------------------
+
+    def _check_one(self, pid: str, step: Step, sit: Situation) -> CheckResult:
+        kind, _, arg = pid.partition(":")
+        host = sit.snap.host_by_name(arg) if arg else None
+        if kind == "fenced":
+            ok = arg in self.fenced
+            return CheckResult(pid, ok, "attested by the operator" if ok else
+                               f"the operator has not attested that {arg} is powered off/fenced")
+        if kind == "silent":
+            st = sit.state(host) if host is not None else None
+            if st is None:
+                return CheckResult(pid, False, f"{arg} is not in the pool database")
+            if st.reach in (pv.REFUSED, pv.TIMEOUT, pv.UNREACHABLE):
+                return CheckResult(pid, True, st.evidence)
+            if st.reach == pv.HUNG:
+                return CheckResult(pid, False, f"{arg} still accepts connections (xapi hung, machine "
+                                               f"running): power it off first — {st.evidence}")
+            if st.reach == pv.ANSWERS:
+                return CheckResult(pid, False, f"{arg} ANSWERS — it is alive: {st.evidence}")
+            return CheckResult(pid, False, f"{arg}: not probed, cannot tell")
+        if kind == "answers":
+            if arg == sit.this_name:
+                ok = sit.xapi_answers_here
+                return CheckResult(pid, ok, f"connection {sit.conn_state}")
+            st = sit.state(host) if host is not None else None
+            ok = st is not None and st.reach == pv.ANSWERS
+            return CheckResult(pid, ok, st.evidence if st is not None else f"{arg} unknown")
+        if kind == "is-master":
+            return self._check_is_master(pid, arg, sit)
+        if kind == "ha-disarmed":
+            ok = f"ha-disable:{arg}" in self.completed or not sit.reason_code.startswith("HA_")
+            return CheckResult(pid, ok, "HA disarmed in this run" if ok else
+                               f"HA still armed on {arg} (run ha-disable:{arg} first)")
+        if kind == "emergency":
+            if arg == sit.this_name:
+                ok = sit.emergency
+            else:
+                st = sit.state(host) if host is not None else None
+                ok = st is not None and st.role == pv.EMERGENCY
+            return CheckResult(pid, ok, "in emergency mode" if ok else "not in emergency mode")
+        if kind == "kept-not":
+            kept = self.kept_master or step.params.get("keep", "")
+            ok = arg != kept
+            return CheckResult(pid, ok, f"kept master is {kept}" if ok else f"{arg} is the master chosen to keep")
+        if kind == "vms-halted":
+            return self._check_vms_halted(pid, step, sit)
+        if kind == "no-double-claim":
+            claimants = sit.master_claimants()
+            ok = len(claimants) < 2
+            return CheckResult(pid, ok, "one master" if ok else "two masters: " + ", ".join(claimants))
+        if kind == "all-hosts-live":
+            down = [h.name_label for h in sit.down_hosts()]
+            return CheckResult(pid, not down, "all answer" if not down else "down: " + ", ".join(down))
+        if kind == "ha-off":
+            pool = sit.snap.pool
+            ok = pool is not None and not pool.ha_enabled
+            return CheckResult(pid, ok, "HA off" if ok else "HA is enabled: disable it first (xe pool-ha-disable)")
+        if kind == "single-flight":
+            ok = not self.master_change.locked()
+            return CheckResult(pid, ok, "none in flight" if ok else "another master change is in progress")
+        return CheckResult(pid, False, f"unknown precondition {pid!r}")
+
+    def _check_is_master(self, pid: str, name: str, sit: Situation) -> CheckResult:
+        if name == sit.this_name:
+            ok = sit.this_is_master and sit.xapi_answers_here and not sit.emergency and sit.snap_live
+            return CheckResult(pid, ok, f"this host: pool.conf {sit.pool_conf_role}, connection "
+                                        f"{sit.conn_state}, emergency {sit.emergency}")
+        host = sit.snap.host_by_name(name)
+        st = sit.state(host) if host is not None else None
+        ok = st is not None and st.reach == pv.ANSWERS and st.role == pv.MASTER
+        return CheckResult(pid, ok, st.evidence if st is not None else f"{name} unknown")
+
+    def _check_vms_halted(self, pid: str, step: Step, sit: Situation) -> CheckResult:
+        wanted = [u for u in step.params.get("vm_uuids", "").split(",") if u]
+        by_uuid = {v.uuid: v for v in sit.snap.vms.values()}
+        stuck = []
+        for u in wanted:
+            v = by_uuid.get(u)
+            if v is None:
+                continue
+            host = sit.snap.hosts.get(v.resident_on)
+            if v.power_state in RUNNING_STATES and host is not None and sit.is_down(host):
+                stuck.append(f"{v.name_label} still Running on {host.name_label}")
+        return CheckResult(pid, not stuck, "; ".join(stuck) if stuck else "halted or already running")
+
+
+
+
+
+
+
+
+
+    def host_ref(self, ctx: StepContext, client, uuid: str) -> str:
+        return self.call_xapi(ctx, client, "host.get_by_uuid", uuid, shown=[uuid])
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

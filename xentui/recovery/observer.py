@@ -1,0 +1,621 @@
+"""The observer: one consistent look at the pool, whatever state it is in.
+
+Textual-free and thread-safe. `observe()` logs in (or re-uses a session),
+takes one live `event.from` snapshot when xapi answers, asks xapi about
+emergency mode and its stored reason, always gathers the host's ground truth
+(files, management link, peer probes), asks each other host's xapi which
+role it plays, falls back to the state.db snapshot (labelled with its age)
+when the live pool cannot be listed, and diagnoses. It never raises for
+outage conditions: they become `connection.state` and findings. The slow
+parts (live snapshot, peer questions) run concurrently, so one observation
+takes about max(call_timeout, peer_timeout) + probe_timeout at worst.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Dict, Optional, Tuple
+
+from xentui.host.facts import GroundTruth
+from xentui.recovery import peers as pv
+from xentui.recovery.observation import EmergencyState, Observation
+from xentui.xapi.errors import CallTimeout, ConnectFailed, ConnectionLost, XapiError, XapiFailure
+from xentui.xapi.model import PoolSnapshot
+from xentui.xapi.session_info import ConnectionInfo, SessionKind
+
+REPROBE_INTERVAL = 3.0  # seconds between ground-truth refreshes in follow()
+PEER_REFRESH = 15.0  # follow(): re-ask a peer that answered at most this often
+
+
+def _state_for(exc: BaseException) -> str:
+    if isinstance(exc, CallTimeout):
+        return "timed-out"
+    if isinstance(exc, ConnectFailed):
+        return {
+            "refused": "refused",
+            "timeout": "timed-out",
+            "auth": "auth-failed",
+            "hostkey-unknown": "hostkey-unknown",
+            "hostkey-changed": "hostkey-changed",
+        }.get(exc.reason, "lost")
+    return "lost"
+
+
+def _fmt_age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s old"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min old"
+    return f"{seconds / 3600:.1f} h old"
+
+
+class Observer:
+    def __init__(
+        self,
+        target,
+        *,
+        password: Optional[str] = None,
+        call_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        probe_timeout: float = 1.0,
+        read_only: bool = False,
+        demo: bool = False,
+        now: Callable[[], float] = time.time,
+        peer_timeout: Optional[float] = None,
+        ask_peers: bool = True,
+    ) -> None:
+        self.target = target
+        if password is None and getattr(target, "kind", "") == "sim":
+            # The simulator publishes its root password; real targets never do.
+            try:
+                password = target.sim_endpoints().root_password
+            except ValueError:
+                password = None
+        self._password = password
+        self.call_timeout = float(call_timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.probe_timeout = float(probe_timeout)
+        self.peer_timeout = float(peer_timeout if peer_timeout is not None else min(call_timeout, 5.0))
+        self.read_only = read_only
+        self.demo = demo
+        self.ask_peers = ask_peers
+        self.now = now
+        self._lock = threading.RLock()
+        self._endpoint = None
+        self._client = None
+        self._access = None
+        self._last: Optional[Observation] = None
+        self._last_error: str = ""
+        self._emergency_since: Optional[float] = None
+        self._peer_cache: Dict[str, Tuple[pv.PeerView, float]] = {}
+        self._closed = False
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="xentui-observe")
+
+    # -- public ------------------------------------------------------------
+
+    @property
+    def last(self) -> Optional[Observation]:
+        return self._last
+
+    @property
+    def client(self):
+        return self._client
+
+    @property
+    def endpoint(self):
+        return self._endpoint
+
+    def observe(self, *, fresh_peers: bool = True) -> Observation:
+        """One observation. `fresh_peers=False` (used by `follow`) re-uses a
+        peer's answer for up to PEER_REFRESH seconds while its TCP probe still
+        says "open", so following a large pool does not log into every host
+        every few seconds. Verification always asks afresh."""
+        at = self.now()
+        xapi_future = self._pool.submit(self._look_through_xapi)
+        gt = self._gather_ground_truth()
+        # Ask the peers while the console's own xapi may still be blocking
+        # (a member of a hung master): the host list comes from state.db.
+        early_views = self._start_peer_views(gt, fresh_peers)
+        conn, snapshot, emergency, snap_error = xapi_future.result()
+        if emergency is not None:
+            # "since" = the first observation that saw it (xapi does not say).
+            if emergency.in_emergency:
+                self._emergency_since = self._emergency_since or at
+                emergency = replace(emergency, since=self._emergency_since)
+            elif emergency.in_emergency is False:
+                self._emergency_since = None
+        if snap_error and conn.state in ("connected",) and snap_error not in conn.detail:
+            conn = replace(conn, detail=(conn.detail + "; " if conn.detail else "") + snap_error)
+        obs = self._assemble(at, conn, snapshot, "xapi event.from" if snapshot is not None else "", emergency,
+                             "", gt, early_views, fresh_peers)
+        self._last = obs
+        return obs
+
+    def complete(self, connection: ConnectionInfo, snapshot: Optional[PoolSnapshot],
+                 emergency: Optional[EmergencyState], *, snapshot_source: str = "",
+                 this_host_name: str = "", at: Optional[float] = None) -> Observation:
+        """An observation from what a caller already got through its own xapi
+        session (e.g. `xentui status`): adds the ground truth, the state.db
+        fallback, the peers' answers and the findings, without logging in to
+        this host again. Never raises for outages."""
+        at = self.now() if at is None else at
+        gt = self._gather_ground_truth()
+        early_views = self._start_peer_views(gt, True)
+        source = snapshot_source or ("xapi event.from" if snapshot is not None else "")
+        return self._assemble(at, connection, snapshot, source, emergency, this_host_name, gt, early_views, True)
+
+    def _start_peer_views(self, gt: Optional[GroundTruth], fresh: bool):
+        if gt is None or not gt.state_db.ok:
+            return None
+        early_snap = PoolSnapshot.from_records(gt.state_db.value)
+        return self._pool.submit(self._peer_views, early_snap, gt, self._this_uuid(gt), fresh)
+
+    def _assemble(self, at: float, conn: ConnectionInfo, snapshot: Optional[PoolSnapshot], snapshot_source: str,
+                  emergency: Optional[EmergencyState], this_name: str, gt: Optional[GroundTruth], early_views,
+                  fresh: bool) -> Observation:
+        if snapshot is None and gt is not None and gt.state_db.ok:
+            snapshot = PoolSnapshot.from_records(gt.state_db.value)
+            age = max(0.0, self.now() - gt.state_db.observed_at)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(gt.state_db.observed_at))
+            snapshot_source = f"state.db (as of {stamp}, {_fmt_age(age)})"
+        this_uuid = self._this_uuid(gt)
+        if not conn.this_host_uuid and this_uuid:
+            conn = replace(conn, this_host_uuid=this_uuid)
+        if snapshot is not None and conn.this_host_uuid:
+            h = snapshot.host_by_uuid(conn.this_host_uuid)
+            this_name = h.name_label if h is not None else this_name
+        if not this_name and getattr(self.target, "sim_host", None):
+            this_name = self.target.sim_host
+        if early_views is not None:
+            views = early_views.result()
+        elif snapshot is not None:
+            views = self._peer_views(snapshot, gt, conn.this_host_uuid, fresh)
+        else:
+            views = ()
+        obs = Observation(
+            at=at,
+            connection=conn,
+            snapshot=snapshot,
+            snapshot_source=snapshot_source,
+            ground_truth=gt,
+            emergency=emergency,
+            this_host_name=this_name,
+            peer_views=views,
+        )
+        from xentui.recovery.diagnosis import diagnose
+
+        return replace(obs, findings=diagnose(obs))
+
+    def follow(self, on_observation: Callable[[Observation], None], stop: threading.Event) -> None:
+        """Observe, report, then wait: with a live session, block in
+        event.from (so changes arrive at once); otherwise re-probe every few
+        seconds. Runs until `stop` is set; never raises for outages."""
+        last_key = None
+        while not stop.is_set():
+            try:
+                obs = self.observe(fresh_peers=False)
+            except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker silently
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                stop.wait(REPROBE_INTERVAL)
+                continue
+            key = (tuple(f.to_json().__repr__() for f in obs.findings), obs.connection.state,
+                   obs.snapshot_source.split(" (")[0], _snapshot_key(obs.snapshot))
+            if key != last_key:
+                last_key = key
+                on_observation(obs)
+            self._wait_for_change(obs, stop)
+
+    def host_client(self, host_name: str, *, timeout: Optional[float] = None):
+        """A logged-in XapiClient on another pool host (by name_label): a
+        password session if it is a master, else a slave-local one. The caller
+        closes it. Raises XapiError (ConnectFailed, CallTimeout, ...)."""
+        address = self._address_of(host_name)
+        peer_endpoint = self._peer_endpoint(address)
+        from xentui.xapi.client import XapiClient
+
+        client = XapiClient(call_timeout=timeout or self.call_timeout)
+        try:
+            client.connect(peer_endpoint, username=self._user(), password=self._password or "",
+                           label=f"{host_name} ({address})", target_text=address)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def read_host_file(self, path: str, timeout: float = 10.0):
+        """(bytes, mtime) of a file on the console host, through its ground-truth access."""
+        with self._lock:
+            if self._access is None:
+                self._access = self._make_access()
+            access = self._access
+        if access is None:
+            raise ConnectFailed("unreachable", "no file access to this host (http/https target)")
+        return access.read_file(path, timeout)
+
+    def reconnect(self, within: float) -> ConnectionInfo:
+        """Drop the console session and log in again, retrying for `within`
+        seconds (xapi restarting after a role change). Raises XapiError."""
+        deadline = time.monotonic() + within
+        last: Optional[BaseException] = None
+        delay = 0.05
+        with self._lock:
+            self._drop_client()
+        while True:
+            try:
+                return self._connect().connection_info()
+            except XapiError as exc:
+                last = exc
+                if isinstance(exc, ConnectFailed) and exc.reason in ("auth", "hostkey-unknown", "hostkey-changed"):
+                    raise
+            if time.monotonic() + delay > deadline:
+                raise last if last is not None else ConnectFailed("timeout", "reconnect timed out")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._drop_client()
+            if self._endpoint is not None:
+                try:
+                    self._endpoint.close()
+                except (OSError, XapiError):
+                    pass
+                self._endpoint = None
+            close = getattr(self._access, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - closing is best effort
+                    pass
+        self._pool.shutdown(wait=False)
+
+    def __enter__(self) -> "Observer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- connection --------------------------------------------------------
+
+    def _user(self) -> str:
+        return getattr(self.target, "xapi_user", "root") or "root"
+
+    def _ensure_endpoint(self):
+        with self._lock:
+            if self._endpoint is None:
+                from xentui.xapi.transport import open_endpoint
+
+                self._endpoint = open_endpoint(self.target, connect_timeout=self.connect_timeout)
+            return self._endpoint
+
+    def _connect(self):
+        from xentui.xapi.client import XapiClient
+
+        endpoint = self._ensure_endpoint()
+        client = XapiClient(call_timeout=self.call_timeout)
+        # The login may wait a whole call_timeout (hung master): never hold
+        # the observer's lock meanwhile, or ground truth would wait too.
+        try:
+            client.connect(endpoint, username=self._user(), password=self._password or "",
+                           label=self.target.label, target_text=self.target.raw or self.target.label)
+        except BaseException:
+            client.close(close_endpoint=False)
+            raise
+        with self._lock:
+            old, self._client = self._client, client
+        if old is not None and old is not client:
+            try:
+                old.close(close_endpoint=False)
+            except (OSError, XapiError):
+                pass
+        return client
+
+    def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close(close_endpoint=False)
+            except (OSError, XapiError):
+                pass
+
+    def _failed_connection(self, exc: BaseException) -> ConnectionInfo:
+        from xentui.xapi.error_table import explain_exception
+
+        endpoint = self._endpoint
+        return ConnectionInfo(
+            transport=getattr(endpoint, "transport_name", "") or self.target.kind,
+            label=self.target.label,
+            target=self.target.raw or self.target.label,
+            session_kind=SessionKind.NONE,
+            state=_state_for(exc),
+            detail=explain_exception(exc).one_line(),
+            read_only=self.read_only,
+            demo=self.demo,
+            master_address=getattr(exc, "params", ("",))[0] if isinstance(exc, XapiFailure)
+            and exc.code == "HOST_IS_SLAVE" and exc.params else "",
+        )
+
+    def _look_through_xapi(self, retried: bool = False) -> Tuple[ConnectionInfo, Optional[PoolSnapshot],
+                                                                   Optional[EmergencyState], str]:
+        """Login (re-using the session), emergency state, live snapshot."""
+        from xentui.xapi.live import load_snapshot
+
+        client = self._client
+        try:
+            if client is None:
+                client = self._connect()
+            in_emergency, reason = client.check_emergency(timeout=self.call_timeout)
+        except (ConnectionLost, ConnectFailed) as exc:
+            # A session that worked before died (xapi restarted, SSH dropped):
+            # reconnect once before reporting an outage.
+            with self._lock:
+                self._drop_client()
+            if client is not None and not retried and not (
+                    isinstance(exc, ConnectFailed) and exc.reason in ("auth", "hostkey-unknown", "hostkey-changed")):
+                try:
+                    if self._endpoint is not None:
+                        self._endpoint.reconnect()
+                except (XapiError, OSError):
+                    pass
+                return self._look_through_xapi(retried=True)
+            return self._failed_connection(exc), None, None, ""
+        except XapiFailure as exc:
+            if exc.code in ("SESSION_INVALID",) and client is not None:
+                return self._retry_after_restart()
+            with self._lock:
+                self._drop_client()
+            return self._failed_connection(exc), None, None, ""
+        except XapiError as exc:
+            with self._lock:
+                self._drop_client()
+            return self._failed_connection(exc), None, None, ""
+        emergency = EmergencyState(
+            in_emergency=in_emergency,
+            reason_code=reason[0] if reason else "",
+            reason_params=tuple(reason[1]) if reason else (),
+            since=None,
+        )
+        info = replace(client.connection_info(), read_only=self.read_only, demo=self.demo)
+        snapshot = None
+        error = ""
+        if not in_emergency:
+            # When the login already hung on the master's database, the
+            # snapshot will hang too: give it a short chance only (it tells
+            # us when the master is back), so findings come within bounds.
+            snap_timeout = self.call_timeout
+            if getattr(client, "master_unresponsive", False):
+                snap_timeout = min(self.call_timeout, 0.5)
+            try:
+                snapshot = load_snapshot(client, timeout=snap_timeout)
+            except CallTimeout as exc:
+                # A member whose master is hung or gone: calls that need the pool
+                # database hang. The session itself works (emergency calls answer),
+                # so the connection stays "connected" and the detail says why the
+                # pool is shown from state.db.
+                info = replace(info, detail=f"pool-wide calls hang: event.from got no answer within "
+                               f"{exc.seconds:g} s (the master does not answer)")
+                error = "pool-wide calls hang"
+            except (ConnectionLost, ConnectFailed) as exc:
+                info = replace(info, state=_state_for(exc), detail=str(exc))
+                with self._lock:
+                    self._drop_client()
+            except XapiError as exc:
+                error = f"event.from failed: {exc}"
+        return info, snapshot, emergency, error
+
+    def _retry_after_restart(self):
+        with self._lock:
+            self._drop_client()
+        try:
+            self._connect()
+        except XapiError as exc:
+            return self._failed_connection(exc), None, None, ""
+        return self._look_through_xapi()
+
+    # -- ground truth --------------------------------------------------------
+
+    def _make_access(self):
+        from xentui.host.access import LocalAccess, SimulatedAccess
+
+        kind = self.target.kind
+        if kind == "sim":
+            return SimulatedAccess(self.target.host_root)
+        if kind == "local":
+            return LocalAccess(self.target.host_root)
+        if kind == "ssh":
+            from xentui.host.access import SshAccess
+
+            endpoint = self._ensure_endpoint()
+            client = endpoint.ssh_client
+            return SshAccess(client, root=self.target.host_root or "/") if client is not None else None
+        return None  # http(s): we are not on the host
+
+    def _port_for(self):
+        if self.target.kind == "sim" and self.target.sim_state_dir:
+            from xentui.host.gather import ports_from_endpoints
+
+            try:
+                return ports_from_endpoints(Path(self.target.sim_state_dir) / "endpoints.json")
+            except (OSError, ValueError, KeyError):
+                return None
+        return None
+
+    def _ssh_alive(self) -> bool:
+        endpoint = self._endpoint
+        client = getattr(endpoint, "ssh_client", None) if endpoint is not None else None
+        transport = client.get_transport() if client is not None else None
+        return bool(transport is not None and transport.is_active())
+
+    def _gather_ground_truth(self) -> Optional[GroundTruth]:
+        from xentui.host.access import AccessError
+        from xentui.host.gather import gather_ground_truth
+
+        try:
+            with self._lock:
+                if self.target.kind == "ssh" and self._access is not None and not self._ssh_alive():
+                    # The SSH connection dropped: reconnect (same pinned host key) and
+                    # read through the new one.
+                    self._access = None
+                    self._ensure_endpoint().reconnect()
+                if self._access is None:
+                    self._access = self._make_access()
+                access = self._access
+        except (XapiError, AccessError, OSError):
+            return None
+        if access is None:
+            return None
+        return gather_ground_truth(access, port_for=self._port_for(), probe_timeout=self.probe_timeout,
+                                   now=self.now)
+
+    # -- peers ----------------------------------------------------------------
+
+    def _address_of(self, host_name: str) -> str:
+        obs = self._last
+        if obs is not None and obs.snapshot is not None:
+            h = obs.snapshot.host_by_name(host_name)
+            if h is not None and h.address:
+                return h.address
+        if self.target.kind == "sim":
+            h = self.target.sim_endpoints().find(host_name)
+            if h is not None:
+                return h.address
+        raise ConnectFailed("unreachable", f"no known address for host {host_name!r}")
+
+    def _peer_endpoint(self, address: str):
+        """An endpoint for another pool host's xapi (for a simulator: that
+        host's own loopback address and port)."""
+        return self._ensure_endpoint().for_address(address)
+
+    @staticmethod
+    def _this_uuid(gt: Optional[GroundTruth]) -> str:
+        return gt.inventory.value.installation_uuid if gt is not None and gt.inventory.ok else ""
+
+    def _peer_views(self, snap: PoolSnapshot, gt: Optional[GroundTruth], this_uuid: str,
+                    fresh: bool = True) -> Tuple[pv.PeerView, ...]:
+        probes = {p.address: p for p in (gt.peers if gt is not None else ())}
+        this_claims_master = bool(gt is not None and gt.pool_role.ok and gt.pool_role.value.role == "master")
+        jobs: Dict[str, concurrent.futures.Future] = {}
+        views = []
+        for h in sorted(snap.hosts.values(), key=lambda h: h.name_label):
+            if h.uuid == this_uuid or not h.address:
+                continue
+            probe = probes.get(h.address)
+            if probe is not None and not probe.answers:
+                reach = {"refused": pv.REFUSED, "timeout": pv.TIMEOUT}.get(probe.outcome, pv.UNREACHABLE)
+                views.append(pv.PeerView(h.name_label, h.address, reach, seconds=probe.seconds,
+                                         asked_at=probe.probed_at, detail=f"tcp probe: {probe.outcome}"))
+                continue
+            if not self.ask_peers or self._password is None:
+                continue
+            cached = self._peer_cache.get(h.name_label)
+            if (cached is not None and not fresh and cached[0].answers
+                    and time.monotonic() - cached[1] < PEER_REFRESH):
+                views.append(cached[0])
+                continue
+            jobs[h.name_label] = self._pool.submit(self._ask_peer, h.name_label, h.address, this_claims_master)
+        for name, fut in jobs.items():
+            try:
+                view = fut.result(timeout=self.peer_timeout * 3 + self.connect_timeout)
+            except concurrent.futures.TimeoutError:
+                view = pv.PeerView(name, "", pv.HUNG, detail="no answer")
+            self._peer_cache[name] = (view, time.monotonic())
+            views.append(view)
+        return tuple(sorted(views, key=lambda v: v.host_name))
+
+    def _ask_peer(self, name: str, address: str, fetch_vms: bool) -> pv.PeerView:
+        from xentui.xapi.client import XapiClient
+
+        started = time.monotonic()
+        asked_at = self.now()
+        client = XapiClient(call_timeout=self.peer_timeout)
+        try:
+            endpoint = self._peer_endpoint(address)
+            client.connect(endpoint, username=self._user(), password=self._password or "",
+                           label=name, target_text=address)
+            kind = client.session_kind
+            reason = client.emergency_reason
+            running: Tuple[str, ...] = ()
+            if client.master_address:
+                role, master_address = pv.SLAVE, client.master_address
+            elif reason is not None or client.in_emergency:
+                role, master_address = pv.EMERGENCY, ""
+            elif kind in (SessionKind.PASSWORD, SessionKind.LOCAL_ROOT):
+                role, master_address = pv.MASTER, ""
+                if fetch_vms:
+                    running = _running_vm_uuids(client)
+            else:
+                role, master_address = pv.UNKNOWN, ""
+            return pv.PeerView(
+                name, address, pv.ANSWERS, role=role, master_address=master_address,
+                reason_code=reason[0] if reason else "", reason_params=tuple(reason[1]) if reason else (),
+                seconds=time.monotonic() - started, asked_at=asked_at, running_vm_uuids=running,
+            )
+        except CallTimeout:
+            return pv.PeerView(name, address, pv.HUNG, seconds=time.monotonic() - started, asked_at=asked_at,
+                               detail=f"accepted the connection, no answer within {self.peer_timeout:g} s")
+        except XapiFailure as exc:
+            if exc.code == "HOST_IS_SLAVE":
+                return pv.PeerView(name, address, pv.ANSWERS, role=pv.SLAVE,
+                                   master_address=exc.params[0] if exc.params else "",
+                                   seconds=time.monotonic() - started, asked_at=asked_at)
+            return pv.PeerView(name, address, pv.ANSWERS, seconds=time.monotonic() - started, asked_at=asked_at,
+                               detail=f"xapi error {exc.code}")
+        except ConnectFailed as exc:
+            if exc.reason == "auth":
+                return pv.PeerView(name, address, pv.ANSWERS, seconds=time.monotonic() - started,
+                                   asked_at=asked_at, detail="login refused (password?)")
+            reach = {"refused": pv.REFUSED, "timeout": pv.TIMEOUT}.get(exc.reason, pv.UNREACHABLE)
+            return pv.PeerView(name, address, reach, seconds=time.monotonic() - started, asked_at=asked_at,
+                               detail=str(exc))
+        except (XapiError, ValueError, OSError) as exc:
+            # ValueError: the simulator's endpoints.json vanished or is torn.
+            return pv.PeerView(name, address, pv.UNREACHABLE, seconds=time.monotonic() - started,
+                               asked_at=asked_at, detail=str(exc))
+        finally:
+            try:
+                client.close()
+            except (OSError, XapiError):
+                pass
+
+    # -- follow helpers ---------------------------------------------------------
+
+    def _wait_for_change(self, obs: Observation, stop: threading.Event) -> None:
+        client = self._client
+        live = obs.snapshot is not None and obs.snapshot_source.startswith("xapi") and client is not None
+        if not live:
+            stop.wait(REPROBE_INTERVAL)
+            return
+        from xentui.xapi.model import SNAPSHOT_CLASSES
+
+        try:
+            # Blocks until something changes or REPROBE_INTERVAL passes
+            # (xapi's timeout is server-side; our call timeout adds margin).
+            client.call("event.from", list(SNAPSHOT_CLASSES), obs.snapshot.token, REPROBE_INTERVAL,
+                        timeout=REPROBE_INTERVAL + self.call_timeout)
+        except XapiError:
+            stop.wait(min(REPROBE_INTERVAL, 1.0))
+
+
+def _snapshot_key(snapshot: Optional[PoolSnapshot]):
+    if snapshot is None:
+        return None
+    return tuple(sorted((cls, len(recs)) for cls, recs in snapshot.raw.items())), snapshot.token
+
+
+def _running_vm_uuids(client) -> Tuple[str, ...]:
+    try:
+        recs = client.call("VM.get_all_records")
+    except XapiError:
+        return ()
+    out = []
+    for rec in recs.values():
+        if rec.get("is_a_template") or rec.get("is_control_domain") or rec.get("is_a_snapshot"):
+            continue
+        if rec.get("power_state") in ("Running", "Paused"):
+            out.append(str(rec.get("uuid", "")))
+    return tuple(sorted(out))

@@ -1,0 +1,222 @@
+"""The rules that turn a diagnosed observation into an ordered runbook.
+
+Order matters and follows the official procedure (recovery-playbook.md §1,
+§5): fence check -> disarm HA -> promote -> recover members -> dead host's
+VMs (only after fencing) -> storage -> network clean-up -> later steps.
+The words of each step live in plan_steps (one factory per step kind).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+from xentui.recovery import peers as pv
+from xentui.recovery.findings import Code, Finding, Severity
+from xentui.recovery.observation import Observation
+from xentui.recovery.plan import Plan, Step
+from xentui.recovery.plan_steps import (
+    step_backup_db,
+    step_check_default_sr,
+    step_confirm_master_down,
+    step_declare_dead,
+    step_demote_master,
+    step_designate,
+    step_enable_ha,
+    step_forget_stale_pifs,
+    step_ha_disable,
+    step_keep_master,
+    step_management_reconfigure,
+    step_move_management,
+    step_pif_scan,
+    step_plug_pbds,
+    step_promote,
+    step_recover_members,
+    step_reset_master,
+    step_start_vms,
+)
+from xentui.recovery.rules import stale_pifs
+from xentui.recovery.situation import Situation
+from xentui.xapi.model import Host
+
+# --- the builder -----------------------------------------------------------
+
+
+def _by_code(findings: Sequence[Finding], code: Code) -> List[Finding]:
+    return [f for f in findings if f.code is code]
+
+
+def build(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
+          pending_vm_starts: Sequence[str] = (), reenable_ha: bool = False, now: Optional[float] = None) -> Plan:
+    """See `plan.build_plan`. `pending_vm_starts`: uuids of VMs whose power state
+    an earlier (interrupted) run reset; still-Halted ones get a start step.
+    `reenable_ha`: HA was armed before the recovery (the audit log says so) and
+    is off now: add the "later" step that re-enables it."""
+    findings = observation.findings
+    if not findings:
+        from xentui.recovery.rules import run_rules
+
+        findings = run_rules(observation)
+    s = Situation(observation)
+    steps: List[Step] = []
+    notes: List[str] = []
+    this = s.this_host
+    codes = {f.code for f in findings}
+    if this is None:
+        notes.append("This host was not found in the pool database; xentui cannot plan actions "
+                     "for it. Check /etc/xensource-inventory and state.db.")
+        return _plan(steps, findings, observation, notes, now)
+
+    if Code.XAPI_DOWN in codes:
+        notes.append("xapi is not running on this host: start it first ('systemctl restart xapi'); "
+                     "no xapi action can run until it answers.")
+
+    # Split brain first: nothing else is safe while two masters write.
+    claimants = s.master_claimants()
+    master_for_rest: Optional[Host] = None
+    flagged: List[str] = []
+    if Code.TWO_MASTERS in codes and len(claimants) >= 2:
+        tm = _by_code(findings, Code.TWO_MASTERS)[0]
+        flagged = [x for x in tm.data.get("both_claim", "").split(",") if x]
+        keep = keep_master if keep_master in claimants else (this.name_label if this.name_label in claimants
+                                                             else claimants[0])
+        keep_host = s.snap.host_by_name(keep) or this
+        steps.append(step_keep_master(keep, claimants))
+        for other in claimants:
+            if other != keep:
+                steps.append(step_demote_master(other, keep_host, flagged))
+        if flagged:
+            notes.append("VMs both masters mark as running: " + ", ".join(flagged)
+                         + ". Check where each really runs before starting anything.")
+        master_for_rest = keep_host
+
+    # This host's own network comes before anything that needs the master.
+    if Code.NO_MANAGEMENT_IP in codes:
+        for f in _by_code(findings, Code.NO_MANAGEMENT_IP):
+            h = s.snap.host_by_name(f.host) if f.host else this
+            if h is None:
+                continue
+            is_this = s.is_this(h)
+            emergency = s.emergency if is_this else s.state(h).role == pv.EMERGENCY
+            iface = f.data.get("interface", "")
+            pif = s.snap.management_pif(h.ref)
+            if not iface and pif is not None:
+                net = s.snap.network_of(pif)
+                iface = net.bridge if net is not None else ""
+            steps.append(step_management_reconfigure(h, iface, emergency or not s.snap_live, pif))
+
+    # Master gone: confirm, disarm HA, promote.
+    mu = _by_code(findings, Code.MASTER_UNREACHABLE)
+    old_master = s.believed_master if (mu and not s.this_is_master) else None
+    ha = Code.HA_ARMED in codes
+    if old_master is not None and master_for_rest is None and not s.is_this(old_master):
+        steps.append(step_confirm_master_down(old_master))
+        if ha:
+            steps.append(step_ha_disable(this, local=True))
+            for h in s.other_hosts():
+                if h.ref != old_master.ref and s.state(h).reach == pv.ANSWERS:
+                    steps.append(step_ha_disable(h, local=False))
+        steps.append(step_promote(this, old_master, ha))
+        master_for_rest = this
+        skew = _by_code(findings, Code.VERSION_SKEW)
+        newest = skew[0].data.get("newest", "") if skew else ""
+        if newest and newest != this.name_label and newest != old_master.name_label:
+            notes.append(f"{newest} runs a newer xapi than {this.name_label}: promote {newest} "
+                         "instead (run xentui on its console), or members newer than the new master "
+                         "stay in emergency mode.")
+    elif s.this_is_master:
+        master_for_rest = master_for_rest or this
+    elif master_for_rest is None and s.believed_master is not None and not s.is_down(s.believed_master):
+        master_for_rest = s.believed_master
+
+    recovering = bool(steps) or bool(pending_vm_starts) or any(c in codes for c in (
+        Code.ORPHANED_MEMBER, Code.VMS_ON_DEAD_HOST, Code.MEMBER_UNREACHABLE, Code.PBD_UNPLUGGED,
+        Code.DEFAULT_SR_INVALID, Code.STALE_PIF, Code.HOST_DISABLED))
+
+    if master_for_rest is not None and recovering:
+        m = master_for_rest
+        dead = [h for h in s.down_hosts() if h.ref != m.ref]
+        dead_names = [h.name_label for h in dead]
+        demoted = {st.params.get("host") for st in steps if st.kind == "demote-master"}
+        # Everyone but the master, the dead and the just-demoted (this host
+        # included when the master is another host).
+        members = sorted((h for h in s.snap.hosts.values() if h.ref != m.ref and h.name_label not in dead_names
+                          and h.name_label not in demoted), key=lambda h: h.name_label)
+        promoting = any(st.kind == "promote" for st in steps)
+        orphans = {f.host for f in _by_code(findings, Code.ORPHANED_MEMBER)}
+        need_recover = promoting or bool(orphans) or bool(demoted)
+        if need_recover and (members or demoted):
+            steps.append(step_recover_members(m, members))
+            for h in sorted(members, key=lambda h: h.name_label):
+                if promoting or h.name_label in orphans:
+                    steps.append(step_reset_master(h, m))
+        vms_to_start = []
+        for h in dead:
+            if s.declared_dead(h):
+                continue
+            vms = s.running_vms_on(h)
+            steps.append(step_declare_dead(h, m, [v.name_label for v in vms]))
+            vms_to_start.extend(vms)
+        # STALE_PIF / network clean-up once a master answers.
+        for f in _by_code(findings, Code.STALE_PIF):
+            h = s.snap.host_by_name(f.host)
+            if h is None or f.severity <= Severity.INFO:
+                continue  # only a shadowed management PIF is left: nothing the API can do
+            gone = stale_pifs(s, h)
+            steps.append(step_pif_scan(h, m))
+            mgmt = [p for p in gone if p.management]
+            if mgmt:
+                steps.append(step_move_management(h, mgmt[0], m))
+            steps.append(step_forget_stale_pifs(h, gone, m))
+        steps.append(step_plug_pbds(m))
+        steps.append(step_check_default_sr(m))
+        known = {v.uuid for v in vms_to_start}
+        for uuid in pending_vm_starts:
+            v = next((x for x in s.snap.vms.values() if x.uuid == uuid), None)
+            if v is not None and v.uuid not in known and v.power_state == "Halted":
+                vms_to_start.append(v)
+                known.add(v.uuid)
+        if vms_to_start:
+            steps.append(step_start_vms(vms_to_start, [h.name_label for h in dead if s.running_vms_on(h)],
+                                        m, flagged))
+        if ha:
+            pool = s.snap.pool
+            steps.append(step_enable_ha(m, pool.ha_statefiles if pool is not None else ()))
+        steps.append(step_backup_db(m))
+    # Handing the master role back is asked for explicitly and may come long
+    # after the recovery, when the pool is healthy again (the seed article's end).
+    pref = s.snap.host_by_name(preferred_master) if preferred_master else None
+    current = master_for_rest or (s.believed_master if s.believed_master is not None
+                                  and not s.is_down(s.believed_master) else None)
+    if pref is not None and current is not None and pref.ref != current.ref and not s.is_down(pref):
+        steps.append(step_designate(pref))
+    pool = s.snap.pool
+    if reenable_ha and current is not None and pool is not None and not pool.ha_enabled:
+        steps.append(step_enable_ha(current, pool.ha_statefiles))
+
+    if Code.HOST_DISABLED in codes:
+        notes.append("A disabled host that answers is re-enabled by xapi once it has rejoined; "
+                     "if it stays disabled: xe host-enable uuid=<host>.")
+    if Code.MEMBER_UNREACHABLE in codes and master_for_rest is None:
+        notes.append("Members that do not answer: check their consoles/BMC.")
+    hung = [f for f in mu if f.data.get("reach") == pv.HUNG]
+    if hung:
+        notes.append(f"The old master {hung[0].host} still accepts connections (xapi hung). Power it "
+                     "off through its BMC first; xentui refuses to promote while it accepts connections.")
+    return _plan(steps, findings, observation, notes, now)
+
+
+def _plan(steps, findings, observation, notes, now) -> Plan:
+    seen = set()
+    unique = []
+    for st in steps:
+        if st.id in seen:
+            continue
+        seen.add(st.id)
+        unique.append(st)
+    return Plan(
+        steps=tuple(unique),
+        finding_codes=tuple(dict.fromkeys(f.code.value for f in findings)),
+        console_host=observation.this_host_name,
+        created_at=observation.at if now is None else now,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,146 @@
+"""The Markdown incident report: timeline, findings, actions with xe equivalents.
+
+Built from the audit log alone (plus, optionally, the current findings), so
+it can be written after the fact on any machine that has the log.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from xentui.recovery import audit as au
+from xentui.recovery.audit import AuditRecord
+from xentui.recovery.findings import Finding
+
+FINDINGS = "findings"  # audit record kind holding a findings snapshot (inputs["findings"])
+
+
+def _t(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + "Z"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def write_report(records: Iterable[AuditRecord], findings: Sequence[Finding], path) -> Path:
+    """Write the report for `records` (+ the current `findings`) to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(list(records), list(findings)), encoding="utf-8")
+    return path
+
+
+def _findings_table(items: List[dict]) -> List[str]:
+    if not items:
+        return ["(none recorded)", ""]
+    out = ["| severity | code | host | summary |", "|---|---|---|---|"]
+    for f in items:
+        out.append(f"| {_cell(f.get('severity', ''))} | {_cell(f.get('code', ''))} | {_cell(f.get('host', ''))} "
+                   f"| {_cell(f.get('summary', ''))} |")
+    out.append("")
+    for f in items:
+        ev = f.get("evidence") or []
+        if ev:
+            out.append(f"- **{f.get('code')}** {f.get('host', '')}: " + "; ".join(str(e) for e in ev))
+    out.append("")
+    return out
+
+
+def render_report(records: List[AuditRecord], findings: Sequence[Finding],
+                  generated_at: Optional[float] = None) -> str:
+    generated_at = time.time() if generated_at is None else generated_at
+    lines: List[str] = ["# Pool incident report", ""]
+    lines.append(f"Generated {_t(generated_at)} by xentui from {len(records)} audit record(s).")
+    lines.append("")
+    if not records:
+        lines += ["No recovery actions were recorded in the audit log.", ""]
+    runs: Dict[str, List[AuditRecord]] = {}
+    for rec in records:
+        runs.setdefault(rec.run_id, []).append(rec)
+
+    lines += ["## Summary", ""]
+    for run_id, recs in runs.items():
+        start = min(r.ts for r in recs)
+        end = max(r.ts for r in recs)
+        ends = [r for r in recs if r.kind == au.RUN_END]
+        outcome = ends[-1].outcome if ends else "unfinished (no run-end record: interrupted or still running)"
+        steps = [r for r in recs if r.kind == au.STEP_END]
+        done = sum(1 for r in steps if r.outcome in ("done", "skipped"))
+        lines.append(f"- Run `{run_id}`: {_t(start)} – {_t(end)}, {done}/{len(steps)} step attempt(s) "
+                     f"succeeded, outcome: **{outcome}**.")
+        fenced = sorted({r.host for r in recs if r.kind == au.ATTEST})
+        if fenced:
+            lines.append(f"  - Operator attested as powered off / fenced: {', '.join(fenced)}.")
+    lines.append("")
+
+    first_findings = next((r for r in records if r.kind == FINDINGS), None)
+    if first_findings is not None:
+        lines += [f"## Findings at the start ({_t(first_findings.ts)})", ""]
+        lines += _findings_table(list(first_findings.inputs.get("findings") or []))
+    last_findings = next((r for r in reversed(records) if r.kind == FINDINGS), None)
+    if findings:
+        lines += ["## Findings now", ""]
+        lines += _findings_table([f.to_json() for f in findings])
+    elif last_findings is not None and last_findings is not first_findings:
+        lines += [f"## Findings at the end ({_t(last_findings.ts)})", ""]
+        lines += _findings_table(list(last_findings.inputs.get("findings") or []))
+
+    lines += ["## Actions", ""]
+    starts = {}
+    interrupted: List[AuditRecord] = []
+    n = 0
+    for rec in records:
+        if rec.kind == au.STEP_START:
+            key = (rec.run_id, rec.step_id)
+            if key in starts:
+                interrupted.append(starts[key])  # started again without ever ending
+            starts[key] = rec
+        elif rec.kind == au.STEP_END:
+            n += 1
+            start = starts.pop((rec.run_id, rec.step_id), None)
+            title = start.detail if start is not None else rec.step_id
+            lines.append(f"### {n}. {title} — {rec.outcome}")
+            lines.append("")
+            lines.append(f"- Step `{rec.step_id}` on {rec.host or 'the pool'}, {_t(rec.ts)}, "
+                         f"took {rec.duration:.1f} s.")
+            if rec.detail:
+                lines.append(f"- Result: {rec.detail}")
+            verification = rec.inputs.get("verification") if isinstance(rec.inputs, dict) else ""
+            if verification:
+                lines.append(f"- Verified: {verification}")
+            calls = [r for r in records if r.kind == "call" and r.run_id == rec.run_id and r.step_id == rec.step_id
+                     and (start is None or start.ts <= r.ts <= rec.ts)]
+            for c in calls:
+                args = ", ".join(str(a) for a in c.inputs.get("args", []))
+                lines.append(f"- Call `{c.inputs.get('method', '')}({args})`: {c.outcome}"
+                             + (f" — {c.detail}" if c.detail else ""))
+            if rec.xe:
+                lines.append("- xe equivalent:")
+                lines.append("")
+                lines.append("  ```")
+                lines += [f"  {x}" for x in rec.xe]
+                lines.append("  ```")
+            lines.append("")
+    interrupted.extend(starts.values())
+    for start in sorted(interrupted, key=lambda r: r.ts):
+        lines.append(f"- Step `{start.step_id}` (run `{start.run_id}`) started at {_t(start.ts)} "
+                     "and has no end record: the process stopped mid-step. Check its effect before re-running.")
+    if n == 0 and not interrupted:
+        lines += ["No step was executed.", ""]
+    lines.append("")
+
+    lines += ["## Timeline", "", "| time (UTC) | event | step | host | outcome | detail |", "|---|---|---|---|---|---|"]
+    for rec in records:
+        if rec.kind == FINDINGS:
+            detail = ", ".join(f.get("code", "") for f in rec.inputs.get("findings") or [])
+        else:
+            detail = rec.detail
+        if rec.kind == "call":
+            detail = f"{rec.inputs.get('method', '')} {rec.detail}".strip()
+        lines.append(f"| {_t(rec.ts)} | {_cell(rec.kind)} | {_cell(rec.step_id)} | {_cell(rec.host)} | "
+                     f"{_cell(rec.outcome)} | {_cell(detail[:200])} |")
+    lines.append("")
+    return "\n".join(lines)

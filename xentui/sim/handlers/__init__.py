@@ -1,0 +1,19 @@
+"""Hand-written xapi calls: logins, pool roles, recovery and repair.
+
+Each module exposes `METHODS`, a list of `Method`s; `custom_methods()` gathers
+them. They override generated accessors of the same name."""
+
+from __future__ import annotations
+
+from typing import List
+
+from xentui.sim.methods import Method
+
+
+def custom_methods() -> List[Method]:
+    from xentui.sim.handlers import event, host, host_internal, pbd, pif, pool, session, vm
+
+    methods: List[Method] = []
+    for module in (session, pool, host, host_internal, vm, pif, pbd, event):
+        methods.extend(module.METHODS)
+    return methods

@@ -1,0 +1,83 @@
+"""Helpers shared by the handler modules."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional
+
+from xentui.sim.errors import ApiError
+from xentui.sim.methods import Method
+from xentui.sim.xapi_host import CallContext, XapiHost
+
+NULL_REF = "OpaqueRef:NULL"
+
+
+def make(name: str, params: tuple, handler: Callable[..., Any], takes_session: bool = True) -> Method:
+    from xentui.sim.xapi_host import EMERGENCY_CALLS
+
+    return Method(name=name, params=tuple(params), takes_session=takes_session, handler=handler,
+                  emergency=name in EMERGENCY_CALLS)
+
+
+def check_ref(db, cls: str, ref: Any) -> str:
+    ref = str(ref)
+    if not db.exists(cls, ref):
+        raise ApiError("HANDLE_INVALID", cls, ref)
+    return ref
+
+
+def ha_enabled(db) -> bool:
+    return any(bool(db.get_field("pool", p, "ha_enabled")) for p in db.refs("pool"))
+
+
+def the_pool(db) -> str:
+    refs = db.refs("pool")
+    if not refs:
+        raise ApiError("INTERNAL_ERROR", "no pool object")
+    return refs[0]
+
+
+def host_proc(ctx: CallContext, host_ref: str) -> Optional[XapiHost]:
+    """The xapi serving `host_ref`, if the master can reach it now (else None)."""
+    address = ctx.db.get_field("host", host_ref, "address")
+    reach = ctx.world.reach(ctx.master.name if ctx.master else ctx.host, address)
+    if reach.ok and reach.target.machine.uuid == ctx.db.get_field("host", host_ref, "uuid"):
+        return reach.target
+    return None
+
+
+def forward_to_host(ctx: CallContext, host_ref: str) -> XapiHost:
+    """Message_forwarding: run on the host that owns the object."""
+    metrics = ctx.db.get_field("host", host_ref, "metrics")
+    if ctx.db.exists("host_metrics", metrics) and not ctx.db.get_field("host_metrics", metrics, "live"):
+        raise ApiError("HOST_OFFLINE", host_ref)
+    proc = host_proc(ctx, host_ref)
+    if proc is None:
+        raise ApiError("CANNOT_CONTACT_HOST", host_ref)
+    if proc.emergency and proc is not ctx.proc:
+        # the forwarded call meets api_server.ml's emergency check on the target
+        raise proc.emergency_error
+    return proc
+
+
+def is_host_alive(ctx: CallContext, host_ref: str) -> bool:
+    """Xapi_host.is_host_alive: live=false means dead without asking; otherwise ask pool.is_slave."""
+    metrics = ctx.db.get_field("host", host_ref, "metrics")
+    if ctx.db.exists("host_metrics", metrics) and not ctx.db.get_field("host_metrics", metrics, "live"):
+        return False
+    return host_proc(ctx, host_ref) is not None
+
+
+def local_host_ref(ctx: CallContext) -> Optional[str]:
+    """The host record (in the master's db) of the master answering the call."""
+    proc = ctx.master or ctx.proc
+    return proc.host_ref_in(ctx.db) if ctx.db is not None else None
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def refs_list(values: List[str]) -> List[str]:
+    return [str(v) for v in values]

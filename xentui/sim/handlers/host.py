@@ -1,0 +1,177 @@
+"""host.*: emergency-mode queries, management interface, liveness and repair."""
+
+from __future__ import annotations
+
+from xentui.sim.errors import ApiError
+from xentui.sim.handlers._common import (
+    as_bool, check_ref, forward_to_host, ha_enabled, host_proc, is_host_alive, local_host_ref, make,
+)
+from xentui.sim.handlers.vm import reset_power_state
+from xentui.sim.xapi_host import CallContext
+
+
+def is_in_emergency_mode(ctx: CallContext):
+    return bool(ctx.proc.emergency)
+
+
+def local_assert_healthy(ctx: CallContext):
+    proc = ctx.proc
+    if proc.role == "broken" or (proc.role == "slave" and proc.emergency):
+        raise proc.emergency_error
+    return ""
+
+
+def emergency_ha_disable(ctx: CallContext, soft=False):
+    proc = ctx.proc
+    soft = as_bool(soft)
+    if not proc.ha_armed:
+        if soft:
+            return ""
+        raise ApiError("HA_NOT_ENABLED")
+    if soft:
+        proc.ha_soft_disabled = True
+    else:
+        proc.ha_armed = False
+    proc.world.notify()
+    return ""
+
+
+def local_management_reconfigure(ctx: CallContext, interface):
+    proc = ctx.proc
+    if not proc.emergency:
+        raise ApiError("NOT_IN_EMERGENCY_MODE")
+    interface = str(interface)
+    devices = {nic.device for nic in proc.machine.nics}
+    bridges = {"xenbr" + d[3:] for d in devices if d.startswith("eth")}
+    if interface not in devices | bridges:
+        raise ApiError("INTERNAL_ERROR", "Interface %s not found" % interface)
+    proc.management_interface = interface
+    # Bringing the interface up with its configuration gives the host its address back.
+    proc.machine.has_ip = True
+    proc.rebind()
+    proc.files_changed()
+    proc.world.notify()
+    return ""
+
+
+def management_disable(ctx: CallContext):
+    proc = ctx.proc
+    if proc.ha_armed:
+        raise ApiError("HA_IS_ENABLED")
+    if not proc.is_master:
+        raise ApiError("SLAVE_REQUIRES_MANAGEMENT_INTERFACE")
+    proc.management_interface = ""
+    if proc.db is not None:
+        me = proc.host_ref_in(proc.db)
+        for pif in proc.db.find("PIF", host=me, management=True):
+            proc.db.set_field("PIF", pif, "management", False)
+    proc.rebind()  # xapi now only listens on 127.0.0.1
+    proc.files_changed()
+    return ""
+
+
+def get_management_interface(ctx: CallContext, host):
+    db = ctx.need_db()
+    host = check_ref(db, "host", host)
+    pifs = db.find("PIF", host=host, management=True)
+    if not pifs:
+        raise ApiError("INTERNAL_ERROR", "Not_found")
+    return pifs[0]
+
+
+def management_reconfigure(ctx: CallContext, pif):
+    db = ctx.need_db()
+    pif = check_ref(db, "PIF", pif)
+    if ha_enabled(db):
+        raise ApiError("HA_IS_ENABLED")
+    record = db.get_record("PIF", pif)
+    if record.get("management"):
+        return ""
+    if record.get("bond_slave_of") not in (None, "", "OpaqueRef:NULL"):
+        raise ApiError("CANNOT_PLUG_BOND_SLAVE", pif)
+    if record.get("ip_configuration_mode") == "None" and record.get("primary_address_type", "IPv4") == "IPv4":
+        raise ApiError("PIF_HAS_NO_NETWORK_CONFIGURATION", pif)
+    host = record["host"]
+    target = forward_to_host(ctx, host)
+    if not any(n.mac.lower() == str(record.get("MAC", "")).lower() for n in target.machine.nics):
+        raise ApiError("INTERNAL_ERROR", "Device for PIF %s not present" % pif)
+    for other in db.find("PIF", host=host, management=True):
+        db.set_field("PIF", other, "management", False)
+    db.update("PIF", pif, management=True, currently_attached=True)
+    network = record.get("network")
+    bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else record["device"]
+    target.management_interface = bridge or record["device"]
+    target.machine.has_ip = True
+    target.rebind()
+    target.files_changed()
+    target.world.notify()
+    return ""
+
+
+def declare_dead(ctx: CallContext, host):
+    db = ctx.need_db()
+    host = check_ref(db, "host", host)
+    if host == local_host_ref(ctx) or is_host_alive(ctx, host):
+        raise ApiError("HOST_IS_LIVE", host)
+    for vm in db.find("VM", resident_on=host):
+        if not db.get_field("VM", vm, "is_control_domain"):
+            reset_power_state(ctx, vm)
+    db.set_field("host", host, "enabled", False)
+    return ""
+
+
+def enable(ctx: CallContext, host):
+    db = ctx.need_db()
+    host = check_ref(db, "host", host)
+    forward_to_host(ctx, host)
+    db.set_field("host", host, "enabled", True)
+    return ""
+
+
+def disable(ctx: CallContext, host):
+    db = ctx.need_db()
+    host = check_ref(db, "host", host)
+    forward_to_host(ctx, host)
+    db.set_field("host", host, "enabled", False)
+    return ""
+
+
+def destroy(ctx: CallContext, host):
+    db = ctx.need_db()
+    host = check_ref(db, "host", host)
+    if ha_enabled(db):
+        raise ApiError("HA_IS_ENABLED")
+    if host == local_host_ref(ctx) or is_host_alive(ctx, host):
+        raise ApiError("HOST_IS_LIVE", host)
+    resident = [vm for vm in db.find("VM", resident_on=host) if not db.get_field("VM", vm, "is_control_domain")]
+    if resident:
+        raise ApiError("HOST_HAS_RESIDENT_VMS", host)
+    for vm in db.find("VM", resident_on=host):
+        db.destroy("VM", vm)
+    for cls in ("PBD", "PIF"):
+        for ref in db.find(cls, host=host):
+            if cls == "PIF":
+                metrics = db.get_field("PIF", ref, "metrics")
+                if db.exists("PIF_metrics", metrics):
+                    db.destroy("PIF_metrics", metrics)
+            db.destroy(cls, ref)
+    metrics = db.get_field("host", host, "metrics")
+    db.destroy("host", host)
+    if db.exists("host_metrics", metrics):
+        db.destroy("host_metrics", metrics)
+    return ""
+
+
+METHODS = [
+    make("host.is_in_emergency_mode", (), is_in_emergency_mode),
+    make("host.local_assert_healthy", (), local_assert_healthy),
+    make("host.emergency_ha_disable", ("soft",), emergency_ha_disable),
+    make("host.local_management_reconfigure", ("interface",), local_management_reconfigure),
+    make("host.management_disable", (), management_disable),
+    make("host.get_management_interface", ("host",), get_management_interface),
+    make("host.management_reconfigure", ("pif",), management_reconfigure),
+    make("host.declare_dead", ("host",), declare_dead),
+    make("host.enable", ("host",), enable),
+    make("host.disable", ("host",), disable),
+    make("host.destroy", ("self",), destroy),
+]

@@ -1,0 +1,177 @@
+"""PIF.*: re-addressing, forgetting stale NICs, scanning for new ones."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from xentui.sim.errors import ApiError
+from xentui.sim.handlers._common import NULL_REF, check_ref, forward_to_host, ha_enabled, make
+from xentui.sim.xapi_host import CallContext, valid_ipv4
+
+
+def _valid_netmask(text: str) -> bool:
+    try:
+        ipaddress.IPv4Network("0.0.0.0/" + text)
+    except ValueError:
+        return False
+    return True
+
+
+def reconfigure_ip(ctx: CallContext, pif, mode, IP, netmask, gateway, DNS):
+    db = ctx.need_db()
+    pif = check_ref(db, "PIF", pif)
+    record = db.get_record("PIF", pif)
+    mode, IP, netmask, gateway, DNS = (str(x) for x in (mode, IP, netmask, gateway, DNS))
+    if mode not in ("None", "DHCP", "Static"):
+        raise ApiError("INVALID_VALUE", "mode", mode)
+    # message_forwarding.ml: do_op_on PIF.host first; xapi_pif.ml's checks run there
+    target = forward_to_host(ctx, record["host"])
+    if not record.get("managed", True):
+        raise ApiError("PIF_UNMANAGED", pif)
+    changes_ip = (mode, IP, netmask, gateway) != (record.get("ip_configuration_mode"), record.get("IP"),
+                                                   record.get("netmask"), record.get("gateway"))
+    if record.get("currently_attached") and changes_ip and not (mode == "Static" and
+                                                                record.get("ip_configuration_mode") == "Static"
+                                                                and IP == record.get("IP")
+                                                                and netmask == record.get("netmask")
+                                                                and gateway == record.get("gateway")):
+        if ha_enabled(db):
+            raise ApiError("HA_IS_ENABLED")
+    if mode == "Static":
+        if not valid_ipv4(IP):
+            raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", "IP")
+        if not _valid_netmask(netmask):
+            raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", "netmask")
+        if gateway and not valid_ipv4(gateway):
+            raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", "gateway")
+    if mode == "None" and record.get("management"):
+        raise ApiError("PIF_IS_MANAGEMENT_INTERFACE", pif)
+    dns = ",".join(d for d in DNS.split(",") if d and valid_ipv4(d.strip()))
+    db.update("PIF", pif, ip_configuration_mode=mode, IP=IP if mode == "Static" else record.get("IP", ""),
+              netmask=netmask if mode == "Static" else record.get("netmask", ""),
+              gateway=gateway if mode == "Static" else record.get("gateway", ""), DNS=dns)
+    if record.get("management") and mode == "Static" and IP == target.machine.address:
+        target.machine.has_ip = True
+        target.rebind()
+        target.files_changed()
+        target.world.notify()
+    return ""
+
+
+def forget(ctx: CallContext, pif):
+    db = ctx.need_db()
+    pif = check_ref(db, "PIF", pif)
+    record = db.get_record("PIF", pif)
+    # message_forwarding.ml PIF.forget: do_op_on PIF.host first (HOST_OFFLINE /
+    # CANNOT_CONTACT_HOST), then xapi_pif.ml's checks run on that host
+    forward_to_host(ctx, record["host"])
+    if record.get("management"):
+        raise ApiError("PIF_IS_MANAGEMENT_INTERFACE", pif)
+    if record.get("bond_slave_of") not in (None, "", NULL_REF):
+        raise ApiError("PIF_ALREADY_BONDED", pif)
+    if record.get("VLAN_slave_of"):
+        raise ApiError("PIF_VLAN_STILL_EXISTS", pif)
+    if record.get("currently_attached") and ha_enabled(db):
+        raise ApiError("HA_IS_ENABLED")
+    metrics = record.get("metrics")
+    db.destroy("PIF", pif)
+    if db.exists("PIF_metrics", metrics):
+        db.destroy("PIF_metrics", metrics)
+    return ""
+
+
+def scan(ctx: CallContext, host):
+    """Xapi_pif.scan (ocaml/xapi/xapi_pif.ml), forwarded to `host`:
+
+    1. refresh_all: every physical PIF is matched to a NIC by *position* (the N of its
+       network's bridge xenbrN; get_physical_pif_device) and its device name and MAC are
+       rewritten from that NIC (refresh_internal's maybe_update_database "device"/"MAC");
+    2. a PIF is created only for a device NAME no physical PIF has (devices are compared
+       by name, not by MAC: set_difference device_to_mac_table pif_to_device_table);
+    3. update_management_flags from the inventory's MANAGEMENT_INTERFACE.
+
+    So after a NIC/motherboard swap that keeps the device names, the existing PIFs just
+    get the new MACs: no second eth0 PIF is created."""
+    db = ctx.need_db()
+    host = check_ref(db, "host", host)
+    target = forward_to_host(ctx, host)
+    nics = list(target.machine.nics)
+    mac_of = {nic.device: nic.mac.lower() for nic in nics}
+    # 1. refresh_all
+    for pif in db.find("PIF", host=host):
+        record = db.get_record("PIF", pif)
+        if not record.get("physical"):
+            continue
+        device = record.get("device")
+        network = record.get("network")
+        bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else ""
+        if bridge.startswith("xenbr") and bridge[5:].isdigit() and int(bridge[5:]) < len(nics):
+            device = nics[int(bridge[5:])].device
+        changes = {}
+        if device != record.get("device"):
+            changes["device"] = device
+        mac = mac_of.get(device)
+        if mac is not None and mac != str(record.get("MAC", "")).lower():
+            changes["MAC"] = mac
+        if changes:
+            db.update("PIF", pif, **changes)
+    # 2. PIFs for devices not yet represented (by name)
+    represented = {db.get_field("PIF", p, "device") for p in db.find("PIF", host=host, physical=True)}
+    for position, nic in enumerate(nics):
+        if nic.device in represented:
+            continue
+        bridge = "xenbr%d" % position
+        networks = db.find("network", bridge=bridge)
+        network = networks[0] if len(networks) == 1 else db.create(
+            "network", name_label="Pool-wide network associated with " + nic.device, bridge=bridge,
+            MTU=1500, managed=True)
+        metrics = db.create("PIF_metrics", carrier=False, speed=0, duplex=False, device_name="")
+        management = bridge == target.management_interface  # introduce_internal: is_my_management_pif
+        db.create("PIF", device=nic.device, device_name=nic.device, host=host, network=network,
+                  MAC=nic.mac.lower(), MTU=1500, VLAN=-1, metrics=metrics, physical=True,
+                  currently_attached=management, ip_configuration_mode="None", management=management,
+                  managed=True, primary_address_type="IPv4", ipv6_configuration_mode="None")
+    # 3.
+    update_management_flags(db, host, target.management_interface)
+    return ""
+
+
+def update_management_flags(db, host: str, management_bridge: str) -> None:
+    """Xapi_pif.update_management_flags: every PIF of the host on the network whose
+    bridge is the inventory's MANAGEMENT_INTERFACE is a management PIF; no other is."""
+    networks = db.find("network", bridge=management_bridge) if management_bridge else []
+    for pif in db.find("PIF", host=host):
+        wanted = bool(networks) and db.get_field("PIF", pif, "network") == networks[0]
+        if db.get_field("PIF", pif, "management") != wanted:
+            db.set_field("PIF", pif, "management", wanted)
+
+
+def plug(ctx: CallContext, pif):
+    db = ctx.need_db()
+    pif = check_ref(db, "PIF", pif)
+    record = db.get_record("PIF", pif)
+    target = forward_to_host(ctx, record["host"])
+    if not any(n.mac.lower() == str(record.get("MAC", "")).lower() for n in target.machine.nics):
+        raise ApiError("INTERNAL_ERROR", "Device %s with MAC %s not found" % (record.get("device"), record.get("MAC")))
+    db.set_field("PIF", pif, "currently_attached", True)
+    return ""
+
+
+def unplug(ctx: CallContext, pif):
+    db = ctx.need_db()
+    pif = check_ref(db, "PIF", pif)
+    record = db.get_record("PIF", pif)
+    forward_to_host(ctx, record["host"])  # forwarded first, checks on the host
+    if record.get("management"):
+        raise ApiError("PIF_IS_MANAGEMENT_INTERFACE", pif)
+    db.set_field("PIF", pif, "currently_attached", False)
+    return ""
+
+
+METHODS = [
+    make("PIF.reconfigure_ip", ("self", "mode", "IP", "netmask", "gateway", "DNS"), reconfigure_ip),
+    make("PIF.forget", ("self",), forget),
+    make("PIF.scan", ("host",), scan),
+    make("PIF.plug", ("self",), plug),
+    make("PIF.unplug", ("self",), unplug),
+]

@@ -1,0 +1,189 @@
+"""The simulated world: physical machines, the network between them, and
+the xapi process running on each.
+
+Physical truth (which guest domains really run where, which NICs a machine
+has, whether it is powered or hung) is kept here, apart from any xapi
+database, because the whole point of a broken pool is that the two disagree.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
+
+from xentui.sim.clock import Scheduler, SimClock, Timings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.methods import MethodTable
+    from xentui.sim.xapi_host import XapiHost
+
+
+@dataclass
+class Nic:
+    device: str  # "eth0"
+    mac: str
+
+
+@dataclass
+class Machine:
+    """One physical host as it really is."""
+
+    name: str
+    uuid: str
+    address: str  # the management IP configured on it (a loopback 127.0.0.x address)
+    root: Path  # the host's filesystem root inside the state dir
+    nics: List[Nic]
+    original_nics: List[Nic]
+    control_domain_uuid: str = ""
+    has_ip: bool = True
+    powered: bool = True
+    hung: bool = False
+    # vm uuid -> domid of the guest domains that really run here
+    domains: Dict[str, int] = field(default_factory=dict)
+    next_domid: int = 1
+
+    def start_domain(self, vm_uuid: str) -> int:
+        domid = self.next_domid
+        self.next_domid += 1
+        self.domains[vm_uuid] = domid
+        return domid
+
+
+@dataclass(frozen=True)
+class DoubleStart:
+    """A VM started on `host` while its domain really ran on `already_on`."""
+
+    vm_uuid: str
+    host: str
+    already_on: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The outcome of one host trying to open a connection to an address."""
+
+    kind: str  # "ok" | "refused" | "unreachable" | "hung"
+    target: Optional["XapiHost"] = None
+    machine: Optional[Machine] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+    def describe(self, address: str) -> str:
+        if self.kind == "refused":
+            return f"Connection refused: {address}:443"
+        if self.kind == "hung":
+            return f"Connection timed out: {address}:443 (no answer)"
+        return f"No route to host: {address}:443"
+
+
+class SimulatorStopped(Exception):
+    """Raised inside blocked handlers when the simulator shuts down."""
+
+
+class World:
+    def __init__(self, clock: SimClock, timings: Timings, state_dir: Path, *, root_password: str,
+                 pool_secret: str, seed: int = 0) -> None:
+        self.clock = clock
+        self.timings = timings
+        self.state_dir = Path(state_dir)
+        self.root_password = root_password
+        self.pool_secret = pool_secret
+        self.rng = random.Random(seed)
+        self.lock = threading.RLock()
+        # Notified on every change that could unblock a waiting call.
+        self.changed = threading.Condition(self.lock)
+        self.scheduler = Scheduler(clock, on_error=self._timer_failed)
+        self.scheduler.lock = self.lock
+        self.machines: Dict[str, Machine] = {}
+        self.procs: Dict[str, "XapiHost"] = {}
+        self.partitions: Set[frozenset] = set()
+        self.statefile_ok = True
+        self.double_starts: List[DoubleStart] = []
+        self.timer_errors: List[str] = []
+        self.stopped = False
+        self.methods: Optional["MethodTable"] = None
+        self.log: List[str] = []
+        self.on_change: List[Callable[[], None]] = []
+        self.on_stop: List[Callable[[], None]] = []
+        self.files = None  # HostFiles, set by the runner
+
+    # --- lookups ---------------------------------------------------------
+
+    def machine_by_address(self, address: str) -> Optional[Machine]:
+        for machine in self.machines.values():
+            if machine.address == address and machine.has_ip:
+                return machine
+        return None
+
+    def proc_by_uuid(self, uuid: str) -> Optional["XapiHost"]:
+        for name, machine in self.machines.items():
+            if machine.uuid == uuid:
+                return self.procs[name]
+        return None
+
+    def partitioned(self, a: str, b: str) -> bool:
+        return frozenset((a, b)) in self.partitions
+
+    def reach(self, source: str, address: str) -> Reach:
+        """Can host `source` open a connection to `address` right now?"""
+        src = self.machines[source]
+        if not src.powered or src.hung:
+            return Reach("unreachable")
+        if address in ("127.0.0.1", src.address):
+            if not src.has_ip and address == src.address:
+                return Reach("unreachable")
+            target_machine: Optional[Machine] = src
+        else:
+            if not src.has_ip:
+                return Reach("unreachable")
+            target_machine = self.machine_by_address(address)
+        if target_machine is None or not target_machine.powered:
+            return Reach("unreachable")
+        if target_machine is not src and self.partitioned(source, target_machine.name):
+            return Reach("unreachable")
+        if target_machine.hung:
+            return Reach("hung", machine=target_machine)
+        proc = self.procs[target_machine.name]
+        if not proc.up:
+            return Reach("refused", machine=target_machine)
+        return Reach("ok", target=proc, machine=target_machine)
+
+    def running_domains(self, host: str) -> Dict[str, int]:
+        return dict(self.machines[host].domains)
+
+    def where_running(self, vm_uuid: str) -> List[str]:
+        return [m.name for m in self.machines.values() if vm_uuid in m.domains]
+
+    # --- physical actions ------------------------------------------------
+
+    def start_domain(self, host: str, vm_uuid: str) -> int:
+        for other in self.where_running(vm_uuid):
+            self.double_starts.append(DoubleStart(vm_uuid, host, other, self.clock.now()))
+            self.note(f"DOUBLE START: VM {vm_uuid} started on {host} while running on {other}")
+        return self.machines[host].start_domain(vm_uuid)
+
+    def stop_domain(self, host: str, vm_uuid: str) -> None:
+        self.machines[host].domains.pop(vm_uuid, None)
+
+    # --- plumbing --------------------------------------------------------
+
+    def note(self, message: str) -> None:
+        self.log.append(f"{self.clock.now():.1f} {message}")
+        del self.log[:-2000]
+
+    def notify(self) -> None:
+        """Wake every blocked call so it re-checks reachability."""
+        with self.changed:
+            self.changed.notify_all()
+        for callback in list(self.on_change):
+            callback()
+
+    def _timer_failed(self, name: str, exc: BaseException) -> None:
+        self.timer_errors.append(f"{name}: {exc!r}")
+        self.note(f"timer {name} failed: {exc!r}")

@@ -1,0 +1,79 @@
+"""Help (? or F1): generated from the action registry, so it always tells
+the keys that really work, remapped ones included."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from xentui.ui.actions import ACTIONS, SCOPE_TITLES, SCOPES, WIDGET_KEYS, actions_for, bindings_for, display_keys
+from xentui.ui.screens.base import update_top_bar
+from xentui.ui.widgets import TopBar, PaneTitle
+
+
+def help_text(keymap, *, read_only: bool, demo: bool, paths=()):
+    """A Rich renderable: one key table per scope, generated from ACTIONS."""
+    parts = []
+    for scope in SCOPES:
+        actions = actions_for(scope, read_only=read_only, demo=demo)
+        if not actions:
+            continue
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.add_column(width=14, style="bold", no_wrap=True)
+        table.add_column(ratio=1)
+        for action in actions:
+            words = Text(action.help)
+            words.append(f"  [{action.id}]", style="dim")
+            table.add_row(display_keys(action, keymap), words)
+        parts.append(Text(SCOPE_TITLES[scope], style="bold underline"))
+        parts.append(table)
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(width=14, style="bold", no_wrap=True)
+    table.add_column(ratio=1)
+    for keys, words in WIDGET_KEYS:
+        table.add_row(keys, words)
+    parts.append(Text("Lists", style="bold underline"))
+    parts.append(table)
+    tail = Text("\nRemap any key in config.toml, [keys] section: \"<id>\" = \"key,key\".\n")
+    for label, value in paths:
+        tail.append(f"{label}: {value}\n")
+    if read_only:
+        tail.append("READ-ONLY: actions that change the pool are hidden.\n", style="bold")
+    parts.append(tail)
+    return Group(*parts)
+
+
+class HelpScreen(Screen):
+    SCOPE = "help"
+    BINDINGS = bindings_for("help")
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen #help-box { width: 100%; max-width: 100; height: 100%; background: $surface; }
+    """
+
+    def compose(self):
+        from textual.containers import Vertical
+
+        app = self.app
+        yield TopBar()
+        with Vertical(id="help-box"):
+            yield PaneTitle(f"Help - xentui keys ({len(ACTIONS)} actions)")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(help_text(app.keymap, read_only=app.read_only, demo=app.demo is not None,
+                                       paths=app.help_paths()), id="help-text")
+            yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        update_top_bar(self, self.app.observation)
+        self.query_one("#help-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def on_resize(self, event) -> None:
+        # Resize events reach screens, not the app: let the app decide on the size guard.
+        self.app.call_after_refresh(self.app.check_size)

@@ -1,0 +1,69 @@
+"""The recovery plan shown read-only (used when the wizard is not available,
+or in --read-only mode when the wizard refuses to open)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from xentui.ui.actions import bindings_for
+from xentui.ui.screens.base import update_top_bar
+from xentui.ui.widgets import TopBar, PaneTitle
+
+
+def plan_text(plan) -> Text:
+    text = Text()
+    steps = getattr(plan, "steps", ())
+    if not steps:
+        text.append("Nothing to do: no step is needed for the current findings.\n")
+    for number, step in enumerate(steps, start=1):
+        phase = getattr(step, "phase", "now")
+        text.append(f"{number}. {step.title}", style="bold")
+        text.append(f"   [risk: {step.risk}{', later' if phase == 'later' else ''}]\n")
+        if step.why:
+            text.append(f"   Why: {step.why}\n")
+        if step.changes:
+            text.append(f"   Changes: {step.changes}\n")
+        for xe in step.xe:
+            text.append(f"   $ {xe}\n", style="bold")
+        if step.verify:
+            text.append(f"   Verify: {step.verify}\n")
+        text.append("\n")
+    return text
+
+
+class PlanScreen(Screen):
+    SCOPE = "plan"
+    BINDINGS = bindings_for("plan")
+    DEFAULT_CSS = """
+    PlanScreen { align: center middle; }
+    PlanScreen #plan-box { width: 100%; height: 100%; background: $surface; }
+    """
+
+    def __init__(self, plan, note: str = "") -> None:
+        super().__init__()
+        self.plan = plan
+        self.note = note
+
+    def compose(self):
+        yield TopBar()
+        with Vertical(id="plan-box"):
+            yield PaneTitle("Recovery plan (read-only: nothing is executed from here)")
+            with VerticalScroll(id="plan-scroll"):
+                if self.note:
+                    yield Static(Text(self.note, style="bold"))
+                yield Static(plan_text(self.plan), id="plan-text")
+            yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        update_top_bar(self, self.app.observation)
+        self.query_one("#plan-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def on_resize(self, event) -> None:
+        # Resize events reach screens, not the app: let the app decide on the size guard.
+        self.app.call_after_refresh(self.app.check_size)

@@ -1,0 +1,41 @@
+"""Shown instead of a garbled layout when the terminal is below 80x24."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+MIN_WIDTH = 80
+MIN_HEIGHT = 24
+
+
+class TooSmallScreen(ModalScreen):
+    # Modal screens cut off the app's bindings: quitting must still work here.
+    BINDINGS = [Binding("q", "app.quit_app", "Quit", id="too_small.quit")]
+    DEFAULT_CSS = """
+    TooSmallScreen { align: center middle; background: $background; }
+    TooSmallScreen Static { width: auto; height: auto; padding: 0 1; text-style: bold; }
+    """
+
+    def compose(self):
+        yield Static("", id="too-small")
+
+    def on_mount(self) -> None:
+        self.update_size()
+
+    def update_size(self) -> None:
+        w, h = self.app.size
+        try:
+            label = self.query_one("#too-small", Static)
+        except NoMatches:  # not composed yet: on_mount will fill it
+            return
+        label.update(
+            f"Terminal too small: {w}x{h}.\nxentui needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\n"
+            f"Enlarge the window (q quits)."
+        )
+
+    def on_resize(self, event) -> None:
+        # Resize events reach screens, not the app: let the app decide on the size guard.
+        self.app.call_after_refresh(self.app.check_size)
