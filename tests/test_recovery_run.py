@@ -156,7 +156,7 @@ def test_replaced_nics(tmp_path, state_dir):
     """Scan (xapi re-matches the PIFs to the NICs now present: same device
     names, new MACs), plug the management PIF again, nothing stale is left to
     forget, the pool ends healthy."""
-    with start_sim("replaced-nics", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
+    with start_sim("replaced-nics-same-names", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
         mark_replaced_nics_like_xapi(sim, "xen3")
         with open_observer(tmp_path / "sim") as observer:
             plan, results = run_plan(observer, AuditLog(state_dir / "audit.jsonl"))
@@ -458,7 +458,7 @@ def test_ha_is_reenabled_once_every_host_is_back(tmp_path, state_dir, capsys):
 def test_replaced_nics_seen_from_the_host_itself(tmp_path, state_dir):
     """No help from the database this time: on xen3's own console the kernel
     reports a different MAC behind the management bridge than the PIF says."""
-    with start_sim("replaced-nics", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
+    with start_sim("replaced-nics-same-names", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
         with open_observer(tmp_path / "sim", host="xen3") as observer:
             obs = observer.observe()
             stale = [f for f in obs.findings if f.code is Code.STALE_PIF]

@@ -83,7 +83,7 @@ EXPECTED = {
         ["management-reconfigure:xen2", "plug-pbds", "check-default-sr", "backup-db"],
         "emergency",
     ),
-    "replaced-nics": (
+    "replaced-nics-same-names": (
         {Code.STALE_PIF: "xen3"},
         ["pif-scan:xen3", "management-reconfigure:xen3", "forget-stale-pifs:xen3", "plug-pbds",
          "check-default-sr", "backup-db"],
@@ -96,7 +96,7 @@ EXPECTED = {
 def test_scenario_findings_and_plan(scenario, tmp_path):
     expected_findings, expected_steps, conn_state = EXPECTED[scenario]
     with start_sim(scenario, state_dir=tmp_path, time_scale=SCALE) as sim:
-        if scenario == "replaced-nics":
+        if scenario == "replaced-nics-same-names":
             mark_replaced_nics_like_xapi(sim, "xen3")
         started = time.monotonic()
         obs = observe(tmp_path, call_timeout=1.0 if scenario == "master-hung" else 2.0)
@@ -104,7 +104,7 @@ def test_scenario_findings_and_plan(scenario, tmp_path):
     got = {(f.code, f.host) for f in obs.findings if f.severity > Severity.INFO or f.code is Code.POOL_HEALTHY}
     assert got == set(expected_findings.items()), [f.summary for f in obs.findings]
     assert obs.connection.state == conn_state
-    assert obs.this_host_name == ("xen1" if scenario in ("healthy", "replaced-nics") else "xen2")
+    assert obs.this_host_name == ("xen1" if scenario in ("healthy", "replaced-nics-same-names") else "xen2")
     plan = build_plan(obs)
     assert [s.id for s in plan.steps] == expected_steps
     if scenario == "master-hung":

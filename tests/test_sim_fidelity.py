@@ -381,7 +381,7 @@ def test_event_from_wire_order_adds_then_mods_then_dels(start_sim):
 def test_pif_scan_keys_devices_by_name_not_mac(start_sim):
     # xapi_pif.ml scan: refresh_all rewrites the MAC of a PIF whose device (found by its xenbrN
     # position) now has another MAC; devices_not_yet_represented_by_pifs compares device NAMES.
-    sim = start_sim("replaced-nics")
+    sim = start_sim("replaced-nics-same-names")
     s = login_master(sim)
     xen3 = s.xenapi.host.get_by_name_label("xen3")[0]
     before = sorted(s.xenapi.host.get_PIFs(xen3))

@@ -125,7 +125,7 @@ def test_no_management_ip_and_local_management_reconfigure(start_sim):
 def test_replaced_nics_scan_rewrites_macs_and_management_moves(start_sim):
     # ocaml/xapi/xapi_pif.ml scan: refresh_all rewrites the MAC (and device, by the
     # xenbrN position) of the existing PIFs; new PIFs only for unknown device NAMES.
-    sim = start_sim("replaced-nics")
+    sim = start_sim("replaced-nics-same-names")
     s = login_master(sim)
     xen3 = s.xenapi.host.get_by_name_label("xen3")[0]
     old = {r: rec for r, rec in s.xenapi.PIF.get_all_records().items() if rec["host"] == xen3}

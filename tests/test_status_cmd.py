@@ -81,7 +81,7 @@ def test_member_over_tcp_with_password_env(start_sim, capsys, monkeypatch):
 def test_emergency_mode_says_why_the_pool_cannot_be_listed(start_sim, capsys):
     sim = start_sim("master-down")
     code, out, err = run_status(capsys, sim_target(sim, "xen2"))
-    assert code == 0, err
+    assert code == 2, err  # critical findings (issue #4 exit codes)
     assert "EMERGENCY MODE" in out
     assert "Master unreachable" in out or "cannot reach its master" in out
     assert "xapi is in emergency mode" in out and "cannot list the pool" in out
@@ -144,7 +144,7 @@ def test_hung_master_member_console_returns_within_a_hard_bound(start_sim):
         capture_output=True, text=True, timeout=15,
     )
     elapsed = time.monotonic() - started
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, result.stderr  # MASTER_UNREACHABLE is critical
     data = json.loads(result.stdout)
     assert data["snapshot_error"]["code"] == "timeout"
     assert data["connection"]["session_kind"] == "slave-local"

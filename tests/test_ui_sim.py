@@ -137,7 +137,7 @@ async def test_demo_panel_injects_a_fault_and_the_dashboard_follows(tmp_path):
             assert "DEMO" in screen_text(app) and "OK Pool healthy" in screen_text(app)
             await pilot.press("d")
             assert await wait_for(pilot, lambda: "DEMO: inject or clear a fault" in screen_text(app), timeout=3)
-            assert "DEMO" in screen_text(app) or True  # the panel is full screen; DEMO returns with Esc
+            assert "DEMO" in screen_text(app).splitlines()[0]  # the marker stays on the panel's top bar
             # Move to "Hang xen1 (accepts, never answers)" by keyboard only.
             table = app.screen.query_one("#faults")
             for _ in range(20):
@@ -147,8 +147,8 @@ async def test_demo_panel_injects_a_fault_and_the_dashboard_follows(tmp_path):
             await pilot.press("enter")
             assert await wait_for(pilot, lambda: "demo: Hang xen1" in "\n".join(app.log_lines), timeout=5)
             await pilot.press("escape")
-            assert await wait_for(pilot, lambda: "NOT ANSWERING" in screen_text(app) or "xen1" in screen_text(app)
-                                  and "hung" in screen_text(app), timeout=20), screen_text(app)
+            assert await wait_for(pilot, lambda: "NOT ANSWERING" in screen_text(app) or "hung" in screen_text(app),
+                                  timeout=20), screen_text(app)
             assert "DEMO" in screen_text(app)
             await pilot.press("q")
     finally:

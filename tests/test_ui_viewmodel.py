@@ -184,3 +184,49 @@ def test_profile_detection_and_cp437():
     assert detect_profile(basic_flag=True, env={"TERM": "xterm"}).reason == "--basic"
     assert not detect_profile(env={"TERM": "xterm-256color"}).basic
     assert "═" in CP437 and "│" in CP437 and "⏎" not in CP437 and "▁" not in CP437 and "⭘" not in CP437
+
+
+# --- background calls and the command line ---------------------------------------------
+
+
+def test_call_abandonable_returns_raises_and_abandons():
+    import threading
+    import time
+
+    from xentui.ui.background import Abandoned, call_abandonable
+
+    assert call_abandonable(lambda: 42, lambda: False) == 42
+    with pytest.raises(ZeroDivisionError):
+        call_abandonable(lambda: 1 / 0, lambda: False)
+    release = threading.Event()
+    started = time.monotonic()
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+    with pytest.raises(Abandoned):
+        call_abandonable(lambda: release.wait(30), stop.is_set)  # a call that would hang for 30 s
+    assert time.monotonic() - started < 1.0
+    release.set()
+
+
+def test_ui_command_arguments_and_connect_overrides(tmp_path):
+    import argparse
+
+    from xentui.commands import ui as ui_command
+
+    parser = argparse.ArgumentParser()
+    ui_command.configure(parser)
+    args = parser.parse_args(["--demo", "--read-only", "--basic", "--identity", str(tmp_path / "id")])
+    assert args.demo == "master-down" and args.read_only and args.basic and args.target is None
+    assert ui_command._connect_overrides(args)["identity"] == str(tmp_path / "id")
+    args = parser.parse_args(["ssh://root@127.0.0.12", "--demo", "healthy"])
+    assert ui_command.run(args) == 2  # TARGET and --demo together
+    assert ui_command.run(parser.parse_args(["--demo", "no-such-scenario"])) == 2
+
+
+def test_a_password_typed_into_the_target_is_never_shown():
+    from xentui.ui.connecting import connect
+
+    outcome = connect("ssh://root:hunter2@127.0.0.12", None)
+    assert outcome.kind == "invalid" and "hunter2" not in outcome.message
+    outcome = connect("root:hunter2@127.0.0.12", None)
+    assert outcome.kind == "invalid" and "hunter2" not in outcome.message

@@ -122,8 +122,12 @@ def test_installed_demo_recovers_by_keys_in_a_linux_console(tmp_path):
                 pressed += len(keys)
                 sent.append(f"{state}: {' '.join(keys)}")
             # Every key sent moves the wizard on: wait for it before reading again.
-            assert wait_until(lambda: next_keys(pane.screen())[0] != state, 30), (sent, pane.screen())
+            # (If it does not, the next round reads the screen and decides anew;
+            # the deadline and the keystroke count below catch a real stall.)
+            if not wait_until(lambda: next_keys(pane.screen())[0] != state, 10):
+                sent.append(f"STALLED in {state}: {pane.screen()!r}")
         assert "The pool is healthy." in screen, screen
+        assert pressed <= 40, sent
         report = re.search(r"Incident report: (\S+\.md)", screen)
         assert report and Path(report.group(1)).exists(), screen
         assert "promote:xen2" in Path(report.group(1)).read_text(encoding="utf-8")

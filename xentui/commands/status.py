@@ -1,9 +1,17 @@
 """`xentui status [TARGET] [--json]`: how we are connected and what the pool looks like.
 
-Connects with the login strategy, lists the pool with one event.from and
-prints the pool, this host and every host. When the pool cannot be listed
-(emergency mode, hung master) it says so and why. Exit codes: 0 connected,
-2 bad arguments, 3 could not connect (one clear line on stderr).
+Built on the recovery Observer: one observation (login strategy, one
+event.from, emergency state, the host's own files, peer probes and what the
+other hosts' xapi say) and its findings. Prints the pool, this host, every
+host, then the findings, most severe first. When xapi cannot list the pool
+(emergency mode, hung master) it says why and shows what the host's own files
+say (pool.conf, state.db with its age, the management interface), each
+labelled with its source and age.
+
+Exit codes: 0 healthy (nothing worse than info), 1 degraded (worst finding is
+a warning), 2 critical (also: bad arguments, as argparse does), 3 could not
+connect to xapi (one clear line on stderr; the host's files are still shown
+when they could be read).
 
 The rendering is split out (`render_status`, `status_json`) and works on any
 object with the attributes of `StatusView` / `recovery.observation.Observation`
@@ -22,16 +30,20 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from xentui.recovery.observation import EmergencyState
+from xentui.host.facts import GroundTruth
+from xentui.recovery.findings import Finding, Severity
+from xentui.recovery.observation import EmergencyState, Observation
 from xentui.xapi.client import XapiClient
 from xentui.xapi.error_table import Explanation, explain, explain_exception
-from xentui.xapi.errors import CallTimeout, XapiError, XapiFailure
+from xentui.xapi.errors import CallTimeout, XapiError
 from xentui.xapi.live import load_snapshot
 from xentui.xapi.model import PoolSnapshot
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
 from xentui.xapi.targets import Target, add_target_arguments, password_from_env, target_from_args
 
 EXIT_OK = 0
+EXIT_DEGRADED = 1
+EXIT_CRITICAL = 2
 EXIT_USAGE = 2
 EXIT_CANNOT_CONNECT = 3
 
@@ -48,6 +60,25 @@ class StatusView:
     emergency: Optional[EmergencyState] = None
     this_host_ref: str = ""
     this_host_name: str = ""
+    findings: Tuple[Finding, ...] = ()
+    ground_truth: Optional[GroundTruth] = None
+    # The pool as this host's state.db had it, when xapi could not list it.
+    fallback_snapshot: Optional[PoolSnapshot] = None
+    fallback_source: str = ""
+
+    @property
+    def worst(self) -> Severity:
+        return max((f.severity for f in self.findings), default=Severity.OK)
+
+
+def exit_code_for(view: Any) -> int:
+    """0 healthy, 1 degraded (worst = warning), 2 critical."""
+    worst = max((f.severity for f in getattr(view, "findings", ())), default=Severity.OK)
+    if worst >= Severity.CRITICAL:
+        return EXIT_CRITICAL
+    if worst >= Severity.WARNING:
+        return EXIT_DEGRADED
+    return EXIT_OK
 
 
 # --- gathering ------------------------------------------------------------------
@@ -167,6 +198,86 @@ def gather_status(client: XapiClient, endpoint: Any, target: Target) -> Tuple[St
     return view, timed_out
 
 
+def _unlisted_error(obs: Observation, call_timeout: float) -> Explanation:
+    """Why xapi could not list the pool, for an observation without a live snapshot."""
+    conn = obs.connection
+    emergency = obs.emergency
+    if emergency is not None and emergency.in_emergency:
+        code = emergency.reason_code or "HOST_STILL_BOOTING"
+        exp = explain(code, emergency.reason_params, in_emergency=True)
+        return Explanation(
+            title="xapi is in emergency mode",
+            meaning=f"This host answers only emergency calls, so xapi cannot list the pool. Reason: "
+            f"{exp.title} ({code}). {exp.meaning}",
+            next_step=exp.next_step,
+            code=code,
+        )
+    if conn.session_kind is not SessionKind.NONE and ("hang" in conn.detail or "timed" in conn.state):
+        return Explanation(
+            title="The pool could not be listed: timed out",
+            meaning=f"xapi on this host answers, but pool-wide calls got no answer within {call_timeout:g} s: "
+            "the pool database lives on the master, and the master does not answer (hung, or unreachable "
+            "without this host noticing yet).",
+            next_step="Check whether the master is alive. If it is really dead, fence it and promote "
+            "this host with 'emergency transition to master'.",
+            code="timeout",
+        )
+    if conn.session_kind is SessionKind.NONE:
+        return Explanation(
+            title="The pool could not be listed: no xapi session",
+            meaning=conn.detail or f"xapi did not answer ({conn.state}).",
+            next_step="See the findings below.",
+            code=conn.state or "no-session",
+        )
+    return Explanation(
+        title="The pool could not be listed",
+        meaning=conn.detail or "event.from failed.",
+        next_step="See the findings below.",
+        code="event-from-failed",
+    )
+
+
+def _this_ref_in(snapshot: PoolSnapshot, obs: Observation, client: Any, endpoint: Any, target: Target) -> str:
+    uuid = obs.connection.this_host_uuid
+    host = snapshot.host_by_uuid(uuid) if uuid else None
+    if host is not None:
+        return host.ref
+    if obs.this_host_name:
+        host = snapshot.host_by_name(obs.this_host_name)
+        if host is not None:
+            return host.ref
+    if client is not None:
+        return _find_this_host(client, snapshot, endpoint, target)
+    return ""
+
+
+def view_from_observation(obs: Observation, *, call_timeout: float, client: Any = None, endpoint: Any = None,
+                          target: Optional[Target] = None) -> StatusView:
+    """What `render_status` / `status_json` show, from one Observer observation."""
+    live = obs.snapshot is not None and obs.snapshot_source.startswith("xapi")
+    snapshot = obs.snapshot if live else None
+    this_ref = ""
+    if snapshot is not None and target is not None:
+        this_ref = _this_ref_in(snapshot, obs, client, endpoint, target)
+    this_name = obs.this_host_name
+    if snapshot is not None and this_ref in snapshot.hosts:
+        this_name = snapshot.hosts[this_ref].name_label
+    return StatusView(
+        at=obs.at,
+        connection=obs.connection,
+        snapshot=snapshot,
+        snapshot_source=obs.snapshot_source if live else "",
+        snapshot_error=None if live else _unlisted_error(obs, call_timeout),
+        emergency=obs.emergency,
+        this_host_ref=this_ref,
+        this_host_name=this_name,
+        findings=tuple(obs.findings),
+        ground_truth=obs.ground_truth,
+        fallback_snapshot=None if live else obs.snapshot,
+        fallback_source="" if live else obs.snapshot_source,
+    )
+
+
 # --- rendering ------------------------------------------------------------------
 
 
@@ -243,12 +354,23 @@ def status_json(view: Any) -> Dict[str, Any]:
                 this_json = dict(row)
     if emergency is not None:
         this_json["in_emergency"] = emergency.in_emergency
+        this_json["emergency_since"] = (
+            {"at": emergency.since, "source": emergency.since_source} if emergency.since is not None else None
+        )
         this_json["emergency_reason"] = (
             {"code": emergency.reason_code, "params": list(emergency.reason_params),
              "title": explain(emergency.reason_code, emergency.reason_params, in_emergency=True).title}
             if emergency.reason_code else None
         )
+    findings = tuple(getattr(view, "findings", ()) or ())
     result: Dict[str, Any] = {
+        "findings": [
+            {"code": f.code.value, "severity": f.severity.label, "host": f.host, "summary": f.summary,
+             "evidence": list(f.evidence)}
+            for f in findings
+        ],
+        "worst": max((f.severity for f in findings), default=Severity.OK).label,
+        "host_files": _host_files_json(view),
         "connection": connection.to_json(),
         "pool": pool_json,
         "this_host": this_json,
@@ -283,6 +405,10 @@ def render_status(view: Any) -> str:
         exp = explain(emergency.reason_code or "HOST_STILL_BOOTING", emergency.reason_params, in_emergency=True)
         lines.append(f"This host:     {this_name or '?'} is in EMERGENCY MODE: {exp.title}"
                      + (f" ({emergency.reason_code})" if emergency.reason_code else ""))
+        if emergency.since is not None:
+            age = max(0.0, (getattr(view, "at", 0.0) or time.time()) - emergency.since)
+            lines.append(f"               xapi (re)started into emergency mode at {_stamp(emergency.since)} "
+                         f"({_age_text(age).replace(' old', ' ago')}; mtime of its pid file)")
     lines.append("")
 
     if snapshot is None or snapshot.pool is None:
@@ -294,6 +420,8 @@ def render_status(view: Any) -> str:
             lines.extend(_wrap("Next step: " + snapshot_error.next_step))
         else:
             lines.append("The pool could not be listed.")
+        lines.extend(_host_files_lines(view))
+        lines.extend(_findings_lines(view))
         return "\n".join(lines) + "\n"
 
     pool = snapshot.pool
@@ -318,7 +446,103 @@ def render_status(view: Any) -> str:
         )
     if this_ref:
         lines.append("  (* = this host)")
+    lines.extend(_findings_lines(view))
     return "\n".join(lines) + "\n"
+
+
+def _age_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s old"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min old"
+    return f"{seconds / 3600:.1f} h old"
+
+
+def _stamp(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _fact_label(fact: Any, now: float) -> str:
+    return f"{fact.source}, as of {_stamp(fact.observed_at)}, {_age_text(max(0.0, now - fact.observed_at))}"
+
+
+def _host_files_json(view: Any) -> Optional[Dict[str, Any]]:
+    """What the host's own files say (None when they could not be read, e.g. an http target)."""
+    gt: Optional[GroundTruth] = getattr(view, "ground_truth", None)
+    if gt is None:
+        return None
+    now = getattr(view, "at", 0.0) or time.time()
+
+    def fact_json(fact: Any, value: Any) -> Dict[str, Any]:
+        return {"source": fact.source, "as_of": fact.observed_at, "age_s": round(max(0.0, now - fact.observed_at), 1),
+                "error": fact.error or None, "value": value if fact.ok else None}
+
+    role = gt.pool_role.value if gt.pool_role.ok else None
+    inv = gt.inventory.value if gt.inventory.ok else None
+    link = gt.management_link.value if gt.management_link.ok else None
+    fallback: Optional[PoolSnapshot] = getattr(view, "fallback_snapshot", None)
+    hosts = _host_rows(fallback) if fallback is not None else []
+    for row in hosts:
+        row.pop("live", None)  # state.db's host_metrics.live is as stale as the file: not shown
+    return {
+        "pool_conf": fact_json(gt.pool_role, {"role": role.role, "master_address": role.master_address} if role else None),
+        "management_interface": fact_json(
+            gt.management_link,
+            {"interface": link.ifname, "operstate": link.operstate, "carrier": link.carrier,
+             "ipv4": [f"{a.address}/{a.prefixlen}" for a in link.ipv4]} if link else None,
+        ),
+        "inventory_management_interface": inv.management_interface if inv else None,
+        "state_db": fact_json(gt.state_db, {"hosts": hosts} if gt.state_db.ok else None),
+        "xapi_running": fact_json(gt.xapi_running, gt.xapi_running.value),
+        "pool_shown_from": getattr(view, "fallback_source", "") or None,
+    }
+
+
+def _host_files_lines(view: Any) -> List[str]:
+    """The host's own files, when xapi could not list the pool."""
+    gt: Optional[GroundTruth] = getattr(view, "ground_truth", None)
+    if gt is None:
+        return []
+    now = getattr(view, "at", 0.0) or time.time()
+    lines = ["", "What this host's own files say:"]
+    if gt.pool_role.ok:
+        role = gt.pool_role.value
+        text = role.role + (f", master at {role.master_address}" if role.master_address else "")
+        lines.append(f"  Role:       {text}   ({_fact_label(gt.pool_role, now)})")
+    else:
+        lines.append(f"  Role:       unknown ({gt.pool_role.source}: {gt.pool_role.error})")
+    if gt.management_link.ok:
+        link = gt.management_link.value
+        addrs = ", ".join(f"{a.address}/{a.prefixlen}" for a in link.ipv4) or "NO IPv4 ADDRESS"
+        lines.append(f"  Management: {link.ifname} {addrs}, link {link.operstate}   ({gt.management_link.source})")
+    else:
+        iface = gt.inventory.value.management_interface if gt.inventory.ok else ""
+        lines.append(f"  Management: {iface or '?'} unknown ({gt.management_link.source}: {gt.management_link.error})")
+    fallback: Optional[PoolSnapshot] = getattr(view, "fallback_snapshot", None)
+    if gt.state_db.ok and fallback is not None:
+        lines.append(f"  Hosts ({_fact_label(gt.state_db, now)}):")
+        this_name = getattr(view, "this_host_name", "") or ""
+        for row in _host_rows(fallback):
+            mark = "*" if row["name"] == this_name else " "
+            lines.append(f"  {mark} {row['name'][:16]:<16} {row['role']:<7} {row['address'][:16]:<16} "
+                         f"{row['xapi_version'][:10]:<10} {row['resident_vms']:>4} VMs")
+    elif not gt.state_db.ok:
+        lines.append(f"  Hosts:      unknown ({gt.state_db.source}: {gt.state_db.error})")
+    return lines
+
+
+def _findings_lines(view: Any) -> List[str]:
+    findings = sorted(getattr(view, "findings", ()) or (), key=lambda f: -int(f.severity))
+    if not findings:
+        return []
+    worst = findings[0].severity
+    lines = ["", f"Findings (worst: {worst.label}):"]
+    for f in findings:
+        where = f" [{f.host}]" if f.host else ""
+        lines.append(f"  {f.severity.label.upper():<8} {f.code.value}{where}: {f.summary}")
+        for item in f.evidence:
+            lines.extend(textwrap.wrap(item, width=78, initial_indent="      - ", subsequent_indent="        "))
+    return lines
 
 
 # --- the command ------------------------------------------------------------------
@@ -351,20 +575,24 @@ def _fail(target_label: str, exc: BaseException) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xentui.xapi.transport import open_endpoint  # SSH (paramiko) only when used
+    from xentui.recovery.observer import Observer
 
     try:
         target = target_from_args(args, args.target)
     except ValueError as exc:
         print(f"xentui status: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Over http(s) we are not on a pool host: no host files, and the peers'
+    # xapi ports are guesses (443, or the target's port), so only what this
+    # xapi says is used. Local, SSH and simulator targets also ask the peers.
+    observer = Observer(target, call_timeout=target.call_timeout, connect_timeout=target.connect_timeout,
+                        probe_timeout=min(1.0, target.call_timeout),
+                        ask_peers=target.kind not in ("http", "https"))
     try:
-        endpoint = open_endpoint(target)
-    except XapiError as exc:
-        return _fail(target.label, exc)
-    client = XapiClient(call_timeout=target.call_timeout)
-    timed_out = False
-    try:
+        try:
+            endpoint = observer.open_endpoint()
+        except XapiError as exc:
+            return _fail(target.label, exc)
         try:
             password = _password(target, endpoint)
         except ValueError as exc:
@@ -374,26 +602,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"xentui status: cannot connect to {target.label}: a password is needed "
                   "(use --password-env VAR, or run on a terminal to be asked)", file=sys.stderr)
             return EXIT_CANNOT_CONNECT
-        try:
-            client.connect(endpoint, username=target.xapi_user, password=password,
-                           label=target.label, target_text=target.raw or "local")
-        except XapiFailure as exc:
-            if exc.code == "HOST_IS_SLAVE" and exc.params:
-                print(f"xentui status: cannot connect to {target.label}: this host is a pool member and "
-                      f"refused a local login; its master is at {exc.params[0]}", file=sys.stderr)
-                return EXIT_CANNOT_CONNECT
-            return _fail(target.label, exc)
-        except XapiError as exc:
-            timed_out = isinstance(exc, CallTimeout)
-            return _fail(target.label, exc)
-        view, timed_out = gather_status(client, endpoint, target)
+        if password is not None:
+            observer.set_password(password)
+        obs = observer.observe()
+        view = view_from_observation(obs, call_timeout=target.call_timeout, client=observer.client,
+                                     endpoint=endpoint, target=target)
+        connected = obs.connection.session_kind is not SessionKind.NONE
+        if not connected and obs.ground_truth is None:
+            # Nothing else to show: one clear line.
+            print(f"xentui status: cannot connect to {target.label}: {obs.connection.detail}", file=sys.stderr)
+            return EXIT_CANNOT_CONNECT
         if args.json:
             print(json.dumps(status_json(view), indent=2, sort_keys=True))
         else:
             sys.stdout.write(render_status(view))
-        return EXIT_OK
+        if not connected:
+            print(f"xentui status: cannot connect to xapi on {target.label}: {obs.connection.detail}",
+                  file=sys.stderr)
+            return EXIT_CANNOT_CONNECT
+        return exit_code_for(view)
     finally:
-        # After a timeout, logging out would wait for the same hung peer.
-        if client.endpoint is None:
-            endpoint.close()
-        client.close(logout=not timed_out)
+        observer.close()

@@ -124,6 +124,7 @@ class SimulatedAccess(LocalAccess):
 
     Commands a real dom0 would run are answered from files:
       `ip -j addr show [dev] <if>` -> var/lib/xentui-sim/ip-addr.json
+      `ip -j link show`            -> every link in that file
       `test -d /proc/<pid>`        -> this machine's /proc (the simulator writes
                                       its own, real, pid into var/run/xapi.pid)
     Anything else exits 127 as an unknown command would.
@@ -141,9 +142,25 @@ class SimulatedAccess(LocalAccess):
             if len(args) == 6 and args[4] != "dev":
                 return 255, b"", b'Error: either "dev" is duplicate, or "%s" is a garbage.\n' % args[4].encode()
             return self._ip_addr_show(ifname, timeout)
+        if args == ["ip", "-j", "link", "show"]:
+            return self._ip_link_show(timeout)
         if len(args) == 3 and args[:2] == ["test", "-d"] and args[2].startswith("/proc/"):
             return (0 if os.path.isdir(args[2]) else 1), b"", b""
         return 127, b"", ("%s: command not available on a simulated host\n" % args[0]).encode()
+
+    def _ip_link_show(self, timeout: float) -> Tuple[int, bytes, bytes]:
+        """Every link of the file, without addresses (as `ip -j link show` prints)."""
+        import json
+
+        try:
+            data, _ = self.read_file(self.IP_ADDR_JSON, timeout)
+            links = json.loads(data.decode("utf-8"))
+        except FileMissing:
+            links = []
+        except ValueError:
+            return 1, b"", b"simulated ip-addr.json is not JSON\n"
+        out = [{k: v for k, v in link.items() if k != "addr_info"} for link in links if isinstance(link, dict)]
+        return 0, (json.dumps(out, separators=(",", ":")) + "\n").encode(), b""
 
     def _ip_addr_show(self, ifname: str, timeout: float) -> Tuple[int, bytes, bytes]:
         import json

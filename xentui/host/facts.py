@@ -124,3 +124,6 @@ class GroundTruth:
     xapi_running: Fact[bool]
     peers: Tuple[PeerProbe, ...] = field(default_factory=tuple)
     gathered_at: float = 0.0
+    # Every link the kernel lists (`ip -j link show`): which NICs really exist.
+    # None when not gathered (older callers); additive to the contract.
+    links: Optional[Fact[Tuple[LinkState, ...]]] = None

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Union
 from .access import AccessError, HostAccess
 from .facts import Fact, GroundTruth, Inventory, LinkState, PeerProbe, PoolRole, StateDbHost
 from .inventory import INVENTORY_PATH, parse_inventory
-from .iplink import IpLinkError, ip_addr_argv, parse_ip_addr_json
+from .iplink import IpLinkError, ip_addr_argv, ip_link_argv, parse_ip_addr_json, parse_ip_link_json
 from .pool_conf import POOL_CONF_PATH, parse_pool_conf
 from .probes import DEFAULT_PROBE_TIMEOUT, Peer, PortFor, default_port_for, probe_peers
 from .statedb import STATE_DB_PATH, parse_state_db
@@ -84,6 +84,23 @@ def read_management_link(access: HostAccess, inventory: Fact[Inventory], now: Cl
         return Fact(None, source, observed, error=str(exc))
 
 
+def read_links(access: HostAccess, now: Clock = time.time) -> Fact[tuple]:
+    """Every link of the host (`ip -j link show`): the NICs that really exist."""
+    argv = ip_link_argv()
+    source = "%s: %s" % (access.describe(), " ".join(argv))
+    try:
+        rc, out, err = access.run(argv, COMMAND_TIMEOUT)
+    except AccessError as exc:
+        return Fact(None, source, now(), error=str(exc))
+    observed = now()
+    if rc != 0:
+        return Fact(None, source, observed, error=err.decode("utf-8", "replace").strip() or "exit code %d" % rc)
+    try:
+        return Fact(parse_ip_link_json(out.decode("utf-8", "replace")), source, observed)
+    except IpLinkError as exc:
+        return Fact(None, source, observed, error=str(exc))
+
+
 def state_db_hosts(tables: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> List[StateDbHost]:
     hosts = []
     for ref, rec in sorted((tables.get("host") or {}).items()):
@@ -139,6 +156,7 @@ def gather_ground_truth(
     state_db = _guard(lambda: read_state_db(access, now), STATE_DB_PATH, now)
     link = _guard(lambda: read_management_link(access, inventory, now), "ip -j addr show", now)
     xapi_running = _guard(lambda: check_xapi_running(access, now, COMMAND_TIMEOUT), "xapi pid", now)
+    links = _guard(lambda: read_links(access, now), "ip -j link show", now)
     peers = peers_to_probe(pool_role, inventory, state_db)
     try:
         probes = probe_peers(peers, port_for=as_port_for(port_for), timeout=probe_timeout, now=now)
@@ -155,4 +173,5 @@ def gather_ground_truth(
         xapi_running=xapi_running,
         peers=probes,
         gathered_at=now(),
+        links=links,
     )

@@ -8,7 +8,7 @@ Carrier is the LOWER_UP flag (NO-CARRIER is its absence, spelled out).
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from .facts import InterfaceAddress, LinkState
 
@@ -19,6 +19,22 @@ class IpLinkError(ValueError):
 
 def ip_addr_argv(ifname: str) -> List[str]:
     return ["ip", "-j", "addr", "show", "dev", ifname]
+
+
+def ip_link_argv() -> List[str]:
+    return ["ip", "-j", "link", "show"]
+
+
+def parse_ip_link_json(text: str) -> Tuple[LinkState, ...]:
+    """Every link `ip -j link show` lists (the host's NICs, bridges, ...)."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise IpLinkError("not JSON: %s" % exc) from None
+    if not isinstance(doc, list):
+        raise IpLinkError("expected a JSON list of interfaces")
+    return tuple(parse_ip_addr_json(json.dumps([d]), str(d.get("ifname", "")))
+                 for d in doc if isinstance(d, dict) and d.get("ifname"))
 
 
 def parse_ip_addr_json(text: str, ifname: Optional[str] = None) -> LinkState:

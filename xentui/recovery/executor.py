@@ -57,6 +57,7 @@ HANDLERS: Dict[str, Callable[["PlanExecutor", StepContext], str]] = {
     "management-reconfigure": steps_network.management_reconfigure,
     "pif-scan": steps_network.pif_scan,
     "forget-stale-pifs": steps_network.forget_stale_pifs,
+    "pif-plug": steps_network.plug_new_pifs,
 }
 
 

@@ -31,7 +31,11 @@ class EmergencyState:
     in_emergency: Optional[bool]
     reason_code: str = ""
     reason_params: Tuple[str, ...] = ()
+    # When this xapi process started (it enters emergency mode at start-up and
+    # restarts itself every 1-3 min while in it), from the mtime of its pid
+    # file; None when that cannot be read. Not when the emergency began.
     since: Optional[float] = None
+    since_source: str = ""  # e.g. "xapi (re)started into emergency mode (mtime of /var/run/xapi.pid)"
 
 
 @dataclass(frozen=True)

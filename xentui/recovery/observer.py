@@ -23,27 +23,19 @@ from typing import Callable, Dict, Optional, Tuple
 from xentui.host.facts import GroundTruth
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import EmergencyState, Observation
+from xentui.xapi.client import connection_state_for
 from xentui.xapi.errors import CallTimeout, ConnectFailed, ConnectionLost, XapiError, XapiFailure
 from xentui.xapi.model import PoolSnapshot
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
 
-REPROBE_INTERVAL = 3.0  # seconds between ground-truth refreshes in follow()
+REPROBE_INTERVAL = 3.0  # follow(): seconds between full looks while xapi cannot list the pool
+FULL_REFRESH = 10.0  # follow(): ground truth + peers re-gathered this often while events flow
+# follow(): server-side wait of one incremental event.from, in xapi seconds. It bounds
+# how long stop() can take, but nobody waits on that (the UI abandons the thread), while
+# a short wait is a busy poll: at the tests' time scale 1 s was ~100 calls/s, enough to
+# starve the UI's event loop of the GIL.
+EVENT_WAIT = 5.0
 PEER_REFRESH = 15.0  # follow(): re-ask a peer that answered at most this often
-
-
-def _state_for(exc: BaseException) -> str:
-    if isinstance(exc, CallTimeout):
-        return "timed-out"
-    if isinstance(exc, ConnectFailed):
-        return {
-            "refused": "refused",
-            "timeout": "timed-out",
-            "auth": "auth-failed",
-            "hostkey-unknown": "hostkey-unknown",
-            "hostkey-changed": "hostkey-changed",
-        }.get(exc.reason, "lost")
-    return "lost"
-
 
 def _fmt_age(seconds: float) -> str:
     if seconds < 90:
@@ -90,7 +82,6 @@ class Observer:
         self._access = None
         self._last: Optional[Observation] = None
         self._last_error: str = ""
-        self._emergency_since: Optional[float] = None
         self._peer_cache: Dict[str, Tuple[pv.PeerView, float]] = {}
         self._closed = False
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="xentui-observe")
@@ -121,13 +112,15 @@ class Observer:
         # (a member of a hung master): the host list comes from state.db.
         early_views = self._start_peer_views(gt, fresh_peers)
         conn, snapshot, emergency, snap_error = xapi_future.result()
-        if emergency is not None:
-            # "since" = the first observation that saw it (xapi does not say).
-            if emergency.in_emergency:
-                self._emergency_since = self._emergency_since or at
-                emergency = replace(emergency, since=self._emergency_since)
-            elif emergency.in_emergency is False:
-                self._emergency_since = None
+        if snapshot is None and gt is not None and not gt.state_db.ok:
+            # The files were read while xapi was being asked (which can take a
+            # whole call timeout on a hung master); state.db may have appeared
+            # or been replaced meanwhile (xapi writes it after start-up and on
+            # every backup push). Without it this host cannot be identified,
+            # so read it once more before falling back to nothing.
+            gt = self._reread_state_db(gt)
+        if emergency is not None and emergency.in_emergency:
+            emergency = self._with_since(emergency)
         if snap_error and conn.state in ("connected",) and snap_error not in conn.detail:
             conn = replace(conn, detail=(conn.detail + "; " if conn.detail else "") + snap_error)
         obs = self._assemble(at, conn, snapshot, "xapi event.from" if snapshot is not None else "", emergency,
@@ -147,6 +140,15 @@ class Observer:
         early_views = self._start_peer_views(gt, True)
         source = snapshot_source or ("xapi event.from" if snapshot is not None else "")
         return self._assemble(at, connection, snapshot, source, emergency, this_host_name, gt, early_views, True)
+
+    def open_endpoint(self):
+        """The transport endpoint to this host (opened on first use; raises
+        XapiError). Lets a caller decide about a password before logging in."""
+        return self._ensure_endpoint()
+
+    def set_password(self, password: Optional[str]) -> None:
+        """The password for logins from now on (e.g. asked after open_endpoint)."""
+        self._password = password
 
     def _start_peer_views(self, gt: Optional[GroundTruth], fresh: bool):
         if gt is None or not gt.state_db.ok:
@@ -191,23 +193,133 @@ class Observer:
         return replace(obs, findings=diagnose(obs))
 
     def follow(self, on_observation: Callable[[Observation], None], stop: threading.Event) -> None:
-        """Observe, report, then wait: with a live session, block in
-        event.from (so changes arrive at once); otherwise re-probe every few
-        seconds. Runs until `stop` is set; never raises for outages."""
+        """Report observations until `stop` is set; never raises for outages.
+
+        Incremental while xapi lists the pool: one full look, then event.from
+        with its token; events are applied to the snapshot and re-diagnosed
+        together with the last ground truth and peer answers (cheap, no
+        logins). Ground truth and peers (not the snapshot) are re-gathered
+        every FULL_REFRESH seconds and at once when a host / host_metrics /
+        pool object changes. Any failing event call (timeout, SESSION_INVALID,
+        refused, lost: xapi restarted or the master went away) or a new
+        session means a full look at once. While xapi cannot list the pool,
+        a full look every REPROBE_INTERVAL seconds.
+        `on_observation` is called only when something visible changed."""
         last_key = None
+        obs: Optional[Observation] = None
+        full_due = last_full = 0.0
+        relogin_due = time.monotonic() + FULL_REFRESH
+        version = ""  # token of the last snapshot content (not advanced by empty replies)
         while not stop.is_set():
             try:
-                obs = self.observe(fresh_peers=False)
+                if obs is not None and self._is_live(obs) and time.monotonic() >= full_due:
+                    # The snapshot is kept current by the events: only the
+                    # host's files, probes and peers' answers need a new look
+                    # (a full event.from of a 64-host pool costs ~1.5 s CPU).
+                    obs = self._regather(obs)
+                    full_due = time.monotonic() + FULL_REFRESH
+                elif obs is None or not self._is_live(obs):
+                    if obs is not None and not self._is_live(obs) and time.monotonic() >= relogin_due:
+                        self._retry_hung_master_login()
+                        relogin_due = time.monotonic() + FULL_REFRESH
+                    obs = self.observe(fresh_peers=False)
+                    last_full = full_due = time.monotonic()
+                    full_due += FULL_REFRESH
+                    version = _snapshot_key(obs.snapshot)
+                    if not self._is_live(obs):
+                        key = _observation_key(obs, version)
+                        if key != last_key:
+                            last_key = key
+                            on_observation(obs)
+                        stop.wait(REPROBE_INTERVAL)
+                        continue
+                else:
+                    updated = self._next_events(obs, stop)
+                    if updated is None:  # the event call failed: look afresh now
+                        if time.monotonic() - last_full < 1.0:
+                            # ... but never loop full looks on an event call
+                            # that fails at once while the login works.
+                            stop.wait(1.0)
+                        obs = None
+                        continue
+                    obs, changed, topology_changed = updated
+                    if changed:
+                        version = _snapshot_key(obs.snapshot)
+                    if topology_changed:
+                        full_due = 0.0
             except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker silently
                 self._last_error = f"{type(exc).__name__}: {exc}"
+                obs = None
                 stop.wait(REPROBE_INTERVAL)
                 continue
-            key = (tuple(f.to_json().__repr__() for f in obs.findings), obs.connection.state,
-                   obs.snapshot_source.split(" (")[0], _snapshot_key(obs.snapshot))
-            if key != last_key:
+            key = _observation_key(obs, version)
+            if key != last_key and not stop.is_set():
                 last_key = key
                 on_observation(obs)
-            self._wait_for_change(obs, stop)
+
+    def _regather(self, obs: Observation) -> Observation:
+        """`obs` with fresh ground truth and peer answers, re-diagnosed."""
+        from xentui.recovery.diagnosis import diagnose
+
+        gt = self._gather_ground_truth()
+        this_uuid = obs.connection.this_host_uuid or self._this_uuid(gt)
+        views = self._peer_views(obs.snapshot, gt, this_uuid, False) if obs.snapshot is not None else ()
+        updated = replace(obs, at=self.now(), ground_truth=gt, peer_views=views, findings=())
+        updated = replace(updated, findings=diagnose(updated))
+        self._last = updated
+        return updated
+
+    @staticmethod
+    def _is_live(obs: Observation) -> bool:
+        return obs.snapshot is not None and obs.snapshot_source.startswith("xapi")
+
+    def _retry_hung_master_login(self) -> None:
+        """A session from a login whose master hung never lists the pool:
+        drop it so the next look logs in afresh (bounded by call_timeout)
+        and notices a master that answers again."""
+        client = self._client
+        if client is not None and getattr(client, "master_unresponsive", False):
+            with self._lock:
+                if self._client is client:
+                    self._drop_client()
+
+    def _next_events(self, obs: Observation, stop: threading.Event):
+        """One incremental step: (observation, content changed, topology changed), or None
+        when the event call failed (the caller then takes a full look)."""
+        from xentui.recovery.diagnosis import diagnose
+        from xentui.xapi.model import SNAPSHOT_CLASSES
+
+        client = self._client
+        if client is None:
+            return None
+        session_before = client.session_ref
+        try:
+            # Blocks until something changes or EVENT_WAIT (xapi's seconds)
+            # passes; our socket timeout adds the call timeout as margin.
+            reply = client.call("event.from", list(SNAPSHOT_CLASSES), obs.snapshot.token, EVENT_WAIT,
+                                timeout=EVENT_WAIT + self.call_timeout)
+        except XapiError:
+            return None
+        if stop.is_set():
+            return obs, False, False
+        if client.session_ref != session_before or not isinstance(reply, dict) or "token" not in reply:
+            # The client logged in again inside the call (xapi restarted): the
+            # token may belong to a database that is gone.
+            return None
+        events = reply.get("events") or []
+        token = str(reply.get("token", ""))
+        if not events:
+            return replace(obs, snapshot=replace(obs.snapshot, token=token)), False, False
+        snapshot = obs.snapshot.apply_events(events, token)
+        changed, topology = _what_changed(obs.snapshot, snapshot, events)
+        if not changed:
+            # Heartbeats and memory counters: keep the snapshot current, but
+            # don't re-diagnose or wake the UI for what nobody can see.
+            return replace(obs, snapshot=snapshot), False, False
+        updated = replace(obs, at=self.now(), snapshot=snapshot, findings=())
+        updated = replace(updated, findings=diagnose(updated))
+        self._last = updated
+        return updated, True, topology
 
     def host_client(self, host_name: str, *, timeout: Optional[float] = None):
         """A logged-in XapiClient on another pool host (by name_label): a
@@ -332,7 +444,7 @@ class Observer:
             label=self.target.label,
             target=self.target.raw or self.target.label,
             session_kind=SessionKind.NONE,
-            state=_state_for(exc),
+            state=connection_state_for(exc),
             detail=explain_exception(exc).one_line(),
             read_only=self.read_only,
             demo=self.demo,
@@ -383,15 +495,17 @@ class Observer:
         info = replace(client.connection_info(), read_only=self.read_only, demo=self.demo)
         snapshot = None
         error = ""
-        if not in_emergency:
-            # When the login already hung on the master's database, the
-            # snapshot will hang too: give it a short chance only (it tells
-            # us when the master is back), so findings come within bounds.
-            snap_timeout = self.call_timeout
-            if getattr(client, "master_unresponsive", False):
-                snap_timeout = min(self.call_timeout, 0.5)
+        if not in_emergency and getattr(client, "master_unresponsive", False):
+            # The login already hung on the master's database: event.from
+            # would hang the same way, costing another full call timeout.
+            # follow() drops such a session now and then, so a fresh login
+            # notices when the master answers again.
+            info = replace(info, detail=f"pool-wide calls hang: the login got no answer within "
+                           f"{self.call_timeout:g} s (the master does not answer)")
+            error = "pool-wide calls hang"
+        elif not in_emergency:
             try:
-                snapshot = load_snapshot(client, timeout=snap_timeout)
+                snapshot = load_snapshot(client, timeout=self.call_timeout)
             except CallTimeout as exc:
                 # A member whose master is hung or gone: calls that need the pool
                 # database hang. The session itself works (emergency calls answer),
@@ -401,7 +515,7 @@ class Observer:
                                f"{exc.seconds:g} s (the master does not answer)")
                 error = "pool-wide calls hang"
             except (ConnectionLost, ConnectFailed) as exc:
-                info = replace(info, state=_state_for(exc), detail=str(exc))
+                info = replace(info, state=connection_state_for(exc), detail=str(exc))
                 with self._lock:
                     self._drop_client()
             except XapiError as exc:
@@ -471,6 +585,38 @@ class Observer:
             return None
         return gather_ground_truth(access, port_for=self._port_for(), probe_timeout=self.probe_timeout,
                                    now=self.now)
+
+    def _file_access(self):
+        with self._lock:
+            return self._access
+
+    def _reread_state_db(self, gt: GroundTruth) -> GroundTruth:
+        from xentui.host.gather import read_state_db
+
+        access = self._file_access()
+        if access is None:
+            return gt
+        try:
+            fact = read_state_db(access, self.now)
+        except Exception:  # noqa: BLE001 - ground truth never raises
+            return gt
+        return replace(gt, state_db=fact) if fact.ok else gt
+
+    def _with_since(self, emergency: EmergencyState) -> EmergencyState:
+        """xapi enters emergency mode as it starts, so the start of the
+        running xapi (its pid file's mtime) is when this emergency-mode
+        process began. Unknown (None) without file access."""
+        from xentui.host.xapi_process import XAPI_PID_PATH
+
+        access = self._file_access()
+        if access is None:
+            return replace(emergency, since=None, since_source="")
+        try:
+            _, mtime = access.read_file(XAPI_PID_PATH, min(self.probe_timeout * 3, 3.0))
+        except Exception:  # noqa: BLE001 - AccessError, FileMissing, SSH trouble: unknown
+            return replace(emergency, since=None, since_source="")
+        return replace(emergency, since=float(mtime),
+                       since_source=f"xapi (re)started into emergency mode (mtime of {XAPI_PID_PATH})")
 
     # -- peers ----------------------------------------------------------------
 
@@ -582,23 +728,42 @@ class Observer:
             except (OSError, XapiError):
                 pass
 
-    # -- follow helpers ---------------------------------------------------------
+# Fields that change on every heartbeat or memory sample; a change in them
+# alone is not worth a re-diagnosis, a repaint or a new look at the host.
+_VOLATILE_FIELDS = {"host_metrics": {"last_updated": None, "memory_free": 0}}
 
-    def _wait_for_change(self, obs: Observation, stop: threading.Event) -> None:
-        client = self._client
-        live = obs.snapshot is not None and obs.snapshot_source.startswith("xapi") and client is not None
-        if not live:
-            stop.wait(REPROBE_INTERVAL)
-            return
-        from xentui.xapi.model import SNAPSHOT_CLASSES
 
-        try:
-            # Blocks until something changes or REPROBE_INTERVAL passes
-            # (xapi's timeout is server-side; our call timeout adds margin).
-            client.call("event.from", list(SNAPSHOT_CLASSES), obs.snapshot.token, REPROBE_INTERVAL,
-                        timeout=REPROBE_INTERVAL + self.call_timeout)
-        except XapiError:
-            stop.wait(min(REPROBE_INTERVAL, 1.0))
+def _visible(cls_name: str, obj):
+    volatile = _VOLATILE_FIELDS.get(cls_name)
+    if obj is None or not volatile:
+        return obj
+    return replace(obj, **volatile)
+
+
+def _what_changed(before: PoolSnapshot, after: PoolSnapshot, events) -> Tuple[bool, bool]:
+    """(content changed, topology changed) between two snapshots for these events.
+    Topology means a host or pool record changed, or a host's `live` flipped:
+    the cases where the host's files and the peers deserve a fresh look."""
+    changed = topology = False
+    for event in events:
+        cls_name = str(event.get("class", "")).lower()
+        ref = str(event.get("ref", ""))
+        old = before.raw.get(cls_name, {}).get(ref)
+        new = after.raw.get(cls_name, {}).get(ref)
+        if _visible(cls_name, old) == _visible(cls_name, new):
+            continue
+        changed = True
+        if cls_name in ("host", "pool"):
+            topology = True
+        elif cls_name == "host_metrics" and getattr(old, "live", None) != getattr(new, "live", None):
+            topology = True
+    return changed, topology
+
+
+def _observation_key(obs: Observation, version):
+    """What must differ for follow() to report an observation again."""
+    return (tuple(repr(f.to_json()) for f in obs.findings), obs.connection.state,
+            obs.snapshot_source.split(" (")[0], version)
 
 
 def _snapshot_key(snapshot: Optional[PoolSnapshot]):

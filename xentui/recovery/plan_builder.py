@@ -35,6 +35,7 @@ from xentui.recovery.plan_steps import (
     step_start_vms,
 )
 from xentui.recovery.rules import stale_pifs
+from xentui.recovery.steps_network import step_plug_new_pifs
 from xentui.recovery.situation import Situation
 from xentui.xapi.model import Host
 
@@ -164,9 +165,19 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             gone = stale_pifs(s, h)
             steps.append(step_pif_scan(h, m))
             mgmt = [p for p in gone if p.management]
-            if mgmt:
+            repaired_first = any(st.id == f"management-reconfigure:{h.name_label}" for st in steps)
+            if mgmt and not repaired_first:
                 steps.append(step_move_management(h, mgmt[0], m))
             steps.append(step_forget_stale_pifs(h, gone, m))
+            if f.data.get("renamed") == "true":
+                notes.append(f"{h.name_label}'s new NICs came up under new names, so PIF.scan puts them on new "
+                             "networks (xenbr2, ...), not on the pool-wide networks of the old eth0/eth1: VMs "
+                             "whose VIFs use those networks cannot start there until the names are pinned back "
+                             "('interface-rename --update eth0=<new MAC> ...' then a reboot and pif-scan).")
+            if f.data.get("management") == "none" or f.data.get("renamed") == "true":
+                # the management PIF is the scan's new one: bring up the new NICs and keep its address
+                steps.append(step_plug_new_pifs(h, m, h.address, "255.0.0.0" if h.address.startswith("127.")
+                                                else ""))
         steps.append(step_plug_pbds(m))
         steps.append(step_check_default_sr(m))
         known = {v.uuid for v in vms_to_start}

@@ -59,7 +59,10 @@ def step_confirm_master_down(old: Host) -> Step:
         verify=f"{old.name_label} refuses or ignores connections and you typed its name as fenced.",
         on_failure=f"If {old.name_label} still answers, it is not dead: fix the network or power it "
                    "off first. Never promote while it answers.",
-        confirm=Confirm.TYPED_HOST,
+        # The fence attestation (requires_fenced) already has the operator type the
+        # host's name; a second typed confirmation for a step that changes nothing
+        # would only teach people to type names without reading.
+        confirm=Confirm.ENTER,
         target_host=old.name_label,
         requires_fenced=(old.name_label,),
         params={"host": old.name_label, "host_uuid": old.uuid, "address": old.address},

@@ -280,6 +280,33 @@ def rule_orphans(s: Situation) -> List[Finding]:
 # --- network ------------------------------------------------------------------------
 
 
+def present_nics(s: Situation) -> Optional[dict]:
+    """device -> MAC of this host's physical NICs as the kernel lists them
+    (`ip -j link show`), or None when that is unknown."""
+    gt = s.gt
+    links = getattr(gt, "links", None) if gt is not None else None
+    if links is None or not links.ok:
+        return None
+    nics = {l.ifname: l.mac.lower() for l in links.value if l.ifname.startswith("eth") and l.ifname[3:].isdigit()}
+    return nics or None
+
+
+def _bridge_device(interface: str) -> str:
+    """xenbrN is bridged to ethN (networkd's naming by position)."""
+    if interface.startswith("xenbr") and interface[5:].isdigit():
+        return "eth" + interface[5:]
+    return interface
+
+
+def unrepresented_nics(s: Situation, host: Host) -> List[str]:
+    """This host's present NICs no PIF describes (new names after a replacement), by position."""
+    nics = present_nics(s)
+    if nics is None:
+        return []
+    known = {p.device for p in s.snap.pifs_of(host.ref) if p.physical}
+    return sorted((d for d in nics if d not in known), key=lambda d: int(d[3:]))
+
+
 def rule_no_management_ip(s: Situation) -> List[Finding]:
     out = []
     gt = s.gt
@@ -295,6 +322,17 @@ def rule_no_management_ip(s: Situation) -> List[Finding]:
         link = gt.management_link.value
         if not link.ipv4:
             evidence.append(f"{gt.management_link.source}: {link.ifname} {link.operstate}, no IPv4 address")
+    nics = present_nics(s)
+    this = s.snap.host_by_name(s.this_name) if s.this_name else None
+    if evidence and iface and nics is not None and _bridge_device(iface) not in nics and this is not None:
+        # The management bridge's NIC is gone (replaced under a new name): re-applying
+        # it cannot work; the first new NIC's bridge can (it is the bridge PIF.scan
+        # will put that NIC's PIF on, so the management flag follows it).
+        new = unrepresented_nics(s, this)
+        evidence.append(f"{gt.links.source}: no {_bridge_device(iface)} behind {iface}; present NICs: "
+                        + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items())))
+        if new:
+            iface = "xenbr" + new[0][3:]
     if evidence:
         out.append(Finding(
             Code.NO_MANAGEMENT_IP, Severity.CRITICAL,
@@ -337,6 +375,13 @@ def stale_pifs(s: Situation, host: Host):
         # The kernel's NIC behind the management bridge is not the one the
         # database describes: whatever xapi still reports, that PIF is stale.
         return [mgmt[0]] + [p for p in dead if p is not mgmt[0]]
+    nics = present_nics(s) if s.is_this(host) else None
+    if nics is not None:
+        # The kernel lists this host's NICs: a physical PIF whose device is not among
+        # them describes a NIC that is gone, attached or not in this copy of the DB.
+        gone = [p for p in pifs if p.device not in nics]
+        if gone:
+            return gone
     if not dead:
         return []
     replaced = False
@@ -344,6 +389,11 @@ def stale_pifs(s: Situation, host: Host):
         replaced = True
     devices = [p.device for p in pifs]
     if any(devices.count(p.device) > 1 for p in dead):
+        replaced = True
+    if not mgmt and s.state(host).reach in (pv.ANSWERS, "self"):
+        # The host answers over a management NIC the database has no management PIF
+        # for (interface-rename gave the new NICs new names; dbsync's
+        # update_management_flags cleared the old PIF's flag): the dead ones are gone.
         replaced = True
     return dead if replaced else []
 
@@ -359,6 +409,12 @@ def shadowed_management_pifs(s: Situation, host: Host, gone) -> list:
 
 def _stale_evidence(s: Situation, host: Host, pif) -> str:
     gt = s.gt
+    nics = present_nics(s) if s.is_this(host) else None
+    if nics is not None and pif.device not in nics:
+        state = "attached" if pif.currently_attached else "not attached"
+        return (f"{gt.links.source}: no device {pif.device} on {host.name_label}; the PIF {pif.device} "
+                f"(MAC {pif.mac}) is {state}" + (", management" if pif.management else "")
+                + f" in {s.snap_label}; present NICs: " + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items())))
     if (pif.management and s.is_this(host) and gt is not None and gt.management_link.ok
             and gt.management_link.value.mac.lower() != pif.mac.lower()):
         link = gt.management_link.value
@@ -400,7 +456,10 @@ def rule_stale_pif(s: Situation) -> List[Finding]:
             "then forget the stale PIFs." + (" The management interface is one of them." if mgmt else ""),
             host=h.name_label,
             evidence=tuple(_stale_evidence(s, h, p) for p in gone),
-            data={"pif_uuids": ",".join(p.uuid for p in gone), "management": "true" if mgmt else "false"},
+            data={"pif_uuids": ",".join(p.uuid for p in gone),
+                  "renamed": "true" if s.is_this(h) and unrepresented_nics(s, h) else "false",
+                  "management": "true" if mgmt else (
+                      "false" if any(p.management for p in s.snap.pifs_of(h.ref)) else "none")},
         ))
     return out
 

@@ -497,6 +497,7 @@ def write_host_files(
     state_db_tables: Optional[Mapping[str, Mapping[str, Mapping[str, Any]]]] = None,
     db_generation: int = 0,
     link: Optional[Mapping[str, Any]] = None,
+    nics: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write a host's dom0 files under `root`.
 
@@ -504,7 +505,9 @@ def write_host_files(
     fields; `state_db_tables` the database to write (None leaves an existing state.db
     alone, as a host whose xapi is down keeps its last copy); `link` the keyword arguments
     of `render_ip_addr_json` (ifname, mac, operstate, addresses[, carrier, mtu, ifindex]),
-    or None when the management bridge does not exist (the JSON file is removed).
+    or None when the management bridge does not exist; `nics` the same for the physical
+    NICs (what `ip -j link show` lists besides the bridge). No link and no NIC: the JSON
+    file is removed.
     """
     root = Path(root)
     write_atomic(root / POOL_CONF, pool_conf.encode("utf-8"))
@@ -512,10 +515,14 @@ def write_host_files(
     if state_db_tables is not None:
         write_atomic(root / STATE_DB, render_state_db(state_db_tables, db_generation), mode=0o600)
     ip_path = root / IP_ADDR_JSON
-    if link is None:
+    entries = ([link] if link is not None else []) + list(nics)
+    if not entries:
         try:
             ip_path.unlink()
         except FileNotFoundError:
             pass
     else:
-        write_atomic(ip_path, render_ip_addr_json(**link).encode("utf-8"))
+        doc = []
+        for entry in entries:
+            doc.extend(json.loads(render_ip_addr_json(**entry)))
+        write_atomic(ip_path, (json.dumps(doc, separators=(",", ":")) + "\n").encode("utf-8"))

@@ -143,24 +143,47 @@ class Faults:
 
     # --- hardware ----------------------------------------------------------------
 
-    def replace_nics(self, host: str) -> None:
-        """A new motherboard: same device names, new MACs. The DB keeps the old PIFs."""
+    def replace_nics(self, host: str, rename=True) -> None:
+        """A new motherboard: new NICs with new MACs. The DB keeps the old PIFs.
+
+        rename=True (what interface-rename does on a real dom0): the old device names
+        stay reserved for the old MACs, so the new NICs come up as the next free ethN
+        (eth2, eth3 after eth0, eth1). The management bridge (xenbr0 over eth0) then
+        has no uplink and the host loses its management address; a slave xapi that
+        (re)starts waits in emergency mode with HOST_HAS_NO_MANAGEMENT_IP.
+        rename=False: the new NICs keep the old device names (PIF.scan re-matches them).
+        Scenario steps pass strings: "same-names"/"false" mean rename=False."""
+        if not isinstance(rename, bool):
+            rename = str(rename).strip().lower() not in ("false", "0", "no", "same-names")
         with self.world.lock:
             machine = self._machine(host)
+            proc = self.world.procs[host]
+            count = len(machine.original_nics)
             new: List[Nic] = []
-            for nic in machine.original_nics:
+            for index, nic in enumerate(machine.original_nics):
                 octets = nic.mac.split(":")
                 octets[2] = "%02x" % ((int(octets[2], 16) + 1) & 0xFF)
-                new.append(Nic(nic.device, ":".join(octets)))
+                device = "eth%d" % (count + index) if rename else nic.device
+                new.append(Nic(device, ":".join(octets)))
             machine.nics = new
-            self.world.procs[host].files_changed()
-            self.world.note(f"[{host}] NICs replaced")
+            if proc.management_interface and machine.nic_for_interface(proc.management_interface) is None:
+                if machine.has_ip:
+                    machine.ip_lost_with_nics = True
+                machine.has_ip = False
+                proc.rebind()
+            proc.files_changed()
+            self.world.note(f"[{host}] NICs replaced: " + ", ".join(f"{n.device}={n.mac}" for n in new))
             self._changed()
 
     def restore_nics(self, host: str) -> None:
         with self.world.lock:
             machine = self._machine(host)
+            proc = self.world.procs[host]
             machine.nics = [Nic(n.device, n.mac) for n in machine.original_nics]
-            self.world.procs[host].files_changed()
+            if machine.ip_lost_with_nics and machine.nic_for_interface(proc.management_interface or "xenbr0"):
+                machine.has_ip = True
+                machine.ip_lost_with_nics = False
+                proc.rebind()
+            proc.files_changed()
             self.world.note(f"[{host}] original NICs back")
             self._changed()

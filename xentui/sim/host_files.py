@@ -82,16 +82,32 @@ class HostFiles:
         link = None
         bridge = proc.management_interface
         if bridge and machine.nics:
-            index = int(bridge[5:]) if bridge.startswith("xenbr") and bridge[5:].isdigit() else 0
-            nic = machine.nics[min(index, len(machine.nics) - 1)]
+            nic = machine.nic_for_interface(bridge)
             addresses = [("inet", machine.address, 8)] if machine.has_ip else []
-            link = {"ifname": bridge, "mac": nic.mac, "operstate": "UP", "addresses": addresses}
+            if nic is not None:
+                link = {"ifname": bridge, "mac": nic.mac, "operstate": "UP", "addresses": addresses}
+            else:
+                # The bridge's NIC is gone (replaced under another name): networkd still
+                # creates the bridge with its configured MAC (the old NIC's), no uplink.
+                link = {"ifname": bridge, "mac": self._configured_bridge_mac(proc, db), "operstate": "DOWN",
+                        "carrier": False, "addresses": addresses}
+        nics = [{"ifname": nic.device, "mac": nic.mac, "operstate": "UP", "addresses": [], "ifindex": 2 + i}
+                for i, nic in enumerate(machine.nics)]
         with self._lock:
-            dom0_files.write_host_files(root, pool_conf=pool_conf, inventory=inventory, link=link)
+            dom0_files.write_host_files(root, pool_conf=pool_conf, inventory=inventory, link=link, nics=nics)
         if db is not None:
             with self._cond:
                 self._pending[proc.name] = (root, db, db is proc.db)
                 self._cond.notify_all()
+
+    @staticmethod
+    def _configured_bridge_mac(proc: "XapiHost", db: Optional["Database"]) -> str:
+        """The MAC networkd gives a bridge: its PIF's MAC as the host's DB copy has it."""
+        if db is not None:
+            me = proc.host_ref_in(db)
+            for pif in db.find("PIF", host=me, management=True) if me else []:
+                return str(db.get_field("PIF", pif, "MAC"))
+        return proc.machine.original_nics[0].mac if proc.machine.original_nics else ""
 
     def queue_db(self, proc: "XapiHost") -> None:
         """Only the state.db changed (the master's periodic DB flush)."""

@@ -163,6 +163,10 @@ class Simulator:
                                                 port=world.procs[h.name].port,
                                                 socket=str(world.procs[h.name].socket_path),
                                                 root=str(machines[h.name].root)) for h in spec.hosts]
+            # Every host's files must exist before anyone is told the pool is up:
+            # endpoints.json is the ready signal for `sim serve` users, and tests and
+            # the demo read pool.conf and state.db right after start().
+            sim.flush_files()
             (state_dir / ENDPOINTS_FILE).write_text(sim.endpoints.to_json(), encoding="utf-8")
         except BaseException:
             sim.stop()

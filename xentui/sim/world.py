@@ -39,11 +39,22 @@ class Machine:
     original_nics: List[Nic]
     control_domain_uuid: str = ""
     has_ip: bool = True
+    # The management address went away because the NIC behind the management
+    # bridge was replaced (restore_nics gives it back).
+    ip_lost_with_nics: bool = False
     powered: bool = True
     hung: bool = False
     # vm uuid -> domid of the guest domains that really run here
     domains: Dict[str, int] = field(default_factory=dict)
     next_domid: int = 1
+
+    def nic_for_interface(self, interface: str) -> Optional[Nic]:
+        """The physical NIC behind a management interface: xenbrN is bridged to ethN
+        (networkd's bridge naming by position = the N of ethN), a device is itself."""
+        device = interface
+        if interface.startswith("xenbr") and interface[5:].isdigit():
+            device = "eth" + interface[5:]
+        return next((nic for nic in self.nics if nic.device == device), None)
 
     def start_domain(self, vm_uuid: str) -> int:
         domid = self.next_domid

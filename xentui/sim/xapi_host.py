@@ -23,6 +23,7 @@ from xentui.sim.dispatch import (  # noqa: F401 - re-exported for the handlers
 from xentui.sim.errors import ApiError
 from xentui.sim.host_files import clone_with_origin
 from xentui.sim.httpd import HostListeners
+from xentui.sim.pif_sync import resync_after_hello
 from xentui.sim.world import Machine, SimulatorStopped, World
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -452,6 +453,8 @@ class XapiHost(Dispatcher):
             self._retry_hello(ApiError("HOST_UNKNOWN_TO_MASTER", self.machine.uuid), t.hello_retry_permanent)
             return
         master.on_hello(my_ref)
+        # dbsync_slave.resynchronise_pif_params
+        resync_after_hello(master.db, my_ref, self.machine, self.management_interface)
         self.instant_hello = False
         self.note(f"hello to master {self.master_address} succeeded")
         self.emergency = False

@@ -26,7 +26,7 @@ from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for, display_key
 from xentui.ui.background import Abandoned, call_abandonable
 from xentui.ui.config import UiConfig
-from xentui.ui.messages import BackgroundFailed, LogLine, ObservationArrived, ObserverReady
+from xentui.ui.messages import ConnectFinished, DemoFaultApplied, LogLine, ObservationArrived, ObserverReady
 from xentui.ui.profile import ConsoleProfile, install_console_safe_scrollbars, make_themes
 from xentui.ui.screens.base import XenScreen, action_allowed
 from xentui.ui.screens.connect import ConnectScreen
@@ -37,6 +37,9 @@ from xentui.ui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from xentui.ui.screens.vms import VmsScreen
 
 RETRY_FOLLOW_SECONDS = 5.0
+# The xapi client logs one DEBUG record per call (method, duration, outcome):
+# the log screen shows them, so this logger is opened to DEBUG while the app runs.
+XAPI_CALL_LOGGER = "xentui.xapi"
 
 
 class _LogToApp(logging.Handler):
@@ -117,6 +120,8 @@ class XenTuiApp(App):
         self._last_summary: Tuple[str, Tuple[str, ...]] = ("", ())
         self.run_started_at = time.time()
         self._audit_seen: set = set()
+        self.recovery_status: Optional[vm.RecoveryInProgress] = None
+        self._xapi_log_level = logging.NOTSET
         install_console_safe_scrollbars()
         rich_theme, vt_theme = make_themes()
         self.register_theme(rich_theme)
@@ -136,6 +141,10 @@ class XenTuiApp(App):
         core_log.addHandler(self._log_handler)
         if core_log.level == logging.NOTSET or core_log.level > logging.INFO:
             core_log.setLevel(logging.INFO)
+        xapi_log = logging.getLogger(XAPI_CALL_LOGGER)
+        self._xapi_log_level = xapi_log.level
+        xapi_log.setLevel(logging.DEBUG)
+        self.refresh_recovery_status()
         self.append_log(f"xentui started: {self.target_label}"
                         + (" (read-only)" if self.read_only else "")
                         + (f", console profile ({self.profile.reason})" if self.profile.basic else ""))
@@ -147,6 +156,7 @@ class XenTuiApp(App):
     def on_unmount(self) -> None:
         self._stop_follow.set()
         logging.getLogger("xentui").removeHandler(self._log_handler)
+        logging.getLogger(XAPI_CALL_LOGGER).setLevel(self._xapi_log_level)
 
     def _close_observer_in_background(self, observer: Any) -> None:
         if observer is not None and hasattr(observer, "close"):
@@ -196,8 +206,7 @@ class XenTuiApp(App):
             text = call_abandonable(lambda: self.demo.apply(fault), lambda: worker.is_cancelled, name="xentui-demo")
         except Abandoned:
             return
-        self.post_message(LogLine(text))
-        self.call_from_thread(self._after_demo_fault, text)
+        self.post_message(DemoFaultApplied(text))
 
     @work(thread=True, exit_on_error=False, group="connect", exclusive=True)
     def connect_to(self, text: str, password: str, accept_fingerprint: Optional[str] = None) -> None:
@@ -212,7 +221,7 @@ class XenTuiApp(App):
                 lambda: worker.is_cancelled, name="xentui-connect")
         except Abandoned:
             return
-        self.call_from_thread(self._connect_finished, outcome)
+        self.post_message(ConnectFinished(outcome))
 
     # --- handlers (own all state) --------------------------------------------
 
@@ -258,10 +267,6 @@ class XenTuiApp(App):
     def on_log_line(self, message: LogLine) -> None:
         self.append_log(message.text)
 
-    def on_background_failed(self, message: BackgroundFailed) -> None:
-        self.append_log(f"{message.what} failed: {message.error}")
-        self.notify(f"{message.what}: {message.error}", severity="error", markup=False)
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if event.state != WorkerState.ERROR:
@@ -284,7 +289,8 @@ class XenTuiApp(App):
         if self.observer is not None and not self._stop_follow.is_set():
             self._start_follow()
 
-    def _connect_finished(self, outcome: Any) -> None:
+    def on_connect_finished(self, message: ConnectFinished) -> None:
+        outcome = message.outcome
         screen = self.screen
         if isinstance(screen, ConnectScreen):
             screen.show_outcome(outcome)
@@ -300,9 +306,11 @@ class XenTuiApp(App):
                 self._start_follow()
             self.show_screen("dashboard")
 
-    def _after_demo_fault(self, text: str) -> None:
+    def on_demo_fault_applied(self, message: DemoFaultApplied) -> None:
         from xentui.ui.screens.demo_panel import DemoPanel
 
+        text = message.text
+        self.append_log(text)
         if isinstance(self.screen, DemoPanel):
             self.screen.show_status(text + " - watch the dashboard")
         self.observe_now()
@@ -437,16 +445,43 @@ class XenTuiApp(App):
         from xentui.recovery.executor import PlanExecutor
 
         if self.audit_path is None:
-            from platformdirs import user_state_dir
-
-            self.audit_path = Path(user_state_dir("xentui")) / "audit.jsonl"
+            self.audit_path = self.audit_file()
         audit = AuditLog(self.audit_path)
         executor = PlanExecutor(self.observer, audit, read_only=self.read_only, time_scale=self.time_scale)
         return executor, audit
 
     def _after_recovery(self) -> None:
         self.pull_audit_records()
+        self.refresh_recovery_status()
         self.observe_now()
+
+    def audit_file(self) -> Path:
+        """The audit log the wizard writes (and the dashboard reads)."""
+        if self.audit_path is not None:
+            return Path(self.audit_path)
+        from xentui.recovery.audit import default_audit_path
+
+        return default_audit_path()
+
+    def refresh_recovery_status(self) -> None:
+        """Is a recovery open in the audit log? The dashboard banner says so.
+        (A local file of a few hundred lines: read on the UI thread.)"""
+        path = self.audit_file()
+        status: Optional[vm.RecoveryInProgress] = None
+        if path.exists():
+            try:
+                from xentui.recovery.audit import AuditLog
+
+                status = vm.recovery_in_progress(AuditLog(path).records())
+            except (OSError, ValueError) as exc:
+                self.append_log(f"audit log unreadable: {exc}")
+        if status != self.recovery_status:
+            self.recovery_status = status
+            if status is not None:
+                self.append_log("audit: " + vm.recovery_hint(status, "r", self.read_only)
+                                + f" (run {status.run_id})")
+            if isinstance(self.screen, XenScreen):
+                self.screen.refresh_from_app(force=True)
 
     def pull_audit_records(self) -> None:
         """Copy this run's audit records (what the wizard did) into the log."""

@@ -11,6 +11,7 @@ Steps, each with a clear message and nothing the user typed lost:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -42,6 +43,19 @@ STATE_MESSAGES = {
 }
 
 
+_USERINFO_PASSWORD = re.compile(r"^((?:[a-z]+://)?[^@/:]*):[^@]*@")
+
+
+def redact(message: str, text: str) -> str:
+    """A password typed into the target (user:secret@host) must never be
+    shown or logged: replace every copy of the text in `message`."""
+    cleaned = _USERINFO_PASSWORD.sub(r"\1:***@", text.strip())
+    if cleaned == text.strip():
+        return message
+    return message.replace(repr(text), repr(cleaned)).replace(repr(text.strip()), repr(cleaned)).replace(
+        text.strip(), cleaned)
+
+
 def parse(text: str, **overrides: Any):
     from xentui.xapi.targets import parse_target
 
@@ -54,7 +68,7 @@ def connect(text: str, password: Optional[str], *, accept_fingerprint: Optional[
     try:
         target = parse(text, **(overrides or {}))
     except ValueError as exc:
-        return ConnectOutcome("invalid", f"Invalid target: {exc}")
+        return ConnectOutcome("invalid", f"Invalid target: {redact(str(exc), text)}")
     if target.kind == "ssh":
         outcome = _preflight_ssh(target, accept_fingerprint)
         if outcome is not None:

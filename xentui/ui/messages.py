@@ -26,14 +26,21 @@ class ObserverReady(Message):
         self.description = description
 
 
-class BackgroundFailed(Message):
-    def __init__(self, what: str, error: str) -> None:
-        super().__init__()
-        self.what = what
-        self.error = error
-
-
 class LogLine(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class DemoFaultApplied(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ConnectFinished(Message):
+    """The connect screen's attempt ended (`outcome` is a connecting.ConnectOutcome)."""
+
+    def __init__(self, outcome: Any) -> None:
+        super().__init__()
+        self.outcome = outcome

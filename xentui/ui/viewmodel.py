@@ -222,10 +222,63 @@ def master_identity(obs: Observation) -> Tuple[str, str]:
     return name or "master ?", address or obs.connection.master_address or "?"
 
 
+@dataclass(frozen=True)
+class RecoveryInProgress:
+    """A recovery the audit log says was started and not finished (an admin
+    whose SSH session dropped must see at once where things stand)."""
+
+    run_id: str
+    done: int  # steps done or skipped in that run
+    total: int  # steps the run planned (plus any it recorded beyond them)
+
+
+def recovery_in_progress(records) -> Optional[RecoveryInProgress]:
+    """The open recovery run in these audit records, if any (same rule as the
+    wizard's resume: `open_run_id`)."""
+    # Imported here: the wizard package pulls in Textual, this module must not.
+    from xentui.recovery.audit import RUN_START, progress_from_audit
+    from xentui.ui.wizard.progress import open_run_id
+
+    records = list(records)
+    run_id = open_run_id(records)
+    if run_id is None:
+        return None
+    run = [r for r in records if r.run_id == run_id]
+    planned = []
+    for rec in run:
+        steps = rec.inputs.get("steps") if rec.kind == RUN_START and isinstance(rec.inputs, dict) else None
+        for step_id in steps or ():
+            if isinstance(step_id, str) and step_id not in planned:
+                planned.append(step_id)
+    statuses = progress_from_audit(run)
+    planned.extend(step_id for step_id in statuses if step_id not in planned)
+    done = sum(1 for step_id in planned if statuses.get(step_id) in ("done", "skipped"))
+    return RecoveryInProgress(run_id, done, len(planned))
+
+
+def recovery_hint(recovery: RecoveryInProgress, recover_key: str = "r", read_only: bool = False) -> str:
+    action = "see it" if read_only else "continue"
+    return f"Recovery in progress (step {recovery.done} of {recovery.total} done) - press {recover_key} to {action}"
+
+
 def banner(obs: Observation, now: float, *, recover_key: str = "r", read_only: bool = False,
-           first_seen: Optional[float] = None, width: int = 76) -> Banner:
+           first_seen: Optional[float] = None, width: int = 76,
+           recovery: Optional[RecoveryInProgress] = None) -> Banner:
     """The emergency indicator. `first_seen` is when this run first saw the
-    trouble, used when neither xapi nor diagnosis can date it."""
+    trouble, used when neither xapi nor diagnosis can date it. With an open
+    `recovery` run the key hint says how far it got, whatever the pool's state."""
+    shown = _pool_banner(obs, now, recover_key=recover_key, read_only=read_only, first_seen=first_seen, width=width)
+    if recovery is None:
+        return shown
+    hint = recovery_hint(recovery, recover_key, read_only)
+    if shown.level == "ok":
+        # The pool looks healthy but the wizard never saw it so: say so, not "OK".
+        return Banner("warning", hint, (), "")
+    return Banner(shown.level, shown.title, shown.lines, hint)
+
+
+def _pool_banner(obs: Observation, now: float, *, recover_key: str, read_only: bool,
+                 first_seen: Optional[float], width: int) -> Banner:
     emergency = obs.emergency
     in_emergency = bool(emergency and emergency.in_emergency)
     unreachable = _find(obs, Code.MASTER_UNREACHABLE)

@@ -179,6 +179,34 @@ def translate_exception(exc: BaseException, method: str, timeout: float, where: 
     return exc
 
 
+def call_outcome(exc: Optional[BaseException]) -> str:
+    """One word for the log: ok / failure CODE / timeout / refused / lost /
+    a ConnectFailed reason / the exception class. Only the error code of a
+    failure is kept: its params (and the call's arguments) may carry secrets."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, _SessionInvalid):
+        return "failure SESSION_INVALID"
+    if isinstance(exc, XapiFailure):
+        return f"failure {exc.code}"
+    if isinstance(exc, CallTimeout):
+        return "timeout"
+    if isinstance(exc, ConnectionRefused):
+        return "refused"
+    if isinstance(exc, ConnectionLost):
+        return "lost"
+    if isinstance(exc, ConnectFailed):
+        return exc.reason
+    return type(exc).__name__
+
+
+def _log_call(method: str, started: float, exc: Optional[BaseException]) -> None:
+    """One DEBUG record per xapi call: the method name, how long, the outcome.
+    Never the arguments (a login carries the password) nor the session ref."""
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("call %s %.3f s %s", method, time.monotonic() - started, call_outcome(exc))
+
+
 class XapiClient:
     """A logged-in connection to one host's xapi. Safe to use from many threads.
 
@@ -327,7 +355,7 @@ class XapiClient:
         try:
             login = self._run_login_strategy(endpoint, creds, self.call_timeout)
         except BaseException as exc:
-            self._state = _state_for_failure(exc)
+            self._state = connection_state_for(exc)
             raise
         self._install_login(login)
         return self.connection_info()
@@ -440,14 +468,18 @@ class XapiClient:
         thread_session = self._thread_session(call_timeout)
         where = getattr(self._endpoint, "description", "")
         self._count_call()
+        started = time.monotonic()
         try:
-            return getattr(thread_session.session, method)(*args)
+            result = getattr(thread_session.session, method)(*args)
         except BaseException as exc:
             translated = translate_exception(exc, method, call_timeout, where)
+            _log_call(method, started, translated)
             self._discard(thread_session)
             if translated is exc:
                 raise
             raise translated from exc
+        _log_call(method, started, None)
+        return result
 
     # -- closing -------------------------------------------------------------------
 
@@ -606,6 +638,7 @@ class XapiClient:
         self._count_call()
         with self._lock:
             self._logins += 1
+        started = time.monotonic()
         try:
             if method == LOGIN_WITH_PASSWORD:
                 session.login_with_password(creds.username, creds.password, API_VERSION, ORIGINATOR)
@@ -617,9 +650,11 @@ class XapiClient:
             translated = translate_exception(exc, f"session.{method}", timeout, where)
             if isinstance(translated, _SessionInvalid):
                 translated = XapiFailure(["SESSION_INVALID"])
+            _log_call(f"session.{method}", started, translated)
             if translated is exc:
                 raise
             raise translated from None  # `from None`: the SDK frame holds the password
+        _log_call(f"session.{method}", started, None)
         ref = session._session
         # We handle SESSION_INVALID centrally: keep the SDK from re-logging in
         # per Session (and from holding on to the password).
@@ -630,15 +665,19 @@ class XapiClient:
     def _raw_session_call(self, session: "XenAPI.Session", ref: str, method: str, timeout: float, where: str) -> Any:
         session._session = ref
         self._count_call()
+        started = time.monotonic()
         try:
-            return session.xenapi_request(method, ())
+            result = session.xenapi_request(method, ())
         except BaseException as exc:
             translated = translate_exception(exc, method, timeout, where)
             if isinstance(translated, _SessionInvalid):
                 translated = XapiFailure(["SESSION_INVALID", ref])
+            _log_call(method, started, translated)
             if translated is exc:
                 raise
             raise translated from exc
+        _log_call(method, started, None)
+        return result
 
     def _install_login(self, login: _Login) -> None:
         with self._lock:
@@ -785,10 +824,12 @@ class XapiClient:
     def _invoke(self, thread_session: _ThreadSession, method: str, args: Sequence[Any], timeout: float) -> Any:
         where = getattr(self._endpoint, "description", "")
         self._count_call()
+        started = time.monotonic()
         try:
-            return thread_session.session.xenapi_request(method, tuple(args))
+            result = thread_session.session.xenapi_request(method, tuple(args))
         except BaseException as exc:
             translated = translate_exception(exc, method, timeout, where)
+            _log_call(method, started, translated)
             if not isinstance(translated, (XapiFailure, _SessionInvalid)):
                 # The HTTP connection is in an unknown state (a late reply
                 # could still arrive): never reuse it.
@@ -796,6 +837,8 @@ class XapiClient:
             if translated is exc:
                 raise
             raise translated from (None if isinstance(translated, _SessionInvalid) else exc)
+        _log_call(method, started, None)
+        return result
 
 
 def connect(endpoint: Any, *, username: str = "root", password: Optional[str] = None,
@@ -806,7 +849,8 @@ def connect(endpoint: Any, *, username: str = "root", password: Optional[str] = 
     return client
 
 
-def _state_for_failure(exc: BaseException) -> str:
+def connection_state_for(exc: BaseException) -> str:
+    """The ConnectionInfo.state word for an exception that ended a connection or call."""
     if isinstance(exc, CallTimeout):
         return "timed-out"
     if isinstance(exc, AuthenticationFailed):

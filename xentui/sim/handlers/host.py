@@ -48,6 +48,7 @@ def local_management_reconfigure(ctx: CallContext, interface):
     proc.management_interface = interface
     # Bringing the interface up with its configuration gives the host its address back.
     proc.machine.has_ip = True
+    proc.machine.ip_lost_with_nics = False
     proc.rebind()
     proc.files_changed()
     proc.world.notify()
@@ -102,6 +103,7 @@ def management_reconfigure(ctx: CallContext, pif):
     bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else record["device"]
     target.management_interface = bridge or record["device"]
     target.machine.has_ip = True
+    target.machine.ip_lost_with_nics = False
     target.rebind()
     target.files_changed()
     target.world.notify()

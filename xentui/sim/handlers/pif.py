@@ -6,6 +6,7 @@ import ipaddress
 
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import NULL_REF, check_ref, forward_to_host, ha_enabled, make
+from xentui.sim.pif_sync import device_position, management_bridge, update_management_flags
 from xentui.sim.xapi_host import CallContext, valid_ipv4
 
 
@@ -91,12 +92,16 @@ def scan(ctx: CallContext, host):
     3. update_management_flags from the inventory's MANAGEMENT_INTERFACE.
 
     So after a NIC/motherboard swap that keeps the device names, the existing PIFs just
-    get the new MACs: no second eth0 PIF is created."""
+    get the new MACs: no second eth0 PIF is created. When interface-rename gave the new
+    NICs new names (eth2, eth3), no device sits at the old positions: the old PIFs keep
+    their device and MAC (stale), and eth2/eth3 get new PIFs on xenbr2/xenbr3."""
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     target = forward_to_host(ctx, host)
     nics = list(target.machine.nics)
     mac_of = {nic.device: nic.mac.lower() for nic in nics}
+    # networkd's device_to_position_table (sort_based_on_ethx): ethN is at position N
+    device_at = {device_position(nic.device): nic.device for nic in nics if device_position(nic.device) is not None}
     # 1. refresh_all
     for pif in db.find("PIF", host=host):
         record = db.get_record("PIF", pif)
@@ -105,45 +110,40 @@ def scan(ctx: CallContext, host):
         device = record.get("device")
         network = record.get("network")
         bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else ""
-        if bridge.startswith("xenbr") and bridge[5:].isdigit() and int(bridge[5:]) < len(nics):
-            device = nics[int(bridge[5:])].device
+        if bridge.startswith("xenbr") and bridge[5:].isdigit():
+            # no device at that position (a replaced NIC under a new name): keep the old name
+            device = device_at.get(int(bridge[5:]), device)
         changes = {}
         if device != record.get("device"):
             changes["device"] = device
-        mac = mac_of.get(device)
+        mac = mac_of.get(device)  # Net.Interface.get_mac fails for a gone device: MAC kept
         if mac is not None and mac != str(record.get("MAC", "")).lower():
             changes["MAC"] = mac
         if changes:
             db.update("PIF", pif, **changes)
     # 2. PIFs for devices not yet represented (by name)
     represented = {db.get_field("PIF", p, "device") for p in db.find("PIF", host=host, physical=True)}
-    for position, nic in enumerate(nics):
+    for nic in nics:
         if nic.device in represented:
             continue
-        bridge = "xenbr%d" % position
+        # introduce_internal: bridge_naming_convention device pos_opt
+        pos = device_position(nic.device)
+        bridge = "xenbr%d" % pos if pos is not None else "br" + nic.device
         networks = db.find("network", bridge=bridge)
-        network = networks[0] if len(networks) == 1 else db.create(
+        network = networks[0] if networks else db.create(
             "network", name_label="Pool-wide network associated with " + nic.device, bridge=bridge,
             MTU=1500, managed=True)
-        metrics = db.create("PIF_metrics", carrier=False, speed=0, duplex=False, device_name="")
-        management = bridge == target.management_interface  # introduce_internal: is_my_management_pif
-        db.create("PIF", device=nic.device, device_name=nic.device, host=host, network=network,
+        # carrier as the monitor thread reports it moments later: the NIC is present
+        metrics = db.create("PIF_metrics", carrier=True, speed=0, duplex=False, device_name=nic.device)
+        management = bridge == management_bridge(target.management_interface)  # is_my_management_pif
+        db.create("PIF", device=nic.device, host=host, network=network,
                   MAC=nic.mac.lower(), MTU=1500, VLAN=-1, metrics=metrics, physical=True,
                   currently_attached=management, ip_configuration_mode="None", management=management,
-                  managed=True, primary_address_type="IPv4", ipv6_configuration_mode="None")
+                  managed=True, primary_address_type="IPv4", ipv6_configuration_mode="None",
+                  IP="", netmask="", gateway="", DNS="")
     # 3.
     update_management_flags(db, host, target.management_interface)
     return ""
-
-
-def update_management_flags(db, host: str, management_bridge: str) -> None:
-    """Xapi_pif.update_management_flags: every PIF of the host on the network whose
-    bridge is the inventory's MANAGEMENT_INTERFACE is a management PIF; no other is."""
-    networks = db.find("network", bridge=management_bridge) if management_bridge else []
-    for pif in db.find("PIF", host=host):
-        wanted = bool(networks) and db.get_field("PIF", pif, "network") == networks[0]
-        if db.get_field("PIF", pif, "management") != wanted:
-            db.set_field("PIF", pif, "management", wanted)
 
 
 def plug(ctx: CallContext, pif):
@@ -154,6 +154,9 @@ def plug(ctx: CallContext, pif):
     if not any(n.mac.lower() == str(record.get("MAC", "")).lower() for n in target.machine.nics):
         raise ApiError("INTERNAL_ERROR", "Device %s with MAC %s not found" % (record.get("device"), record.get("MAC")))
     db.set_field("PIF", pif, "currently_attached", True)
+    metrics = record.get("metrics")
+    if db.exists("PIF_metrics", metrics):
+        db.set_field("PIF_metrics", metrics, "carrier", True)
     return ""
 
 

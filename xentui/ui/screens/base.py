@@ -34,7 +34,31 @@ def action_allowed(app, action: str, scope: str = "app") -> Optional[bool]:
     return True
 
 
-class XenScreen(Screen):
+class SizeGuarded:
+    """Mixin for every screen: resize events reach screens, not the app, so
+    each one hands the size guard (too small below 80x24) back to the app.
+    (Textual calls `on_resize` of every class in the MRO, mixins included.)"""
+
+    def on_resize(self, event) -> None:
+        self.app.call_after_refresh(self.app.check_size)
+
+
+class OverlayPage(SizeGuarded, Screen):
+    """A page pushed over the main screens (help, plan, demo): the top bar is
+    filled on mount, `FOCUS_ID` gets the focus, close dismisses it."""
+
+    FOCUS_ID = ""
+
+    def on_mount(self) -> None:
+        update_top_bar(self, getattr(self.app, "observation", None))
+        if self.FOCUS_ID:
+            self.query_one(f"#{self.FOCUS_ID}").focus()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+class XenScreen(SizeGuarded, Screen):
     """A main screen. Subclasses implement `render_observation(obs)`."""
 
     SCOPE = ""
@@ -78,10 +102,6 @@ class XenScreen(Screen):
 
     def check_action(self, action: str, parameters) -> Optional[bool]:
         return action_allowed(self.app, action, self.SCOPE)
-
-    def on_resize(self, event) -> None:
-        # Resize events reach screens, not the app: let the app decide on the size guard.
-        self.app.call_after_refresh(self.app.check_size)
 
 
 def update_top_bar(screen: Screen, obs: Optional[Observation]) -> None:

@@ -64,16 +64,21 @@ class DashboardScreen(XenScreen):
         table.focus()
         super().on_mount()
 
+    def _recover_key(self) -> str:
+        return display_keys(action_by_id("dashboard.recover"), self.app.keymap).split(",")[0]
+
     def render_waiting(self, text: str) -> None:
-        self.query_one("#banner", EmergencyBanner).show(vm.Banner("info", text))
+        recovery = getattr(self.app, "recovery_status", None)
+        hint = vm.recovery_hint(recovery, self._recover_key(), self.app.read_only) if recovery else ""
+        self.query_one("#banner", EmergencyBanner).show(vm.Banner("info", text, (), hint))
 
     def render_observation(self, obs: Observation) -> None:
         app = self.app
         now = app.now()
-        recover_keys = display_keys(action_by_id("dashboard.recover"), app.keymap).split(",")[0]
         self.query_one("#banner", EmergencyBanner).show(
-            vm.banner(obs, now, recover_key=recover_keys, read_only=app.read_only, first_seen=app.trouble_first_seen,
-                      width=max(76, app.size.width - 4))
+            vm.banner(obs, now, recover_key=self._recover_key(), read_only=app.read_only,
+                      first_seen=app.trouble_first_seen, width=max(76, app.size.width - 4),
+                      recovery=getattr(app, "recovery_status", None))
         )
         rows = vm.host_rows(obs)
         table = self.query_one("#hosts", KeyTable)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from xentui.ui.actions import bindings_for
-from xentui.ui.screens.base import update_top_bar
+from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, KeyTable, PaneTitle
 
 
-class DemoPanel(Screen):
+class DemoPanel(OverlayPage):
     SCOPE = "demo"
+    FOCUS_ID = "faults"
     BINDINGS = bindings_for("demo")
     DEFAULT_CSS = """
     DemoPanel { align: center middle; }
@@ -34,7 +34,7 @@ class DemoPanel(Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        update_top_bar(self, self.app.observation)
+        # (OverlayPage.on_mount then fills the top bar and focuses the table.)
         table = self.query_one("#faults", KeyTable)
         table.add_column("Fault")
         for fault in self.faults:
@@ -43,7 +43,6 @@ class DemoPanel(Screen):
             self.query_one("#demo-status", Static).update("The simulator is still starting...")
         elif self.demo.history:
             self.query_one("#demo-status", Static).update("Last: " + self.demo.history[-1])
-        table.focus()
 
     def action_apply(self) -> None:
         key = self.query_one("#faults", KeyTable).current_key()
@@ -61,10 +60,3 @@ class DemoPanel(Screen):
 
     def action_back(self) -> None:
         self.dismiss()
-
-    def action_close(self) -> None:
-        self.dismiss()
-
-    def on_resize(self, event) -> None:
-        # Resize events reach screens, not the app: let the app decide on the size guard.
-        self.app.call_after_refresh(self.app.check_size)

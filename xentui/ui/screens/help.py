@@ -7,11 +7,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from xentui.ui.actions import ACTIONS, SCOPE_TITLES, SCOPES, WIDGET_KEYS, actions_for, bindings_for, display_keys
-from xentui.ui.screens.base import update_top_bar
+from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, PaneTitle
 
 
@@ -47,9 +46,10 @@ def help_text(keymap, *, read_only: bool, demo: bool, paths=()):
     return Group(*parts)
 
 
-class HelpScreen(Screen):
+class HelpScreen(OverlayPage):
     SCOPE = "help"
     BINDINGS = bindings_for("help")
+    FOCUS_ID = "help-scroll"
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen #help-box { width: 100%; max-width: 100; height: 100%; background: $surface; }
@@ -67,13 +67,3 @@ class HelpScreen(Screen):
                                        paths=app.help_paths()), id="help-text")
             yield Footer(compact=True, show_command_palette=False)
 
-    def on_mount(self) -> None:
-        update_top_bar(self, self.app.observation)
-        self.query_one("#help-scroll").focus()
-
-    def action_close(self) -> None:
-        self.dismiss()
-
-    def on_resize(self, event) -> None:
-        # Resize events reach screens, not the app: let the app decide on the size guard.
-        self.app.call_after_refresh(self.app.check_size)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from xentui.ui.actions import bindings_for
-from xentui.ui.screens.base import update_top_bar
+from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, PaneTitle
 
 
@@ -34,9 +33,10 @@ def plan_text(plan) -> Text:
     return text
 
 
-class PlanScreen(Screen):
+class PlanScreen(OverlayPage):
     SCOPE = "plan"
     BINDINGS = bindings_for("plan")
+    FOCUS_ID = "plan-scroll"
     DEFAULT_CSS = """
     PlanScreen { align: center middle; }
     PlanScreen #plan-box { width: 100%; height: 100%; background: $surface; }
@@ -57,13 +57,3 @@ class PlanScreen(Screen):
                 yield Static(plan_text(self.plan), id="plan-text")
             yield Footer(compact=True, show_command_palette=False)
 
-    def on_mount(self) -> None:
-        update_top_bar(self, self.app.observation)
-        self.query_one("#plan-scroll").focus()
-
-    def action_close(self) -> None:
-        self.dismiss()
-
-    def on_resize(self, event) -> None:
-        # Resize events reach screens, not the app: let the app decide on the size guard.
-        self.app.call_after_refresh(self.app.check_size)

@@ -7,11 +7,13 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from xentui.ui.screens.base import SizeGuarded
+
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
 
 
-class TooSmallScreen(ModalScreen):
+class TooSmallScreen(SizeGuarded, ModalScreen):
     # Modal screens cut off the app's bindings: quitting must still work here.
     BINDINGS = [Binding("q", "app.quit_app", "Quit", id="too_small.quit")]
     DEFAULT_CSS = """
@@ -35,7 +37,3 @@ class TooSmallScreen(ModalScreen):
             f"Terminal too small: {w}x{h}.\nxentui needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\n"
             f"Enlarge the window (q quits)."
         )
-
-    def on_resize(self, event) -> None:
-        # Resize events reach screens, not the app: let the app decide on the size guard.
-        self.app.call_after_refresh(self.app.check_size)

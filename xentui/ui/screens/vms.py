@@ -11,14 +11,14 @@ from xentui.recovery.observation import Observation
 from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for
 from xentui.ui.screens.base import XenScreen
-from xentui.ui.widgets import KeyTable, PaneTitle
+from xentui.ui.widgets import PaneTitle, VirtualTable
 
 
 FILTER_DELAY = 0.15  # seconds of no typing before the list is filtered
 
 
 class FilterableTableScreen(XenScreen):
-    """A title, one KeyTable and a `/` filter line (Esc clears, then goes back)."""
+    """A title, one VirtualTable and a `/` filter line (Esc clears, then goes back)."""
 
     TITLE_TEXT = ""
     COLUMNS: Tuple[Tuple[str, int], ...] = ()
@@ -26,13 +26,12 @@ class FilterableTableScreen(XenScreen):
     def compose(self):
         yield from self.compose_top()
         yield PaneTitle(self.TITLE_TEXT, id="table-title")
-        yield KeyTable(id="table")
+        yield VirtualTable(self.COLUMNS, id="table")
         yield Input(placeholder="filter (Enter keeps it, Esc clears)", id="filter", compact=True)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#table", KeyTable)
-        table.add_fixed_columns(self.COLUMNS)
+        table = self.query_one("#table", VirtualTable)
         filt = self.query_one("#filter", Input)
         filt.display = False
         filt.cursor_blink = False
@@ -65,14 +64,14 @@ class FilterableTableScreen(XenScreen):
             self.refresh_from_app(force=True)
             if not event.value:
                 event.input.display = False
-            self.query_one("#table", KeyTable).focus()
+            self.query_one("#table", VirtualTable).focus()
 
     def action_back(self) -> None:
         filt = self.query_one("#filter", Input)
         if filt.display:
             filt.value = ""
             filt.display = False
-            self.query_one("#table", KeyTable).focus()
+            self.query_one("#table", VirtualTable).focus()
             self.refresh_from_app(force=True)
             return
         self.app.show_screen("dashboard")
@@ -101,7 +100,7 @@ class VmsScreen(FilterableTableScreen):
         if self.filter_text:
             title += f"  (filter '{self.filter_text}': {len(shown)} shown)"
         self.query_one("#table-title", PaneTitle).update(title)
-        self.query_one("#table", KeyTable).replace_rows(
+        self.query_one("#table", VirtualTable).replace_rows(
             [
                 (
                     r.key,

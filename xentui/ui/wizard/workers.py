@@ -91,6 +91,7 @@ class WizardWorkers:
             self.events[-1] = update  # a countdown tick: same line, new number
         else:
             self.events.append(update)
+            del self.events[:-50]  # the page shows the last few; a long wait must not grow this
         self.countdown = update.countdown
         self.countdown_at = time.monotonic()
         self.render_state()

@@ -1,0 +1,106 @@
+"""replaced-nics (interface-rename gave xen3's new NICs new names), seen from
+xen3's console: diagnosis, the plan's network steps in order, and the plan run
+through PlanExecutor and through `xentui recover --run` until the pool is
+healthy, verified through the real XenAPI SDK."""
+
+from __future__ import annotations
+
+import json
+
+import XenAPI
+
+from test_recovery_run import cli, open_observer, run_plan, sdk_session, state_dir, wait_healthy  # noqa: F401
+from test_recovery_scenarios import start_sim
+from xentui.recovery.audit import AuditLog
+from xentui.recovery.findings import Code, Severity
+from xentui.recovery.plan import build_plan
+
+SCALE = 0.01
+NETWORK_STEPS = ["management-reconfigure:xen3", "pif-scan:xen3", "forget-stale-pifs:xen3", "pif-plug:xen3"]
+
+
+def assert_xen3_repaired(sim) -> None:
+    """Management IP back on a present NIC, no stale PIF, every new PIF attached."""
+    machine = sim.world.machines["xen3"]
+    s = sdk_session(sim, "xen1")
+    try:
+        x = s.xenapi
+        xen3 = x.host.get_by_name_label("xen3")[0]
+        pifs = {r: x.PIF.get_record(r) for r in x.host.get_PIFs(xen3)}
+        assert sorted(p["device"] for p in pifs.values()) == ["eth2", "eth3"]
+        assert {p["MAC"] for p in pifs.values()} == {n.mac for n in machine.nics}
+        assert all(p["currently_attached"] for p in pifs.values())
+        mgmt = x.host.get_management_interface(xen3)
+        assert pifs[mgmt]["device"] == "eth2"
+        assert (pifs[mgmt]["ip_configuration_mode"], pifs[mgmt]["IP"]) == ("Static", machine.address)
+        assert x.network.get_bridge(pifs[mgmt]["network"]) == "xenbr2"
+        assert x.host_metrics.get_live(x.host.get_metrics(xen3)) is True
+    finally:
+        s.xenapi.session.logout()
+    # xen3's own xapi answers on its management address again, as a slave of xen1
+    ep = next(h for h in sim.endpoints.hosts if h.name == "xen3")
+    try:
+        XenAPI.Session(f"http://{ep.address}:{ep.port}/").xenapi.login_with_password("root", "x", "1.1", "t")
+        raise AssertionError("xen3 accepted a pool login")
+    except XenAPI.Failure as exc:
+        assert exc.details[:2] == ["HOST_IS_SLAVE", "127.0.0.11"]
+
+
+def test_diagnosis_and_plan_order(tmp_path):
+    with start_sim("replaced-nics", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
+        with open_observer(tmp_path / "sim", host="xen3") as observer:
+            obs = observer.observe()
+        machine = sim.world.machines["xen3"]
+    assert obs.this_host_name == "xen3" and obs.connection.state == "emergency"
+    by_code = {f.code: f for f in obs.findings if f.severity > Severity.INFO}
+    assert set(by_code) == {Code.EMERGENCY_MODE, Code.NO_MANAGEMENT_IP, Code.STALE_PIF}
+    nm = by_code[Code.NO_MANAGEMENT_IP]
+    assert nm.host == "xen3" and nm.data["interface"] == "xenbr2"
+    assert any("no eth0 behind xenbr0" in e for e in nm.evidence)
+    stale = by_code[Code.STALE_PIF]
+    assert stale.host == "xen3" and stale.severity == Severity.CRITICAL and stale.data["renamed"] == "true"
+    old_macs = [n.mac for n in machine.original_nics]
+    for device, mac, ev in zip(("eth0", "eth1"), old_macs, stale.evidence):
+        assert f"no device {device} on xen3" in ev and mac in ev and "ip -j link show" in ev
+        assert "present NICs: eth2" in ev
+    plan = build_plan(obs)
+    ids = [s.id for s in plan.steps]
+    assert ids[:4] == NETWORK_STEPS, ids
+    steps = {s.id: s for s in plan.steps}
+    assert steps[NETWORK_STEPS[0]].xe == ("xe host-emergency-management-reconfigure interface=xenbr2",)
+    assert steps["pif-scan:xen3"].xe[0].startswith("xe pif-scan host-uuid=")
+    assert [x.split("=")[0] for x in steps["forget-stale-pifs:xen3"].xe] == ["xe pif-forget uuid"] * 2
+    assert any(x.startswith("xe pif-plug uuid=") for x in steps["pif-plug:xen3"].xe)
+    assert any("pif-reconfigure-ip" in x and machine.address in x for x in steps["pif-plug:xen3"].xe)
+    for step in steps.values():
+        assert step.why and step.changes and step.risk and step.verify
+
+
+def test_plan_runs_to_healthy_through_the_executor(tmp_path, state_dir):
+    with start_sim("replaced-nics", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
+        with open_observer(tmp_path / "sim", host="xen3") as observer:
+            plan, results = run_plan(observer, AuditLog(state_dir / "audit.jsonl"))
+            assert all(r.ok for r in results), [(r.step_id, r.status, r.detail) for r in results]
+            by_id = {r.step_id: r for r in results}
+            assert [by_id[i].status for i in NETWORK_STEPS] == ["done"] * 4
+            assert "2 new PIF(s)" in by_id["pif-scan:xen3"].detail
+            assert "forgotten: 2" in by_id["forget-stale-pifs:xen3"].detail
+            obs = wait_healthy(observer)
+            assert Code.POOL_HEALTHY in {f.code for f in obs.findings}, [f.summary for f in obs.findings]
+            assert not [f for f in obs.findings if f.code in (Code.STALE_PIF, Code.NO_MANAGEMENT_IP)]
+            assert build_plan(obs).steps == () or not [s for s in build_plan(obs).steps
+                                                       if s.id in NETWORK_STEPS]
+        assert_xen3_repaired(sim)
+
+
+def test_cli_recover_run_to_healthy(tmp_path, state_dir, capsys):
+    sim_dir = tmp_path / "sim"
+    with start_sim("replaced-nics", state_dir=sim_dir, time_scale=SCALE) as sim:
+        base = ["recover", f"sim:{sim_dir}/xen3", "--call-timeout", "2", "--probe-timeout", "0.5",
+                "--time-scale", str(SCALE), "--verify-timeout", "10"]
+        code, out = cli(capsys, *base, "--plan", "--json")
+        assert code == 0
+        assert [s["id"] for s in json.loads(out)["plan"]["steps"]][:4] == NETWORK_STEPS
+        code, out = cli(capsys, *base, "--run")
+        assert code == 0, out
+        assert_xen3_repaired(sim)
