@@ -21,6 +21,29 @@ import XenAPI
 from xentui.sim.runner import Simulator
 
 
+# Where xentui keeps the user's audit log, config (key map, profiles) and
+# accepted SSH host keys. A test that read the real ones would depend on
+# whatever the developer (or a previous CI run on the same machine) did last:
+# an open recovery run in ~/.local/state/xentui/audit.jsonl changes every
+# dashboard. So each test gets empty directories of its own; subprocesses
+# (the installed command in tmux) inherit them through the environment.
+_USER_DIR_VARIABLES = {
+    "XENTUI_STATE_DIR": "xentui-state",
+    "XDG_STATE_HOME": "xdg-state",
+    "XDG_CONFIG_HOME": "xdg-config",
+    "XDG_DATA_HOME": "xdg-data",
+    "XDG_CACHE_HOME": "xdg-cache",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    root = tmp_path_factory.mktemp("user-dirs")
+    for variable, name in _USER_DIR_VARIABLES.items():
+        (root / name).mkdir()
+        monkeypatch.setenv(variable, str(root / name))
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)

@@ -72,6 +72,21 @@ def test_default_path_honours_env(tmp_path, monkeypatch):
 
 
 def test_an_old_unfinished_run_is_not_resumed():
-    recs = [AuditRecord(100.0, "old", au.RUN_START), AuditRecord(150.0, "old", au.RUN_END, outcome="failed")]
+    recs = [AuditRecord(100.0, "old", au.RUN_START), AuditRecord(120.0, "old", au.STEP_START, step_id="promote:xen2"),
+            AuditRecord(150.0, "old", au.RUN_END, outcome="failed")]
     assert last_open_run(recs, max_age=3600, now=1000.0) == "old"
     assert last_open_run(recs, max_age=3600, now=100_000.0) is None
+
+
+def test_a_run_refused_before_any_step_is_not_open(tmp_path):
+    # `xentui recover --run --confirm-dead <this host>` is refused up front:
+    # nothing was attempted, so no recovery is "in progress" afterwards.
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append(AuditRecord(ts=1.0, run_id="r1", kind="run-start", outcome="started"))
+    log.append(AuditRecord(ts=2.0, run_id="r1", kind="run-end", outcome="refused"))
+    assert last_open_run(log.records()) is None
+    # ...whereas a run that acted and then failed stays open, to be resumed.
+    log.append(AuditRecord(ts=3.0, run_id="r2", kind="run-start", outcome="started"))
+    log.append(AuditRecord(ts=4.0, run_id="r2", kind="step-start", step_id="promote:xen2"))
+    log.append(AuditRecord(ts=5.0, run_id="r2", kind="run-end", outcome="failed"))
+    assert last_open_run(log.records()) == "r2"

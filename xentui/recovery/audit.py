@@ -200,20 +200,29 @@ def last_open_run(records: Iterable[AuditRecord], *, max_age: Optional[float] = 
                   now: Optional[float] = None) -> Optional[str]:
     """The run_id of the newest run that started and did not end healthy.
 
+    A run that ended before it attempted any step (refused up front, e.g.
+    `--confirm-dead` naming a host that answers) never began: it is not open,
+    or the dashboard would announce a recovery in progress that never was.
     With `max_age` (seconds), a run whose last record is older than that is
     not resumed: a new incident must not skip steps an old one once did."""
     started: List[str] = []
     ended_ok = set()
+    ended = set()
+    acted = set()
     last_ts: Dict[str, float] = {}
     for rec in records:
         if rec.kind == RUN_START and rec.run_id not in started:
             started.append(rec.run_id)
-        elif rec.kind == RUN_END and rec.outcome == "healthy":
-            ended_ok.add(rec.run_id)
+        elif rec.kind == RUN_END:
+            ended.add(rec.run_id)
+            if rec.outcome == "healthy":
+                ended_ok.add(rec.run_id)
+        elif rec.kind in (STEP_START, STEP_END, ATTEST):
+            acted.add(rec.run_id)
         last_ts[rec.run_id] = max(last_ts.get(rec.run_id, 0.0), rec.ts)
     now = time.time() if now is None else now
     for run_id in reversed(started):
-        if run_id in ended_ok:
+        if run_id in ended_ok or (run_id in ended and run_id not in acted):
             continue
         if max_age is not None and now - last_ts.get(run_id, 0.0) > max_age:
             return None
