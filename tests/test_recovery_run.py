@@ -436,14 +436,6 @@ def test_ha_is_reenabled_once_every_host_is_back(tmp_path, state_dir, capsys):
         assert "xe pool-ha-enable heartbeat-sr-uuids=" in out  # remembered from the audit log
         code, out = cli(capsys, *base, "--run", "--later")
         assert "Re-enable HA" in out
-        if "MESSAGE_METHOD_UNKNOWN" in out:
-            # The simulator does not implement pool.enable_ha (reported): the step
-            # fails cleanly, is audited, and nothing claims success.
-            assert code == 1
-            ends = [r for r in AuditLog(state_dir / "audit.jsonl").records()
-                    if r.kind == au.STEP_END and r.step_id == "enable-ha"]
-            assert ends and ends[-1].outcome == "failed"
-            return
         assert code == 0, out
         s = sdk_session(sim, "xen2")
         try:

@@ -232,3 +232,39 @@ def test_heartbeat_to_a_master_that_does_not_know_us_restarts_the_slave(start_si
     wait_until(lambda: sim.proc("xen3").starts > starts, timeout=5, what="slave restarted")
     wait_until(lambda: sim.proc("xen3").emergency_error.code == "HOST_UNKNOWN_TO_MASTER", timeout=5,
                what="unknown to master")
+
+
+def test_enable_ha_needs_every_host_live_and_a_shared_heartbeat_sr(start_sim):
+    # xapi_ha.ml `enable`: HOST_OFFLINE while a host is down, HA_IS_ENABLED when
+    # already on; otherwise a statefile VDI in a shared SR and every host armed.
+    sim = start_sim("healthy")
+    s = make_unix_session(sim.endpoints.hosts[0].socket)
+    s.login_with_password("root", "")
+    pool = s.xenapi.pool.get_all()[0]
+    shared = [ref for ref, rec in s.xenapi.SR.get_all_records().items() if rec["shared"]]
+    local = [ref for ref, rec in s.xenapi.SR.get_all_records().items() if not rec["shared"]]
+    with pytest.raises(XenAPI.Failure) as refused:
+        s.xenapi.pool.enable_ha(local[:1], {})
+    assert refused.value.details[0] == "CANNOT_CREATE_STATE_FILE"
+    sim.faults.power_off("xen3")
+    with pytest.raises(XenAPI.Failure) as offline:
+        s.xenapi.pool.enable_ha(shared, {})
+    assert offline.value.details[0] == "HOST_OFFLINE"
+    sim.faults.power_on("xen3")
+    wait_until(lambda: _enable_ha_or_none(s, shared), timeout=15, what="all hosts back and HA enabled")
+    assert s.xenapi.pool.get_ha_enabled(pool) is True
+    assert len(s.xenapi.pool.get_ha_statefiles(pool)) == 1
+    assert all(sim.proc(h.name).ha_armed for h in sim.endpoints.hosts)
+    with pytest.raises(XenAPI.Failure) as again:
+        s.xenapi.pool.enable_ha(shared, {})
+    assert again.value.details[0] == "HA_IS_ENABLED"
+
+
+def _enable_ha_or_none(session, srs):
+    try:
+        session.xenapi.pool.enable_ha(srs, {})
+        return True
+    except XenAPI.Failure as failure:
+        if failure.details[0] == "HOST_OFFLINE":
+            return None
+        raise

@@ -112,6 +112,40 @@ def disable_ha(ctx: CallContext):
     return ""
 
 
+def enable_ha(ctx: CallContext, heartbeat_srs, configuration):
+    """xapi_ha.ml `enable`: HA_IS_ENABLED if already on; every host must be live
+    and answer (HOST_OFFLINE [host]); a statefile VDI goes into the first
+    usable heartbeat SR (with none given, any shared SR), else
+    CANNOT_CREATE_STATE_FILE; then pool.ha_enabled and every host is armed."""
+    db = ctx.need_db()
+    if ha_enabled(db):
+        raise ApiError("HA_IS_ENABLED")
+    procs = []
+    for ref in db.refs("host"):
+        metrics = db.get_field("host", ref, "metrics")
+        live = db.exists("host_metrics", metrics) and bool(db.get_field("host_metrics", metrics, "live"))
+        proc = host_proc(ctx, ref)
+        if not live or proc is None:
+            raise ApiError("HOST_OFFLINE", ref)
+        procs.append(proc)
+    wanted = [str(sr) for sr in (heartbeat_srs or [])]
+    for sr in wanted:
+        if not db.exists("SR", sr):
+            raise ApiError("HANDLE_INVALID", "SR", sr)
+    candidates = wanted or db.refs("SR")
+    usable = [sr for sr in candidates if db.get_field("SR", sr, "shared")]
+    if not usable or not ctx.world.statefile_ok:
+        raise ApiError("CANNOT_CREATE_STATE_FILE")
+    statefile = db.create("VDI", SR=usable[0], name_label="Statefile for HA")
+    for pool in db.refs("pool"):
+        db.update("pool", pool, ha_enabled=True, ha_statefiles=[statefile])
+    for proc in procs:
+        proc.ha_armed = True
+        proc.ha_soft_disabled = False
+    ctx.proc.world.notify()
+    return ""
+
+
 def sync_database(ctx: CallContext):
     ctx.master.push_backups()
     return ""
@@ -124,5 +158,6 @@ METHODS = [
     make("pool.is_slave", ("host",), is_slave),
     make("pool.designate_new_master", ("host",), designate_new_master),
     make("pool.disable_ha", (), disable_ha),
+    make("pool.enable_ha", ("heartbeat_srs", "configuration"), enable_ha),
     make("pool.sync_database", (), sync_database),
 ]
