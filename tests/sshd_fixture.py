@@ -111,6 +111,26 @@ class SshdServer:
             pass
         return client
 
+    def connection_processes(self) -> List[int]:
+        """PIDs of the per-connection sshd processes (descendants of the
+        listener: the privsep monitor and its post-auth child). Killing them
+        drops the SSH connections mid-session while the listener keeps
+        accepting new ones."""
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(fields[1])
+        found, frontier = [], {self.pid}
+        while frontier:
+            children = {pid for pid, ppid in parents.items() if ppid in frontier}
+            found.extend(children)
+            frontier = children
+        return found
+
     def stop(self) -> None:
         proc = self.process
         if proc is None:

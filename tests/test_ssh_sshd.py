@@ -337,24 +337,6 @@ def test_ssh_port_refused_and_silent(tmp_path, fake, empty_config):
         listener.close()
 
 
-def _connection_processes(sshd_pid: int):
-    """PIDs of the per-connection sshd processes (descendants of the listener
-    we started: the privsep monitor and its post-auth child)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    found, frontier = [], {sshd_pid}
-    while frontier:
-        children = {pid for pid, ppid in parents.items() if ppid in frontier}
-        found.extend(children)
-        frontier = children
-    return found
-
 
 def _wait_until(predicate, seconds=3.0):
     deadline = time.monotonic() + seconds
@@ -372,7 +354,7 @@ def test_dropped_ssh_connection_is_connection_lost_then_reconnect(sshd_server, f
         assert session.xenapi.test.echo("before") == "before"
         held_client = endpoint.ssh_client  # as the host layer's SshAccess holds it
         # kill the sshd process serving THIS connection (the listener stays)
-        processes = _connection_processes(sshd_server.pid)
+        processes = sshd_server.connection_processes()
         assert processes
         for pid in processes:
             try:

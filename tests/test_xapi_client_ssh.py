@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,22 +19,6 @@ from xentui.xapi.transport import open_endpoint
 
 pytestmark = pytest.mark.sshd
 
-
-def _descendants(pid: int):
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    found, frontier = [], {pid}
-    while frontier:
-        children = {p for p, parent in parents.items() if parent in frontier}
-        found.extend(children)
-        frontier = children
-    return found
 
 
 def _target(server, sim, host, tmp_path, **overrides):
@@ -59,7 +42,7 @@ def test_streamlocal_login_and_recovery_after_ssh_drop(sshd_server, start_sim, t
         assert info.transport == "ssh-streamlocal"
         assert client.session_kind is SessionKind.LOCAL_ROOT
         assert load_snapshot(client).master.name_label == "xen1"
-        for pid in _descendants(sshd_server.pid):  # kill THIS connection's sshd processes
+        for pid in sshd_server.connection_processes():  # kill THIS connection's sshd processes
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

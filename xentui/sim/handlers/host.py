@@ -122,20 +122,22 @@ def declare_dead(ctx: CallContext, host):
     return ""
 
 
-def enable(ctx: CallContext, host):
+def _set_enabled(ctx: CallContext, host, value: bool):
+    """host.enable / host.disable: forwarded to the host (HOST_OFFLINE if it
+    can't be reached), then the flag in the master's database."""
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     forward_to_host(ctx, host)
-    db.set_field("host", host, "enabled", True)
+    db.set_field("host", host, "enabled", value)
     return ""
+
+
+def enable(ctx: CallContext, host):
+    return _set_enabled(ctx, host, True)
 
 
 def disable(ctx: CallContext, host):
-    db = ctx.need_db()
-    host = check_ref(db, "host", host)
-    forward_to_host(ctx, host)
-    db.set_field("host", host, "enabled", False)
-    return ""
+    return _set_enabled(ctx, host, False)
 
 
 def destroy(ctx: CallContext, host):
