@@ -7,7 +7,7 @@ Observation ("cold"), then for a second observe() on the same Observer
 console's login and the hung master's answer each wait call_timeout /
 peer_timeout, concurrently.
 
-    /work/venv/bin/python benchmarks/bench_findings.py [--runs N]
+    .venv/bin/python benchmarks/bench_findings.py [--runs N]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 * gather_ground_truth on a simulated root (files + ip + pid + probes of all
   peers: half refused, half open, so no probe waits for its timeout).
 
-    /work/venv/bin/python benchmarks/bench_host_ground_truth.py [--hosts 64] [--vms 2000]
+    .venv/bin/python benchmarks/bench_host_ground_truth.py [--hosts 64] [--vms 2000]
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ observer's own CPU is measured: process CPU seconds (all threads) per 10 s
 of wall time while follow() runs, plus how many event.from calls were full
 snapshots (token "") versus incremental ones.
 
-    /work/venv/bin/python benchmarks/bench_observer_follow.py [--seconds 10]
+    .venv/bin/python benchmarks/bench_observer_follow.py [--seconds 10]
         [--observer-module PATH]   # e.g. an older observer.py, to compare
 """
 

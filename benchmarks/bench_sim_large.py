@@ -7,7 +7,7 @@ real Simulator (pool semantics, dispatch, HTTP) and the real XenAPI SDK:
 * VM.get_all_records and event.from full snapshot (token "") latency over TCP,
   and the server-side cost of building + encoding the same replies.
 
-    /work/venv/bin/python benchmarks/bench_sim_large.py [--repeat 5]
+    .venv/bin/python benchmarks/bench_sim_large.py [--repeat 5]
 """
 from __future__ import annotations
 

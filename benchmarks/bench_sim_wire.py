@@ -10,7 +10,7 @@ and measures through the real XenAPI SDK:
 plus the server-side cost alone (building + encoding the reply, no HTTP,
 no client parsing) and the process's peak RSS. Run:
 
-    /work/venv/bin/python benchmarks/bench_sim_wire.py [--hosts 64] [--vms 2000] [--seconds 3]
+    .venv/bin/python benchmarks/bench_sim_wire.py [--hosts 64] [--vms 2000] [--seconds 3]
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How much a full PoolSnapshot of the `large` scenario costs over the unix socket.
 
-    /work/venv/bin/python benchmarks/bench_snapshot.py [--scenario large] [--repeat 3]
+    .venv/bin/python benchmarks/bench_snapshot.py [--scenario large] [--repeat 3]
 
 The simulator runs in a forked child process so that the peak memory
 (resource.getrusage ru_maxrss) measured here is the client's alone. Prints:

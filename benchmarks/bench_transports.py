@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Per-call latency of the xapi transports, same xapi behind all of them.
 
-    /work/venv/bin/python benchmarks/bench_transports.py [--calls 500] [--sim]
+    .venv/bin/python benchmarks/bench_transports.py [--calls 500] [--sim]
 
 Starts a fake xapi (unix socket + 127.0.0.1 TCP) in its own process -- or,
 with --sim, the "healthy" simulated pool (host xen1) in this process -- and a

@@ -1,6 +1,6 @@
 """UI benchmarks: prints figures, asserts nothing.
 
-    /work/venv/bin/python benchmarks/bench_ui.py [--repeat N]
+    .venv/bin/python benchmarks/bench_ui.py [--repeat N]
 
 Measures, headless at 80x25 (Textual's test driver, the real app and the
 real Observer against the in-process simulator):

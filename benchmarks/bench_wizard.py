@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Keystrokes and wall time to a healthy pool: the recovery wizard vs typing xe by hand.
 
-    /work/venv/bin/python benchmarks/bench_wizard.py [--scenario master-down] [--time-scale 0.05]
+    .venv/bin/python benchmarks/bench_wizard.py [--scenario master-down] [--time-scale 0.05]
 
 Wizard: the real app as `xentui --demo` starts it (simulator in-process,
 80x25, keyboard only), from launch to the summary that reports a healthy

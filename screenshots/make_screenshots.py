@@ -1,6 +1,6 @@
 """Regenerate the README screenshots (run by developers, not by CI).
 
-    /work/venv/bin/python screenshots/make_screenshots.py
+    .venv/bin/python screenshots/make_screenshots.py
 
 Writes SVGs of the main screens at 80x25 (App.export_screenshot), from the
 hand-built observations in tests/ui_fixtures.py with a fixed clock, so a

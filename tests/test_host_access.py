@@ -15,6 +15,7 @@ from xentui.host.gather import read_management_link
 from xentui.host.iplink import IpLinkError, parse_ip_addr_json
 from xentui.host.xapi_process import XAPI_PID_PATH, check_xapi_running
 from xentui.sim.dom0_files import render_ip_addr_json
+from xentui.sim.xapi_pid import XapiPidProcess, stand_in_executable
 
 INV = Inventory("u", "d", "xenbr0")
 
@@ -83,9 +84,17 @@ def test_xapi_running_from_pid_file_and_proc(tmp_path):
     access = SimulatedAccess(tmp_path)
     absent = check_xapi_running(access, _clock)
     assert absent.value is False and absent.ok and not absent.error and "absent" in absent.source
-    _write_pid(tmp_path, "%d\n" % os.getpid())
-    running = check_xapi_running(access, _clock)
-    assert running.value is True and running.observed_at == 1000.0
+    xapi = XapiPidProcess(stand_in_executable(tmp_path / "bin"))
+    try:
+        _write_pid(tmp_path, "%d\n" % xapi.pid)
+        running = check_xapi_running(access, _clock)
+        assert running.value is True and running.observed_at == 1000.0
+        assert running.source.endswith("/exe -> %s" % (tmp_path / "bin" / "xapi"))
+    finally:
+        xapi.stop()
+    _write_pid(tmp_path, "%d\n" % os.getpid())  # a live process, but not xapi (as xsconsole checks)
+    other = check_xapi_running(access, _clock)
+    assert other.value is False and "is not xapi" in other.source
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     _write_pid(tmp_path, "%d\n" % dead.pid)  # stale pid file: the process is gone
@@ -95,9 +104,16 @@ def test_xapi_running_from_pid_file_and_proc(tmp_path):
     assert bad.value is None and "not a pid" in bad.error
 
 
-def test_xapi_running_locally_uses_real_test_command(tmp_path):
+def test_xapi_running_locally_uses_real_readlink(tmp_path):
+    xapi = XapiPidProcess(stand_in_executable(tmp_path / "bin"))
+    try:
+        _write_pid(tmp_path, str(xapi.pid))
+        assert check_xapi_running(LocalAccess(tmp_path), _clock).value is True
+    finally:
+        xapi.stop()
+    assert check_xapi_running(LocalAccess(tmp_path), _clock).value is False  # stale pid file
     _write_pid(tmp_path, str(os.getpid()))
-    assert check_xapi_running(LocalAccess(tmp_path), _clock).value is True
+    assert check_xapi_running(LocalAccess(tmp_path), _clock).value is False  # python is not xapi
 
 
 def test_management_link_facts(tmp_path):

@@ -12,6 +12,7 @@ from xentui.host.access import LocalAccess, SimulatedAccess
 from xentui.host.facts import PoolRole
 from xentui.host.gather import gather_ground_truth, ports_from_endpoints
 from xentui.sim.dom0_files import render_pool_conf, write_host_files
+from xentui.sim.xapi_pid import XapiPidProcess, stand_in_executable
 from xentui.xapi.model import PoolSnapshot
 
 MASTER, ME, THIRD = "127.0.0.51", "127.0.0.52", "127.0.0.53"
@@ -63,10 +64,11 @@ def _closed_port(address):
     return port
 
 
-def test_gather_from_simulated_root(sim_root, third_host_listening):
+def test_gather_from_simulated_root(sim_root, third_host_listening, tmp_path):
+    xapi = XapiPidProcess(stand_in_executable(tmp_path / "bin"))  # a live process named xapi
     pid = sim_root / "var/run/xapi.pid"
     pid.parent.mkdir(parents=True)
-    pid.write_text("%d\n" % os.getpid())
+    pid.write_text("%d\n" % xapi.pid)
     ports = {MASTER: _closed_port(MASTER), THIRD: third_host_listening}
     truth = gather_ground_truth(SimulatedAccess(sim_root), port_for=ports, probe_timeout=0.5, now=lambda: 2e9)
 
@@ -79,6 +81,7 @@ def test_gather_from_simulated_root(sim_root, third_host_listening):
     assert sorted(h.name_label for h in snap.hosts.values()) == ["xcp-a", "xcp-b", "xcp-c"]
     assert [v.name_label for v in snap.vms_on("OpaqueRef:host-a")] == ["web"]
     assert truth.management_link.value.ipv4[0].address == ME
+    xapi.stop()
     assert truth.xapi_running.value is True
     assert [(p.host_name, p.address, p.outcome) for p in truth.peers] == [
         ("xcp-a", MASTER, "refused"), ("xcp-c", THIRD, "open")]  # not itself

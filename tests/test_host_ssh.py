@@ -15,6 +15,7 @@ from xentui.host.facts import PoolRole
 from xentui.host.gather import gather_ground_truth
 from xentui.host.iplink import parse_ip_addr_json
 from xentui.sim.dom0_files import render_pool_conf, write_host_files
+from xentui.sim.xapi_pid import XapiPidProcess, stand_in_executable
 from xentui.xapi.model import PoolSnapshot
 
 pytestmark = pytest.mark.sshd
@@ -70,7 +71,8 @@ def test_gather_over_ssh(sshd_server, tmp_path):
     write_host_files(tmp_path, pool_conf=render_pool_conf("slave", "127.0.0.61"), inventory=inventory,
                      state_db_tables=tables, db_generation=5, link=None)
     (tmp_path / "var/run").mkdir(parents=True)
-    (tmp_path / "var/run/xapi.pid").write_text("%d\n" % os.getpid())  # a live process on that host
+    xapi = XapiPidProcess(stand_in_executable(tmp_path / "bin"))  # a live process named xapi on that host
+    (tmp_path / "var/run/xapi.pid").write_text("%d\n" % xapi.pid)
     with socket.socket() as closed:
         closed.bind(("127.0.0.61", 0))
         port = closed.getsockname()[1]
@@ -80,13 +82,14 @@ def test_gather_over_ssh(sshd_server, tmp_path):
                                     probe_timeout=0.5)
     finally:
         client.close()
+        xapi.stop()
     assert truth.pool_role.value == PoolRole("slave", "127.0.0.61")
     assert truth.pool_role.source.startswith("%s@127.0.0.1:%d:" % (sshd_server.user, sshd_server.port))
     assert truth.inventory.value.installation_uuid == "ub"
     snap = PoolSnapshot.from_records(truth.state_db.value)
     assert [v.name_label for v in snap.vms_on("OpaqueRef:a")] == ["web"]
     assert truth.management_link.value.ifname == "lo"  # the remote machine's real `ip`
-    assert truth.xapi_running.value is True  # via `test -d /proc/<pid>` over exec
+    assert truth.xapi_running.value is True  # via `readlink /proc/<pid>/exe` over exec
     assert [(p.host_name, p.outcome) for p in truth.peers] == [("xcp-a", "refused")]
 
 

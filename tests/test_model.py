@@ -106,3 +106,45 @@ def test_from_records_accepts_datamodel_class_names():
     assert snapshot.vms["OpaqueRef:v"].name_label == "v"
     assert snapshot.hosts["OpaqueRef:h"].name_label == "h"
     assert snapshot.pool is None and snapshot.master is None
+
+
+def test_builders_read_only_the_declared_record_fields():
+    """RECORD_FIELDS is what the state.db reader decodes: a builder reading
+    any other field would silently get its default from state.db."""
+    from xentui.xapi.model import _BUILDERS, RECORD_FIELDS
+
+    class Recording(dict):
+        def __init__(self):
+            super().__init__()
+            self.asked = set()
+
+        def get(self, key, default=None):
+            self.asked.add(key)
+            return default
+
+        def __getitem__(self, key):
+            self.asked.add(key)
+            raise KeyError(key)
+
+        def __contains__(self, key):
+            self.asked.add(key)
+            return False
+
+    assert set(RECORD_FIELDS) == set(_BUILDERS)
+    for cls, builder in _BUILDERS.items():
+        rec = Recording()
+        builder("OpaqueRef:x", rec)
+        assert rec.asked == RECORD_FIELDS[cls], cls
+
+
+def test_state_db_keep_decodes_only_the_kept_tables_and_fields():
+    from xentui.host.statedb import parse_state_db
+
+    body = (b'<?xml version="1.0"?><database><manifest/>'
+            b'<table name="VM"><row ref="OpaqueRef:v" _ref="OpaqueRef:v" uuid="u" name__label="web" '
+            b'other__config="(())" power_state="Running"/></table>'
+            b'<table name="VBD"><row ref="OpaqueRef:b" _ref="OpaqueRef:b" VM="OpaqueRef:v"/></table></database>')
+    full = parse_state_db(body).tables
+    lean = parse_state_db(body, keep={"vm": {"uuid", "name_label"}}).tables
+    assert set(full) == {"vm", "vbd"} and set(lean) == {"vm"}
+    assert lean["vm"]["OpaqueRef:v"] == {"uuid": "u", "name_label": "web"}

@@ -104,7 +104,10 @@ def test_two_masters_keep_one_demote_the_other():
     assert ids(other)[:2] == ["keep-master:xen1", "demote-master:xen2"]
 
 
-def test_no_management_ip_plan_uses_the_emergency_call():
+def test_no_management_ip_plan_says_what_really_brings_the_address_back():
+    # xapi_host.ml local_management_reconfigure assigns no address: with the link up and
+    # no address (a lost lease) the fix is xe-toolstack-restart (networkd re-applies);
+    # xentui makes no xapi call for it.
     b = PoolBuilder().host("xen1").host("xen2")
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), link_ip=False)
     obs = observation(b, "xen2", gt=gt, live=False, state="emergency", emergency=("HOST_HAS_NO_MANAGEMENT_IP", []),
@@ -112,8 +115,9 @@ def test_no_management_ip_plan_uses_the_emergency_call():
     plan = build_plan(obs)
     assert ids(plan)[0] == "management-reconfigure:xen2"
     step = plan.step("management-reconfigure:xen2")
-    assert step.xe == ("xe host-emergency-management-reconfigure interface=xenbr0",)
-    assert step.params["mode"] == "emergency"
+    assert step.params["mode"] == "emergency" and step.params["cause"] == "address"
+    assert step.xe == ("xe-toolstack-restart",) and step.calls == ()
+    assert "running VMs keep running" in step.on_failure
     assert "promote:xen2" not in ids(plan)
 
 

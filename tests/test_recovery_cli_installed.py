@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 from test_recovery_scenarios import start_sim
 
-XENTUI = "/work/venv/bin/xentui"
+# The command pip installed next to this interpreter (any venv, any checkout), else PATH's.
+XENTUI = str(Path(sys.executable).parent / "xentui") if (Path(sys.executable).parent / "xentui").exists() \
+    else (shutil.which("xentui") or "xentui")
 
 
 def run(*args, env=None, timeout=60):

@@ -140,16 +140,27 @@ def test_master_down_with_ha_to_healthy(tmp_path, state_dir):
         assert info.value.details[0] == "HOST_IS_SLAVE" and info.value.details[1] == "127.0.0.12"
 
 
-def test_no_management_ip_repaired_without_reboot(tmp_path, state_dir):
+def test_no_management_ip_waits_for_the_link_then_runs_to_healthy(tmp_path, state_dir):
+    """xen2's link is down: xapi cannot bring its address back (local_management_reconfigure
+    assigns none), so xentui calls nothing, waits for the link and says what to check; when
+    the link returns during the wait the host rejoins and the pool verifies healthy."""
     with start_sim("no-management-ip", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
+        audit = AuditLog(state_dir / "audit.jsonl")
         with open_observer(tmp_path / "sim") as observer:
-            plan, results = run_plan(observer, AuditLog(state_dir / "audit.jsonl"))
+            plan, results = run_plan(observer, audit)
+            assert [(r.step_id, r.status) for r in results] == [("management-reconfigure:xen2", "failed")]
+            assert "cable" in results[0].detail and "by hand" in results[0].detail
+            # the cable is plugged back in while the step waits
+            sim.world.scheduler.call_later(20.0, lambda: sim.faults.restore_management_ip("xen2"), "cable")
+            plan, results = run_plan(observer, audit)
             assert results[0].step_id == "management-reconfigure:xen2" and results[0].status == "done"
             obs = wait_healthy(observer)
         assert Code.POOL_HEALTHY in {f.code for f in obs.findings}
         assert obs.ground_truth.management_link.value.ipv4
         state = sdk_pool_state(sim, "xen1")
         assert state["vms"]["app01"] == ("Running", "xen2")  # its VM kept running: no reboot
+    calls = [r.inputs.get("method") for r in audit.records() if r.kind == "call"]
+    assert "host.local_management_reconfigure" not in calls
 
 
 def test_replaced_nics(tmp_path, state_dir):

@@ -23,8 +23,8 @@ def db():
 
 
 def test_schema_has_every_class_and_model_field():
-    assert set(CLASSES) == {"pool", "host", "host_metrics", "PIF", "PIF_metrics", "network", "VM",
-                            "VM_metrics", "SR", "PBD", "VDI", "VBD", "VIF", "task", "message",
+    assert set(CLASSES) == {"pool", "host", "host_metrics", "host_cpu", "PIF", "PIF_metrics", "network", "VM",
+                            "VM_metrics", "VM_guest_metrics", "SR", "PBD", "VDI", "VBD", "VIF", "task", "message",
                             "session"}
     assert not CLASSES["session"].gen_events and CLASSES["VM"].gen_events
     # Every field xentui/xapi/model.py reads.

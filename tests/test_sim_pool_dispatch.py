@@ -143,13 +143,14 @@ def test_emergency_mode_dispatch_on_restarted_survivor(start_sim):
     assert failure(local.xenapi.VM.get_all) == stashed
     # HOST_IN_EMERGENCY_MODE is never raised
     assert "HOST_IN_EMERGENCY_MODE" not in stashed
-    # local_management_reconfigure is allowed only in emergency mode; here it is
-    # (over the unix socket: it restarts the TCP management server)
-    console = make_unix_session(survivor.socket)
+    # local_management_reconfigure is allowed only in emergency mode; here it is. It
+    # writes the inventory, then its on_dom0_networking_change tail waits for the
+    # master's database, which an emergency-mode member never reaches: no reply.
+    console = make_unix_session(survivor.socket, timeout=0.3)
     console.slave_local_login_with_password("root", "anything")
-    console.xenapi.host.local_management_reconfigure("xenbr0")
-    assert failure(console.xenapi.host.local_management_reconfigure, "nosuchif0")[0] == "INTERNAL_ERROR"
-    console.logout()
+    with pytest.raises(socket.timeout):
+        console.xenapi.host.local_management_reconfigure("xenbr0")
+    assert sim.proc("xen2").management_interface == "xenbr0"
 
 
 def test_running_slave_whose_master_died_hangs_and_is_not_in_emergency(start_sim):
@@ -182,8 +183,9 @@ def test_running_slave_whose_master_died_hangs_and_is_not_in_emergency(start_sim
     s = make_tcp_session(m.address, m.port)
     s.login_with_password("root", ep.root_password)
     host = s.xenapi.host.get_by_name_label("xen2")[0]
-    assert s.xenapi.host.get_enabled(host) is True
     assert s.xenapi.host_metrics.get_live(s.xenapi.host.get_metrics(host)) is True
+    # Pool.hello sets enabled=false; the member enables itself when its start-up is done
+    wait_until(lambda: s.xenapi.host.get_enabled(host) is True, what="consider_enabling_host")
 
 
 def test_hung_master_forwarded_call_blocks_until_it_answers(start_sim):

@@ -108,7 +108,10 @@ def test_start_of_vm_still_running_on_hung_master_is_recorded_as_double_start(st
     s = login_master(sim, "xen2")
     web01 = s.xenapi.VM.get_by_name_label("web01")[0]
     xen1 = s.xenapi.host.get_by_name_label("xen1")[0]
-    # live=true in the DB, but the hung host does not answer pool.is_slave: treated as dead
+    # live=true in the DB; a hung host would hold is_host_alive (see test_sim_fidelity); one
+    # that cannot be reached does not answer pool.is_slave: treated as dead
+    sim.faults.partition("xen1", "xen2")
+    sim.faults.unhang("xen1")
     s.xenapi.VM.power_state_reset(web01)
     s.xenapi.VM.start(web01, False, False)
     assert s.xenapi.VM.get_resident_on(web01) == s.xenapi.pool.get_master(s.xenapi.pool.get_all()[0])
@@ -213,7 +216,10 @@ def test_designate_new_master_aborts_when_a_member_cannot_be_reached(start_sim):
     xen2 = s.xenapi.host.get_by_name_label("xen2")[0]
     xen3 = s.xenapi.host.get_by_name_label("xen3")[0]
     sim.faults.power_off("xen3")
-    assert failure(s.xenapi.pool.designate_new_master, xen2) == ["CANNOT_CONTACT_HOST", xen3]
+    # xapi_pool_transition.ml phase 1: the raw connection error of the first host that
+    # does not answer propose_new_master
+    details = failure(s.xenapi.pool.designate_new_master, xen2)
+    assert details[0] == "INTERNAL_ERROR" and details[1].startswith("Connection failed")
     assert sim.proc("xen2").role == "slave" and not sim.proc("xen1").fuse_pending
 
 
@@ -245,7 +251,8 @@ def test_enable_ha_needs_every_host_live_and_a_shared_heartbeat_sr(start_sim):
     local = [ref for ref, rec in s.xenapi.SR.get_all_records().items() if not rec["shared"]]
     with pytest.raises(XenAPI.Failure) as refused:
         s.xenapi.pool.enable_ha(local[:1], {})
-    assert refused.value.details[0] == "CANNOT_CREATE_STATE_FILE"
+    # xha_statefile.ml check_sr_can_host_statefile: an explicit SR's own error, as is
+    assert refused.value.details == ["SR_NO_PBDS", local[0]]
     sim.faults.power_off("xen3")
     with pytest.raises(XenAPI.Failure) as offline:
         s.xenapi.pool.enable_ha(shared, {})

@@ -335,7 +335,8 @@ def summary_healthy(wizard) -> bool:
 
 
 # Every scenario whose plan the wizard can complete with the operator accepting each step.
-SCENARIOS = ["master-down-ha", "no-management-ip", "split-brain"]
+# (no-management-ip needs the admin at the cable: see the test after this one.)
+SCENARIOS = ["master-down-ha", "split-brain"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -355,6 +356,36 @@ async def test_other_scenarios_recovered_by_keyboard(tmp_path, scenario):
                 assert wizard.progress.status(step.id) in ("done", "skipped"), page
             assert "healthy" in wizard.health, page
         assert sim.world.double_starts == []
+    finally:
+        if observer is not None:
+            observer.close()
+        sim.stop()
+
+
+async def test_no_management_ip_stops_for_the_admin_then_recovers(tmp_path):
+    """xapi cannot give an emergency-mode host its address back (local_management_reconfigure
+    assigns none): the wizard says what to do by hand; once the link is back, R verifies
+    and the run ends healthy."""
+    sim = Simulator.start("no-management-ip", tmp_path / "sim", time_scale=TIME_SCALE)
+    observer = None
+    try:
+        observer, audit, executor, plan = open_recovery(sim, tmp_path / "audit.jsonl")
+        wizard = RecoveryWizard(observer, plan, executor, audit=audit, report_dir=tmp_path / "reports")
+        app = WizardHost(wizard)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_state(pilot, wizard, S.OVERVIEW)
+
+            def failed(w):
+                return w.state is S.RESULT and w.last_result is not None and w.last_result.status == "failed"
+
+            await drive_until(pilot, wizard, lambda w: failed(w) or summary_reached(w), timeout=90)
+            assert failed(wizard) and wizard.step.kind == "management-reconfigure", words(wizard)
+            page = flat(words(wizard))
+            assert "by hand" in page and "cable" in page, page
+            sim.faults.restore_management_ip("xen2")
+            await pilot.press("r")
+            await drive_until(pilot, wizard, summary_reached, timeout=90)
+            assert "healthy" in wizard.health, words(wizard)
     finally:
         if observer is not None:
             observer.close()

@@ -127,7 +127,7 @@ class _ScriptedClient:
         self.session_ref = "OpaqueRef:s1"
         self.requests = []
 
-    def call(self, method, *args, timeout=None, recover_within=0.0):
+    def call(self, method, *args, timeout=None, recover_within=0.0, object_hook=None):
         self.requests.append((method, args))
         if not self.replies:
             time.sleep(0.01)

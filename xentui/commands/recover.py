@@ -8,10 +8,17 @@ changes nothing. --run executes it non-interactively:
   still accepts connections), and refuses if the plan needs an attestation
   that was not given;
 * for two masters, --keep-master HOST names the one to keep;
-* it stops at the first step that fails or is refused, with the audit trail
-  intact; running the same command again (within 12 hours) resumes that run
-  (steps recorded as done are not repeated);
-* it exits 0 only after the pool has been verified healthy again.
+* before its first step it records the workload (which VMs run where) in
+  the audit log; it stops at the first step that fails or is refused, with
+  the audit trail intact; running the same command again (within 12 hours)
+  resumes that run, killed or not: the plan is re-built from the pool as it
+  is plus the run's record, so VMs it reset and did not start yet are still
+  started (behind the same --confirm-dead gate), and steps recorded as done
+  are not repeated unless the pool still needs them;
+* a --read-only run executes nothing and is never resumed as a real run;
+* it exits 0 only after the pool has been verified healthy again, and
+  healthy includes the workload: VMs that ran on the dead host when the
+  recovery began and run nowhere now (not left down on purpose) are not.
 
 Exit codes:
   0  pool verified healthy (for --plan: the plan was printed)
@@ -34,12 +41,15 @@ from typing import List, Optional, Sequence, TextIO
 
 from xentui.recovery import audit as au
 from xentui.recovery import peers as pv
+from xentui.recovery import run_record
 from xentui.recovery.audit import AuditLog
+from xentui.recovery.diagnosis import with_run_record
 from xentui.recovery.findings import Code, Severity
 from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Plan, Step
 from xentui.recovery.report import FINDINGS
 from xentui.recovery.situation import Situation
+from xentui.xapi.safe_text import SafeStream
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -51,9 +61,6 @@ EXIT_NO_OBSERVATION = 5
 # An unfinished run is resumed only if it was active this recently; an older
 # one belongs to another incident (its "done" steps must not be skipped now).
 RESUME_WINDOW = 12 * 3600.0
-
-# Steps that only check or copy: cheap and idempotent, so re-run on resume.
-_ALWAYS_RERUN = ("plug-pbds", "check-default-sr", "backup-db")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     from xentui.recovery.observer import Observer
     from xentui.xapi.targets import target_from_args
 
-    out = sys.stdout
+    out = SafeStream(sys.stdout)  # plans and results quote peer text (names, xapi errors)
+    err = SafeStream(sys.stderr)
     try:
         target = target_from_args(args, args.target)
         password = _password(target)
@@ -116,13 +124,43 @@ def run(args: argparse.Namespace) -> int:
         obs = observer.observe()
         if obs.snapshot is None and obs.ground_truth is None:
             print(f"xentui recover: cannot observe {target.label}: {obs.connection.state} "
-                  f"{obs.connection.detail}", file=sys.stderr)
+                  f"{obs.connection.detail}", file=err)
             return EXIT_NO_OBSERVATION
+        unknown = _unknown_host_options(obs, args)
+        if unknown:
+            print(f"xentui recover: {unknown}", file=err)
+            return EXIT_USAGE
         if not args.run:
             return _print_plan(obs, args, out)
         return _run_plan(observer, obs, args, out)
+    except au.AuditLogError as exc:
+        # A record that cannot be written stops the run before its next act.
+        out.flush()
+        print(f"xentui recover: {exc}", file=err)
+        return EXIT_FAILED
     finally:
         observer.close()
+
+
+def _unknown_host_options(obs: Observation, args: argparse.Namespace) -> str:
+    """One line if --keep-master / --prefer-master names a host the pool does not have."""
+    snap = obs.snapshot
+    if snap is None:
+        return ""
+    names = sorted(h.name_label for h in snap.hosts.values())
+    for option, value in (("--keep-master", args.keep_master), ("--prefer-master", args.prefer_master)):
+        if value and snap.host_by_name(value) is None:
+            return f"{option} {value}: no such host in the pool (hosts: {', '.join(names) or 'none'})"
+    return ""
+
+
+def _load_records(audit: AuditLog) -> List[au.AuditRecord]:
+    """The audit log's records; damaged lines are named on stderr and skipped."""
+    records = audit.records()
+    note = audit.quarantine_note()
+    if note:
+        print(f"xentui recover: warning: {note}", file=sys.stderr)
+    return records
 
 
 # --- --plan ------------------------------------------------------------------------------
@@ -130,8 +168,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_plan(obs: Observation, args: argparse.Namespace, out: TextIO) -> int:
     audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
-    records = audit.records()
-    plan = _build(obs, args, records, au.last_open_run(records, max_age=RESUME_WINDOW) or "")
+    records = _load_records(audit)
+    open_run = au.last_open_run(records, max_age=RESUME_WINDOW) or ""
+    obs = with_run_record(obs, run_record.from_records(records, open_run))
+    plan = _build(obs, args, records, open_run)
     if args.json:
         doc = {
             "at": obs.at,
@@ -219,16 +259,6 @@ def _findings_record(audit: AuditLog, run_id: str, obs: Observation, label: str)
                  detail=", ".join(f.code.value for f in obs.findings))
 
 
-def _pending_vm_starts(records: Sequence[au.AuditRecord]) -> List[str]:
-    uuids: List[str] = []
-    for rec in records:
-        if rec.kind == au.NOTE and rec.inputs.get("reset_vm_uuids"):
-            for u in rec.inputs["reset_vm_uuids"]:
-                if u not in uuids:
-                    uuids.append(u)
-    return uuids
-
-
 def _refusal(out: TextIO, audit: AuditLog, run_id: str, message: str) -> int:
     out.write(f"REFUSED: {message}\n")
     audit.record(run_id, au.RUN_END, outcome="refused", detail=message)
@@ -239,8 +269,13 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
     from xentui.recovery.executor import PlanExecutor, Progress
 
     audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
-    records = audit.records()
+    records = _load_records(audit)
     open_run = au.last_open_run(records, max_age=RESUME_WINDOW)
+    # A read-only run shows the open run's plan but is never that run: it
+    # gets its own id (executes nothing, and is never resumed as a real run).
+    plan_run = open_run or ""
+    if args.read_only:
+        open_run = None
     run_id = open_run or au.new_run_id()
     run_records = [r for r in records if r.run_id == run_id] if open_run else []
     progress = au.progress_from_audit(run_records)
@@ -248,6 +283,12 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
                  inputs={"target": observer.target.label, "confirm_dead": list(args.confirm_dead),
                          "keep_master": args.keep_master, "read_only": bool(args.read_only)},
                  detail=f"xentui recover --run on {observer.target.label}")
+    if not args.read_only:
+        # Before any step: which VMs ran where when the incident began, so a
+        # resumed run knows them after declare_dead has reset them.
+        run_record.record_baseline(audit, run_id, obs, run_records)
+        plan_run = run_id
+    obs = with_run_record(obs, _run_record(audit, plan_run))
     _findings_record(audit, run_id, obs, "start")
     out.write(f"Run {run_id}{' (resuming)' if open_run else ''}; audit log: {audit.path}\n")
     if open_run:
@@ -280,7 +321,7 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
     for name in args.confirm_dead:
         executor.attest_fenced(name)
 
-    plan = _build(obs, args, records, run_id)
+    plan = _build(obs, args, audit.records(), plan_run)
     if _healthy(obs) and not any(_wanted(s, args) for s in plan.steps):
         out.write("The pool is healthy: nothing to do.\n")
         audit.record(run_id, au.RUN_END, outcome="healthy", detail="already healthy")
@@ -320,7 +361,7 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
             break
         step = todo[0]
         executed.add(step.id)
-        if progress.get(step.id) in ("done", "skipped") and step.kind not in _ALWAYS_RERUN:
+        if progress.get(step.id) in ("done", "skipped") and step.kind not in run_record.RERUN_WHEN_PLANNED:
             out.write(f"[=] {step.id}: already done in this run\n")
             continue
         out.write(f"[>] {step.title}  ({step.id})\n")
@@ -341,12 +382,16 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
         if step.kind in ("promote", "demote-master", "keep-master") and rounds < 50:
             # The pool changed shape: re-plan from a fresh look (the rest may differ).
             fresh = observer.observe()
-            plan = _merge(plan, _build(fresh, args, audit.records(), run_id), executed)
+            plan = _merge(plan, _build(fresh, args, audit.records(), plan_run), executed)
     if args.read_only:
         audit.record(run_id, au.RUN_END, outcome="read-only", detail="nothing executed")
         out.write("Read-only: nothing was executed.\n")
         return EXIT_OK
     return _verify_healthy(observer, audit, run_id, args, out)
+
+
+def _run_record(audit: AuditLog, run_id: str) -> run_record.RunRecord:
+    return run_record.from_records(audit.records(), run_id) if run_id else run_record.RunRecord()
 
 
 def _wanted(step: Step, args: argparse.Namespace) -> bool:
@@ -372,9 +417,8 @@ def _build(obs: Observation, args: argparse.Namespace, records: Sequence[au.Audi
     re-enabled if any recovery found it armed and it was not re-enabled since."""
     from xentui.recovery.plan_builder import build
 
-    run_records = [r for r in records if r.run_id == run_id] if run_id else []
     return build(obs, keep_master=args.keep_master, preferred_master=args.prefer_master,
-                 pending_vm_starts=_pending_vm_starts(run_records), reenable_ha=ha_to_reenable(records))
+                 reenable_ha=ha_to_reenable(records), run_record=run_record.from_records(records, run_id))
 
 
 def _merge(old: Plan, new: Plan, executed) -> Plan:
@@ -386,10 +430,11 @@ def _merge(old: Plan, new: Plan, executed) -> Plan:
 
 def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
     deadline = time.monotonic() + max(1.0, args.verify_timeout)
-    obs = observer.observe()
+    record = _run_record(audit, run_id)  # healthy includes the workload the run began with
+    obs = with_run_record(observer.observe(), record)
     while not _healthy(obs) and time.monotonic() < deadline:
         time.sleep(0.2)
-        obs = observer.observe()
+        obs = with_run_record(observer.observe(), record)
     _findings_record(audit, run_id, obs, "end")
     if _healthy(obs):
         audit.record(run_id, au.RUN_END, outcome="healthy", detail="pool verified healthy")

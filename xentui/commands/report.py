@@ -3,7 +3,8 @@
 Built from the audit log alone (timeline, findings recorded at the start and
 end of each run, every action with its xe equivalent). TIME is ISO 8601
 (2026-11-25T03:00, UTC unless an offset is given), a POSIX timestamp, or a
-relative age like 30m / 2h / 1d. Exit codes: 0 written, 2 usage error.
+relative age like 30m / 2h / 1d. Exit codes: 0 written, 1 the log could not be read or the
+report not written, 2 usage error (a missing --audit-log file included).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from xentui.recovery.audit import AuditLog
+from xentui.recovery.audit import AuditLog, AuditLogError
+from xentui.recovery.private_files import os_error_reason
 from xentui.recovery.report import render_report, write_report
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -53,11 +55,26 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"xentui report: {exc}", file=sys.stderr)
         return 2
+    if args.audit_log and not Path(args.audit_log).exists():
+        # A mistyped path must not produce an empty "nothing happened" report.
+        print(f"xentui report: --audit-log {args.audit_log}: no such file", file=sys.stderr)
+        return 2
     audit = AuditLog(Path(args.audit_log)) if args.audit_log else AuditLog()
-    records = audit.records(since=since)
+    try:
+        records = audit.records(since=since)
+    except AuditLogError as exc:
+        print(f"xentui report: {exc}", file=sys.stderr)
+        return 1
+    quarantined = audit.quarantined
+    if quarantined:
+        print(f"xentui report: warning: {audit.quarantine_note()}", file=sys.stderr)
     if args.output:
-        path = write_report(records, (), args.output)
+        try:
+            path = write_report(records, (), args.output, quarantined=quarantined)
+        except OSError as exc:
+            print(f"xentui report: cannot write {args.output}: {os_error_reason(exc)}", file=sys.stderr)
+            return 1
         print(f"Report written to {path} ({len(records)} audit records from {audit.path})")
     else:
-        sys.stdout.write(render_report(records, ()))
+        sys.stdout.write(render_report(records, (), quarantined=quarantined))
     return 0

@@ -38,6 +38,7 @@ from xentui.xapi.error_table import Explanation, explain, explain_exception
 from xentui.xapi.errors import CallTimeout, XapiError
 from xentui.xapi.live import load_snapshot
 from xentui.xapi.model import PoolSnapshot
+from xentui.xapi.safe_text import printable as _p
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
 from xentui.xapi.targets import Target, add_target_arguments, password_from_env, target_from_args
 
@@ -316,6 +317,19 @@ def _host_rows(snapshot: PoolSnapshot) -> List[Dict[str, Any]]:
     return rows
 
 
+def session_limits(view: Any) -> Tuple[str, ...]:
+    """What the session cannot do, minus what does not apply here: the
+    "on a slave ..." note is noise (and a contradiction) while xapi itself
+    says this host is the master."""
+    connection: ConnectionInfo = view.connection
+    limits = tuple(connection.limits or connection.session_kind.limits)
+    snapshot: Optional[PoolSnapshot] = getattr(view, "snapshot", None)
+    this_ref = _this_host_ref(view)
+    if snapshot is not None and snapshot.pool is not None and this_ref and snapshot.pool.master == this_ref:
+        limits = tuple(limit for limit in limits if not limit.startswith("on a slave"))
+    return limits
+
+
 def _this_host_ref(view: Any) -> str:
     ref = getattr(view, "this_host_ref", "") or ""
     snapshot = getattr(view, "snapshot", None)
@@ -371,7 +385,7 @@ def status_json(view: Any) -> Dict[str, Any]:
         ],
         "worst": max((f.severity for f in findings), default=Severity.OK).label,
         "host_files": _host_files_json(view),
-        "connection": connection.to_json(),
+        "connection": dict(connection.to_json(), limits=list(session_limits(view))),
         "pool": pool_json,
         "this_host": this_json,
         "hosts": hosts_json,
@@ -392,19 +406,19 @@ def render_status(view: Any) -> str:
     emergency: Optional[EmergencyState] = getattr(view, "emergency", None)
     snapshot_error: Optional[Explanation] = getattr(view, "snapshot_error", None)
     lines: List[str] = []
-    lines.append(f"Connected via: {connection.label} ({connection.transport})")
+    lines.append(f"Connected via: {_p(connection.label)} ({connection.transport})")
     lines.append(f"Session:       {connection.session_kind.value} ({connection.state})")
     if connection.master_address:
-        lines.append(f"Master (from xapi): {connection.master_address}")
-    for limit in connection.limits or connection.session_kind.limits:
+        lines.append(f"Master (from xapi): {_p(connection.master_address)}")
+    for limit in session_limits(view):
         lines.append(f"  note: {limit}")
 
     this_ref = _this_host_ref(view)
     this_name = getattr(view, "this_host_name", "") or ""
     if emergency is not None and emergency.in_emergency:
         exp = explain(emergency.reason_code or "HOST_STILL_BOOTING", emergency.reason_params, in_emergency=True)
-        lines.append(f"This host:     {this_name or '?'} is in EMERGENCY MODE: {exp.title}"
-                     + (f" ({emergency.reason_code})" if emergency.reason_code else ""))
+        lines.append(f"This host:     {_p(this_name or '?')} is in EMERGENCY MODE: {_p(exp.title)}"
+                     + (f" ({_p(emergency.reason_code)})" if emergency.reason_code else ""))
         if emergency.since is not None:
             age = max(0.0, (getattr(view, "at", 0.0) or time.time()) - emergency.since)
             lines.append(f"               xapi (re)started into emergency mode at {_stamp(emergency.since)} "
@@ -413,11 +427,11 @@ def render_status(view: Any) -> str:
 
     if snapshot is None or snapshot.pool is None:
         if emergency is not None and emergency.in_emergency is False and this_name:
-            lines.insert(len(lines) - 1, f"This host:     {this_name} (not in emergency mode)")
+            lines.insert(len(lines) - 1, f"This host:     {_p(this_name)} (not in emergency mode)")
         if snapshot_error is not None:
-            lines.append(snapshot_error.title)
-            lines.extend(_wrap(snapshot_error.meaning))
-            lines.extend(_wrap("Next step: " + snapshot_error.next_step))
+            lines.append(_p(snapshot_error.title))
+            lines.extend(_wrap(_p(snapshot_error.meaning)))
+            lines.extend(_wrap("Next step: " + _p(snapshot_error.next_step)))
         else:
             lines.append("The pool could not be listed.")
         lines.extend(_host_files_lines(view))
@@ -426,28 +440,46 @@ def render_status(view: Any) -> str:
 
     pool = snapshot.pool
     master = snapshot.master
-    master_text = f"{master.name_label} ({master.address})" if master else pool.master
-    lines.append(f"Pool:          {pool.name_label or pool.uuid}   master: {master_text}"
+    master_text = _p(f"{master.name_label} ({master.address})" if master else pool.master)
+    lines.append(f"Pool:          {_p(pool.name_label or pool.uuid)}   master: {master_text}"
                  + ("   HA: on" if pool.ha_enabled else ""))
     if this_ref and this_ref in snapshot.hosts:
         host = snapshot.hosts[this_ref]
-        lines.append(f"This host:     {host.name_label} ({_host_role(snapshot, this_ref)}, {host.address})")
+        lines.append(f"This host:     {_p(host.name_label)} ({_host_role(snapshot, this_ref)}, {_p(host.address)})")
     elif this_name and not (emergency is not None and emergency.in_emergency):
-        lines.append(f"This host:     {this_name}")
+        lines.append(f"This host:     {_p(this_name)}")
     lines.append("")
     header = f"  {'HOST':<16} {'ROLE':<7} {'ADDRESS':<16} {'LIVE':<5} {'ENABLED':<8} {'XAPI':<10} {'VMS':>4}"
     lines.append(header)
     for row in _host_rows(snapshot):
         mark = "*" if row["ref"] == this_ref else " "
         lines.append(
-            f"{mark} {row['name'][:16]:<16} {row['role']:<7} {row['address'][:16]:<16} "
-            f"{_yes_no(row['live']):<5} {_yes_no(row['enabled']):<8} {row['xapi_version'][:10]:<10} "
+            f"{mark} {_p(row['name'])[:16]:<16} {row['role']:<7} {_p(row['address'])[:16]:<16} "
+            f"{_yes_no(row['live']):<5} {_yes_no(row['enabled']):<8} {_p(row['xapi_version'])[:10]:<10} "
             f"{row['resident_vms']:>4}"
         )
     if this_ref:
         lines.append("  (* = this host)")
+    lines.extend(_liveness_disagreements(view, snapshot))
     lines.extend(_findings_lines(view))
     return "\n".join(lines) + "\n"
+
+
+def _liveness_disagreements(view: Any, snapshot: PoolSnapshot) -> List[str]:
+    """LIVE is xapi's host_metrics.live, which lags (a powered-off old master
+    stays "live" in the new master's database until the liveness timeout):
+    where a fresh probe disagrees, say which source says what."""
+    gt: Optional[GroundTruth] = getattr(view, "ground_truth", None)
+    if gt is None:
+        return []
+    probes = {p.address: p for p in gt.peers}
+    out = []
+    for row in _host_rows(snapshot):
+        probe = probes.get(row["address"])
+        if row["live"] and probe is not None and not probe.answers:
+            out.append(f"  note: LIVE is what xapi's record says; {_p(row['name'])}'s xapi port "
+                       f"{probe.outcome} to a tcp probe just now")
+    return out
 
 
 def _age_text(seconds: float) -> str:
@@ -463,7 +495,7 @@ def _stamp(ts: float) -> str:
 
 
 def _fact_label(fact: Any, now: float) -> str:
-    return f"{fact.source}, as of {_stamp(fact.observed_at)}, {_age_text(max(0.0, now - fact.observed_at))}"
+    return f"{_p(fact.source)}, as of {_stamp(fact.observed_at)}, {_age_text(max(0.0, now - fact.observed_at))}"
 
 
 def _host_files_json(view: Any) -> Optional[Dict[str, Any]]:
@@ -507,27 +539,27 @@ def _host_files_lines(view: Any) -> List[str]:
     lines = ["", "What this host's own files say:"]
     if gt.pool_role.ok:
         role = gt.pool_role.value
-        text = role.role + (f", master at {role.master_address}" if role.master_address else "")
+        text = role.role + (f", master at {_p(role.master_address)}" if role.master_address else "")
         lines.append(f"  Role:       {text}   ({_fact_label(gt.pool_role, now)})")
     else:
-        lines.append(f"  Role:       unknown ({gt.pool_role.source}: {gt.pool_role.error})")
+        lines.append(f"  Role:       unknown ({_p(gt.pool_role.source)}: {_p(gt.pool_role.error)})")
     if gt.management_link.ok:
         link = gt.management_link.value
         addrs = ", ".join(f"{a.address}/{a.prefixlen}" for a in link.ipv4) or "NO IPv4 ADDRESS"
-        lines.append(f"  Management: {link.ifname} {addrs}, link {link.operstate}   ({gt.management_link.source})")
+        lines.append(_p(f"  Management: {link.ifname} {addrs}, link {link.operstate}   ({gt.management_link.source})"))
     else:
         iface = gt.inventory.value.management_interface if gt.inventory.ok else ""
-        lines.append(f"  Management: {iface or '?'} unknown ({gt.management_link.source}: {gt.management_link.error})")
+        lines.append(_p(f"  Management: {iface or '?'} unknown ({gt.management_link.source}: {gt.management_link.error})"))
     fallback: Optional[PoolSnapshot] = getattr(view, "fallback_snapshot", None)
     if gt.state_db.ok and fallback is not None:
         lines.append(f"  Hosts ({_fact_label(gt.state_db, now)}):")
         this_name = getattr(view, "this_host_name", "") or ""
         for row in _host_rows(fallback):
             mark = "*" if row["name"] == this_name else " "
-            lines.append(f"  {mark} {row['name'][:16]:<16} {row['role']:<7} {row['address'][:16]:<16} "
-                         f"{row['xapi_version'][:10]:<10} {row['resident_vms']:>4} VMs")
+            lines.append(f"  {mark} {_p(row['name'])[:16]:<16} {row['role']:<7} {_p(row['address'])[:16]:<16} "
+                         f"{_p(row['xapi_version'])[:10]:<10} {row['resident_vms']:>4} VMs")
     elif not gt.state_db.ok:
-        lines.append(f"  Hosts:      unknown ({gt.state_db.source}: {gt.state_db.error})")
+        lines.append(f"  Hosts:      unknown ({_p(gt.state_db.source)}: {_p(gt.state_db.error)})")
     return lines
 
 
@@ -538,10 +570,10 @@ def _findings_lines(view: Any) -> List[str]:
     worst = findings[0].severity
     lines = ["", f"Findings (worst: {worst.label}):"]
     for f in findings:
-        where = f" [{f.host}]" if f.host else ""
-        lines.append(f"  {f.severity.label.upper():<8} {f.code.value}{where}: {f.summary}")
+        where = f" [{_p(f.host)}]" if f.host else ""
+        lines.append(f"  {f.severity.label.upper():<8} {f.code.value}{where}: {_p(f.summary)}")
         for item in f.evidence:
-            lines.extend(textwrap.wrap(item, width=78, initial_indent="      - ", subsequent_indent="        "))
+            lines.extend(textwrap.wrap(_p(item), width=78, initial_indent="      - ", subsequent_indent="        "))
     return lines
 
 
@@ -570,7 +602,7 @@ def _password(target: Target, endpoint: Any) -> Optional[str]:
 
 def _fail(target_label: str, exc: BaseException) -> int:
     exp = explain_exception(exc)
-    print(f"xentui status: cannot connect to {target_label}: {exp.title}: {exp.meaning}", file=sys.stderr)
+    print(_p(f"xentui status: cannot connect to {target_label}: {exp.title}: {exp.meaning}"), file=sys.stderr)
     return EXIT_CANNOT_CONNECT
 
 
@@ -610,14 +642,14 @@ def run(args: argparse.Namespace) -> int:
         connected = obs.connection.session_kind is not SessionKind.NONE
         if not connected and obs.ground_truth is None:
             # Nothing else to show: one clear line.
-            print(f"xentui status: cannot connect to {target.label}: {obs.connection.detail}", file=sys.stderr)
+            print(_p(f"xentui status: cannot connect to {target.label}: {obs.connection.detail}"), file=sys.stderr)
             return EXIT_CANNOT_CONNECT
         if args.json:
             print(json.dumps(status_json(view), indent=2, sort_keys=True))
         else:
             sys.stdout.write(render_status(view))
         if not connected:
-            print(f"xentui status: cannot connect to xapi on {target.label}: {obs.connection.detail}",
+            print(_p(f"xentui status: cannot connect to xapi on {target.label}: {obs.connection.detail}"),
                   file=sys.stderr)
             return EXIT_CANNOT_CONNECT
         return exit_code_for(view)

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         # 16 colours, as the Linux console has; set before Textual is imported.
         os.environ["TEXTUAL_COLOR_SYSTEM"] = "standard"
     config = load_config(Path(args.config) if args.config else None)
+    for problem in config.problems:
+        print(f"xentui: config: {problem}", file=sys.stderr)
     audit_path = Path(args.audit_log) if args.audit_log else None
 
     demo = None

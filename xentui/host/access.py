@@ -23,6 +23,7 @@ import os
 import select
 import shlex
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -35,6 +36,23 @@ except ImportError:  # pragma: no cover
     Protocol = object  # type: ignore
 
 DEFAULT_TIMEOUT = 5.0
+# The largest dom0 file we read (state.db is tens of MB on the biggest pools):
+# neither a broken or hostile SFTP server nor a huge or endless local file
+# (a FIFO or device swapped in, a /proc-like file whose size lies) can make
+# us buffer more.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+_SFTP_CHUNK = 1024 * 1024
+_LOCAL_CHUNK = 1024 * 1024
+
+
+def _not_regular(mode: int) -> str:
+    """What a non-regular file is, for the one-line refusal ("" if regular)."""
+    for test, kind in ((stat.S_ISREG, ""), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "an unknown kind of file"
 
 
 class AccessError(Exception):
@@ -73,10 +91,14 @@ def _dom0_path(path: str) -> PurePosixPath:
 
 
 class LocalAccess:
-    """Files under `root` on this machine; commands run here with subprocess."""
+    """Files under `root` on this machine; commands run here with subprocess.
 
-    def __init__(self, root: "os.PathLike[str] | str" = "/") -> None:
+    Only regular files are read (a FIFO would block the open, a device such
+    as /dev/zero never ends), each within its timeout and `max_file_bytes`."""
+
+    def __init__(self, root: "os.PathLike[str] | str" = "/", *, max_file_bytes: int = MAX_FILE_BYTES) -> None:
         self.root = Path(root)
+        self.max_file_bytes = max_file_bytes
 
     def local_path(self, path: str) -> Path:
         rel = _dom0_path(path).relative_to("/")
@@ -89,17 +111,48 @@ class LocalAccess:
 
     def read_file(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> Tuple[bytes, float]:
         local = self.local_path(path)
+        deadline = time.monotonic() + timeout
         try:
-            # fstat the open file, so the mtime belongs to the bytes we read even if
-            # the file is replaced (renamed over) meanwhile.
-            with open(local, "rb") as handle:
-                mtime = os.fstat(handle.fileno()).st_mtime
-                data = handle.read()
+            # Refuse before opening: opening a device can have side effects.
+            kind = _not_regular(os.stat(local).st_mode)
+            if kind:
+                raise AccessError("%s: %s, not a regular file; not read" % (local, kind))
+            # O_NONBLOCK: if a FIFO is swapped in after the stat, the open
+            # returns at once instead of waiting for a writer forever.
+            fd = os.open(local, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+            with open(fd, "rb", buffering=0) as handle:
+                # fstat the open file: what we read is a regular file, and the
+                # mtime belongs to the bytes we read even if the file is
+                # replaced (renamed over) meanwhile.
+                info = os.fstat(fd)
+                kind = _not_regular(info.st_mode)
+                if kind:
+                    raise AccessError("%s: %s, not a regular file; not read" % (local, kind))
+                data = self._read_capped(handle, info.st_size, str(local), deadline, timeout)
         except FileNotFoundError:
             raise FileMissing("%s: no such file" % (local,)) from None
         except OSError as exc:
             raise AccessError("%s: %s" % (local, exc.strerror or exc)) from None
-        return data, mtime
+        return data, info.st_mtime
+
+    def _read_capped(self, handle: Any, size: int, where: str, deadline: float, timeout: float) -> bytes:
+        limit = self.max_file_bytes
+        if size > limit:
+            raise AccessError("%s: %d bytes, more than the %s a dom0 file may have; not read"
+                              % (where, size, _size_text(limit)))
+        chunks, total = [], 0
+        while True:
+            # Regular files can still be endless (/proc-like sizes lie) or
+            # slow (a stuck network mount): the cap and one deadline decide.
+            if time.monotonic() > deadline:
+                raise AccessTimeout("%s: not read within %.1f s" % (where, timeout))
+            chunk = handle.read(_LOCAL_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            total += len(chunk)
+            if total > limit:
+                raise AccessError("%s: more than the %s a dom0 file may have; not read" % (where, _size_text(limit)))
+            chunks.append(chunk)
 
     def exists(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
         return self.local_path(path).exists()
@@ -119,14 +172,19 @@ class LocalAccess:
         return done.returncode, done.stdout, done.stderr
 
 
+def _size_text(size: int) -> str:
+    return "%d MB" % (size >> 20) if size >= 1 << 20 else "%d bytes" % size
+
+
 class SimulatedAccess(LocalAccess):
     """A simulated host's root directory (xentui/sim/dom0_files.py writes it).
 
     Commands a real dom0 would run are answered from files:
       `ip -j addr show [dev] <if>` -> var/lib/xentui-sim/ip-addr.json
       `ip -j link show`            -> every link in that file
-      `test -d /proc/<pid>`        -> this machine's /proc (the simulator writes
-                                      its own, real, pid into var/run/xapi.pid)
+      `test -d /proc/<pid>`        -> this machine's /proc (the simulator's
+      `readlink /proc/<pid>/exe`      var/run/xapi.pid names a real local
+                                      process whose executable is `xapi`)
     Anything else exits 127 as an unknown command would.
     """
 
@@ -146,6 +204,12 @@ class SimulatedAccess(LocalAccess):
             return self._ip_link_show(timeout)
         if len(args) == 3 and args[:2] == ["test", "-d"] and args[2].startswith("/proc/"):
             return (0 if os.path.isdir(args[2]) else 1), b"", b""
+        if len(args) == 2 and args[0] == "readlink" and args[1].startswith("/proc/") and args[1].endswith("/exe"):
+            # The simulator's xapi.pid names a real local process called `xapi`.
+            try:
+                return 0, (os.readlink(args[1]) + "\n").encode(), b""
+            except OSError:
+                return 1, b"", b""
         return 127, b"", ("%s: command not available on a simulated host\n" % args[0]).encode()
 
     def _ip_link_show(self, timeout: float) -> Tuple[int, bytes, bytes]:
@@ -242,11 +306,29 @@ class SshAccess:
         remote = self.remote_path(path)
         sftp = self._sftp_client(timeout)
         try:
+            # One deadline for the whole file (not per read) and a size cap.
+            deadline = time.monotonic() + timeout
             with sftp.open(remote, "rb") as handle:
                 attrs = handle.stat()
+                kind = _not_regular(attrs.st_mode) if attrs.st_mode is not None else ""
+                if kind:
+                    raise AccessError("%s: %s, not a regular file; not read" % (self.describe(path), kind))
+                if attrs.st_size is not None and attrs.st_size > MAX_FILE_BYTES:
+                    raise AccessError("%s: %d bytes, more than the %d MB a dom0 file may have"
+                                      % (self.describe(path), attrs.st_size, MAX_FILE_BYTES >> 20))
                 handle.prefetch(attrs.st_size)
-                data = handle.read()
-            return data, float(attrs.st_mtime or 0)
+                chunks, total = [], 0
+                while True:
+                    if time.monotonic() > deadline:
+                        raise AccessTimeout("%s: not read within %.1f s" % (self.describe(path), timeout))
+                    chunk = handle.read(_SFTP_CHUNK)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    if total > MAX_FILE_BYTES:
+                        raise AccessError("%s: more than %d MB" % (self.describe(path), MAX_FILE_BYTES >> 20))
+                    chunks.append(chunk)
+            return b"".join(chunks), float(attrs.st_mtime or 0)
         except FileNotFoundError:
             raise FileMissing("%s: no such file" % self.describe(path)) from None
         except IOError as exc:

@@ -9,7 +9,7 @@ rather than presenting stale data as current.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, Optional, Tuple, TypeVar
+from typing import Any, Dict, Generic, Optional, Tuple, TypeVar
 
 T = TypeVar("T")
 
@@ -119,7 +119,7 @@ class GroundTruth:
     host_root: str
     pool_role: Fact[PoolRole]
     inventory: Fact[Inventory]
-    state_db: Fact[dict]
+    state_db: Fact[Dict[str, Any]]
     management_link: Fact[LinkState]
     xapi_running: Fact[bool]
     peers: Tuple[PeerProbe, ...] = field(default_factory=tuple)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from .access import AccessError, HostAccess
 from .facts import Fact, GroundTruth, Inventory, LinkState, PeerProbe, PoolRole, StateDbHost
@@ -22,6 +23,7 @@ from .iplink import IpLinkError, ip_addr_argv, ip_link_argv, parse_ip_addr_json,
 from .pool_conf import POOL_CONF_PATH, parse_pool_conf
 from .probes import DEFAULT_PROBE_TIMEOUT, Peer, PortFor, default_port_for, probe_peers
 from .statedb import STATE_DB_PATH, parse_state_db
+from xentui.xapi.model import RECORD_FIELDS
 from .xapi_process import check_xapi_running
 
 FILE_TIMEOUT = 10.0  # state.db can be tens of MB over a slow SSH link
@@ -58,8 +60,52 @@ def read_inventory(access: HostAccess, now: Clock = time.time) -> Fact[Inventory
     return _read_fact(access, INVENTORY_PATH, lambda b: parse_inventory(b.decode("utf-8", "replace")), now)
 
 
-def read_state_db(access: HostAccess, now: Clock = time.time) -> Fact[dict]:
-    return _read_fact(access, STATE_DB_PATH, lambda b: parse_state_db(b).tables, now)
+class StateDbCache:
+    """The last parsed state.db, reused while the file's bytes stay the same
+    (xapi rewrites it only when the database changed): following a 2,000-VM
+    pool then costs one read, not one parse, per look. Keeps a checksum, not
+    the bytes.
+
+    `hosts_only=True` parses just the host table (found by its tags, a few
+    ms for a 13 MB file) and marks the result `PartialTables`: enough for the
+    peer list while xapi answers live; a caller that needs the whole pool
+    (xapi does not list it) reads the file again with a full cache."""
+
+    def __init__(self, *, hosts_only: bool = False) -> None:
+        self.hosts_only = hosts_only
+        self._key: Optional[Tuple[int, int]] = None
+        self._tables: Optional[dict] = None
+
+    def parse(self, data: bytes) -> dict:
+        key = (len(data), zlib.crc32(data))
+        if key != self._key or self._tables is None:
+            hosts = _host_table_fragment(data) if self.hosts_only else None
+            if hosts is not None:
+                self._tables = PartialTables(parse_state_db(hosts, keep={"host": RECORD_FIELDS["host"]}).tables)
+            else:
+                # Only the tables and fields the pool model keeps (PoolSnapshot.from_records).
+                self._tables = parse_state_db(data, keep=RECORD_FIELDS).tables
+            self._key = key
+        return self._tables
+
+
+class PartialTables(dict):
+    """Parsed state.db tables holding the host table only (StateDbCache(hosts_only=True))."""
+
+
+def _host_table_fragment(data: bytes) -> Optional[bytes]:
+    """`<database><table name="host">...</table></database>`, or None when the
+    file does not have that shape (then the whole file is parsed)."""
+    start = data.find(b'<table name="host">')
+    end = data.find(b"</table>", start) if start >= 0 else -1
+    if start < 0 or end < 0 or data.find(b"<database", 0, start) < 0:
+        return None
+    return b"<database>" + data[start:end + len(b"</table>")] + b"</database>"
+
+
+def read_state_db(access: HostAccess, now: Clock = time.time, cache: Optional[StateDbCache] = None) -> Fact[dict]:
+    parse = (cache or StateDbCache()).parse
+    return _read_fact(access, STATE_DB_PATH, parse, now)
 
 
 def read_management_link(access: HostAccess, inventory: Fact[Inventory], now: Clock = time.time) -> Fact[LinkState]:
@@ -149,11 +195,12 @@ def gather_ground_truth(
     port_for: Union[PortFor, Mapping[str, int], None] = None,
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     now: Clock = time.time,
+    state_db_cache: Optional[StateDbCache] = None,
 ) -> GroundTruth:
     """Everything this host can tell without xapi. Never raises for host trouble."""
     pool_role = _guard(lambda: read_pool_role(access, now), POOL_CONF_PATH, now)
     inventory = _guard(lambda: read_inventory(access, now), INVENTORY_PATH, now)
-    state_db = _guard(lambda: read_state_db(access, now), STATE_DB_PATH, now)
+    state_db = _guard(lambda: read_state_db(access, now, state_db_cache), STATE_DB_PATH, now)
     link = _guard(lambda: read_management_link(access, inventory, now), "ip -j addr show", now)
     xapi_running = _guard(lambda: check_xapi_running(access, now, COMMAND_TIMEOUT), "xapi pid", now)
     links = _guard(lambda: read_links(access, now), "ip -j link show", now)

@@ -12,14 +12,26 @@ Default location: platformdirs `user_state_dir("xentui")/audit.jsonl`;
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import re
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+from xentui.recovery.private_files import (
+    NotRegularFile,
+    fix_file_mode,
+    fsync_dir,
+    make_private_dir,
+    os_error_reason,
+    refuse_non_regular,
+)
 
 STATE_DIR_ENV = "XENTUI_STATE_DIR"
 AUDIT_FILE_NAME = "audit.jsonl"
@@ -86,7 +98,7 @@ class AuditRecord:
         object.__setattr__(self, "detail", scrub(self.detail))
         object.__setattr__(self, "xe", tuple(self.xe))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "ts": self.ts,
             "run_id": self.run_id,
@@ -116,45 +128,176 @@ class AuditRecord:
         )
 
 
+class AuditLogError(OSError):
+    """The audit log cannot be used; `str()` is the one line to show.
+
+    An OSError so that callers that already refuse to act without an audit
+    log (`except OSError`) refuse for these too."""
+
+    def __init__(self, path: Path, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuditUnwritable(AuditLogError):
+    """A record could not be written (full disk, read-only mount, I/O error,
+    not a regular file). The file still ends on a whole record; whatever
+    was about to be done must not be done."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(path, reason, f"audit log not writable: {path}: {reason}; nothing further was changed")
+
+
+class AuditUnreadable(AuditLogError):
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(path, reason, f"audit log not readable: {path}: {reason}")
+
+
+@dataclass(frozen=True)
+class QuarantinedLine:
+    """A line of the audit log that is not a record: skipped, and reported."""
+
+    number: int  # 1-based line number in the file
+    reason: str
+
+    def describe(self) -> str:
+        return f"line {self.number} ({self.reason})"
+
+
+def describe_quarantine(path: Path, lines: Iterable[QuarantinedLine]) -> str:
+    """One line naming the damaged lines ('' if none)."""
+    lines = list(lines)
+    if not lines:
+        return ""
+    shown = ", ".join(q.describe() for q in lines[:5])
+    more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""
+    return (f"audit log {path}: {len(lines)} damaged line(s) skipped: {shown}{more}; "
+            "the records around them are used as they are")
+
+
+_reason = os_error_reason  # the cause without the path: our message names the path once
+
+
 class AuditLog:
-    """Append-only JSON-lines file; safe to share between threads."""
+    """Append-only JSON-lines file; safe to share between threads and processes.
+
+    Whole records only: a write that fails part-way (ENOSPC, EROFS, EIO) is
+    cut back to the last whole line and raises AuditUnwritable. Lines that do
+    not parse (damaged bytes, a tail cut off by a crash) are skipped and
+    listed in `quarantined` after each read. The file is 0600 and refused if
+    it is not a regular file (a FIFO, a directory)."""
 
     def __init__(self, path: Optional[Path] = None) -> None:
+        self._own_dir = path is None  # the default state dir is ours: its mode is fixed to 0700
         self.path = Path(path) if path is not None else default_audit_path()
         self._lock = threading.Lock()
+        self.quarantined: Tuple[QuarantinedLine, ...] = ()
+
+    # -- writing ---------------------------------------------------------------
 
     def append(self, record: AuditRecord) -> None:
-        line = json.dumps(record.to_json(), sort_keys=True, ensure_ascii=False) + "\n"
+        # ASCII only: records quote peer text (names, xapi errors), and `cat`
+        # or `tail -f` of the log must not hand a C1 or bidi control to the terminal.
+        line = json.dumps(record.to_json(), sort_keys=True, ensure_ascii=True) + "\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            created = not self.path.exists()
-            # O_APPEND keeps concurrent writers (UI + CLI) from interleaving lines.
-            fd = os.open(str(self.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, line.encode("utf-8"))
+                self._append_bytes(line.encode("utf-8"))
+            except AuditLogError:
+                raise
+            except OSError as exc:
+                raise AuditUnwritable(self.path, _reason(exc)) from None
+
+    def _append_bytes(self, data: bytes) -> None:
+        make_private_dir(self.path.parent, fix_existing=self._own_dir)
+        refuse_non_regular(self.path)  # before open: opening a FIFO would block
+        created = not self.path.exists()
+        # O_APPEND keeps concurrent writers (UI + CLI) from interleaving lines;
+        # O_NONBLOCK makes a FIFO swapped in after the check fail instead of hang.
+        fd = os.open(str(self.path), os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise NotRegularFile(self.path, st.st_mode)
+            fix_file_mode(fd)
+            # Another process appending at the same time must not be cut back
+            # by our truncate below: hold the file while we write.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a torn tail stays its own (quarantined) line
+            try:
+                _write_all(fd, data)
                 os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(self.path.parent)  # the new file's name must survive a power cut too
+            except OSError:
+                _cut_back(fd, size)
+                raise
+        finally:
+            os.close(fd)
+        if created:
+            fsync_dir(self.path.parent)  # the new file's name must survive a power cut too
+
+    # -- reading ---------------------------------------------------------------
 
     def records(self, since: Optional[float] = None) -> List[AuditRecord]:
-        if not self.path.exists():
-            return []
+        """The records (optionally from `since` on); damaged lines are skipped
+        and listed in `self.quarantined`. AuditUnreadable if the file exists
+        but cannot be read or is not a regular file."""
+        data = self._read_bytes()
         out: List[AuditRecord] = []
-        with self.path.open("r", encoding="utf-8") as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    rec = AuditRecord.from_json(json.loads(line))
-                except (ValueError, TypeError):
-                    # A torn last line after a power cut must not hide the rest.
-                    continue
-                if since is None or rec.ts >= since:
-                    out.append(rec)
+        bad: List[QuarantinedLine] = []
+        if not data:
+            self.quarantined = ()
+            return out
+        chunks = data.split(b"\n")
+        last = len(chunks) - 1
+        for index, raw in enumerate(chunks):
+            if not raw.strip():
+                continue
+            cut_off = index == last  # no end of line after it: the writer stopped mid-record
+            rec, reason = _parse_line(raw)
+            if rec is None:
+                bad.append(QuarantinedLine(index + 1, reason + ("; cut off, no end of line" if cut_off else "")))
+                continue
+            if since is None or rec.ts >= since:
+                out.append(rec)
+        self.quarantined = tuple(bad)
         return out
+
+    def _read_bytes(self) -> bytes:
+        try:
+            refuse_non_regular(self.path)
+            fd = os.open(str(self.path), os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise AuditUnreadable(self.path, _reason(exc)) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise AuditUnreadable(self.path, _reason(NotRegularFile(self.path, st.st_mode)))
+            fcntl.flock(fd, fcntl.LOCK_SH)  # a record being appended right now is read whole or not at all
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except AuditLogError:
+            raise
+        except OSError as exc:
+            raise AuditUnreadable(self.path, _reason(exc)) from None
+        finally:
+            os.close(fd)
+
+    def quarantine_note(self) -> str:
+        """One line about the damaged lines of the last read ('' if none)."""
+        return describe_quarantine(self.path, self.quarantined)
 
     def record(self, run_id: str, kind: str, **fields: Any) -> AuditRecord:
         """Convenience: build, append and return a record stamped now."""
@@ -163,17 +306,41 @@ class AuditLog:
         return rec
 
 
-def _fsync_dir(path: Path) -> None:
+def _parse_line(raw: bytes) -> Tuple[Optional[AuditRecord], str]:
     try:
-        fd = os.open(str(path), os.O_RDONLY)
-    except OSError:
-        return
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"damaged bytes at column {exc.start + 1}: not UTF-8"
     try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, f"not a JSON record: {getattr(exc, 'msg', exc)}"
+    if not isinstance(data, dict) or "kind" not in data or "run_id" not in data:
+        return None, "not an audit record"
+    try:
+        return AuditRecord.from_json(data), ""
+    except (ValueError, TypeError) as exc:
+        return None, f"not an audit record: {exc}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until all of `data` is written (a short write is not an error
+    by itself; the next call reports ENOSPC/EIO if there is one)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "write wrote nothing")
+        view = view[written:]
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """After a failed append: the file ends where the last whole record ended."""
+    try:
+        os.ftruncate(fd, size)
         os.fsync(fd)
     except OSError:
-        pass  # some file systems refuse fsync on directories
-    finally:
-        os.close(fd)
+        pass  # the next read quarantines the torn tail; nothing more can be done here
 
 
 def progress_from_audit(records: Iterable[AuditRecord], plan: Any = None) -> Dict[str, str]:
@@ -204,8 +371,11 @@ def last_open_run(records: Iterable[AuditRecord], *, max_age: Optional[float] = 
     `--confirm-dead` naming a host that answers) never began: it is not open,
     or the dashboard would announce a recovery in progress that never was.
     With `max_age` (seconds), a run whose last record is older than that is
-    not resumed: a new incident must not skip steps an old one once did."""
+    not resumed: a new incident must not skip steps an old one once did.
+    A read-only run (its first run-start says so) executed nothing: it is
+    never resumed, as a real run or otherwise."""
     started: List[str] = []
+    read_only = set()
     ended_ok = set()
     ended = set()
     acted = set()
@@ -213,6 +383,8 @@ def last_open_run(records: Iterable[AuditRecord], *, max_age: Optional[float] = 
     for rec in records:
         if rec.kind == RUN_START and rec.run_id not in started:
             started.append(rec.run_id)
+            if rec.inputs.get("read_only"):
+                read_only.add(rec.run_id)
         elif rec.kind == RUN_END:
             ended.add(rec.run_id)
             if rec.outcome == "healthy":
@@ -222,7 +394,7 @@ def last_open_run(records: Iterable[AuditRecord], *, max_age: Optional[float] = 
         last_ts[rec.run_id] = max(last_ts.get(rec.run_id, 0.0), rec.ts)
     now = time.time() if now is None else now
     for run_id in reversed(started):
-        if run_id in ended_ok or (run_id in ended and run_id not in acted):
+        if run_id in ended_ok or run_id in read_only or (run_id in ended and run_id not in acted):
             continue
         if max_age is not None and now - last_ts.get(run_id, 0.0) > max_age:
             return None

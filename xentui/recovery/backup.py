@@ -11,11 +11,13 @@ copy is verified by parsing it as a xapi database.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from xentui.recovery.private_files import make_private_dir, os_error_reason, write_private_file
+from xentui.recovery.step_context import StepFailed
 
 DUMP_PATH = "/pool/xmldbdump"
 STATE_DB = "/var/lib/xcp/state.db"
@@ -28,8 +30,8 @@ class BackupResult:
     how: str
 
 
-class BackupFailed(Exception):
-    pass
+class BackupFailed(StepFailed):
+    """The backup could not be taken or written: the step fails with this line."""
 
 
 def _http_dump(observer, timeout: float) -> Optional[bytes]:
@@ -68,7 +70,11 @@ def backup_pool_database(observer, target_dir: Path, *, run_id: str = "", on_mas
     from xentui.host.statedb import StateDbError, parse_state_db
 
     target_dir = Path(target_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
+    # A pool database holds SR credentials: the directory is 0700, the copy 0600.
+    try:
+        make_private_dir(target_dir, fix_existing=True)
+    except OSError as exc:
+        raise BackupFailed(f"cannot create {target_dir}: {os_error_reason(exc)}") from None
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = target_dir / f"pool-db-{stamp}{'-' + run_id if run_id else ''}.xml"
     body = None
@@ -99,10 +105,8 @@ def backup_pool_database(observer, target_dir: Path, *, run_id: str = "", on_mas
     except StateDbError as exc:
         raise BackupFailed(f"the copy does not parse as a xapi database: {exc}") from None
     objects = sum(len(recs) for recs in db.tables.values())
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        write_private_file(path, body)
+    except OSError as exc:
+        raise BackupFailed(f"cannot write {path}: {os_error_reason(exc)}") from None
     return BackupResult(path=path, objects=objects, how=how)

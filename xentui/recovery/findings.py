@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Any, Dict, Tuple
 
 
 class Severity(enum.IntEnum):
@@ -40,9 +40,13 @@ class Code(str, enum.Enum):
     STALE_PIF = "STALE_PIF"
     PBD_UNPLUGGED = "PBD_UNPLUGGED"
     XAPI_DOWN = "XAPI_DOWN"
+    NOT_XAPI = "NOT_XAPI"  # something answers where xapi should, but not as xapi
     VERSION_SKEW = "VERSION_SKEW"
     DEFAULT_SR_INVALID = "DEFAULT_SR_INVALID"
     HOST_DISABLED = "HOST_DISABLED"
+    # The workload (needs the run's audit record, see recovery.run_record):
+    VMS_NOT_RESTARTED = "VMS_NOT_RESTARTED"
+    VMS_LEFT_DOWN = "VMS_LEFT_DOWN"
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class Finding:
     evidence: Tuple[str, ...] = ()  # each item says what was seen and where
     data: Dict[str, str] = field(default_factory=dict, compare=False)  # machine-readable extras
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "code": self.code.value,
             "severity": self.severity.label,

@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
 from xentui.host.facts import GroundTruth
+from xentui.host.gather import PartialTables, StateDbCache
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import EmergencyState, Observation
 from xentui.xapi.client import connection_state_for
-from xentui.xapi.errors import CallTimeout, ConnectFailed, ConnectionLost, XapiError, XapiFailure
+from xentui.xapi.errors import CallTimeout, ConnectFailed, ConnectionLost, MalformedReply, XapiError, XapiFailure
+from xentui.xapi.liveness import (PROBE_INTERVAL, PROBE_MISSES, PROBE_TIMEOUT, LivenessMonitor, Verdict, probe_once,
+                                  stream_opener)
 from xentui.xapi.model import PoolSnapshot
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
 
@@ -59,6 +62,9 @@ class Observer:
         now: Callable[[], float] = time.time,
         peer_timeout: Optional[float] = None,
         ask_peers: bool = True,
+        liveness_interval: float = PROBE_INTERVAL,
+        liveness_timeout: float = PROBE_TIMEOUT,
+        liveness_misses: int = PROBE_MISSES,
     ) -> None:
         self.target = target
         if password is None and getattr(target, "kind", "") == "sim":
@@ -75,6 +81,16 @@ class Observer:
         self.read_only = read_only
         self.demo = demo
         self.ask_peers = ask_peers
+        # follow(): the master's liveness probe (0 interval = no probe).
+        self.liveness_interval = float(liveness_interval)
+        self.liveness_timeout = float(liveness_timeout)
+        self.liveness_misses = int(liveness_misses)
+        self._liveness: Optional[_MasterLiveness] = None
+        # Looks parse only state.db's host table (the peer list); the whole
+        # pool is parsed from it only when xapi cannot list it (_full_state_db).
+        self._state_db_cache = StateDbCache(hosts_only=True)
+        self._state_db_full_cache = StateDbCache()
+        self._state_db_snapshot: Tuple[object, Optional[PoolSnapshot]] = (None, None)
         self.now = now
         self._lock = threading.RLock()
         self._endpoint = None
@@ -153,14 +169,42 @@ class Observer:
     def _start_peer_views(self, gt: Optional[GroundTruth], fresh: bool):
         if gt is None or not gt.state_db.ok:
             return None
-        early_snap = PoolSnapshot.from_records(gt.state_db.value)
+        # The peers need the host list only: no VM is built for it.
+        early_snap = PoolSnapshot.from_records({"host": gt.state_db.value.get("host", {})})
         return self._pool.submit(self._peer_views, early_snap, gt, self._this_uuid(gt), fresh)
+
+    def _full_state_db(self, gt: GroundTruth) -> GroundTruth:
+        """`gt` whose state.db holds the whole pool (read again when the look
+        parsed only its host table); an unreadable file becomes its error."""
+        if not isinstance(gt.state_db.value, PartialTables):
+            return gt
+        from xentui.host.gather import read_state_db
+
+        access = self._file_access()
+        if access is None:
+            return replace(gt, state_db=replace(gt.state_db, value=None, error="state.db: no file access"))
+        try:
+            fact = read_state_db(access, self.now, self._state_db_full_cache)
+        except Exception as exc:  # noqa: BLE001 - ground truth never raises
+            fact = replace(gt.state_db, value=None, error=f"{type(exc).__name__}: {exc}")
+        return replace(gt, state_db=fact)
+
+    def _from_state_db(self, tables: dict) -> PoolSnapshot:
+        """The typed pool of a parsed state.db, built once per distinct parse
+        (the StateDbCache hands out the same tables while the file is unchanged)."""
+        cached_tables, snapshot = self._state_db_snapshot
+        if cached_tables is not tables or snapshot is None:
+            snapshot = PoolSnapshot.from_records(tables)
+            self._state_db_snapshot = (tables, snapshot)
+        return snapshot
 
     def _assemble(self, at: float, conn: ConnectionInfo, snapshot: Optional[PoolSnapshot], snapshot_source: str,
                   emergency: Optional[EmergencyState], this_name: str, gt: Optional[GroundTruth], early_views,
                   fresh: bool) -> Observation:
         if snapshot is None and gt is not None and gt.state_db.ok:
-            snapshot = PoolSnapshot.from_records(gt.state_db.value)
+            gt = self._full_state_db(gt)
+        if snapshot is None and gt is not None and gt.state_db.ok:
+            snapshot = self._from_state_db(gt.state_db.value)
             age = max(0.0, self.now() - gt.state_db.observed_at)
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(gt.state_db.observed_at))
             snapshot_source = f"state.db (as of {stamp}, {_fmt_age(age)})"
@@ -204,8 +248,24 @@ class Observer:
         refused, lost: xapi restarted or the master went away) or a new
         session means a full look at once. While xapi cannot list the pool,
         a full look every REPROBE_INTERVAL seconds.
-        `on_observation` is called only when something visible changed."""
-        last_key = None
+        `on_observation` is called only when something visible changed.
+
+        Beside the loop, a liveness probe of the master (its own connection,
+        every `liveness_interval` s, `liveness_timeout` s deadline) reports a
+        master that stopped answering within seconds, without waiting for the
+        event call to time out: after `liveness_misses` consecutive failed
+        probes, every observation shows the master as refused / hung."""
+        emitter = _Emitter(on_observation, stop)
+        # Each follow() has its own probe: the UI may start a new follow
+        # while an abandoned one is still winding down.
+        liveness = emitter.liveness = _MasterLiveness(self, emitter.liveness_changed)
+        self._liveness = liveness
+        try:
+            self._follow_loop(emitter, stop)
+        finally:
+            liveness.stop()
+
+    def _follow_loop(self, emitter: "_Emitter", stop: threading.Event) -> None:
         obs: Optional[Observation] = None
         full_due = last_full = 0.0
         relogin_due = time.monotonic() + FULL_REFRESH
@@ -227,10 +287,7 @@ class Observer:
                     full_due += FULL_REFRESH
                     version = _snapshot_key(obs.snapshot)
                     if not self._is_live(obs):
-                        key = _observation_key(obs, version)
-                        if key != last_key:
-                            last_key = key
-                            on_observation(obs)
+                        emitter.emit(obs, version)
                         stop.wait(REPROBE_INTERVAL)
                         continue
                 else:
@@ -252,10 +309,7 @@ class Observer:
                 obs = None
                 stop.wait(REPROBE_INTERVAL)
                 continue
-            key = _observation_key(obs, version)
-            if key != last_key and not stop.is_set():
-                last_key = key
-                on_observation(obs)
+            emitter.emit(obs, version)
 
     def _regather(self, obs: Observation) -> Observation:
         """`obs` with fresh ground truth and peer answers, re-diagnosed."""
@@ -287,7 +341,7 @@ class Observer:
         """One incremental step: (observation, content changed, topology changed), or None
         when the event call failed (the caller then takes a full look)."""
         from xentui.recovery.diagnosis import diagnose
-        from xentui.xapi.model import SNAPSHOT_CLASSES
+        from xentui.xapi.model import SNAPSHOT_CLASSES, lean_event_hook
 
         client = self._client
         if client is None:
@@ -297,7 +351,7 @@ class Observer:
             # Blocks until something changes or EVENT_WAIT (xapi's seconds)
             # passes; our socket timeout adds the call timeout as margin.
             reply = client.call("event.from", list(SNAPSHOT_CLASSES), obs.snapshot.token, EVENT_WAIT,
-                                timeout=EVENT_WAIT + self.call_timeout)
+                                timeout=EVENT_WAIT + self.call_timeout, object_hook=lean_event_hook)
         except XapiError:
             return None
         if stop.is_set():
@@ -369,6 +423,9 @@ class Observer:
             delay = min(delay * 2, 1.0)
 
     def close(self) -> None:
+        liveness = self._liveness
+        if liveness is not None:
+            liveness.stop()  # a follow() thread the UI abandoned may never get to do it
         with self._lock:
             self._closed = True
             self._drop_client()
@@ -518,6 +575,35 @@ class Observer:
                 info = replace(info, state=connection_state_for(exc), detail=str(exc))
                 with self._lock:
                     self._drop_client()
+            except XapiFailure as exc:
+                if exc.code == "INTERNAL_ERROR" and "missing table" in exc.params:
+                    # A member has no database of its own: a call over TCP with a
+                    # slave-local session is served by the member, and event.from reads
+                    # its never-populated local database (xapi_event.ml from_inner).
+                    from xentui.xapi.live import load_snapshot_by_listing
+
+                    master = getattr(client, "master_address", "") or ""
+                    why = ("this host is a pool member: it has no pool database of its own, so event.from "
+                           "fails here (INTERNAL_ERROR missing table) and there is no live event feed"
+                           + (f"; connect to the master {master} for it" if master else ""))
+                    try:
+                        # The listing calls do work: a member sends them to the master's database.
+                        snapshot = load_snapshot_by_listing(client, timeout=self.call_timeout)
+                        info = replace(info, detail=why + "; the pool was listed with get_all_records "
+                                       "through this member")
+                    except XapiError as listing:
+                        info = replace(info, detail=why + f"; listing the pool failed too ({listing}); "
+                                       "the view comes from probes")
+                        error = "no live pool view on a member"
+                else:
+                    error = f"event.from failed: {exc}"
+            except MalformedReply as exc:
+                # Logged in, then a pool listing of the wrong shape: the same one
+                # "not xapi" finding as at login, never a state.db view next to
+                # "connected" as if xapi had merely hung.
+                info = replace(info, state=connection_state_for(exc), detail=str(exc))
+                with self._lock:
+                    self._drop_client()
             except XapiError as exc:
                 error = f"event.from failed: {exc}"
         return info, snapshot, emergency, error
@@ -584,7 +670,7 @@ class Observer:
         if access is None:
             return None
         return gather_ground_truth(access, port_for=self._port_for(), probe_timeout=self.probe_timeout,
-                                   now=self.now)
+                                   now=self.now, state_db_cache=self._state_db_cache)
 
     def _file_access(self):
         with self._lock:
@@ -597,7 +683,7 @@ class Observer:
         if access is None:
             return gt
         try:
-            fact = read_state_db(access, self.now)
+            fact = read_state_db(access, self.now, self._state_db_full_cache)
         except Exception:  # noqa: BLE001 - ground truth never raises
             return gt
         return replace(gt, state_db=fact) if fact.ok else gt
@@ -784,3 +870,141 @@ def _running_vm_uuids(client) -> Tuple[str, ...]:
         if rec.get("power_state") in ("Running", "Paused"):
             out.append(str(rec.get("uuid", "")))
     return tuple(sorted(out))
+
+
+class _Emitter:
+    """follow()'s reporting, shared by its loop and the liveness probe's
+    thread: applies the probe's verdict, reports only visible changes."""
+
+    def __init__(self, on_observation: Callable[[Observation], None], stop: threading.Event) -> None:
+        self.liveness: Optional[_MasterLiveness] = None
+        self._on_observation = on_observation
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._last_key = None
+        self._base: Optional[Observation] = None  # the loop's latest, without the verdict
+        self._version = None
+
+    def emit(self, obs: Observation, version) -> None:
+        liveness = self.liveness
+        if liveness is not None:
+            liveness.aim(obs)
+        with self._lock:
+            self._base, self._version = obs, version
+            self._deliver(obs, version)
+
+    def liveness_changed(self) -> None:
+        with self._lock:
+            if self._base is not None:
+                self._deliver(self._base, self._version)
+
+    def _deliver(self, obs: Observation, version) -> None:
+        liveness = self.liveness
+        shown = liveness.apply(obs) if liveness is not None else obs
+        key = _observation_key(shown, version)
+        if key != self._last_key and not self._stop.is_set():
+            self._last_key = key
+            self._on_observation(shown)
+
+
+def _master_of(obs: Observation) -> Optional[Tuple[str, str]]:
+    """(name, address) of the master this host follows, None when this host
+    is (or claims to be) the master or no master is known."""
+    gt = obs.ground_truth
+    role = gt.pool_role.value if gt is not None and gt.pool_role.ok else None
+    if role is not None and role.role == "master":
+        return None
+    snap = obs.snapshot
+    address = role.master_address if role is not None and role.role == "slave" else ""
+    address = address or obs.connection.master_address
+    name = ""
+    if snap is not None:
+        if address:
+            host = next((h for h in snap.hosts.values() if h.address == address), None)
+        else:
+            host = snap.master
+        if host is not None:
+            if obs.connection.this_host_uuid and host.uuid == obs.connection.this_host_uuid:
+                return None
+            name, address = host.name_label, address or host.address
+    if not address:
+        return None
+    return name or address, address
+
+
+class _MasterLiveness:
+    """The LivenessMonitor aimed at the current master, and its verdict as a PeerView."""
+
+    def __init__(self, observer: "Observer", on_change: Callable[[], None]) -> None:
+        self._observer = observer
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._target: Optional[Tuple[str, str]] = None
+        self._monitor: Optional[LivenessMonitor] = None
+        self._endpoint = None
+
+    def aim(self, obs: Observation) -> None:
+        target = _master_of(obs) if self._observer.liveness_interval > 0 else None
+        with self._lock:
+            if target == self._target and (target is None or self._monitor is not None):
+                return
+            self._stop_locked()
+            self._target = target
+            if target is None:
+                return
+            try:
+                endpoint = self._observer._peer_endpoint(target[1])
+            except (XapiError, OSError, ValueError):
+                return  # no way there yet; the next observation aims again
+            timeout = self._observer.liveness_timeout
+            endpoint.connect_timeout = timeout  # the probe's deadline covers the connect too
+            self._endpoint = endpoint
+            self._monitor = LivenessMonitor(
+                lambda: probe_once(stream_opener(endpoint), timeout, host_header=target[1]),
+                lambda verdict: self._on_change(),
+                interval=self._observer.liveness_interval, misses=self._observer.liveness_misses,
+                now=self._observer.now, name=f"xentui-liveness-{target[0]}",
+            ).start()
+
+    def verdict(self) -> Optional[Tuple[str, str, Verdict]]:
+        monitor, target = self._monitor, self._target
+        if monitor is None or target is None:
+            return None
+        return target[0], target[1], monitor.verdict
+
+    def apply(self, obs: Observation) -> Observation:
+        """`obs` with the master shown as the probe found it, when the probe
+        says it is down (the observation's own look may be seconds older)."""
+        current = self.verdict()
+        if current is None or not current[2].down:
+            return obs
+        name, address, verdict = current
+        if _master_of(obs) != (name, address):
+            return obs
+        views = [v for v in obs.peer_views if v.host_name != name]
+        existing = next((v for v in obs.peer_views if v.host_name == name), None)
+        if existing is not None and existing.down:
+            return obs  # the look itself found it down: its words stand
+        detail = (f"liveness probe: {verdict.misses} probes in a row failed "
+                  f"({verdict.outcome}{': ' + verdict.detail if verdict.detail else ''})")
+        views.append(pv.PeerView(name, address, verdict.outcome, asked_at=verdict.since or obs.at, detail=detail))
+        from xentui.recovery.diagnosis import diagnose
+
+        shown = replace(obs, peer_views=tuple(sorted(views, key=lambda v: v.host_name)), findings=())
+        return replace(shown, findings=diagnose(shown))
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_locked()
+            self._target = None
+
+    def _stop_locked(self) -> None:
+        monitor, endpoint = self._monitor, self._endpoint
+        self._monitor = self._endpoint = None
+        if monitor is not None:
+            monitor.stop()
+        if endpoint is not None:
+            try:
+                endpoint.close()
+            except (OSError, XapiError):
+                pass

@@ -16,7 +16,7 @@ the cheapest question with an unambiguous answer:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Dict, Tuple
 
 # PeerView.role values
 MASTER = "master"
@@ -59,7 +59,7 @@ class PeerView:
     def down(self) -> bool:
         return self.reach in DOWN_REACHES
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "host": self.host_name,
             "address": self.address,

@@ -139,7 +139,7 @@ class Plan:
 
 
 def build_plan(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
-               reenable_ha: bool = False) -> Plan:
+               reenable_ha: bool = False, run_record=None) -> Plan:
     """The ordered runbook for what `observation.findings` says is wrong
     (diagnosed here if the observation carries no findings).
 
@@ -147,8 +147,10 @@ def build_plan(observation: Observation, *, keep_master: str = "", preferred_mas
     host if it is one of them). `preferred_master`: adds a "later" step that
     hands the master role to that host once the pool is healthy.
     `reenable_ha`: HA was armed before the recovery and is off now.
+    `run_record`: the recovery run's `run_record.RunRecord` when resuming:
+    the plan is built from the pool's state plus what the run recorded.
     """
     from xentui.recovery.plan_builder import build  # the rules live in their own module
 
     return build(observation, keep_master=keep_master, preferred_master=preferred_master,
-                 reenable_ha=reenable_ha)
+                 reenable_ha=reenable_ha, run_record=run_record)

@@ -47,11 +47,22 @@ def _by_code(findings: Sequence[Finding], code: Code) -> List[Finding]:
 
 
 def build(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
-          pending_vm_starts: Sequence[str] = (), reenable_ha: bool = False, now: Optional[float] = None) -> Plan:
+          pending_vm_starts: Sequence[str] = (), reenable_ha: bool = False, now: Optional[float] = None,
+          run_record=None) -> Plan:
     """See `plan.build_plan`. `pending_vm_starts`: uuids of VMs whose power state
     an earlier (interrupted) run reset; still-Halted ones get a start step.
     `reenable_ha`: HA was armed before the recovery (the audit log says so) and
-    is off now: add the "later" step that re-enables it."""
+    is off now: add the "later" step that re-enables it. `run_record`: the
+    run's `run_record.RunRecord` (resume): its baseline workload makes VMs
+    that ran on the dead host and run nowhere now a finding with a start step,
+    so a step whose effect is half done (VMs reset, not started) stays."""
+    if run_record is not None:
+        from xentui.recovery.diagnosis import with_run_record
+
+        observation = with_run_record(observation, run_record)
+        pending_vm_starts = tuple(u for u in tuple(pending_vm_starts) + tuple(
+            u for u in run_record.reset_vm_uuids if u not in pending_vm_starts)
+            if u not in run_record.left_down)
     findings = observation.findings
     if not findings:
         from xentui.recovery.rules import run_rules
@@ -103,7 +114,9 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             if not iface and pif is not None:
                 net = s.snap.network_of(pif)
                 iface = net.bridge if net is not None else ""
-            steps.append(step_management_reconfigure(h, iface, emergency or not s.snap_live, pif))
+            steps.append(step_management_reconfigure(h, iface, emergency or not s.snap_live, pif,
+                                                     cause=f.data.get("cause", ""),
+                                                     new_nics=f.data.get("new_nics", "")))
 
     # Master gone: confirm, disarm HA, promote.
     mu = _by_code(findings, Code.MASTER_UNREACHABLE)
@@ -124,14 +137,22 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             notes.append(f"{newest} runs a newer xapi than {this.name_label}: promote {newest} "
                          "instead (run xentui on its console), or members newer than the new master "
                          "stay in emergency mode.")
+    elif s.role_change_pending and s.reason_code.startswith("HA_") and master_for_rest is None:
+        # Xapi_ha.on_server_restart holds a master too (HA armed, no statefile): pool.conf
+        # says master, xapi loops in emergency mode; only disarming HA lets its start-up
+        # carry on (no restart is coming). The rest is planned once it answers as master.
+        steps.append(step_ha_disable(this, local=True))
+        notes.append(f"{this.name_label}'s pool.conf says master but its xapi waits in the HA start-up "
+                     "loop (no statefile). Disarm HA on it; it then carries on as master within 10 s: "
+                     "run xentui again for the rest.")
     elif s.this_is_master:
         master_for_rest = master_for_rest or this
     elif master_for_rest is None and s.believed_master is not None and not s.is_down(s.believed_master):
         master_for_rest = s.believed_master
 
     recovering = bool(steps) or bool(pending_vm_starts) or any(c in codes for c in (
-        Code.ORPHANED_MEMBER, Code.VMS_ON_DEAD_HOST, Code.MEMBER_UNREACHABLE, Code.PBD_UNPLUGGED,
-        Code.DEFAULT_SR_INVALID, Code.STALE_PIF, Code.HOST_DISABLED))
+        Code.ORPHANED_MEMBER, Code.VMS_ON_DEAD_HOST, Code.VMS_NOT_RESTARTED, Code.MEMBER_UNREACHABLE,
+        Code.PBD_UNPLUGGED, Code.DEFAULT_SR_INVALID, Code.STALE_PIF, Code.HOST_DISABLED))
 
     if master_for_rest is not None and recovering:
         m = master_for_rest
@@ -181,17 +202,32 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         steps.append(step_plug_pbds(m))
         steps.append(step_check_default_sr(m))
         known = {v.uuid for v in vms_to_start}
-        for uuid in pending_vm_starts:
-            v = next((x for x in s.snap.vms.values() if x.uuid == uuid), None)
-            if v is not None and v.uuid not in known and v.power_state == "Halted":
-                vms_to_start.append(v)
-                known.add(v.uuid)
+        by_uuid = {x.uuid: x for x in s.snap.vms.values()}
+        # The fence gate: every host whose VMs are started here must be
+        # attested and silent, whether this run reset them or an earlier one did.
+        fence = [h.name_label for h in dead if s.running_vms_on(h)]
+        for f in _by_code(findings, Code.VMS_NOT_RESTARTED):
+            for uuid in (u for u in f.data.get("vm_uuids", "").split(",") if u):
+                v = by_uuid.get(uuid)
+                if v is not None and v.uuid not in known and v.power_state == "Halted":
+                    vms_to_start.append(v)
+                    known.add(v.uuid)
+            h = s.snap.host_by_name(f.data.get("from_host", f.host))
+            if h is not None and s.is_down(h) and h.name_label not in fence:
+                fence.append(h.name_label)
+        pending = [by_uuid[u] for u in pending_vm_starts if u in by_uuid and u not in known
+                   and by_uuid[u].power_state == "Halted"]
+        if pending:
+            vms_to_start.extend(pending)
+            known.update(v.uuid for v in pending)
+            # where they ran is not recorded (no baseline): every declared-dead host is gated
+            fence.extend(h.name_label for h in dead if s.declared_dead(h) and h.name_label not in fence)
         if vms_to_start:
-            steps.append(step_start_vms(vms_to_start, [h.name_label for h in dead if s.running_vms_on(h)],
-                                        m, flagged))
+            addresses = {h.name_label: h.address for h in s.snap.hosts.values()}
+            steps.append(step_start_vms(vms_to_start, fence, m, flagged, addresses))
         if ha:
             pool = s.snap.pool
-            steps.append(step_enable_ha(m, pool.ha_statefiles if pool is not None else ()))
+            steps.append(step_enable_ha(m, pool.ha_statefiles if pool is not None else (), _heartbeat_candidates(s)))
         steps.append(step_backup_db(m))
     # Handing the master role back is asked for explicitly and may come long
     # after the recovery, when the pool is healthy again (the seed article's end).
@@ -199,10 +235,10 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
     current = master_for_rest or (s.believed_master if s.believed_master is not None
                                   and not s.is_down(s.believed_master) else None)
     if pref is not None and current is not None and pref.ref != current.ref and not s.is_down(pref):
-        steps.append(step_designate(pref))
+        steps.append(step_designate(pref, [h for h in s.snap.hosts.values() if h.ref != pref.ref]))
     pool = s.snap.pool
     if reenable_ha and current is not None and pool is not None and not pool.ha_enabled:
-        steps.append(step_enable_ha(current, pool.ha_statefiles))
+        steps.append(step_enable_ha(current, pool.ha_statefiles, _heartbeat_candidates(s)))
 
     if Code.HOST_DISABLED in codes:
         notes.append("A disabled host that answers is re-enabled by xapi once it has rejoined; "
@@ -214,6 +250,13 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         notes.append(f"The old master {hung[0].host} still accepts connections (xapi hung). Power it "
                      "off through its BMC first; xentui refuses to promote while it accepts connections.")
     return _plan(steps, findings, observation, notes, now)
+
+
+def _heartbeat_candidates(s: Situation) -> list:
+    """SRs that can hold an HA statefile: shared, and not an ISO library."""
+    return sorted((sr for sr in s.snap.srs.values()
+                   if sr.shared and sr.content_type != "iso" and sr.type != "iso"),
+                  key=lambda sr: sr.name_label)
 
 
 def _plan(steps, findings, observation, notes, now) -> Plan:

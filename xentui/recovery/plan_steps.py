@@ -8,7 +8,7 @@ steps a situation needs and in what order.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Dict, Optional, Sequence
 
 from xentui.recovery.plan import Confirm, Precondition, Step
 from xentui.xapi.model import Host
@@ -197,11 +197,15 @@ def step_declare_dead(dead: Host, master: Host, vm_names: Sequence[str]) -> Step
     )
 
 
-def step_start_vms(vms, dead_names: Sequence[str], survivor: Host, flagged: Sequence[str]) -> Step:
+def step_start_vms(vms, dead_names: Sequence[str], survivor: Host, flagged: Sequence[str],
+                   dead_addresses: Optional[Dict[str, str]] = None) -> Step:
     names = ", ".join(v.name_label for v in vms)
     pre = [_is_master(survivor.name_label),
            _p("vms-halted", "Each VM is Halted in the database and runs nowhere the pool knows of")]
-    pre += [_fenced(n) for n in dead_names]
+    # The same fence gate as declare-dead, on every path (a resumed run too):
+    # attested AND silent right now, or a VM could run twice.
+    for n in dead_names:
+        pre += [_fenced(n), _silent(n, (dead_addresses or {}).get(n, "?"))]
     if flagged:
         pre.append(_p("no-double-claim", "No VM is claimed by two masters"))
     return Step(
@@ -269,12 +273,84 @@ def step_check_default_sr(master: Host) -> Step:
     )
 
 
-def step_management_reconfigure(host: Host, interface: str, emergency: bool, pif=None) -> Step:
+# What each way back to a management address costs (said wherever xentui sends the
+# admin to it).
+TOOLSTACK_RESTART = ("xe-toolstack-restart (on that host: restarts xapi and xcp-networkd, which "
+                     "re-applies its network config; about a minute without management, running "
+                     "VMs keep running)")
+EMERGENCY_NETWORK_RESET = ("the emergency network reset as the last resort (xsconsole: Network and "
+                           "Management Interface > Emergency Network Reset, or xe-reset-networking "
+                           "--device=<ethN> ...): it reboots the host with -f, so its running VMs are "
+                           "killed, not shut down, and it rebuilds the host's network config from "
+                           "scratch (bonds, VLANs and other NIC settings are lost)")
+
+
+def rename_pins(new_nics: str) -> str:
+    """'eth0=<MAC> eth1=<MAC>' for interface-rename --update: the new NICs (in the
+    order of their new names) get the old names back."""
+    pairs = [pair.split("=", 1) for pair in new_nics.split(",") if "=" in pair]
+    return " ".join(f"eth{i}={mac}" for i, (_, mac) in enumerate(pairs))
+
+
+def management_fix_by_hand(host: str, cause: str, interface: str, new_nics: str) -> str:
+    """What the admin must do on `host` when xapi itself cannot bring the management
+    address back (xapi_host.ml local_management_reconfigure assigns no address)."""
+    bridge = interface or "the management bridge"
+    if cause == "link":
+        return (f"{host}'s management link has no carrier: check the cable, the switch port and, "
+                f"for DHCP, the DHCP server. The host rejoins by itself when its address returns; "
+                f"a toolstack restart does not help while the link is down.")
+    if cause == "address":
+        return (f"{bridge} on {host} is up but has no address (a lost DHCP lease or a removed "
+                f"address). Run {TOOLSTACK_RESTART}; then run xentui again.")
+    if cause == "no-uplink":
+        pins = rename_pins(new_nics)
+        return (f"The NIC behind {bridge} on {host} is gone and the new NICs came up under new names "
+                f"({new_nics.replace('=', ' ').replace(',', ', ') or 'see ip link'}); networkd has no config for them, so "
+                f"nothing xapi does brings the address back. Pin the old names to the new NICs: "
+                f"'interface-rename --update {pins or 'eth0=<new MAC> ...'}' then reboot {host} (the "
+                f"reboot stops the VMs running there); then run xentui again (PIF.scan re-matches the "
+                f"PIFs). Or {EMERGENCY_NETWORK_RESET}.")
+    if cause == "remote":
+        return (f"{host} has no management address, so it cannot be reached from here: repair it "
+                f"at {host}'s own console (run xentui there).")
+    if cause == "inventory":
+        return (f"xapi on {host} reads its management interface from /etc/xensource-inventory only "
+                f"when it starts: after the repair run {TOOLSTACK_RESTART}.")
+    return (f"Find out why {host} has no address on {bridge} (ip addr show {bridge}; cable, DHCP). "
+            f"If the link is fine, {TOOLSTACK_RESTART}; if its NICs were replaced, interface-rename "
+            f"--update and a reboot. Or {EMERGENCY_NETWORK_RESET}.")
+
+
+def step_management_reconfigure(host: Host, interface: str, emergency: bool, pif=None, cause: str = "",
+                                new_nics: str = "") -> Step:
+    manual = ""
+    confirm = Confirm.F8
     if emergency:
-        xe = (f"xe host-emergency-management-reconfigure interface={interface or '<bridge>'}",)
-        calls = (f"host.local_management_reconfigure('{interface}')",)
-        changes = (f"Re-applies the management configuration on {interface or 'the management bridge'} "
-                   "and restarts the management server. No reboot; VMs keep running.")
+        manual = management_fix_by_hand(host.name_label, cause, interface, new_nics)
+        if cause == "inventory" and interface:
+            # The one case xapi's call helps: the inventory names no interface, and the
+            # bridge of the host's management PIF (from the database) is there.
+            xe = (f"xe host-emergency-management-reconfigure interface={interface}",
+                  "xe-toolstack-restart   # xapi re-reads the inventory only when it starts")
+            calls = (f"host.local_management_reconfigure('{interface}')",)
+            changes = (f"Writes MANAGEMENT_INTERFACE={interface} into the inventory (the bridge of "
+                       f"{host.name_label}'s management PIF). xapi assigns no address and does not "
+                       "answer this call while in emergency mode; it takes effect at the next "
+                       "toolstack restart.")
+        else:
+            xe = {
+                "link": (f"ip link show {interface or '<bridge>'}   # NO-CARRIER: cable / switch port",),
+                "address": ("xe-toolstack-restart",),
+                "no-uplink": ("interface-rename --list",
+                              f"interface-rename --update {rename_pins(new_nics) or 'eth0=<new MAC> ...'}",
+                              "reboot   # stops the VMs running on this host"),
+            }.get(cause, (f"ip addr show {interface or '<bridge>'}",))
+            calls = ()
+            changes = ("Nothing by itself: xapi cannot assign a management address "
+                       "(host.local_management_reconfigure only rewrites the inventory). It waits "
+                       "for the address to return and verifies, or stops and says what to do by hand.")
+            confirm = Confirm.ENTER
     else:
         mode = pif.ip_configuration_mode if pif is not None else "<mode>"
         xe = (f"xe pif-reconfigure-ip uuid={pif.uuid if pif else '<pif>'} mode={mode}"
@@ -287,22 +363,24 @@ def step_management_reconfigure(host: Host, interface: str, emergency: bool, pif
         title=f"Repair the management interface of {host.name_label}",
         why="The host has no management address: it cannot reach its master or be managed.",
         changes=changes,
-        risk="medium",
-        risk_text="A wrong interface cuts remote access; do it from the host console. Never "
-                  "xe-reset-networking here: it reboots the host and kills its VMs.",
+        risk="medium" if calls else "none",
+        risk_text=("A wrong interface cuts remote access; do it from the host console. "
+                   if calls else "No change by xentui. ") + "xe-reset-networking reboots the host with -f "
+                  "and kills its running VMs: last resort only.",
         xe=xe,
         calls=calls,
         preconditions=(_answers(host.name_label),)
         + ((_p(f"emergency:{host.name_label}", f"{host.name_label} is in emergency mode "
-               "(the call only works there)"),) if emergency else ()),
+               "(the call only works there)"),) if emergency and calls else ()),
         verify="The management interface has an IPv4 address again and the host leaves emergency "
                "mode (it reaches its master within seconds).",
-        on_failure="Check the cable/switch port and the DHCP server; for a static address: "
-                   "xe pif-reconfigure-ip on the master, then retry.",
-        confirm=Confirm.F8,
+        on_failure=manual or ("Check the cable/switch port and the DHCP server; for a static address: "
+                              "xe pif-reconfigure-ip on the master, then retry."),
+        confirm=confirm,
         target_host=host.name_label,
         params={"host": host.name_label, "host_uuid": host.uuid, "interface": interface,
-                "mode": "emergency" if emergency else "normal", "pif_uuid": pif.uuid if pif is not None else ""},
+                "mode": "emergency" if emergency else "normal", "pif_uuid": pif.uuid if pif is not None else "",
+                "cause": cause, "manual": manual},
     )
 
 
@@ -417,7 +495,7 @@ def step_demote_master(other: str, keep: Host, flagged: Sequence[str]) -> Step:
     )
 
 
-def step_designate(host: Host) -> Step:
+def step_designate(host: Host, others: Sequence[Host] = ()) -> Step:
     return Step(
         id=f"designate-master:{host.name_label}",
         title=f"Hand the master role back to {host.name_label}",
@@ -429,8 +507,12 @@ def step_designate(host: Host) -> Step:
                   "allows one at a time.",
         xe=(f"xe pool-designate-new-master host-uuid={host.uuid}",),
         calls=(f"pool.designate_new_master({host.name_label})",),
-        preconditions=(_answers(host.name_label), _p("ha-off", "HA is disabled on the pool"),
-                       _p("single-flight", "No other master change is in progress")),
+        # Phase 1 of xapi's two-phase commit asks EVERY host (propose_new_master), with
+        # no timeout: one that does not answer aborts it, a hung one holds it.
+        preconditions=(_answers(host.name_label),)
+        + tuple(_answers(h.name_label) for h in sorted(others, key=lambda h: h.name_label))
+        + (_p("ha-off", "HA is disabled on the pool"),
+           _p("single-flight", "No other master change is in progress")),
         verify=f"{host.name_label} answers as master and every host follows it.",
         on_failure="Wait for xapi on all hosts; do not repeat the call while one is in flight.",
         confirm=Confirm.F8,
@@ -440,24 +522,34 @@ def step_designate(host: Host) -> Step:
     )
 
 
-def step_enable_ha(master: Host, statefile_srs: Sequence[str]) -> Step:
+def step_enable_ha(master: Host, statefile_vdis: Sequence[str], candidate_srs: Sequence = ()) -> Step:
+    """`statefile_vdis`: pool.ha_statefiles (VDI refs: the heartbeat SR is the SR of
+    that VDI, resolved when the step runs). `candidate_srs`: the shared SRs that can
+    hold a statefile (no ISO library), offered as the choice when the statefile is
+    gone and more than one could do."""
+    names = tuple(sr.name_label for sr in candidate_srs)
+    sr_xe = (f"xe vdi-param-get uuid=<statefile-vdi> param-name=sr-uuid   # the old heartbeat SR",
+             "xe pool-ha-enable heartbeat-sr-uuids=<that sr>")
     return Step(
         id="enable-ha",
         title="Re-enable HA",
         why="HA was disarmed for the recovery.",
-        changes="Arms HA on every host with the heartbeat SR.",
+        changes="Arms HA on every host with the heartbeat SR: the SR of the old statefile VDI; if "
+                "that is gone, the only shared non-ISO SR, or the one you choose.",
         risk="medium",
         risk_text="Enable only once every host is back and the heartbeat SR is reachable from all; "
                   "with 2 hosts HA risks fencing both.",
-        xe=("xe pool-ha-enable heartbeat-sr-uuids=<sr>",),
-        calls=("pool.enable_ha(heartbeat_srs, {})",),
+        xe=sr_xe,
+        calls=("VDI.get_SR(statefile)", "pool.enable_ha(heartbeat_srs, {})"),
         preconditions=(_is_master(master.name_label), _p("all-hosts-live", "Every host answers")),
         verify="pool.ha_enabled is true.",
         on_failure="Check the heartbeat SR from every host; see /var/log/xha.log.",
         confirm=Confirm.F8,
         target_host=master.name_label,
         phase="later",
-        params={"master": master.name_label, "statefile_srs": ",".join(statefile_srs)},
+        choice=names if len(names) > 1 else (),
+        params={"master": master.name_label, "statefile_vdis": ",".join(statefile_vdis),
+                "candidate_srs": ",".join(sr.uuid for sr in candidate_srs)},
     )
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from xentui.recovery import audit as au
-from xentui.recovery.audit import AuditRecord
+from xentui.recovery.audit import AuditRecord, QuarantinedLine
 from xentui.recovery.findings import Finding
+from xentui.recovery.private_files import make_private_dir, write_private_file
+from xentui.xapi.safe_text import multiline
 
 FINDINGS = "findings"  # audit record kind holding a findings snapshot (inputs["findings"])
 
@@ -25,12 +27,15 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(records: Iterable[AuditRecord], findings: Sequence[Finding], path) -> Path:
-    """Write the report for `records` (+ the current `findings`) to `path`."""
+def write_report(records: Iterable[AuditRecord], findings: Sequence[Finding], path,
+                 quarantined: Sequence[QuarantinedLine] = ()) -> Path:
+    """Write the report for `records` (+ the current `findings`) to `path`:
+    0600 (it names hosts and what was done to them), written whole or not at
+    all. OSError (NotRegularFile for a FIFO or directory) if it cannot be."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(list(records), list(findings)), encoding="utf-8")
-    return path
+    make_private_dir(path.parent)
+    text = render_report(list(records), list(findings), quarantined=quarantined)
+    return write_private_file(path, text.encode("utf-8"))
 
 
 def _findings_table(items: List[dict]) -> List[str]:
@@ -49,12 +54,39 @@ def _findings_table(items: List[dict]) -> List[str]:
     return out
 
 
+def is_read_only_run(recs: Sequence[AuditRecord]) -> bool:
+    """A run whose first run-start says read-only, or whose steps all only
+    said what they would do: it executed nothing."""
+    first = next((r for r in recs if r.kind == au.RUN_START), None)
+    if first is not None:
+        return bool(first.inputs.get("read_only"))
+    steps = [r for r in recs if r.kind == au.STEP_END]
+    return bool(steps) and all(r.outcome == "read-only" for r in steps)
+
+
+def run_outcome(recs: Sequence[AuditRecord]) -> str:
+    """The run's outcome: that of its last run-end, unless it was resumed
+    after it and that invocation has not ended (interrupted again)."""
+    unfinished = "unfinished (no run-end record: interrupted or still running)"
+    last_end = next((r for r in reversed(recs) if r.kind == au.RUN_END), None)
+    if last_end is None:
+        return unfinished
+    last_start = next((i for i in range(len(recs) - 1, -1, -1) if recs[i].kind == au.RUN_START), -1)
+    if last_start > recs.index(last_end):
+        return unfinished
+    return last_end.outcome
+
+
 def render_report(records: List[AuditRecord], findings: Sequence[Finding],
-                  generated_at: Optional[float] = None) -> str:
+                  generated_at: Optional[float] = None, quarantined: Sequence[QuarantinedLine] = ()) -> str:
     generated_at = time.time() if generated_at is None else generated_at
     lines: List[str] = ["# Pool incident report", ""]
     lines.append(f"Generated {_t(generated_at)} by xentui from {len(records)} audit record(s).")
     lines.append("")
+    if quarantined:
+        lines += ["## Damaged audit log lines (skipped)", ""]
+        lines += [f"- {_cell(q.describe())}" for q in quarantined]
+        lines.append("")
     if not records:
         lines += ["No recovery actions were recorded in the audit log.", ""]
     runs: Dict[str, List[AuditRecord]] = {}
@@ -62,24 +94,45 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
         runs.setdefault(rec.run_id, []).append(rec)
 
     lines += ["## Summary", ""]
+    totals = [0, 0, 0]  # real runs, step attempts, succeeded
+    read_only_runs = 0
     for run_id, recs in runs.items():
         start = min(r.ts for r in recs)
         end = max(r.ts for r in recs)
-        ends = [r for r in recs if r.kind == au.RUN_END]
-        outcome = ends[-1].outcome if ends else "unfinished (no run-end record: interrupted or still running)"
+        outcome = run_outcome(recs)
         steps = [r for r in recs if r.kind == au.STEP_END]
         done = sum(1 for r in steps if r.outcome in ("done", "skipped"))
+        if is_read_only_run(recs):
+            read_only_runs += 1
+            lines.append(f"- Run `{run_id}`: {_t(start)} – {_t(end)}, read-only: nothing was executed "
+                         f"({len(steps)} step(s) shown), not counted in the totals.")
+            continue
+        totals[0] += 1
+        totals[1] += len(steps)
+        totals[2] += done
         lines.append(f"- Run `{run_id}`: {_t(start)} – {_t(end)}, {done}/{len(steps)} step attempt(s) "
                      f"succeeded, outcome: **{outcome}**.")
         fenced = sorted({r.host for r in recs if r.kind == au.ATTEST})
         if fenced:
             lines.append(f"  - Operator attested as powered off / fenced: {', '.join(fenced)}.")
+    if runs:
+        lines.append(f"- Totals: {totals[0]} recovery run(s), {totals[2]}/{totals[1]} step attempt(s) succeeded"
+                     + (f"; {read_only_runs} read-only run(s) not counted." if read_only_runs else "."))
     lines.append("")
 
     first_findings = next((r for r in records if r.kind == FINDINGS), None)
     if first_findings is not None:
         lines += [f"## Findings at the start ({_t(first_findings.ts)})", ""]
         lines += _findings_table(list(first_findings.inputs.get("findings") or []))
+    baseline = next((r for r in records if r.kind == "baseline"), None)  # run_record.BASELINE
+    if baseline is not None:
+        down = set(baseline.inputs.get("down_hosts") or ())
+        stranded = [v for v in baseline.inputs.get("vms") or () if isinstance(v, dict) and v.get("host") in down]
+        if stranded:
+            lines += [f"## Workload on hosts that did not answer at the start ({_t(baseline.ts)})", ""]
+            lines += [f"- {_cell(v.get('name', ''))} ({_cell(v.get('uuid', ''))}): {_cell(v.get('power_state', ''))} "
+                      f"on {_cell(v.get('host', ''))}" for v in stranded]
+            lines.append("")
     last_findings = next((r for r in reversed(records) if r.kind == FINDINGS), None)
     if findings:
         lines += ["## Findings now", ""]
@@ -143,4 +196,6 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
         lines.append(f"| {_t(rec.ts)} | {_cell(rec.kind)} | {_cell(rec.step_id)} | {_cell(rec.host)} | "
                      f"{_cell(rec.outcome)} | {_cell(detail[:200])} |")
     lines.append("")
-    return "\n".join(lines)
+    # Records quote peer text (names, xapi errors): no raw control character
+    # reaches whoever `cat`s the report or prints it on stdout.
+    return multiline("\n".join(lines))

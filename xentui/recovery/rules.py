@@ -41,7 +41,12 @@ def rule_xapi_down(s: Situation) -> List[Finding]:
     gt = s.gt
     running = gt.xapi_running.value if gt is not None and gt.xapi_running.ok else None
     refused = s.conn_state == "refused"
-    if running is False or (refused and not s.emergency):
+    # A live connection outranks the pid file (the same observation never says
+    # both "connected to xapi" and "xapi is not running"); a peer that is not
+    # xapi gets its own single finding (rule_not_xapi).
+    answered = s.xapi_answers_here or s.conn_state in (NOT_XAPI_STATE, "xapi-error")
+    pid_says_down = running is False and not answered
+    if pid_says_down or (refused and not s.emergency):
         evidence = []
         if gt is not None and gt.xapi_running.ok:
             evidence.append(f"{gt.xapi_running.source}: xapi {'running' if running else 'not running'}")
@@ -58,6 +63,31 @@ def rule_xapi_down(s: Situation) -> List[Finding]:
             host=s.this_name, evidence=tuple(evidence), data={"connection": s.conn_state},
         )]
     return []
+
+
+NOT_XAPI_STATE = "not-xapi"  # xentui.xapi.client.connection_state_for(MalformedReply)
+
+
+def rule_not_xapi(s: Situation) -> List[Finding]:
+    """Something answered where xapi should be, but not as xapi does (wrong
+    types, HTML, an HTTP error): ONE finding, never an invented emergency
+    reason or "xapi not running" next to it."""
+    if s.conn_state != NOT_XAPI_STATE:
+        return []
+    from xentui.xapi.error_table import NOT_XAPI_TITLE
+
+    evidence = [f"reply from {s.obs.connection.label}: {s.obs.connection.detail}".strip()]
+    gt = s.gt
+    if gt is not None and gt.xapi_running.ok:
+        evidence.append(f"{gt.xapi_running.source}: "
+                        + ("a xapi process runs" if gt.xapi_running.value else "no xapi process"))
+    return [Finding(
+        Code.NOT_XAPI, Severity.CRITICAL, NOT_XAPI_TITLE,
+        "The peer accepted the connection and answered, but not with what xapi sends (a value of the "
+        "wrong type, a web page, an HTTP error). Either the address, port or socket path leads to "
+        "something else, or this xapi is broken. Nothing can be done through it.",
+        host=s.this_name, evidence=tuple(evidence), data={"connection": s.conn_state},
+    )]
 
 
 def rule_emergency(s: Situation) -> List[Finding]:
@@ -287,7 +317,8 @@ def present_nics(s: Situation) -> Optional[dict]:
     links = getattr(gt, "links", None) if gt is not None else None
     if links is None or not links.ok:
         return None
-    nics = {l.ifname: l.mac.lower() for l in links.value if l.ifname.startswith("eth") and l.ifname[3:].isdigit()}
+    nics = {link.ifname: link.mac.lower() for link in links.value
+            if link.ifname.startswith("eth") and link.ifname[3:].isdigit()}
     return nics or None
 
 
@@ -318,30 +349,39 @@ def rule_no_management_ip(s: Situation) -> List[Finding]:
         iface = gt.inventory.value.management_interface
         if not iface:
             evidence.append(f"{gt.inventory.source}: MANAGEMENT_INTERFACE is empty")
+    # Why the address is missing decides what brings it back (see steps_network):
+    # "link" (no carrier: cable, switch port), "address" (link up, no address: a lost
+    # lease or a flushed address; networkd re-applies it on xe-toolstack-restart),
+    # "no-uplink" (the bridge's NIC is gone: interface-rename + reboot), "inventory"
+    # (MANAGEMENT_INTERFACE empty).
+    cause = "inventory" if (gt is not None and gt.inventory.ok and not iface) else ""
     if gt is not None and gt.management_link.ok:
         link = gt.management_link.value
         if not link.ipv4:
             evidence.append(f"{gt.management_link.source}: {link.ifname} {link.operstate}, no IPv4 address")
+            cause = cause or ("address" if link.carrier and link.operstate != "DOWN" else "link")
     nics = present_nics(s)
     this = s.snap.host_by_name(s.this_name) if s.this_name else None
+    new_nics = ""
     if evidence and iface and nics is not None and _bridge_device(iface) not in nics and this is not None:
-        # The management bridge's NIC is gone (replaced under a new name): re-applying
-        # it cannot work; the first new NIC's bridge can (it is the bridge PIF.scan
-        # will put that NIC's PIF on, so the management flag follows it).
+        # The management bridge's NIC is gone (replaced under a new name): nothing
+        # xapi can do brings the address back; networkd has no config for the new
+        # names (interface-rename + reboot, or the emergency network reset).
         new = unrepresented_nics(s, this)
         evidence.append(f"{gt.links.source}: no {_bridge_device(iface)} behind {iface}; present NICs: "
                         + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items())))
-        if new:
-            iface = "xenbr" + new[0][3:]
+        cause = "no-uplink"
+        new_nics = ",".join(f"{d}={nics[d]}" for d in new)
     if evidence:
         out.append(Finding(
             Code.NO_MANAGEMENT_IP, Severity.CRITICAL,
             f"{s.this_name or 'This host'} has no management IP address",
             "Without an address on the management interface this host cannot reach its master or "
-            "be reached. Re-apply the management configuration (in emergency mode: "
-            "host-emergency-management-reconfigure) — never xe-reset-networking here: it reboots "
-            "the host and kills its running VMs.",
-            host=s.this_name, evidence=tuple(evidence), data={"interface": iface},
+            "be reached. What brings the address back depends on why it is gone (the link, "
+            "the lease, a NIC that is gone); see the repair step. xe-reset-networking is the "
+            "last resort: it reboots the host with -f and kills its running VMs.",
+            host=s.this_name, evidence=tuple(evidence),
+            data={"interface": iface, "cause": cause or "unknown", "new_nics": new_nics},
         ))
     for h in s.other_hosts():
         st = s.state(h)
@@ -350,7 +390,7 @@ def rule_no_management_ip(s: Situation) -> List[Finding]:
                 Code.NO_MANAGEMENT_IP, Severity.CRITICAL,
                 f"{h.name_label} has no management IP address",
                 "That host is in emergency mode because its management interface has no address.",
-                host=h.name_label, evidence=(st.evidence,), data={"interface": ""},
+                host=h.name_label, evidence=(st.evidence,), data={"interface": "", "cause": "remote"},
             ))
     return out
 
@@ -569,6 +609,52 @@ def rule_host_disabled(s: Situation) -> List[Finding]:
     return out
 
 
+def rule_workload(s: Situation, record) -> List[Finding]:
+    """VMs that ran on a host that was down at the run's first observation
+    (or is down now) and run nowhere now. `record` is the run's
+    `run_record.RunRecord` (the baseline lives in the audit log: after
+    host.declare_dead the pool itself no longer says where they ran)."""
+    if record is None or not record.baseline or not s.has_snapshot:
+        return []
+    by_uuid = {v.uuid: v for v in s.snap.guest_vms()}
+    lost_hosts = set(record.baseline_down) | {h.name_label for h in s.down_hosts()}
+    missing: dict = {}
+    left: dict = {}
+    for b in record.baseline:
+        v = by_uuid.get(b.uuid)
+        if b.host not in lost_hosts or v is None or v.power_state in RUNNING_STATES:
+            continue  # on a live host, destroyed since, or running (VMS_ON_DEAD_HOST covers the stale ones)
+        bucket = left if b.uuid in record.left_down else missing
+        bucket.setdefault(b.host, []).append((b, v))
+    source = record.baseline_source or "the pool database"
+    out = []
+    for host, items in sorted(missing.items()):
+        names = ", ".join(b.name for b, _ in items)
+        out.append(Finding(
+            Code.VMS_NOT_RESTARTED, Severity.CRITICAL,
+            f"{len(items)} VM(s) that ran on {host} are not running: {names}",
+            f"When this recovery began these VMs were running on {host}, which does not answer. Their "
+            "power state has been reset but they were not started again: the pool is not healthy until "
+            "they run (the start-vms step starts them on a survivor) or you decide to leave them down.",
+            host=host,
+            evidence=(f"running on {host} at the first observation ({source}; audit run {record.run_id})",
+                      "now " + ", ".join(f"{b.name} {v.power_state}" for b, v in items) + f" ({s.snap_label})"),
+            data={"vm_uuids": ",".join(b.uuid for b, _ in items), "vm_names": ",".join(b.name for b, _ in items),
+                  "from_host": host},
+        ))
+    for host, items in sorted(left.items()):
+        names = ", ".join(b.name for b, _ in items)
+        out.append(Finding(
+            Code.VMS_LEFT_DOWN, Severity.INFO,
+            f"Left down on purpose: {names} (ran on {host})",
+            "The recovery did not start these VMs, for the reason given; they come back with their host.",
+            host=host,
+            evidence=tuple(f"{b.name}: {record.left_down.get(b.uuid) or 'not started'}" for b, _ in items),
+            data={"vm_uuids": ",".join(b.uuid for b, _ in items), "vm_names": ",".join(b.name for b, _ in items)},
+        ))
+    return out
+
+
 def rule_healthy(s: Situation, found: List[Finding]) -> List[Finding]:
     if any(f.severity >= Severity.WARNING for f in found):
         return []
@@ -585,6 +671,7 @@ def rule_healthy(s: Situation, found: List[Finding]) -> List[Finding]:
 
 
 RULES: Tuple[Rule, ...] = (
+    rule_not_xapi,
     rule_xapi_down,
     rule_emergency,
     rule_master_unreachable,
@@ -606,10 +693,13 @@ def sort_findings(findings: Sequence[Finding]) -> Tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: (-int(f.severity), _CODE_ORDER[f.code], f.host)))
 
 
-def run_rules(observation: Observation, situation: Optional[Situation] = None) -> Tuple[Finding, ...]:
+def run_rules(observation: Observation, situation: Optional[Situation] = None,
+              run_record=None) -> Tuple[Finding, ...]:
+    """`run_record`: the recovery run's `RunRecord`, for the workload finding."""
     s = situation or Situation(observation)
     found: List[Finding] = []
     for rule in RULES:
         found.extend(rule(s))
+    found.extend(rule_workload(s, run_record))
     found.extend(rule_healthy(s, found))
     return sort_findings(found)

@@ -10,12 +10,12 @@ rules and the plan builder never reconcile sources differently.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from xentui.host.facts import PeerProbe
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import Observation
-from xentui.xapi.model import NULL_REF, VM, Host, PoolSnapshot
+from xentui.xapi.model import NULL_REF, PBD, PIF, VM, Host, Network, PoolSnapshot
 
 RUNNING_STATES = ("Running", "Paused")
 
@@ -57,18 +57,18 @@ class CachedSnapshot:
         self.pool = snapshot.pool
         self._by_name = {h.name_label: h for h in self.hosts.values()}
         self._by_uuid = {h.uuid: h for h in self.hosts.values()}
-        self._pifs_by_host: Dict[str, List] = {}
+        self._pifs_by_host: Dict[str, List[PIF]] = {}
         for p in self.pifs.values():
             self._pifs_by_host.setdefault(p.host, []).append(p)
         self._guests = tuple(sorted((v for v in self.vms.values() if v.is_guest), key=lambda v: v.name_label))
         self._vms_by_host: Dict[str, List[VM]] = {}
         for v in self._guests:
             self._vms_by_host.setdefault(v.resident_on, []).append(v)
-        self._pbds_by_host: Dict[str, List] = {}
-        for p in self.pbds.values():
-            self._pbds_by_host.setdefault(p.host, []).append(p)
+        self._pbds_by_host: Dict[str, List[PBD]] = {}
+        for pbd in self.pbds.values():
+            self._pbds_by_host.setdefault(pbd.host, []).append(pbd)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._s, name)
 
     @property
@@ -81,10 +81,10 @@ class CachedSnapshot:
     def host_by_name(self, name: str) -> Optional[Host]:
         return self._by_name.get(name)
 
-    def management_pif(self, host_ref: str):
+    def management_pif(self, host_ref: str) -> Optional[PIF]:
         return next((p for p in self._pifs_by_host.get(host_ref, ()) if p.management), None)
 
-    def pifs_of(self, host_ref: str):
+    def pifs_of(self, host_ref: str) -> Tuple[PIF, ...]:
         return tuple(sorted(self._pifs_by_host.get(host_ref, ()), key=lambda p: p.device))
 
     def guest_vms(self) -> Tuple[VM, ...]:
@@ -93,10 +93,10 @@ class CachedSnapshot:
     def vms_on(self, host_ref: str) -> Tuple[VM, ...]:
         return tuple(self._vms_by_host.get(host_ref, ()))
 
-    def pbds_of(self, host_ref: str):
+    def pbds_of(self, host_ref: str) -> Tuple[PBD, ...]:
         return tuple(self._pbds_by_host.get(host_ref, ()))
 
-    def network_of(self, pif):
+    def network_of(self, pif: PIF) -> Optional[Network]:
         return self.networks.get(pif.network)
 
 
@@ -129,8 +129,11 @@ class Situation:
         self.xapi_answers_here = (self.conn_state in ("connected", "emergency") or self.emergency
                                   or (obs.emergency is not None and obs.emergency.in_emergency is not None))
         # A member whose pool-wide calls hang: the session works, the master does not.
+        # Only on evidence of a hang (a timeout, or the observer saying so): a
+        # member that simply has no live view of its own (slave-local over TCP)
+        # must not invent an unreachable master.
         self.pool_calls_hang = (self.xapi_answers_here and not self.emergency and not self.snap_live
-                                and self.conn_state in ("connected", "timed-out"))
+                                and (self.conn_state == "timed-out" or "hang" in obs.connection.detail))
         self.states: Dict[str, HostState] = {h.name_label: self._host_state(h) for h in self.snap.hosts.values()}
         self.this_is_master = self._this_is_master()
         self.role_change_pending = self.pool_conf_role == "master" and self.emergency
@@ -143,7 +146,7 @@ class Situation:
         if self.obs.connection.this_host_uuid:
             uuids.append(self.obs.connection.this_host_uuid)
         gt = self.gt
-        if gt is not None and gt.inventory.ok:
+        if gt is not None and gt.inventory.ok and gt.inventory.value is not None:  # ok implies a value
             uuids.append(gt.inventory.value.installation_uuid)
         for u in uuids:
             h = self.snap.host_by_uuid(u)

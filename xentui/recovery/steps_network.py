@@ -8,10 +8,17 @@ from xentui.recovery import peers as pv
 from xentui.recovery.observation import Observation
 from xentui.recovery.situation import Situation
 from xentui.recovery.step_context import MIN_REAL_WAIT, RESTART_BUDGET, StepContext, StepFailed, StepSkipped
-from xentui.xapi.errors import XapiFailure
+from xentui.recovery.rules import _bridge_device as bridge_device
+from xentui.recovery.rules import present_nics
+from xentui.xapi.errors import CallTimeout, XapiFailure
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.recovery.executor import PlanExecutor
+
+
+# How long the repair waits for a management link to come back by itself (simulated
+# seconds on a scaled clock): a cable re-plugged, a switch port back, a DHCP server up.
+LINK_WAIT = 60.0
 
 
 def management_reconfigure(ex: "PlanExecutor", ctx: StepContext) -> str:
@@ -20,24 +27,6 @@ def management_reconfigure(ex: "PlanExecutor", ctx: StepContext) -> str:
     mode = p.get("mode", "emergency")
     if mode == "move":
         return move_management(ex, ctx)
-    client, owned = ex.client_for(ctx.sit, name)
-    try:
-        if mode == "emergency":
-            # The operator may name another interface: after a motherboard swap the new
-            # NICs come up under new names (interface-rename) and xenbr0 has no NIC.
-            iface = ctx.choice or p.get("interface") or "xenbr0"
-            ex.call_xapi(ctx, client, "host.local_management_reconfigure", iface, shown=[iface], lost_ok=True)
-        else:
-            pif_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["pif_uuid"], shown=[p["pif_uuid"]])
-            rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
-            ex.call_xapi(ctx, client, "PIF.reconfigure_ip", pif_ref, rec.get("ip_configuration_mode", "DHCP"),
-                         rec.get("IP", ""), rec.get("netmask", ""), rec.get("gateway", ""), rec.get("DNS", ""),
-                         shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")],
-                         lost_ok=True)
-            ex.call_xapi(ctx, client, "host.management_reconfigure", pif_ref, shown=[p["pif_uuid"]], lost_ok=True)
-    finally:
-        if owned:
-            client.close()
 
     def repaired(obs: Observation) -> Tuple[bool, str]:
         s = Situation(obs)
@@ -55,8 +44,64 @@ def management_reconfigure(ex: "PlanExecutor", ctx: StepContext) -> str:
         ok = st is not None and st.reach == pv.ANSWERS and st.reason_code != "HOST_HAS_NO_MANAGEMENT_IP"
         return ok, (st.evidence if st is not None else "unknown")
 
+    if mode == "emergency":
+        return _repair_in_emergency_mode(ex, ctx, repaired)
+    client, owned = ex.client_for(ctx.sit, name)
+    try:
+        pif_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["pif_uuid"], shown=[p["pif_uuid"]])
+        rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
+        ex.call_xapi(ctx, client, "PIF.reconfigure_ip", pif_ref, rec.get("ip_configuration_mode", "DHCP"),
+                     rec.get("IP", ""), rec.get("netmask", ""), rec.get("gateway", ""), rec.get("DNS", ""),
+                     shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")],
+                     lost_ok=True)
+        ex.call_xapi(ctx, client, "host.management_reconfigure", pif_ref, shown=[p["pif_uuid"]], lost_ok=True)
+    finally:
+        if owned:
+            client.close()
     _, why = ex.poll(ctx, repaired, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT),
                      "waiting for the management address")
+    return why
+
+
+def _repair_in_emergency_mode(ex: "PlanExecutor", ctx: StepContext, repaired) -> str:
+    """xapi cannot give an emergency-mode host its address back: its
+    local_management_reconfigure only rewrites the inventory (and does not answer
+    on a member). So xentui writes the inventory only when it names no interface
+    and the bridge of the host's management PIF has its NIC; otherwise it waits for
+    what really brings the address back (the link, the lease) or stops and says
+    what the admin must do by hand, and what that costs."""
+    p = ctx.step.params
+    name = p["host"]
+    cause = p.get("cause", "") or "unknown"
+    manual = p.get("manual", "") or "repair the management network by hand"
+    done, why = repaired(ctx.obs)
+    if done:
+        raise StepSkipped(f"the management address is back: {why}")
+    if name != ctx.sit.this_name or cause in ("remote", "address", "no-uplink"):
+        # Nothing changes by itself and nothing xapi offers helps.
+        raise StepFailed("by hand: " + manual)
+    if cause == "inventory":
+        bridge = p.get("interface", "")
+        nics = present_nics(ctx.sit)
+        if not bridge or (nics is not None and bridge_device(bridge) not in nics):
+            raise StepFailed(f"no bridge with a present NIC to name in the inventory; by hand: {manual}")
+        client, owned = ex.client_for(ctx.sit, name)
+        try:
+            ex.call_xapi(ctx, client, "host.local_management_reconfigure", bridge, shown=[bridge],
+                         lost_ok=True, timeout=ex.scaled(10.0, floor=1.0))
+        except CallTimeout:
+            # Expected: the inventory is written, then the call's on_dom0_networking_change
+            # tail waits for the master's database. Not a failure.
+            ctx.notes.append(f"xapi wrote MANAGEMENT_INTERFACE={bridge}; the call does not return "
+                             "while the host is in emergency mode")
+        finally:
+            if owned:
+                client.close()
+    ctx.say("waiting for the management address to come back")
+    try:
+        _, why = ex.poll(ctx, repaired, ex.scaled(LINK_WAIT, floor=1.0), "waiting for the management address")
+    except StepFailed as exc:
+        raise StepFailed(f"still no management address ({exc}); by hand: {manual}") from None
     return why
 
 
@@ -136,7 +181,7 @@ def forget_stale_pifs(ex: "PlanExecutor", ctx: StepContext) -> str:
     uuids = [u for u in ctx.step.params.get("pif_uuids", "").split(",") if u]
     old_macs = dict(zip(uuids, ctx.step.params.get("pif_macs", "").lower().split(",")))
     client, owned = ex.client_for(ctx.sit, ex.master_of(ctx))
-    forgotten, gone, failed, shadowed, rematched = [], [], [], [], []
+    forgotten, gone, failed, shadowed, rematched, carrying = [], [], [], [], [], []
     try:
         for uuid in uuids:
             try:
@@ -149,6 +194,11 @@ def forget_stale_pifs(ex: "PlanExecutor", ctx: StepContext) -> str:
             mac = str(ex.call_xapi(ctx, client, "PIF.get_MAC", ref)).lower()
             if old_macs.get(uuid) and mac != old_macs[uuid]:
                 rematched.append(uuid)  # the scan gave it the present NIC: not stale any more
+                continue
+            if on_management_bridge(ex, ctx, client, ref):
+                # xapi_pif.ml forget_internal brings the PIF's bridge down first: on the bridge
+                # that carries the host's address, forgetting it takes the address away
+                carrying.append(uuid)
                 continue
             try:
                 ex.call_xapi(ctx, client, "PIF.forget", ref, shown=[uuid])
@@ -169,10 +219,30 @@ def forget_stale_pifs(ex: "PlanExecutor", ctx: StepContext) -> str:
                          "reinstall)")
     if rematched:
         ctx.notes.append(f"kept: {len(rematched)} PIF(s) the scan matched to the present NICs")
+    if carrying:
+        ctx.notes.append(f"kept: {len(carrying)} old PIF(s) on the bridge that carries the management "
+                         "address (PIF.forget would bring that bridge down and cut the host off)")
     if not forgotten:
-        raise StepSkipped("nothing the API can forget" if shadowed else
+        raise StepSkipped("nothing the API can forget" if shadowed or carrying else
                           "no stale PIF left (re-matched by the scan or already gone)")
     return f"forgotten: {len(forgotten)} PIF(s)"
+
+
+def on_management_bridge(ex: "PlanExecutor", ctx: StepContext, client, pif_ref: str) -> bool:
+    """Is this (non-management) PIF on the same bridge as its host's management PIF?"""
+    rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
+    if rec.get("management"):
+        return False  # xapi refuses it itself (PIF_IS_MANAGEMENT_INTERFACE)
+    pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")
+    networks = {r.get("network") for ref, r in pifs.items()
+                if ref != pif_ref and r.get("host") == rec.get("host") and r.get("management")}
+    if not networks:
+        return False
+    bridges = {ex.call_xapi(ctx, client, "network.get_bridge", n) for n in networks if n and n != "OpaqueRef:NULL"}
+    network = rec.get("network")
+    if not network or network == "OpaqueRef:NULL":
+        return False
+    return ex.call_xapi(ctx, client, "network.get_bridge", network) in bridges
 
 
 def management_elsewhere(ex: "PlanExecutor", ctx: StepContext, client, pif_ref: str) -> bool:

@@ -20,7 +20,7 @@ from xentui.recovery.step_context import (
     StepFailed,
     StepSkipped,
 )
-from xentui.xapi.errors import XapiFailure
+from xentui.xapi.errors import CallTimeout, XapiFailure
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.recovery.executor import PlanExecutor
@@ -31,6 +31,20 @@ def confirm_master_down(ex: "PlanExecutor", ctx: StepContext) -> str:
     h = ctx.sit.snap.host_by_name(host)
     st = ctx.sit.state(h) if h is not None else None
     return f"{host}: {st.evidence if st is not None else 'no answer'}; attested fenced by the operator"
+
+
+def timed_out_but_going_on(ctx: StepContext, method: str, exc: CallTimeout, why: str) -> None:
+    """A call that timed out on OUR side: xapi has no deadline for it (its inter-host
+    calls wait for the peer), so it is not a failure; the step re-checks the pool."""
+    ctx.notes.append(f"{method}: no answer within {exc.seconds:g} s on our side; xapi carries on "
+                     f"with it ({why}); checking the result instead")
+
+
+def hung_hosts(sit: Situation, exclude: str = "") -> List[str]:
+    """Hosts of the pool that accept connections and never answer: xapi's calls to
+    them (recover_slaves, is_host_alive, designate) wait with no timeout."""
+    return sorted(h.name_label for h in sit.snap.hosts.values()
+                  if h.name_label != exclude and sit.state(h).reach == pv.HUNG)
 
 
 def ha_disable(ex: "PlanExecutor", ctx: StepContext) -> str:
@@ -46,7 +60,23 @@ def ha_disable(ex: "PlanExecutor", ctx: StepContext) -> str:
     finally:
         if owned:
             client.close()
+    sit = ctx.sit
+    if name == sit.this_name and sit.pool_conf_role == "master" and sit.emergency:
+        # Xapi_ha.on_server_restart runs for a master too: with HA armed and no statefile
+        # it loops every 10 s in emergency mode. Disarmed, the loop ends at its next turn
+        # and the start-up carries on as master: no restart comes, none is needed.
+        ctx.say("xapi leaves its HA start-up loop within 10 s and carries on as master")
+        _, why = ex.poll(ctx, _is_master_check, ex.scaled(60.0, floor=MIN_REAL_WAIT),
+                         "waiting for xapi to carry on as master")
+        return f"HA disarmed on {name}; {why}"
     return f"HA disarmed on {name} (host.emergency_ha_disable soft=false returned)"
+
+
+def _is_master_check(obs: Observation) -> Tuple[bool, str]:
+    if is_master_now(obs):
+        return True, "answers as master"
+    s = Situation(obs)
+    return False, f"xapi {s.conn_state}" + (f", emergency {s.reason_code}" if s.emergency else "")
 
 
 def promote(ex: "PlanExecutor", ctx: StepContext) -> str:
@@ -59,6 +89,13 @@ def promote(ex: "PlanExecutor", ctx: StepContext) -> str:
     if not ex.master_change.acquire(blocking=False):
         raise StepFailed("another master change is in progress")
     try:
+        if sit.role_change_pending and sit.reason_code.startswith("HA_"):
+            # Xapi_ha.on_server_restart: pool.conf says master but xapi loops in its HA
+            # start-up (every 10 s) until HA is disarmed; no restart is coming.
+            raise StepFailed(f"pool.conf already says master, but xapi waits in its HA start-up loop "
+                             f"({sit.reason_code}); no restart will come. Disarm HA on {name} first "
+                             "(xe host-emergency-ha-disable --force soft=false): xapi then carries on "
+                             "as master within 10 s.")
         if sit.role_change_pending:
             # An earlier (interrupted) run already asked; xapi restarts on its own.
             ctx.notes.append("pool.conf already says master: waiting for xapi's restart, not asking again")
@@ -109,6 +146,12 @@ def members_following(obs: Observation, master_address: str) -> Dict[str, bool]:
     for h in sit.other_hosts():
         st = sit.state(h)
         out[h.name_label] = st.reach == pv.ANSWERS and st.role == pv.SLAVE and st.master_address == master_address
+    if sit.this_host is not None and not sit.this_is_master:
+        # The console host is a member too when it was the master demoted (split
+        # brain, keeping the other): it follows when its own pool.conf says so
+        # and its xapi answers outside emergency mode.
+        out[sit.this_host.name_label] = (sit.pool_conf_role == "slave" and sit.pool_conf_master == master_address
+                                         and sit.xapi_answers_here and not sit.emergency)
     return out
 
 
@@ -120,6 +163,14 @@ def recover_members(ex: "PlanExecutor", ctx: StepContext) -> str:
     # Only members that can answer can be recovered; the dead ones are left out on purpose.
     reachable = [n for n in expected
                  if (h := sit.snap.host_by_name(n)) is not None and not sit.is_down(h)]
+    hung = hung_hosts(sit, exclude=master)
+    if hung:
+        # xapi_pool.ml recover_slaves asks each host in turn with no timeout: a hung one
+        # holds the call, and every host after it, until it answers or is powered off.
+        raise StepSkipped("not calling pool.recover_slaves: " + ", ".join(hung) + " accept connections "
+                          "and never answer, and xapi would wait for them (every member after them "
+                          "too); the per-member reset-master steps follow instead. Power the hung "
+                          "host(s) off through the BMC, or fix them, then run again.")
     client, owned = ex.client_for(sit, master)
     returned: List[str] = []
     try:
@@ -127,7 +178,13 @@ def recover_members(ex: "PlanExecutor", ctx: StepContext) -> str:
         names = {ref: rec.get("name_label", "") for ref, rec in hosts.items()}
         for attempt in range(1, RECOVER_TRIES + 1):
             ctx.say(f"pool.recover_slaves (try {attempt}/{RECOVER_TRIES})")
-            refs = ex.call_xapi(ctx, client, "pool.recover_slaves") or []
+            try:
+                refs = ex.call_xapi(ctx, client, "pool.recover_slaves") or []
+            except CallTimeout as exc:
+                timed_out_but_going_on(ctx, "pool.recover_slaves", exc,
+                                       "it asks each member in turn and waits for each")
+                returned = reachable[:]  # judged below by who follows the new master
+                break
             returned = sorted({names.get(r, r) for r in refs})
             missing = [n for n in reachable if n not in returned]
             if not missing:
@@ -227,10 +284,19 @@ def designate_master(ex: "PlanExecutor", ctx: StepContext) -> str:
         current = sit.believed_master
         if current is not None and current.name_label == name and not sit.is_down(current):
             raise StepSkipped(f"{name} is already the master")
+        hung = hung_hosts(sit)
+        if hung:
+            # Phase 1 of the two-phase commit asks every host with no timeout.
+            raise StepFailed("not designating: " + ", ".join(hung) + " accept connections and never "
+                             "answer; xapi's two-phase commit would wait for them. Fix or power them "
+                             "off (and remove them from the pool) first.")
         client, owned = ex.client_for(sit, current.name_label if current is not None else sit.this_name)
         try:
             ref = ex.host_ref(ctx, client, ctx.step.params["host_uuid"])
-            ex.call_xapi(ctx, client, "pool.designate_new_master", ref, shown=[name], lost_ok=True)
+            try:
+                ex.call_xapi(ctx, client, "pool.designate_new_master", ref, shown=[name], lost_ok=True)
+            except CallTimeout as exc:
+                timed_out_but_going_on(ctx, "pool.designate_new_master", exc, "the two-phase commit")
         finally:
             if owned:
                 client.close()
@@ -239,6 +305,15 @@ def designate_master(ex: "PlanExecutor", ctx: StepContext) -> str:
 
         def moved(obs: Observation) -> Tuple[bool, str]:
             s = Situation(obs)
+            target = s.snap.host_by_name(name)
+            broken = (s.pool_conf_role == "broken" if name == s.this_name
+                      else target is not None and s.state(target).reason_code == "HOST_BROKEN")
+            if broken:
+                # xapi_pool_transition.ml: a host that failed phase 2 (commit_new_master)
+                # leaves the new master's pool.conf "broken" and it restarts into emergency mode.
+                raise StepFailed(f"{name} is broken (HOST_BROKEN): a host did not commit the handover "
+                                 f"(phase 2). By hand: on {name}, 'xe pool-emergency-transition-to-master', "
+                                 "then 'xe pool-recover-slaves'; check which hosts follow whom first.")
             if name == s.this_name:
                 return is_master_now(obs), f"pool.conf {s.pool_conf_role}"
             ok = s.pool_conf_role == "slave" and s.pool_conf_master == address and s.conn_state == "connected"

@@ -95,10 +95,7 @@ def enable_ha(ex: "PlanExecutor", ctx: StepContext) -> str:
         if ex.call_xapi(ctx, client, "pool.get_ha_enabled", pool):
             raise StepSkipped("HA is already enabled")
         srs = ex.call_xapi(ctx, client, "SR.get_all_records")
-        wanted = [u for u in ctx.step.params.get("statefile_srs", "").split(",") if u]
-        heartbeat = [r for r in wanted if r in srs] or [r for r, rec in srs.items() if rec.get("shared")][:1]
-        if not heartbeat:
-            raise StepFailed("no shared SR for the HA heartbeat")
+        heartbeat = heartbeat_srs(ex, ctx, client, srs)
         ex.call_xapi(ctx, client, "pool.enable_ha", heartbeat, {},
                      shown=[srs[heartbeat[0]].get("name_label", "")])
         on = ex.call_xapi(ctx, client, "pool.get_ha_enabled", pool)
@@ -108,6 +105,36 @@ def enable_ha(ex: "PlanExecutor", ctx: StepContext) -> str:
     if not on:
         raise StepFailed("pool.ha_enabled is still false")
     return "HA enabled"
+
+
+def heartbeat_srs(ex: "PlanExecutor", ctx: StepContext, client, srs: dict) -> list:
+    """The heartbeat SR: the SR of the old statefile VDI (pool.ha_statefiles holds VDI
+    refs, not SRs); if it is gone, the operator's choice, else the only shared SR that
+    is not an ISO library. Never just "the first shared SR"."""
+    def usable(rec: dict) -> bool:
+        return bool(rec.get("shared")) and rec.get("content_type") != "iso" and rec.get("type") != "iso"
+
+    for vdi in [v for v in ctx.step.params.get("statefile_vdis", "").split(",") if v]:
+        try:
+            sr = ex.call_xapi(ctx, client, "VDI.get_SR", vdi)
+        except XapiFailure as exc:
+            if exc.code in ("HANDLE_INVALID", "UUID_INVALID"):
+                continue  # the statefile VDI is gone
+            raise
+        if sr in srs and usable(srs[sr]):
+            return [sr]
+    candidates = {ref: rec for ref, rec in srs.items() if usable(rec)}
+    if ctx.choice:
+        picked = [ref for ref, rec in candidates.items() if ctx.choice in (rec.get("name_label"), rec.get("uuid"))]
+        if not picked:
+            raise StepFailed(f"{ctx.choice!r} is not a shared, non-ISO SR")
+        return picked[:1]
+    if len(candidates) == 1:
+        return list(candidates)
+    if not candidates:
+        raise StepFailed("no shared SR (other than an ISO library) for the HA heartbeat")
+    raise StepFailed("the old statefile is gone: choose the heartbeat SR (shared, reachable from every "
+                     "host): " + ", ".join(sorted(rec.get("name_label", "") for rec in candidates.values())))
 
 
 def backup_db(ex: "PlanExecutor", ctx: StepContext) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Dict
 
 from xentui.recovery import audit as au
 from xentui.recovery.situation import RUNNING_STATES
 from xentui.recovery.step_context import StepContext, StepFailed, StepSkipped
-from xentui.xapi.errors import XapiFailure
+from xentui.xapi.error_table import explain
+from xentui.recovery.steps_roles import timed_out_but_going_on
+from xentui.xapi.errors import CallTimeout, XapiFailure
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.recovery.executor import PlanExecutor
@@ -28,7 +30,14 @@ def declare_dead(ex: "PlanExecutor", ctx: StepContext) -> str:
         reset_uuids = sorted(str(rec.get("uuid", "")) for rec in mine)
         if not before and not ex.call_xapi(ctx, client, "host.get_enabled", ref):
             raise StepSkipped(f"{dead} is already disabled with no VM marked running")
-        ex.call_xapi(ctx, client, "host.declare_dead", ref, shown=[dead, uuid])
+        still_running = False
+        try:
+            ex.call_xapi(ctx, client, "host.declare_dead", ref, shown=[dead, uuid])
+        except CallTimeout as exc:
+            still_running = True
+            # is_host_alive asks the host with no timeout of xapi's own: the call goes on
+            # there; not a failure. Judge by the result below (and on the next run).
+            timed_out_but_going_on(ctx, "host.declare_dead", exc, f"it is still contacting {dead}")
         vms = ex.call_xapi(ctx, client, "VM.get_all_records")
         left = sorted(rec.get("name_label", "") for rec in vms.values()
                       if rec.get("resident_on") == ref and not rec.get("is_control_domain")
@@ -37,6 +46,9 @@ def declare_dead(ex: "PlanExecutor", ctx: StepContext) -> str:
     finally:
         if owned:
             client.close()
+    if (left or enabled) and still_running:
+        raise StepFailed(f"host.declare_dead is still running in xapi (it contacts {dead} with no "
+                         "timeout); xapi did not refuse it: run again to check the result")
     if left or enabled:
         raise StepFailed(f"after declare_dead: still running on {dead}: {left}; enabled={enabled}")
     # Remembered so that an interrupted run still restarts these VMs on resume.
@@ -70,6 +82,7 @@ def start_vms(ex: "PlanExecutor", ctx: StepContext) -> str:
     flagged = {n for n in ctx.step.params.get("flagged", "").split(",") if n}
     client, owned = ex.client_for(ctx.sit, survivor)
     started, skipped, failed = [], [], []
+    left_down = []  # deliberately not started: {uuid, name, reason} (see run_record.LEFT_DOWN)
     try:
         host_ref = None
         hosts = ex.call_xapi(ctx, client, "host.get_all_records")
@@ -89,6 +102,7 @@ def start_vms(ex: "PlanExecutor", ctx: StepContext) -> str:
             name = rec.get("name_label", uuid)
             if name in flagged:
                 skipped.append(f"{name}: claimed by two masters — check it by hand")
+                left_down.append({"uuid": uuid, "name": name, "reason": "claimed by two masters"})
                 continue
             if rec.get("power_state") != "Halted":
                 where = hosts.get(rec.get("resident_on"), {}).get("name_label", "?")
@@ -97,6 +111,7 @@ def start_vms(ex: "PlanExecutor", ctx: StepContext) -> str:
             local = local_disk_elsewhere(ex, ctx, client, rec, srs, host_ref)
             if local:
                 skipped.append(f"{name}: disks on local storage {local} of another host — not started")
+                left_down.append({"uuid": uuid, "name": name, "reason": f"disks on local storage {local}"})
                 continue
             ctx.say(f"starting {name} on {survivor}")
             try:
@@ -108,16 +123,22 @@ def start_vms(ex: "PlanExecutor", ctx: StepContext) -> str:
                 else:
                     started.append(name)
             except XapiFailure as exc:
-                failed.append(f"{name}: {' '.join(exc.details)}")
+                failed.append(f"{name}: {start_failure_reason(exc, survivor, _names(hosts, srs))}")
     finally:
         if owned:
             client.close()
+    if left_down:  # so that the workload finding tells "left down on purpose" from "not restarted"
+        ex.audit.record(ex.run_id, au.NOTE, step_id=ctx.step.id, host=survivor, outcome="left-down",
+                        inputs={"vms": left_down}, detail=", ".join(v["name"] for v in left_down))
     if started:
         ctx.notes.append("started: " + ", ".join(started))
     if skipped:
         ctx.notes.append("not started: " + "; ".join(skipped))
     if failed:
-        raise StepFailed("failed to start: " + "; ".join(failed)
+        # A partial start is a failure of the step, but the VMs that started stay running and
+        # are named; each one that did not gets xapi's reason in plain words.
+        raise StepFailed(f"{len(failed)} of {len(failed) + len(started)} VMs did not start on {survivor}: "
+                         + "; ".join(failed)
                          + (f" (started: {', '.join(started)})" if started else ""))
     if not started:
         raise StepSkipped("nothing to start: " + "; ".join(skipped))
@@ -148,3 +169,36 @@ def local_disk_elsewhere(ex: "PlanExecutor", ctx: StepContext, client, vm_rec: d
         if not on_host:
             return rec.get("name_label", sr)
     return ""
+
+
+def _names(*tables: dict) -> Dict[str, str]:
+    """ref -> name_label for the records we already hold (hosts, SRs)."""
+    return {ref: str(rec.get("name_label") or ref) for table in tables for ref, rec in table.items()}
+
+
+def _gib(text: str) -> str:
+    try:
+        return f"{int(text) / 1024 ** 3:.1f} GiB"
+    except ValueError:
+        return text
+
+
+def start_failure_reason(exc: XapiFailure, survivor: str, names: Dict[str, str]) -> str:
+    """Why xapi refused VM.start_on, in plain words, with xapi's code for reference."""
+    code, params = exc.code, [names.get(p, p) for p in exc.details[1:]]
+    if code == "HOST_NOT_ENOUGH_FREE_MEMORY" and len(params) >= 2:
+        words = (f"not enough free memory on {survivor} (needs {_gib(params[0])}, {_gib(params[1])} free); "
+                 "shut down a less important VM or start it on another host")
+    elif code == "VM_REQUIRES_SR" and len(params) >= 2:
+        words = f"its storage {params[1]} is not attached on {survivor}; plug the SR's PBD there first"
+    elif code == "VM_REQUIRES_NETWORK" and len(params) >= 2:
+        words = f"{survivor} has no interface on the VM's network {params[1]}"
+    elif code == "HOST_DISABLED":
+        words = f"{survivor} is disabled and accepts no VMs; enable it once it is healthy"
+    elif code == "HOST_NOT_LIVE":
+        words = f"xapi does not consider {survivor} live"
+    elif code == "VDI_IN_USE":
+        words = "one of its disks is attached to another VM"
+    else:
+        words = explain(code, params).one_line()
+    return f"{words} [xapi: {code}]"

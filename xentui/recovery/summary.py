@@ -48,13 +48,13 @@ def render_ground_truth(gt: Optional[GroundTruth], peers: Sequence[PeerView] = (
         return "Host files: not available over this connection\n"
     lines = ["This host without xapi:"]
     role = gt.pool_role
-    if role.ok:
+    if role.ok and role.value is not None:  # ok implies a value; said for the type checker
         text = role.value.role + (f" of {role.value.master_address}" if role.value.master_address else "")
         lines.append(f"  pool.conf:        {text}")
     else:
         lines.append(f"  pool.conf:        unreadable ({role.error})")
     link = gt.management_link
-    if link.ok:
+    if link.ok and link.value is not None:
         addrs = ", ".join(f"{a.address}/{a.prefixlen}" for a in link.value.ipv4) or "NO IPv4 ADDRESS"
         lines.append(f"  management:       {link.value.ifname} {link.value.operstate} {addrs}")
     else:

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import signal
 import sys
 import threading
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 USAGE_ERROR = 2
+LOCK_FILE = "serve.lock"  # held (flock) by the `sim serve` serving the directory
 
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--seed", type=int, default=0)
     ctl = sub.add_parser("ctl", help="inject a fault into a running simulator")
     ctl.add_argument("--state-dir", required=True, type=Path)
-    ctl.add_argument("action", help="power_off, power_on, hang, unhang, partition, heal, restart_xapi, "
+    ctl.add_argument("action", help="power_off, power_on, hang, unhang, slow, unslow, partition, heal, restart_xapi, "
                                     "lose_management_ip, restore_management_ip, lose_statefile, "
                                     "restore_statefile, replace_nics, restore_nics, status, log, double_starts")
     ctl.add_argument("hosts", nargs="*")
@@ -76,8 +79,6 @@ def _scenarios() -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from xentui.sim import scenarios
-    from xentui.sim.control import ControlServer
-    from xentui.sim.runner import Simulator
 
     known = scenarios.available()
     if args.scenario not in known:
@@ -86,6 +87,51 @@ def _serve(args: argparse.Namespace) -> int:
         return _usage("--time-scale must be > 0")
     if not 0 <= args.port <= 65535:
         return _usage("--port must be 0..65535")
+    try:
+        lock_fd = _lock_state_dir(args.state_dir)
+    except StateDirBusy as exc:
+        return _usage(str(exc))
+    except OSError as exc:
+        return _usage(f"--state-dir {args.state_dir}: {exc.strerror or exc}")
+    try:
+        return _serve_locked(args)
+    finally:
+        os.close(lock_fd)  # releases the lock
+
+
+class StateDirBusy(Exception):
+    pass
+
+
+def _lock_state_dir(state_dir: Path) -> int:
+    """Hold an exclusive lock on <state_dir>/serve.lock while serving: a
+    second `sim serve` on the same directory would overwrite the first's
+    endpoints.json and sockets under its clients. The kernel drops the lock
+    when this process exits, however it exits, so a stale lock file is harmless."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / LOCK_FILE
+    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise StateDirBusy(f"--state-dir {state_dir}: another simulator{who} is serving it; "
+                           "stop that one or choose another directory") from None
+    except OSError:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def _serve_locked(args: argparse.Namespace) -> int:
+    from xentui.sim.control import ControlServer
+    from xentui.sim.runner import Simulator
+
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -46,6 +46,12 @@ class Timings:
     xapi_restart_gap: float = 2.0
     # A booting host needs a while before its xapi listens.
     boot_time: float = 30.0
+    # Inter-host calls have no timeout of their own: a peer that accepts and never
+    # answers holds the call until stunnel's idle timeout (TIMEOUTidle 43200 s).
+    stunnel_idle: float = 43200.0
+    # After a successful Pool.hello the member finishes its start-up (dbsync, PBD
+    # plugs) before consider_enabling_host marks it enabled again.
+    enable_after_hello: float = 5.0
 
 
 class SimClock:

@@ -17,6 +17,7 @@ import uuid as uuidlib
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from xentui.sim.allowed_ops import DEPENDENTS, DERIVED
 from xentui.sim.errors import ApiError
 from xentui.sim.events import event_from as _event_from
 from xentui.sim.schema import CLASSES, NULL_REF, ClassSchema, FieldSchema, FieldTypeError, coerce
@@ -180,6 +181,30 @@ class Database:
     def _notify(self) -> None:
         self.changed.notify_all()
 
+    def _rederive(self, cls: str, ref: str, generation: int) -> None:
+        """Recompute a row's allowed_operations (allowed_ops.py) within the current write:
+        same generation, and a `mod` only when the answer changed."""
+        spec = DERIVED.get(cls)
+        table = self._tables.get(cls)
+        row = table.rows.get(ref) if table is not None else None
+        if spec is None or row is None or table is None:  # no row without a table
+            return
+        ops = spec[1](self, ref, row.fields)
+        if ops != row.fields.get("allowed_operations"):
+            row.fields = {**row.fields, "allowed_operations": ops}  # replaced, never mutated
+            table.touch(ref, generation)
+
+    def _after_write(self, cls: str, ref: str, changed: Iterable[str], generation: int,
+                     old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+        spec = DERIVED.get(cls)
+        if spec is not None and new is not None and (old is None or not spec[0].isdisjoint(changed)):
+            self._rederive(cls, ref, generation)
+        dep = DEPENDENTS.get(cls)
+        if dep is not None and (old is None or new is None or not dep[0].isdisjoint(changed)):
+            owners = {(old or {}).get(dep[1], NULL_REF), (new or {}).get(dep[1], NULL_REF)}
+            for owner in owners - {NULL_REF}:
+                self._rederive(dep[2], owner, generation)
+
     def _snapshot(self, table: _Table, ref: str, row: _Row) -> Dict[str, Any]:
         rec = dict(row.fields)
         for name in table.containers:
@@ -213,6 +238,7 @@ class Database:
             table.recency[ref] = None
             table.by_uuid[values["uuid"]] = ref
             self._link(cls, ref, values, generation, old=None)
+            self._after_write(cls, ref, values, generation, old=None, new=values)
             self._notify()
             return ref
 
@@ -235,6 +261,7 @@ class Database:
             self._link(cls, ref, values, generation, old=old)
             row.fields = {**old, **values}
             table.touch(ref, generation)
+            self._after_write(cls, ref, values, generation, old=old, new=row.fields)
             self._notify()
 
     def set_field(self, cls: str, ref: str, field: str, value: Any) -> None:
@@ -256,10 +283,12 @@ class Database:
             self._link(cls, ref, {}, generation, old=row.fields)
             del table.rows[ref]
             del table.recency[ref]
-            table.by_uuid.pop(row.fields.get("uuid"), None)
+            uuid: Any = row.fields.get("uuid")
+            table.by_uuid.pop(uuid, None)
             table.tombstones.append(_Tombstone(ref, row.created, generation))
             if len(table.tombstones) > MAX_TOMBSTONES:
                 del table.tombstones[: len(table.tombstones) - MAX_TOMBSTONES]
+            self._after_write(cls, ref, (), generation, old=row.fields, new=None)
             self._notify()
 
     # --- reads ---------------------------------------------------------------
@@ -344,7 +373,7 @@ class Database:
                     out[name] = []
                     continue
                 computed = [(fs.name, self._reverse[(name, fs.name)]) for fs in table.schema.computed_fields]
-                entries = []
+                entries: List[Tuple[str, int, int, Optional[Dict[str, Any]]]] = []
                 for ref, row in table.rows.items():
                     if wants is None or wants(name, ref, row.modified):
                         rec = dict(row.fields)

@@ -20,8 +20,10 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from xentui.sim import http_get, tasks
 from xentui.sim.errors import ApiError
 from xentui.sim.httpd import Request
+from xentui.sim.methods import Method
 from xentui.sim.wire import Reply
 from xentui.sim.world import SimulatorStopped, World
 
@@ -53,10 +55,12 @@ EMERGENCY_CALLS = frozenset({
     "host.emergency_disable_tls_verification",
     "host.emergency_reenable_tls_verification",
     "host.emergency_clear_mandatory_guidance",
-    "host.update_firewalld_service_status",
+    # (HEAD also lists host.update_firewalld_service_status: published in 25.34.0, newer
+    # than the xapi 24.19 the simulator reports, so it does not exist here)
 })
 # Datamodel.whitelist: what a slave serves itself when it arrives on the unix socket.
 WHITELIST = EMERGENCY_CALLS | {"session.login_with_password", "session.slave_login"}
+NULL_REF = "OpaqueRef:NULL"
 # Calls whose trailing parameters have defaults (wire name -> minimum count).
 OPTIONAL_PARAMS = {"session.login_with_password": 2, "host.emergency_ha_disable": 0}
 # Calls that may block for a long time inside the database; they run without the World lock.
@@ -182,7 +186,13 @@ class Dispatcher:
         """The HostListeners handler."""
         _current.request = request
         try:
-            value = self.call(request.method, list(request.params), request.transport)
+            if request.protocol == "http":  # a plain GET handler (httpd.GET_PATHS), not an RPC
+                if not self.up:
+                    raise XapiStopped()
+                value = RawValue(http_get.serve(self, request.method[len("GET "):], list(request.params),
+                                                request.transport))
+            else:
+                value = self.call(request.method, list(request.params), request.transport)
         except RaisedFailure as raised:
             return Reply(error=raised.error, raised=True)
         except ApiError as error:
@@ -231,7 +241,10 @@ class Dispatcher:
                                              _rpc_to_string(param)))
         if name == "system.listMethods":
             return None, RawValue(methods.names()), ()
-        method = methods.lookup(name)
+        asynchronous = name.startswith("Async.")
+        method = methods.lookup(name[len("Async."):] if asynchronous else name)
+        if asynchronous and method is not None and method.name not in tasks.ASYNC_CALLS:
+            method = None  # gen_server.ml knows Async.<call> only for calls flagged `Async
         if method is None:
             # gen_server.ml's fallthrough: "system.isAlive:..." echoes its first parameter;
             # otherwise a call with parameters is treated as Host.call_extension: the first
@@ -265,7 +278,22 @@ class Dispatcher:
             master, db = self.master_db(incarnation)
         ctx = CallContext(db=db, host=self.name, proc=self, master=master, session=session,
                           transport=transport, world=self.world, incarnation=incarnation)
+        if asynchronous:
+            method = self._as_task(method)
         return method, ctx, args
+
+    def _as_task(self, inner: Method) -> Method:
+        """Async.<call>: reply with a task at once, run the call in the background (tasks.py)."""
+
+        def launch(ctx: CallContext, *args: Any) -> str:
+            db = ctx.need_db()
+            proc = ctx.master or ctx.proc
+            task = tasks.create_task(db, "Async." + inner.name, proc.host_ref_in(db) or NULL_REF,
+                                     self.clock.now())
+            tasks.start(self.world, db, task, lambda: inner.handler(ctx, *args), _task_error)
+            return task
+
+        return Method(name="Async." + inner.name, params=inner.params, takes_session=True, handler=launch)
 
     def check_session(self, ref: Any, transport: str, incarnation: int) -> SessionInfo:
         ref = str(ref)
@@ -310,6 +338,15 @@ class Dispatcher:
         return uname == "root" and pwd == self.world.root_password
 
 
+
+
+def _task_error(exc: BaseException) -> ApiError:
+    """What a task records for a failure raised outside ApiError."""
+    if isinstance(exc, (RaisedFailure, DelayedFailure)):
+        return exc.error
+    if isinstance(exc, (XapiStopped, SimulatorStopped)):
+        return ApiError("INTERNAL_ERROR", "xapi is shutting down")
+    return ApiError("INTERNAL_ERROR", repr(exc))
 
 
 def _db_master_address(db: "Database") -> str:

@@ -11,7 +11,11 @@ simulator's `HostEndpoint.root`; "/" on a real dom0):
     var/lib/xcp/state.db             xapi's XML database (database/db_xml.ml `To`)
     var/lib/xentui-sim/ip-addr.json  what `ip -j addr show dev <bridge>` prints; absent when the
                                      bridge does not exist. Simulator only: a real dom0 runs `ip`.
-    var/run/xapi.pid                 written by the simulator itself (xapi's pid while it runs)
+    var/run/xapi.pid                 the pid of a real process named `xapi` while the simulated xapi
+                                     runs (sim/xapi_pid.py); absent when it is stopped
+    etc/xensource/xapi-ssl.pem       the TLS identity of xapi's HTTPS port: private key then
+                                     self-signed certificate, mode 0400 (gencert: RSA 2048,
+                                     SHA-256, CN = hostname, SAN = hostname and address)
 
 Every write is atomic (temporary file in the same directory, then rename), so a
 reader never sees half a file, as with xapi's own `write_string_to_file`.
@@ -33,19 +37,24 @@ state.db details that follow xapi (all checked in ocaml/database and ocaml/idl):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 POOL_CONF = "etc/xensource/pool.conf"
 INVENTORY = "etc/xensource-inventory"
 STATE_DB = "var/lib/xcp/state.db"
 IP_ADDR_JSON = "var/lib/xentui-sim/ip-addr.json"
 XAPI_PID = "var/run/xapi.pid"
+XAPI_SSL_PEM = "etc/xensource/xapi-ssl.pem"
 
 # datamodel_common.ml (schema of the mirrored xapi)
 SCHEMA_MAJOR_VSN = 5
@@ -219,7 +228,7 @@ def _row_reference(cls: str, ref: str, record: Mapping[str, Any], generation: in
 # Python work), and StateDbRenderer re-renders only rows whose generation changed.
 
 # Xml_spaces.protect + XML attribute escaping + dropping XML-invalid characters, in one table.
-_ATTR_TABLE = {ord("%"): "%%", ord(" "): "%.", ord("\t"): "%t", ord("\n"): "%n", ord("\r"): "%r",
+_ATTR_TABLE: Dict[int, Optional[str]] = {ord("%"): "%%", ord(" "): "%.", ord("\t"): "%t", ord("\n"): "%n", ord("\r"): "%r",
                ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;"}
 for _c in list(range(0x00, 0x09)) + [0x0B, 0x0C] + list(range(0x0E, 0x20)) + [0xFFFE, 0xFFFF]:
     _ATTR_TABLE[_c] = None
@@ -415,7 +424,7 @@ def _ipv4_broadcast(address: str, prefixlen: int) -> str:
     return str(net.broadcast_address)
 
 
-def link_flags(operstate: str, carrier: bool) -> list:
+def link_flags(operstate: str, carrier: bool) -> List[str]:
     """The kernel's flags for an Ethernet bridge in that state."""
     if operstate == "DOWN" and carrier:  # administratively down
         return ["BROADCAST", "MULTICAST"]
@@ -510,6 +519,9 @@ def write_host_files(
     file is removed.
     """
     root = Path(root)
+    if not (root / XAPI_SSL_PEM).exists():  # gencert runs once, at first boot
+        addresses = [entry[1] for entry in (link or {}).get("addresses", ()) if len(entry) >= 2]
+        write_atomic(root / XAPI_SSL_PEM, render_xapi_ssl_pem(root.name, addresses), mode=0o400)
     write_atomic(root / POOL_CONF, pool_conf.encode("utf-8"))
     write_atomic(root / INVENTORY, render_inventory(inventory).encode("utf-8"))
     if state_db_tables is not None:
@@ -526,3 +538,43 @@ def write_host_files(
         for entry in entries:
             doc.extend(json.loads(render_ip_addr_json(**entry)))
         write_atomic(ip_path, (json.dumps(doc, separators=(",", ":")) + "\n").encode("utf-8"))
+
+
+# --- xapi-ssl.pem ---------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _simulator_rsa_key() -> "RSAPrivateKey":
+    """One RSA 2048 key for every simulated host of this process: generating one per host
+    costs ~65 ms each (4 s for the 64-host scenario); the certificates still differ per host."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def render_xapi_ssl_pem(hostname: str, addresses: Sequence[str] = ()) -> bytes:
+    """What gencert writes: the PEM private key followed by the self-signed certificate."""
+    import datetime as _dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = _simulator_rsa_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    alt: List[x509.GeneralName] = [x509.DNSName(hostname)]
+    for address in addresses:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(address)))
+        except ValueError:
+            continue
+    now = _dt.datetime.now(_dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _dt.timedelta(days=1)).not_valid_after(now + _dt.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    return key_pem + cert.public_bytes(serialization.Encoding.PEM)

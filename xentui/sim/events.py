@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from xentui.sim.errors import ApiError
 from xentui.sim.schema import BY_LOWER
@@ -42,8 +42,8 @@ class Subscription:
 
     def __init__(self, specs: Sequence[Any]) -> None:
         self.all = False
-        self.classes: set = set()
-        self.objects: Dict[str, set] = {}
+        self.classes: Set[str] = set()
+        self.objects: Dict[str, Set[str]] = {}
         for spec in specs:
             if not isinstance(spec, str):
                 raise ApiError("EVENT_SUBSCRIPTION_PARSE_FAILURE", str(spec))
@@ -62,7 +62,7 @@ class Subscription:
     def table_matches(self, lower: str) -> bool:
         return self.all or lower in self.classes or lower in self.objects
 
-    def object_filter(self, lower: str) -> Optional[set]:
+    def object_filter(self, lower: str) -> Optional[Set[str]]:
         """None: every object of the table matches; else the matching refs."""
         if self.all or lower in self.classes:
             return None
@@ -88,11 +88,16 @@ def _default_wait(cond: threading.Condition, seconds: float) -> bool:
     return cond.wait(seconds)
 
 
-def _collect(db: "Database", subs: Subscription, since: int):
+# (class, ref, snapshot, generation) of a create or mod; (class, ref, generation) of a delete
+_Change = Tuple[str, str, Any, int]
+_Delete = Tuple[str, str, int]
+
+
+def _collect(db: "Database", subs: Subscription, since: int) -> Tuple[List[_Change], List[_Change], List[_Delete], int]:
     """One pass over the changes after `since` (caller holds the lock)."""
-    creates: List[Tuple[str, str, Any, int]] = []
-    mods: List[Tuple[str, str, Any, int]] = []
-    deletes: List[Tuple[str, str, int]] = []
+    creates: List[_Change] = []
+    mods: List[_Change] = []
+    deletes: List[_Delete] = []
     last = since
     for name, table in db._iter_tables():
         if not table.schema.gen_events:

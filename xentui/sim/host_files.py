@@ -83,8 +83,13 @@ class HostFiles:
         bridge = proc.management_interface
         if bridge and machine.nics:
             nic = machine.nic_for_interface(bridge)
-            addresses = [("inet", machine.address, 8)] if machine.has_ip else []
-            if nic is not None:
+            # networkd keeps the address on its configured bridge only
+            addresses = [("inet", machine.address, 8)] if machine.has_ip and bridge == machine.ip_bridge else []
+            if nic is not None and machine.link_down and bridge == machine.ip_bridge:
+                # cable / switch port / DHCP gone: no carrier on the management bridge
+                link = {"ifname": bridge, "mac": nic.mac, "operstate": "DOWN", "carrier": False,
+                        "addresses": addresses}
+            elif nic is not None:
                 link = {"ifname": bridge, "mac": nic.mac, "operstate": "UP", "addresses": addresses}
             else:
                 # The bridge's NIC is gone (replaced under another name): networkd still

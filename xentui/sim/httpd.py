@@ -20,7 +20,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from xentui.sim.errors import ApiError, WireError
 from xentui.sim.wire import (Reply, decode_jsonrpc_request, decode_xmlrpc_request,
@@ -35,6 +35,19 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 IDLE_TIMEOUT = 600.0
 XMLRPC_PATHS = ("/", "/RPC2")
 JSONRPC_PATHS = ("/jsonrpc",)
+# Plain HTTP GET handlers xapi registers on the same port (xapi.ml's Http_svr table);
+# the request reaches the handler as Request(method="GET <path>", params=[query pairs, accept]).
+GET_PATHS = ("/rrd_updates",)
+
+
+@dataclass
+class HttpAnswer:
+    """A handler's reply to a plain HTTP GET (sent as is, no RPC envelope)."""
+
+    status: int
+    reason: str
+    content_type: str
+    body: bytes
 
 
 @dataclass
@@ -43,7 +56,7 @@ class Request:
     transport: str          # "unix" | "tcp"
     peer: str
     method: str
-    params: list = field(default_factory=list)
+    params: List[Any] = field(default_factory=list)
     protocol: str = "xmlrpc"  # "xmlrpc" | "jsonrpc"
     # Set by the listener: tells whether the client has gone away (closed its
     # end, e.g. after a client-side timeout) or the listener was stopped.
@@ -76,6 +89,7 @@ class _HttpRequest:
     version: str
     headers: Dict[str, str]
     body: bytes
+    query: str = ""
 
     @property
     def keep_alive(self) -> bool:
@@ -144,8 +158,9 @@ class _Connection:
         path = target
         if "://" in path:                  # absolute-form request target
             path = "/" + path.split("://", 1)[1].partition("/")[2]
-        path = path.split("?", 1)[0] or "/"
-        return _HttpRequest(method=method, path=path, version=version, headers=headers, body=body)
+        path, _, query = path.partition("?")
+        return _HttpRequest(method=method, path=path or "/", version=version, headers=headers, body=body,
+                            query=query)
 
     def peer_closed(self) -> bool:
         """Has the peer closed (or reset) its end? Non-blocking; data the client
@@ -221,6 +236,8 @@ class HostListeners:
         self._lock = threading.Lock()
         self._hung = False
         self._hung_changed = threading.Condition(self._lock)
+        # Real seconds every answer is held back (the 'slow' fault).
+        self.reply_delay = 0.0
         self._stopping = False
         self._listeners: Dict[int, Tuple[socket.socket, str]] = {}
         self._connections: Dict[int, _Connection] = {}
@@ -393,7 +410,7 @@ class HostListeners:
                                         _error_page(err.status, err.reason, err.detail),
                                         "text/html", keep_alive=False))
                     return
-                if self._hold_while_hung(conn):
+                if self._hold_while_hung(conn) or self._hold_while_slow():
                     return
                 data, keep_alive = self._answer(conn, req)
                 if self._hold_while_hung(conn):
@@ -424,11 +441,23 @@ class HostListeners:
                     break
             return True
 
+    def _hold_while_slow(self) -> bool:
+        """Wait out the reply delay (woken by stop); True when stopping."""
+        delay = self.reply_delay
+        if delay <= 0:
+            return False
+        with self._lock:
+            if not self._stopping:
+                self._hung_changed.wait(delay)
+            return self._stopping
+
     def _answer(self, conn: _Connection, req: _HttpRequest) -> Tuple[bytes, bool]:
         keep_alive = req.keep_alive
         if req.method == "OPTIONS":
             return _response(200, "OK", b"", "text/plain", keep_alive,
                              _CORS + (("Allow", "POST, OPTIONS"),)), keep_alive
+        if req.method == "GET" and req.path in GET_PATHS:
+            return self._get(conn, req)
         if req.path in XMLRPC_PATHS:
             protocol = "xmlrpc"
         elif req.path in JSONRPC_PATHS:
@@ -460,6 +489,21 @@ class HostListeners:
             log.exception("cannot encode the reply to %s", name)
             return self._http_error(500, "Internal Server Error", f"unencodable reply: {exc}")
         return _response(200, "OK", body, ctype, keep_alive, _CORS), keep_alive
+
+    def _get(self, conn: _Connection, req: _HttpRequest) -> Tuple[bytes, bool]:
+        from urllib.parse import parse_qsl
+
+        query = parse_qsl(req.query, keep_blank_values=True)
+        reply = self._call(Request(host=self.host, transport=conn.transport, peer=conn.peer,
+                                   method="GET " + req.path, params=[query, req.headers.get("accept", "")],
+                                   protocol="http",
+                                   closed_check=lambda: self._stopping or conn.peer_closed()))
+        answer = reply.value
+        if reply.error is not None or not isinstance(answer, HttpAnswer):
+            detail = " ".join([reply.error.code, *reply.error.params]) if reply.error else "no answer"
+            return self._http_error(500, "Internal Server Error", detail)
+        # rrdd_proxy.ml get_rrd_updates_forwarder sets req.close: one answer per connection
+        return _response(answer.status, answer.reason, answer.body, answer.content_type, False, _CORS), False
 
     def _call(self, request: Request) -> Reply:
         try:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from xentui.sim import db_filter
+from xentui.sim.dom0_files import db_field_name
 from xentui.sim.errors import ApiError
 from xentui.sim.events import format_token, table_name
 from xentui.sim.schema import CLASSES, ClassSchema, FieldSchema
@@ -74,6 +76,7 @@ def _class_methods(cs: ClassSchema) -> List[Method]:
 
     add("get_all", (), lambda ctx: ctx.db.refs(cls))
     add("get_all_records", (), lambda ctx: ctx.db.records(cls))
+    add("get_all_records_where", ("expr",), lambda ctx, expr: records_where(ctx.db, cs, expr))
     add("get_record", ("self",), lambda ctx, ref: ctx.db.get_record(cls, ref))
     add("get_by_uuid", ("uuid",), lambda ctx, uuid: ctx.db.by_uuid(cls, uuid))
     if cs.has_name_label:
@@ -82,6 +85,29 @@ def _class_methods(cs: ClassSchema) -> List[Method]:
     for fs in cs.fields.values():
         out.extend(_field_methods(cls, fs))
     return out
+
+
+def records_where(db: Any, cs: ClassSchema, expr: Any) -> Dict[str, Dict[str, Any]]:
+    """<class>.get_all_records_where: xapi's filter (db_filter.py) over the database columns
+    (`field "name__label"`, as state.db names them). A parse error or a column the class does
+    not have fails the call (Db_filter.Expression_error / DBCache_NotFound reach the client as
+    INTERNAL_ERROR)."""
+    try:
+        parsed = db_filter.parse(str(expr))
+    except db_filter.FilterError as exc:
+        raise ApiError("INTERNAL_ERROR", f"Db_filter.Expression_error({str(expr)!r}, {exc})") from None
+    columns = {db_field_name(cs.name, name): name for name in cs.fields}
+    for column in db_filter.fields_used(parsed):
+        if column not in columns:
+            raise ApiError("INTERNAL_ERROR", f"Db_exn.DBCache_NotFound(\"missing field\", {column!r}, \"\")")
+    records: Dict[str, Dict[str, Any]] = db.records(cs.name)
+    return {ref: rec for ref, rec in records.items()
+            if db_filter.evaluate(parsed, _column_text(rec, columns))}
+
+
+def _column_text(rec: Mapping[str, Any], columns: Mapping[str, str]) -> Callable[[str], str]:
+    """The filter's lookup for one record: a state.db column name -> the field as text."""
+    return lambda column: db_filter.db_text(rec[columns[column]])
 
 
 def _field_methods(cls: str, fs: FieldSchema) -> List[Method]:
@@ -164,7 +190,8 @@ def event_methods(wait: Optional[Wait] = None) -> List[Method]:
     context has a `wait` attribute, that wins (per-host clocks)."""
 
     def event_from(ctx: Any, classes: Any, token: Any, timeout: Any) -> Dict[str, Any]:
-        return ctx.db.event_from(classes, token, timeout, getattr(ctx, "wait", None) or wait)
+        batch: Dict[str, Any] = ctx.db.event_from(classes, token, timeout, getattr(ctx, "wait", None) or wait)
+        return batch
 
     def get_current_id(ctx: Any) -> str:
         return str(ctx.db.generation)

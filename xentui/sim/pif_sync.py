@@ -5,7 +5,7 @@ Shared by PIF.scan (handlers/pif.py) and a slave's start-up resync
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.sim.db import Database
@@ -51,7 +51,7 @@ def resync_after_hello(db: "Database", host: str, machine: "Machine", management
             continue
         if record.get("currently_attached"):
             db.set_field("PIF", pif, "currently_attached", False)
-        metrics = record.get("metrics")
+        metrics: Any = record.get("metrics")
         if db.exists("PIF_metrics", metrics) and db.get_field("PIF_metrics", metrics, "carrier"):
             db.set_field("PIF_metrics", metrics, "carrier", False)
     if management_interface:

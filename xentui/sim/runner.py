@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from xentui.sim import scenarios as scenario_data
+from xentui.sim import scenario_faults
 from xentui.sim.clock import SimClock, Timings
 from xentui.sim.faults import Faults
 from xentui.sim.handlers import custom_methods
@@ -59,6 +61,21 @@ class Endpoints:
     @classmethod
     def load(cls, state_dir: Path) -> "Endpoints":
         return cls.from_dict(json.loads((Path(state_dir) / ENDPOINTS_FILE).read_text(encoding="utf-8")))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """endpoints.json holds the pool's root password: 0600 whatever the
+    umask, replaced atomically (a reader never sees half of it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def _free_port(address: str) -> int:
@@ -153,12 +170,19 @@ class Simulator:
         sim = cls(world, spec, endpoints)
         try:
             with world.lock:
+                scenario_faults.prepare_pool(world, spec.data)
                 world.scheduler.start()
                 world.procs[spec.master].start()
                 for host in spec.hosts:
                     world.procs[host.name].start()
                 for step in spec.steps:
                     sim.apply_step(step)
+                # Preparation gives resulting states: members that said hello have
+                # finished their start-up (consider_enabling_host) too.
+                for host in spec.hosts:
+                    proc = world.procs[host.name]
+                    if proc.up and proc.role == "slave" and not proc.emergency:
+                        proc.consider_enabling_host()
             sim.endpoints.hosts = [HostEndpoint(name=h.name, uuid=h.uuid, address=h.address,
                                                 port=world.procs[h.name].port,
                                                 socket=str(world.procs[h.name].socket_path),
@@ -167,7 +191,7 @@ class Simulator:
             # endpoints.json is the ready signal for `sim serve` users, and tests and
             # the demo read pool.conf and state.db right after start().
             sim.flush_files()
-            (state_dir / ENDPOINTS_FILE).write_text(sim.endpoints.to_json(), encoding="utf-8")
+            _write_private(state_dir / ENDPOINTS_FILE, sim.endpoints.to_json())
         except BaseException:
             sim.stop()
             raise
@@ -205,6 +229,8 @@ class Simulator:
             getattr(self.faults, action)(*args, immediate=True)
         elif hasattr(self.faults, action) and not action.startswith("_"):
             getattr(self.faults, action)(*args)
+        elif action in scenario_faults.STEPS:
+            scenario_faults.STEPS[action](self, *args)
         else:
             raise scenario_data.ScenarioError(f"unknown scenario step {action!r}")
 

@@ -10,6 +10,7 @@ names, or {"count": N, "prefix": "xen"}), master, nics (per host),
 shared_srs [{name, type}], local_srs (bool), vms [{name, host|null, sr,
 state}], generate_vms {count, running_fraction, sr}, ha (bool),
 last_sync_age (simulated seconds since the last DB backup push),
+host_memory_gib (number, or {host: GiB}; default 256), vms[].memory_gib (default 2),
 after_sync [{"vm": name, "host": h, "sr": s}] (VMs created on the master
 after the last push: missing from every backup), steps [[action, args...]].
 """
@@ -22,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
+from xentui.sim import host_facts, memory
 from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 
@@ -126,21 +128,22 @@ def build_database(scenario: Scenario, now: float, seed: int = 0) -> Database:
                                   name_label="Pool-wide network associated with eth%d" % n,
                                   bridge="xenbr%d" % n, MTU=1500, managed=True))
     host_refs: Dict[str, str] = {}
-    for index, spec in enumerate(scenario.hosts):
+    for spec in scenario.hosts:
+        total = host_memory_bytes(data, spec.name)
         metrics = db.create("host_metrics", uuid=_uuid(seed, scenario.name, "hm", spec.name),
-                            memory_total=256 * 1024 ** 3, memory_free=128 * 1024 ** 3, live=True,
+                            memory_total=total, memory_free=total, live=True,
                             last_updated=_dt(now))
         host = db.create("host", uuid=spec.uuid, name_label=spec.name, hostname=spec.name,
                          address=spec.address, enabled=True, metrics=metrics,
+                         memory_overhead=memory.xen_overhead(total),
                          API_version_major=2, API_version_minor=21, API_version_vendor="XenSource",
-                         software_version={"product_version": "8.3.0", "platform_version": "3.4.0",
-                                           "xapi": "24.19", "product_brand": "XCP-ng"},
                          edition="xcp-ng", sched_policy="credit")
+        host_facts.fill_host(db, host)
         host_refs[spec.name] = host
         dom0 = db.create("VM", uuid=_uuid(seed, scenario.name, "dom0", spec.name),
                          name_label="Control domain on host: %s" % spec.name, is_control_domain=True,
-                         power_state="Running", resident_on=host, domid=0,
-                         memory_static_max=8 * 1024 ** 3, VCPUs_max=8, domain_type="pv")
+                         power_state="Running", resident_on=host, domid=0, VCPUs_max=8, domain_type="pv",
+                         **_memory_fields(DOM0_MEMORY, 8, "pv"))
         db.set_field("host", host, "control_domain", dom0)
         for n, mac in enumerate(spec.macs):
             pif_metrics = db.create("PIF_metrics", carrier=True, speed=10000, duplex=True,
@@ -167,7 +170,10 @@ def build_database(scenario: Scenario, now: float, seed: int = 0) -> Database:
     if srs:
         db.set_field("pool", pool, "default_SR", next(iter(srs.values())))
     if data.get("ha") and srs:
-        db.set_field("pool", pool, "ha_statefiles", [_uuid(seed, scenario.name, "statefile")])
+        # pool.ha_statefiles holds VDI refs (xapi_ha.ml): the statefile VDI on the heartbeat SR
+        statefile = db.create("VDI", uuid=_uuid(seed, scenario.name, "statefile"), SR=next(iter(srs.values())),
+                              name_label="Statefile for HA", type="ha_statefile", virtual_size=4 * 1024 ** 2)
+        db.set_field("pool", pool, "ha_statefiles", [statefile])
     if data.get("local_srs", True):
         for spec in scenario.hosts:
             sr = db.create("SR", uuid=_uuid(seed, scenario.name, "local", spec.name),
@@ -185,9 +191,31 @@ def build_database(scenario: Scenario, now: float, seed: int = 0) -> Database:
             host = scenario.hosts[i % len(scenario.hosts)].name
             vms.append({"name": "vm%04d" % (i + 1), "host": host if (i % 100) < running * 100 else None,
                         "sr": gen.get("sr")})
-    for index, vm in enumerate(vms):
+    for vm in vms:
         create_vm(db, scenario, seed, vm, host_refs, srs, networks)
+    memory.refresh_all_memory_free(db)
     return db
+
+
+GIB = 1024 ** 3
+DOM0_MEMORY = 8 * GIB
+
+
+def host_memory_bytes(data: Dict[str, Any], host: str) -> int:
+    """`host_memory_gib`: one number for every host or {host: GiB} (default 256 GiB)."""
+    spec = data.get("host_memory_gib", 256)
+    if isinstance(spec, dict):
+        spec = spec.get(host, 256)
+    return int(float(spec) * GIB)
+
+
+def _memory_fields(size: int, vcpus: int, domain_type: str) -> Dict[str, Any]:
+    """A VM with fixed memory (static = dynamic = target) and xapi's cached overhead."""
+    fields: Dict[str, Any] = dict(memory_static_min=size, memory_static_max=size, memory_dynamic_min=size,
+                                  memory_dynamic_max=size, memory_target=size)
+    fields["memory_overhead"] = memory.vm_memory_overhead({**fields, "VCPUs_max": vcpus,
+                                                          "domain_type": domain_type})
+    return fields
 
 
 def create_vm(db: Database, scenario: Scenario, seed: int, vm: Dict[str, Any], host_refs: Dict[str, str],
@@ -200,8 +228,8 @@ def create_vm(db: Database, scenario: Scenario, seed: int, vm: Dict[str, Any], h
     ref = db.create("VM", uuid=_uuid(seed, scenario.name, "vm", vm["name"]), name_label=vm["name"],
                     power_state=state, resident_on=host_refs[host] if host and state != "Halted" else NULL_REF,
                     affinity=host_refs[host] if host else NULL_REF, domid=-1,
-                    memory_static_max=2 * 1024 ** 3, memory_dynamic_max=2 * 1024 ** 3, VCPUs_max=2,
-                    VCPUs_at_startup=2, domain_type="hvm", ha_always_run=bool(vm.get("ha_always_run")),
+                    VCPUs_max=2, VCPUs_at_startup=2, domain_type="hvm",
+                    **_memory_fields(int(float(vm.get("memory_gib", 2)) * GIB), 2, "hvm"), ha_always_run=bool(vm.get("ha_always_run")),
                     ha_restart_priority="restart" if vm.get("ha_always_run") else "")
     if sr_name is not None:
         vdi = db.create("VDI", name_label=vm["name"] + " disk 0", SR=srs[sr_name], virtual_size=20 * 1024 ** 3,
@@ -211,6 +239,8 @@ def create_vm(db: Database, scenario: Scenario, seed: int, vm: Dict[str, Any], h
     if networks:
         db.create("VIF", VM=ref, network=networks[0], device="0", MAC=_mac(seed, 250, len(db.refs("VIF")) % 256, 9),
                   MTU=1500, currently_attached=state != "Halted")
+    if state != "Halted":
+        host_facts.create_guest_metrics(db, ref)
     return ref
 
 

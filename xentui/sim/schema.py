@@ -146,6 +146,9 @@ _POOL = _cls("pool", (
     *_ops(),
 ))
 
+# Fields are those of xapi 24.19 (datamodel_lifecycle.ml dates the newer ones: the ssh_*
+# and console_idle_timeout fields are 25.21+, max_cstate 26.0, secure_boot 25.31,
+# VM_guest_metrics.netbios_name 24.28: left out).
 _HOST = _cls("host", (
     *_common(tags=True),
     _f("memory_overhead", "int"),
@@ -170,7 +173,7 @@ _HOST = _cls("host", (
     _f("patches", "ref_set"),
     _f("updates", "ref_set"),
     _f("PBDs", "ref_set", ref="PBD", rev=("PBD", "host")),
-    _f("host_CPUs", "ref_set"),
+    _f("host_CPUs", "ref_set", ref="host_cpu", rev=("host_cpu", "host")),
     _f("cpu_info", "map"),
     _f("hostname", "string"),
     _f("address", "string"),
@@ -215,13 +218,6 @@ _HOST = _cls("host", (
     _f("pending_guidances_recommended", "string_set"),
     _f("pending_guidances_full", "string_set"),
     _f("last_update_hash", "string"),
-    _f("ssh_enabled", "bool", True),
-    _f("ssh_enabled_timeout", "int"),
-    _f("ssh_expiry", "datetime"),
-    _f("console_idle_timeout", "int"),
-    _f("ssh_auto_mode", "bool"),
-    _f("max_cstate", "string"),
-    _f("secure_boot", "bool"),
 ))
 
 _HOST_METRICS = _cls("host_metrics", (
@@ -230,6 +226,24 @@ _HOST_METRICS = _cls("host_metrics", (
     _f("memory_free", "int"),
     _f("live", "bool"),
     _f("last_updated", "datetime"),
+    _f("other_config", "map", rw=True),
+))
+
+# Deprecated since Midnight Ride in favour of host.cpu_info, but create_misc.ml
+# create_host_cpuinfo still recreates one per logical CPU at every start.
+_HOST_CPU = _cls("host_cpu", (
+    _f("uuid", "string"),
+    _f("host", "ref", ref="host"),
+    _f("number", "int"),
+    _f("vendor", "string"),
+    _f("speed", "int"),
+    _f("modelname", "string"),
+    _f("family", "int"),
+    _f("model", "int"),
+    _f("stepping", "string"),
+    _f("flags", "string"),
+    _f("features", "string"),
+    _f("utilisation", "float"),
     _f("other_config", "map", rw=True),
 ))
 
@@ -406,6 +420,23 @@ _VM_METRICS = _cls("VM_metrics", (
     _f("current_domain_type", "enum", "pv"),
 ))
 
+_VM_GUEST_METRICS = _cls("VM_guest_metrics", (
+    _f("uuid", "string"),
+    _f("os_version", "map"),
+    _f("PV_drivers_version", "map"),
+    _f("PV_drivers_up_to_date", "bool"),
+    _f("memory", "map"),
+    _f("disks", "map"),
+    _f("networks", "map"),
+    _f("other", "map"),
+    _f("last_updated", "datetime"),
+    _f("other_config", "map", rw=True),
+    _f("live", "bool"),
+    _f("can_use_hotplug_vbd", "enum", "unspecified"),
+    _f("can_use_hotplug_vif", "enum", "unspecified"),
+    _f("PV_drivers_detected", "bool"),
+))
+
 _SR = _cls("SR", (
     *_common(tags=True),
     *_ops(),
@@ -569,8 +600,8 @@ _SESSION = _cls("session", (
 
 CLASSES: Dict[str, ClassSchema] = {
     c.name: c
-    for c in (_POOL, _HOST, _HOST_METRICS, _PIF, _PIF_METRICS, _NETWORK, _VM, _VM_METRICS,
-              _SR, _PBD, _VDI, _VBD, _VIF, _TASK, _MESSAGE, _SESSION)
+    for c in (_POOL, _HOST, _HOST_METRICS, _HOST_CPU, _PIF, _PIF_METRICS, _NETWORK, _VM, _VM_METRICS,
+              _VM_GUEST_METRICS, _SR, _PBD, _VDI, _VBD, _VIF, _TASK, _MESSAGE, _SESSION)
 }
 
 # Lower-case event class name -> datamodel class name ("vm" -> "VM").

@@ -273,7 +273,7 @@ def _decode_value(elem: ET.Element) -> Any:
     return _decode_typed(children[0])
 
 
-def decode_xmlrpc_request(body: bytes) -> Tuple[str, list]:
+def decode_xmlrpc_request(body: bytes) -> Tuple[str, List[Any]]:
     """(method name, params) of a methodCall; WireError for anything malformed."""
     if b"<!ENTITY" in body:
         raise WireError("entity declarations are not accepted")
@@ -286,7 +286,7 @@ def decode_xmlrpc_request(body: bytes) -> Tuple[str, list]:
     name_elem = root.find("methodName")
     if name_elem is None or not (name_elem.text or "").strip():
         raise WireError("missing <methodName>")
-    params: list = []
+    params: List[Any] = []
     params_elem = root.find("params")
     if params_elem is not None:
         for param in params_elem:
@@ -296,13 +296,13 @@ def decode_xmlrpc_request(body: bytes) -> Tuple[str, list]:
             if len(values) != 1:
                 raise WireError("<param> must hold one <value>")
             params.append(_decode_value(values[0]))
-    return name_elem.text.strip(), params
+    return (name_elem.text or "").strip(), params  # not empty: checked above
 
 
 # --- JSON-RPC --------------------------------------------------------------------
 
 
-def decode_jsonrpc_request(body: bytes) -> Tuple[str, list, Any, str]:
+def decode_jsonrpc_request(body: bytes) -> Tuple[str, List[Any], Any, str]:
     """(method, params, id, "1.0"|"2.0") following ocaml-rpc's
     version_id_and_call_of_string: an id is required (int or string)."""
     # Yojson does not validate UTF-8 inside string literals: invalid bytes reach
@@ -394,11 +394,11 @@ def encode_jsonrpc_response(result: Reply, id: Any, version: str) -> bytes:
     if result.raised and result.error is not None:
         # api_server.ml jsoncallback: `Jsonrpc.string_of_response ~version:V2
         # (Rpc.failure (Enum (err :: params)))` with ocaml-rpc's default id (Int 0).
-        doc = {"jsonrpc": "2.0", "error": list(result.error.details), "id": 0}
+        doc: Dict[str, Any] = {"jsonrpc": "2.0", "error": list(result.error.details), "id": 0}
         return _raw_utf8(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
     if version == "2.0":
         if result.error is None:
-            doc: Dict[str, Any] = {"jsonrpc": "2.0", "result": value, "id": id}
+            doc = {"jsonrpc": "2.0", "result": value, "id": id}
         else:
             doc = {"jsonrpc": "2.0",
                    "error": {"code": JSONRPC_ERROR_CODE, "message": result.error.code,

@@ -42,8 +42,19 @@ class Machine:
     # The management address went away because the NIC behind the management
     # bridge was replaced (restore_nics gives it back).
     ip_lost_with_nics: bool = False
+    # The bridge networkd keeps the management address on (its config from install
+    # time): the address is there only while that bridge has its uplink NIC.
+    ip_bridge: str = "xenbr0"
+    # The link or the DHCP lease is gone (cable, switch port, DHCP server): only
+    # its return brings the address back; networkd re-applying its config does not.
+    link_down: bool = False
+    # Bridges networkd got a config for later (a PIF plugged with its IP configuration).
+    configured_bridges: Set[str] = field(default_factory=set)
     powered: bool = True
     hung: bool = False
+    # Simulated seconds its xapi waits before answering any request (a busy
+    # but alive xapi: the 'slow' fault). 0 = answers at once.
+    slow: float = 0.0
     # vm uuid -> domid of the guest domains that really run here
     domains: Dict[str, int] = field(default_factory=dict)
     next_domid: int = 1
@@ -55,6 +66,22 @@ class Machine:
         if interface.startswith("xenbr") and interface[5:].isdigit():
             device = "eth" + interface[5:]
         return next((nic for nic in self.nics if nic.device == device), None)
+
+    def networkd_configures(self, bridge: str) -> bool:
+        """networkd has a config for `bridge` (written at install time for the NICs
+        the host had then: xenbrN over ethN)."""
+        return bridge in self.configured_bridges or any(
+            "xenbr" + nic.device[3:] == bridge for nic in self.original_nics if nic.device.startswith("eth"))
+
+    def reapply_networkd(self) -> bool:
+        """networkd (re)starts (toolstack restart, boot): it brings its configured
+        management bridge up; the address returns if the bridge has its uplink and
+        the link/lease is there. Returns whether the address is there now."""
+        if (not self.has_ip and not self.link_down and self.networkd_configures(self.ip_bridge)
+                and self.nic_for_interface(self.ip_bridge) is not None):
+            self.has_ip = True
+            self.ip_lost_with_nics = False
+        return self.has_ip
 
     def start_domain(self, vm_uuid: str) -> int:
         domid = self.next_domid
@@ -114,6 +141,9 @@ class World:
         self.machines: Dict[str, Machine] = {}
         self.procs: Dict[str, "XapiHost"] = {}
         self.partitions: Set[frozenset] = set()
+        # (source, target) host names: source's connections to target fail, the other
+        # way works (a firewall, NAT): what makes Pool.hello's talk-back fail.
+        self.one_way_blocks: Set[tuple] = set()
         self.statefile_ok = True
         self.double_starts: List[DoubleStart] = []
         self.timer_errors: List[str] = []
@@ -156,7 +186,8 @@ class World:
             target_machine = self.machine_by_address(address)
         if target_machine is None or not target_machine.powered:
             return Reach("unreachable")
-        if target_machine is not src and self.partitioned(source, target_machine.name):
+        if target_machine is not src and (self.partitioned(source, target_machine.name)
+                                          or (source, target_machine.name) in self.one_way_blocks):
             return Reach("unreachable")
         if target_machine.hung:
             return Reach("hung", machine=target_machine)

@@ -13,18 +13,20 @@ or this xapi stops.
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from xentui.sim.dispatch import (  # noqa: F401 - re-exported for the handlers
     EMERGENCY_CALLS, OPTIONAL_PARAMS, SELF_CONNECTING_CALLS, UNLOCKED_CALLS, WHITELIST, CallContext,
     ClientGone, DelayedFailure, Dispatcher, RawValue, RaisedFailure, SessionInfo, XapiStopped, client_gone,
 )
+from xentui.sim import tls_state
 from xentui.sim.errors import ApiError
+from xentui.sim.xapi_version import XAPI_BUILD, version_higher
 from xentui.sim.host_files import clone_with_origin
 from xentui.sim.httpd import HostListeners
 from xentui.sim.pif_sync import resync_after_hello
-from xentui.sim.world import Machine, SimulatorStopped, World
+from xentui.sim.world import Machine, Reach, SimulatorStopped, World
+from xentui.sim.xapi_pid import XapiPidProcess, stand_in_executable
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.sim.clock import TimerHandle
@@ -75,11 +77,18 @@ class XapiHost(Dispatcher):
         self.fuse_pending = False
         # Xapi_ha.proposed_master (address, time) of a two-phase commit; in memory only.
         self.proposed_master: Optional[Tuple[str, float]] = None
-        self.tls_verification = True
+        # Test seam: called by a two-phase commit this host runs, between its phases.
+        self.between_commit_phases: Optional[Callable[[], None]] = None
+        self.ha_start_attempts = 0  # Xapi_ha.on_server_restart loop iterations (observable)
+        self.start_up_done = False  # a member's consider_enabling_host ran after its hello
+        self.tls_verification = True  # Stunnel_client verify-by-default (local file)
+        self.tls = tls_state.fresh(machine.uuid)  # this host's certificate files
+        self.xapi_version = XAPI_BUILD  # Xapi_version.version of the installed xapi
         # Scenario preparation: record the first hello failure at once (resulting state).
         self.instant_hello = False
         self.files_hook: Optional[Callable[["XapiHost"], None]] = None
         self.db_flush_hook: Optional[Callable[["XapiHost"], None]] = None
+        self.pid_process: Optional[XapiPidProcess] = None  # the `xapi` process xapi.pid names
         self._flushed_generation = -1
 
     # --- small helpers ---------------------------------------------------
@@ -135,15 +144,67 @@ class XapiHost(Dispatcher):
         self.up = True
         self._write_pid(True)
         self.note(f"xapi started as {self.role}")
+        if self.ha_armed:
+            # xapi.ml start_ha -> Xapi_ha.on_server_restart runs for EVERY role, before
+            # the role branch: nothing else starts until the HA daemon does.
+            self._ha_start_attempt()
+        else:
+            self._start_role()
+        self.files_changed()
+        self.world.notify()
+
+    def _start_role(self) -> None:
         if self.role == "master":
+            self.emergency = False
             self._start_as_master()
         elif self.role == "broken":
             self.emergency = True
             self.run_in_emergency_mode(ApiError("HOST_BROKEN"))
         else:
             self._start_as_slave()
-        self.files_changed()
-        self.world.notify()
+
+    def _ha_start_attempt(self) -> None:
+        """Xapi_ha.on_server_restart's loop: with HA armed (localdb) and the statefile
+        unreachable, stay in emergency mode with HA_HOST_CANNOT_ACCESS_STATEFILE and
+        try again every 10 s, until Host.emergency_ha_disable (hard) clears the flag.
+        A slave first asks its master whether HA is still enabled pool-wide; a
+        master has nobody to ask (Pool_role.get_master_address raises), so only
+        emergency_ha_disable gets it out. A soft disable leaves localdb armed:
+        the loop goes on."""
+        self.ha_start_attempts += 1
+        if not self.ha_armed:
+            # "failwith Host.emergency_ha_disable": start_ha swallows it and start-up goes on
+            self.note("HA start-up aborted: HA disarmed locally (emergency_ha_disable)")
+            self.files_changed()
+            self._start_role()
+            self.world.notify()
+            return
+        if self.world.statefile_ok and not self.machine.hung:
+            self._start_role()
+            return
+        if self.role == "slave" and self._master_confirms_ha_disabled():
+            self.note("master confirms HA is disabled pool-wide: disarming HA locally")
+            self.ha_armed = False
+            self._start_role()
+            return
+        self.emergency = True
+        self.emergency_error = ApiError("HA_HOST_CANNOT_ACCESS_STATEFILE")
+        self._after(self.world.timings.ha_statefile_retry, self._ha_start_attempt, "ha-start")
+
+    def _master_confirms_ha_disabled(self) -> bool:
+        # call_emergency_mode_functions: slave_local_login on the master, Pool.get_ha_enabled
+        reach = self.world.reach(self.name, self.master_address)
+        if not reach.ok or reach.target.emergency or reach.target.db is None:
+            return False
+        db = reach.target.db
+        return not any(db.get_field("pool", p, "ha_enabled") for p in db.refs("pool"))
+
+    @property
+    def has_management_ip(self) -> bool:
+        """Helpers.get_management_ip_addr: the address of the inventory's
+        MANAGEMENT_INTERFACE (networkd puts it on its configured bridge only)."""
+        return (self.machine.has_ip and bool(self.management_interface)
+                and self.management_interface == self.machine.ip_bridge)
 
     def stop(self, reason: str = "") -> None:
         if not self.up:
@@ -208,6 +269,7 @@ class XapiHost(Dispatcher):
         self._listen_tcp()
         if self.machine.hung:
             unix.set_hung(True)
+        unix.reply_delay = self.machine.slow * self.world.clock.time_scale
 
     def _listen_tcp(self) -> None:
         """TCP on the management address; none while the address or the interface is gone."""
@@ -221,6 +283,7 @@ class XapiHost(Dispatcher):
         self.tcp_listeners = tcp
         if self.machine.hung:
             tcp.set_hung(True)
+        tcp.reply_delay = self.machine.slow * self.world.clock.time_scale
 
     @property
     def listeners(self) -> List[HostListeners]:
@@ -229,6 +292,10 @@ class XapiHost(Dispatcher):
     def set_hung(self, hung: bool) -> None:
         for listeners in self.listeners:
             listeners.set_hung(hung)
+
+    def set_reply_delay(self, real_seconds: float) -> None:
+        for listeners in self.listeners:
+            listeners.reply_delay = real_seconds
 
     def close_listeners(self) -> None:
         current = self.listeners
@@ -251,10 +318,16 @@ class XapiHost(Dispatcher):
         return self.machine.root / "var" / "lib" / "xcp" / "xapi"
 
     def _write_pid(self, running: bool) -> None:
+        """xapi.pid names a live process whose executable is `xapi` while this
+        xapi runs (xapi_pid.py), as on a real host; gone when it stops."""
         path = self.machine.root / "var" / "run" / "xapi.pid"
+        old, self.pid_process = self.pid_process, None
+        if old is not None:
+            old.stop()
         if running:
+            self.pid_process = XapiPidProcess(stand_in_executable(self.machine.root.parent / ".sim-bin"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"{os.getpid()}\n")
+            path.write_text(f"{self.pid_process.pid}\n")
         else:
             try:
                 path.unlink()
@@ -280,8 +353,12 @@ class XapiHost(Dispatcher):
             for pool in pools:
                 db.set_field("pool", pool, "master", me)
             db.update("host", me, address=self.machine.address, enabled=True)
-            metrics = db.get_field("host", me, "metrics")
-            if db.exists("host_metrics", metrics):
+        # Db_gc.single_pass at database start -> check_host_liveness: the heartbeat
+        # table is empty in a new process, so every host (dead ones included) gets a
+        # fresh host_assumed_dead_interval timer and is marked live until it runs out.
+        for ref in db.refs("host"):
+            metrics = db.get_field("host", ref, "metrics")
+            if db.exists("host_metrics", metrics) and (ref == me or not db.get_field("host_metrics", metrics, "live")):
                 db.update("host_metrics", metrics, live=True, last_updated=_dt(now))
         # resynchronise_ha_state
         for pool in pools:
@@ -293,12 +370,31 @@ class XapiHost(Dispatcher):
                 db.set_field("pool", pool, "ha_enabled", False)
         self.last_heartbeat = {ref: now for ref in db.refs("host")}
         self.just_became_master = False
-        if self._check_no_other_masters(db, me):
-            return
-        self._after(self.world.timings.heartbeat, self._liveness_tick, "liveness")
+        # The DB flush thread starts with the database engine and the pool DB backup
+        # thread before the no-other-masters check; the periodic functions (liveness)
+        # only after it.
         self._after(self.world.timings.db_sync, self._db_sync_tick, "db-sync")
         self._flushed_generation = db.generation
         self._after(self.world.timings.db_flush, self._db_flush_tick, "db-flush")
+        self._continue_master_start(me)
+
+    def _continue_master_start(self, me: Optional[str]) -> None:
+        """The rest of the start-up, from the no-other-masters check on. That check
+        asks every known host pool.is_slave with no timeout: a hung host holds the
+        start-up (the periodic functions, liveness included) until it answers or the
+        connection dies; it is re-tried here instead of parking a thread."""
+        db = self.db
+        if db is None:
+            return
+        hung = self._hung_peers(db, me)
+        if hung:
+            self.note("start-up waits in check_no_other_masters for " + ", ".join(hung))
+            self._after(self.world.timings.hello_retry_temporary, lambda: self._continue_master_start(me),
+                        "no-other-masters")
+            return
+        if self._check_no_other_masters(db, me):
+            return
+        self._after(self.world.timings.heartbeat, self._liveness_tick, "liveness")
 
     def _db_flush_tick(self) -> None:
         """Db_cache_impl's flush thread: write state.db when the DB is dirty. The writer
@@ -310,6 +406,16 @@ class XapiHost(Dispatcher):
         self._flushed_generation = db.generation
         if self.db_flush_hook is not None:
             self.db_flush_hook(self)
+
+    def _hung_peers(self, db: "Database", me: Optional[str]) -> List[str]:
+        out = []
+        for ref in db.refs("host"):
+            if ref == me:
+                continue
+            address = str(db.get_field("host", ref, "address"))
+            if self.world.reach(self.name, address).kind == "hung":
+                out.append(address)
+        return out
 
     def _check_no_other_masters(self, db: "Database", me: Optional[str]) -> bool:
         """xapi.ml check_no_other_masters: demote ourselves if another known host is master."""
@@ -335,18 +441,28 @@ class XapiHost(Dispatcher):
         for ref in db.refs("session"):
             db.destroy("session", ref)
 
-    def on_hello(self, host_ref: str) -> None:
-        """Pool.hello from a slave that (re)started: disable, then enable; live again."""
+    def on_hello(self, host_ref: str, host_address: str) -> Optional[ApiError]:
+        """Xapi_pool.hello: record the member's address; talk back to it (pool.is_slave,
+        no retry: any failure is `cannot_talk_back`); set it enabled=false (it enables
+        itself when its start-up is done); live=true only when HA is off (with HA the
+        liveset decides); tickle its heartbeat. Returns the error the member stores."""
         db = self.db
         if db is None:
-            return
+            return ApiError("HOST_STILL_BOOTING")
         now = self.clock.now()
+        if str(db.get_field("host", host_ref, "address")) != host_address:
+            db.set_field("host", host_ref, "address", host_address)
+        back = self.world.reach(self.name, host_address)
+        # the talk-back is a verified pool connection too (call_emergency_mode_functions)
+        if not back.ok or tls_state.verify_failure(self.tls, self.tls_verification, back.target.tls):
+            return ApiError("HOST_MASTER_CANNOT_TALK_BACK", host_address)
         db.set_field("host", host_ref, "enabled", False)
-        db.set_field("host", host_ref, "enabled", True)
-        metrics = db.get_field("host", host_ref, "metrics")
-        if db.exists("host_metrics", metrics):
-            db.update("host_metrics", metrics, live=True, last_updated=_dt(now))
+        if not any(db.get_field("pool", p, "ha_enabled") for p in db.refs("pool")):
+            metrics = db.get_field("host", host_ref, "metrics")
+            if db.exists("host_metrics", metrics):
+                db.update("host_metrics", metrics, live=True, last_updated=_dt(now))
         self.last_heartbeat[host_ref] = now
+        return None
 
     def on_heartbeat(self, host_ref: str) -> None:
         db = self.db
@@ -369,11 +485,16 @@ class XapiHost(Dispatcher):
             if ref == me:
                 continue
             last = self.last_heartbeat.setdefault(ref, now)
-            if now - last >= self.world.timings.host_dead:
-                metrics = db.get_field("host", ref, "metrics")
-                if db.exists("host_metrics", metrics) and db.get_field("host_metrics", metrics, "live"):
-                    self.note(f"host {db.get_field('host', ref, 'name_label')} presumed dead")
-                    db.set_field("host_metrics", metrics, "live", False)
+            metrics = db.get_field("host", ref, "metrics")
+            if not db.exists("host_metrics", metrics):
+                continue
+            live = db.get_field("host_metrics", metrics, "live")
+            if now - last < self.world.timings.host_dead:
+                if not live:  # "From the heartbeat PoV the host looks alive"
+                    db.set_field("host_metrics", metrics, "live", True)
+            elif live:
+                self.note(f"host {db.get_field('host', ref, 'name_label')} presumed dead")
+                db.set_field("host_metrics", metrics, "live", False)
 
     def _db_sync_tick(self) -> None:
         self._after(self.world.timings.db_sync, self._db_sync_tick, "db-sync")
@@ -421,14 +542,13 @@ class XapiHost(Dispatcher):
         if self.machine.hung:
             self._after(t.hello_retry_temporary, self._hello_attempt, "hello")
             return
-        if not self.machine.has_ip:
+        if not self.has_management_ip:
+            # wait_for_management_ip_address (kinder: xapi waits on ip_cond, woken by
+            # on_dom0_networking_change; the simulator looks again every 5 s)
             self._retry_hello(ApiError("HOST_HAS_NO_MANAGEMENT_IP"), t.hello_retry_temporary)
             return
         if self.master_address in ("127.0.0.1", self.machine.address):
             self._retry_hello(ApiError("HOST_ITS_OWN_SLAVE"), t.hello_retry_temporary)
-            return
-        if self.ha_armed and not self.ha_soft_disabled and not self.world.statefile_ok:
-            self._retry_hello(ApiError("HA_HOST_CANNOT_ACCESS_STATEFILE"), t.ha_statefile_retry)
             return
         reach = self.world.reach(self.name, self.master_address)
         if not reach.ok:
@@ -441,6 +561,11 @@ class XapiHost(Dispatcher):
                             "hello-timeout")
             return
         master = reach.target
+        # the stunnel handshake comes before any reply (tls_state.py)
+        tls_reason = tls_state.verify_failure(self.tls, self.tls_verification, master.tls)
+        if tls_reason is not None:
+            self._retry_hello(tls_state.stunnel_verify_error(tls_reason), t.hello_retry_temporary)
+            return
         if master.emergency:
             self._retry_hello(master.emergency_error, t.hello_retry_temporary)
             return
@@ -452,7 +577,16 @@ class XapiHost(Dispatcher):
         if my_ref is None or host_ref is None:
             self._retry_hello(ApiError("HOST_UNKNOWN_TO_MASTER", self.machine.uuid), t.hello_retry_permanent)
             return
-        master.on_hello(my_ref)
+        refused = master.on_hello(my_ref, self.machine.address)
+        if refused is not None:
+            self._retry_hello(refused, t.hello_retry_temporary)
+            return
+        # `ok: the coordinator's xapi_build must not be older than ours (Permanent, 60 s)
+        coordinator_build = dict(master.db.get_field("host", host_ref, "software_version") or {}).get("xapi_build", "")
+        if version_higher(self.xapi_version, str(coordinator_build)):
+            self._retry_hello(ApiError("HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR", self.xapi_version),
+                              t.hello_retry_permanent)
+            return
         # dbsync_slave.resynchronise_pif_params
         resync_after_hello(master.db, my_ref, self.machine, self.management_interface)
         self.instant_hello = False
@@ -467,6 +601,30 @@ class XapiHost(Dispatcher):
             self.run_in_emergency_mode(ApiError("HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED"))
             return
         self._after(t.heartbeat, self._heartbeat_tick, "heartbeat")
+        self.start_up_done = False
+        self._after(t.enable_after_hello, self.consider_enabling_host, "consider-enabling")
+        self.world.notify()
+
+    def consider_enabling_host(self) -> None:
+        """Xapi_host_helpers.consider_enabling_host at the end of the member's start-up:
+        enabled=true again (with HA armed only if every PBD of the host is attached)."""
+        if self.role != "slave" or self.emergency or self.start_up_done:
+            return  # once per start-up
+        reach = self.world.reach(self.name, self.master_address)
+        if not reach.ok or reach.target.db is None or reach.target.emergency:
+            # the database call waits for the master connection: try again later
+            self._after(self.world.timings.hello_retry_temporary, self.consider_enabling_host, "consider-enabling")
+            return
+        db = reach.target.db
+        me = self.host_ref_in(db)
+        if me is None:
+            return
+        self.start_up_done = True
+        if db.get_field("host", me, "pending_guidances"):
+            return  # if_no_pending_guidances: mandatory guidance keeps the host disabled
+        if self.ha_armed and not all(db.get_field("PBD", p, "currently_attached") for p in db.find("PBD", host=me)):
+            return
+        db.set_field("host", me, "enabled", True)
         self.world.notify()
 
     def _retry_hello(self, error: ApiError, delay: float) -> None:
@@ -481,6 +639,12 @@ class XapiHost(Dispatcher):
         reach = self.world.reach(self.name, self.master_address)
         if not reach.ok or not reach.target.is_master or reach.target.db is None:
             return  # other errors are just retried
+        if tls_state.verify_failure(self.tls, self.tls_verification, reach.target.tls):
+            # the master connection fails the handshake: Master_connection gives up and
+            # restarts xapi (restart_on_connection_timeout), which meets it again at hello
+            self.note("master connection: TLS verification failed: restarting")
+            self.restart(reason="master connection TLS failure")
+            return
         my_ref = self.host_ref_in(reach.target.db)
         if my_ref is None:
             # SESSION_AUTHENTICATION_FAILED: "we must be pointing at the wrong master"
@@ -511,6 +675,33 @@ class XapiHost(Dispatcher):
                 # so free the thread instead of piling threads up during a long outage.
                 raise ClientGone()
             # Woken by every world change; the timeout bounds how late a gone client is noticed.
+            self.world.changed.wait(0.25)
+
+    def reach_blocking(self, address: str, incarnation: int) -> Reach:
+        """An inter-host call from this xapi: no timeout of its own. While the peer
+        accepts and never answers (hung) the call waits, like xapi, until the peer
+        answers again, the stunnel idle timeout passes (then the connection fails),
+        this xapi stops or the simulator stops. A client that gave up does not stop
+        it: xapi carries on with the call."""
+        deadline = self.clock.now() + self.world.timings.stunnel_idle
+        while True:
+            self.check_alive(incarnation)
+            reach = self.world.reach(self.name, address)
+            if reach.kind != "hung":
+                return reach
+            if self.clock.now() >= deadline:
+                return Reach("unreachable")
+            self.world.changed.wait(0.25)
+
+    def wait_for_master_database(self, incarnation: int) -> None:
+        """A member's call that needs the master's database while it is in emergency
+        mode: no answer while it stays there. It ends when the member has rejoined
+        (and reaches its master) or when this xapi or the simulator stops (the
+        client then sees its connection drop)."""
+        while True:
+            self.check_alive(incarnation)
+            if not self.emergency and self.world.reach(self.name, self.master_address).ok:
+                return
             self.world.changed.wait(0.25)
 
     def master_db(self, incarnation: int) -> Tuple["XapiHost", "Database"]:

@@ -92,10 +92,11 @@ ACTIONS: Tuple[UiAction, ...] = (
     UiAction("log.back", "screen.back", "escape,left", "Back", "Go back to the dashboard.", "log", key_display="Esc"),
     UiAction("log.end", "screen.to_end", "end", "End", "Jump to the newest line.", "log", show=False),
     # --- connect --------------------------------------------------------------
-    UiAction("connect.go", "screen.connect", "enter", "Connect", "Connect to the highlighted target (fields: Enter moves to the next).", "connect", key_display="Enter"),
+    # Enter/Down/Up are priority bindings: they move the focus in key order, so typed-ahead keys land in the right field.
+    UiAction("connect.go", "screen.connect", "enter", "Connect", "Connect to the highlighted target (fields: Enter moves to the next).", "connect", key_display="Enter", priority=True),
     UiAction("connect.accept_key", "screen.accept_host_key", "f8", "Trust key", "Trust the SSH host key shown (only after you compared the fingerprint).", "connect", key_display="F8"),
-    UiAction("connect.next", "screen.next_field", "down", "Next", "Next field.", "connect", show=False),
-    UiAction("connect.previous", "screen.previous_field", "up", "Previous", "Previous field.", "connect", show=False),
+    UiAction("connect.next", "screen.next_field", "down", "Next", "Next field.", "connect", show=False, priority=True),
+    UiAction("connect.previous", "screen.previous_field", "up", "Previous", "Previous field.", "connect", show=False, priority=True),
     UiAction("connect.back", "screen.back", "escape", "Back", "Go back; what you typed is kept.", "connect", key_display="Esc"),
     # --- confirm modal --------------------------------------------------------
     UiAction("confirm.yes", "screen.answer(True)", "f8,y", "Yes", "Confirm (F8, as in xsconsole, or y).", "confirm", key_display="F8"),

@@ -35,6 +35,7 @@ from xentui.ui.screens.log import MAX_LINES, LogScreen
 from xentui.ui.screens.network import NetworkScreen
 from xentui.ui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from xentui.ui.screens.vms import VmsScreen
+from xentui.xapi.safe_text import printable
 
 RETRY_FOLLOW_SECONDS = 5.0
 # The xapi client logs one DEBUG record per call (method, duration, outcome):
@@ -58,7 +59,7 @@ class _LogToApp(logging.Handler):
         except (TypeError, ValueError):
             text = f"{record.name}: {record.msg!r}"
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        self.pending.append(f"{stamp} {text}")
+        self.pending.append(f"{stamp} {printable(text)}")
 
 
 class XenTuiApp(App):
@@ -137,6 +138,11 @@ class XenTuiApp(App):
             self.set_keymap(self.keymap)
         for problem in self.config.problems:
             self.append_log("config: " + problem)
+        if self.config.problems:
+            # On screen too (once the first screen is up): a remap that silently did nothing looks like a broken key.
+            self.call_after_refresh(self.notify, "\n".join(self.config.problems[:4]),
+                                    title=f"config: {len(self.config.problems)} problem(s)",
+                                    severity="warning", timeout=30, markup=False)
         core_log = logging.getLogger("xentui")
         core_log.addHandler(self._log_handler)
         if core_log.level == logging.NOTSET or core_log.level > logging.INFO:
@@ -278,12 +284,12 @@ class XenTuiApp(App):
             self.status_text = f"Live updates stopped ({type(error).__name__}); retrying..."
             self.set_timer(RETRY_FOLLOW_SECONDS, self._retry_follow)
         elif worker.group == "open":
-            self.status_text = f"Could not open {self.target_label}: {error}"
+            self.status_text = printable(f"Could not open {self.target_label}: {error}")
             if isinstance(self.screen, XenScreen):
                 self.screen.refresh_from_app(force=True)
             self.notify(self.status_text, severity="error", markup=False, timeout=10)
         else:
-            self.notify(f"{what}: {error}", severity="error", markup=False)
+            self.notify(printable(f"{what}: {error}"), severity="error", markup=False)
 
     def _retry_follow(self) -> None:
         if self.observer is not None and not self._stop_follow.is_set():
@@ -324,7 +330,7 @@ class XenTuiApp(App):
                             f"findings: {codes}; data: {obs.snapshot_source or 'none'}")
 
     def append_log(self, text: str) -> None:
-        line = f"{time.strftime('%H:%M:%S', time.localtime())} {text}"
+        line = f"{time.strftime('%H:%M:%S', time.localtime())} {printable(text)}"
         self.log_lines.append(line)
         if self.log_screen is not None and self.log_screen.is_mounted:
             self.log_screen.append(line)
@@ -419,7 +425,7 @@ class XenTuiApp(App):
             plan = build_plan(obs)
         except Exception as exc:  # noqa: BLE001 - a plan bug must show, never crash the console
             self.append_log(f"plan failed: {type(exc).__name__}: {exc}")
-            self.notify(f"Could not build the plan: {exc}", severity="error", markup=False)
+            self.notify(printable(f"Could not build the plan: {exc}"), severity="error", markup=False)
             return
         self.append_log(f"recovery plan: {len(plan.steps)} steps ({', '.join(s.id for s in plan.steps)})")
         wizard_cls = _load_wizard()

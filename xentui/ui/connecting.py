@@ -40,6 +40,8 @@ STATE_MESSAGES = {
     "hostkey-unknown": "The SSH host key is not known yet.",
     "hostkey-changed": "The SSH host key CHANGED. Refusing to connect (possible man in the middle).",
     "lost": "The connection was lost.",
+    "not-xapi": "This is not xapi, or xapi answered with something unreadable.",
+    "xapi-error": "xapi answered with an error.",
 }
 
 

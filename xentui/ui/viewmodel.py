@@ -421,8 +421,14 @@ def host_rows(obs: Observation) -> Tuple[HostRow, ...]:
 
 def _host_state(obs: Observation, host: Host, probe: Optional[PeerProbe], live: bool, is_me: bool) -> Tuple[str, str]:
     view = None if is_me else _peer_view_for(obs, host)
-    if view is not None and view.reach in REACH_WORDS and not (live and host.live):
-        return REACH_WORDS[view.reach], "xapi probe"
+    # xapi's host_metrics.live lags the truth by the liveness timeout (and a
+    # powered-off old master stays "live" in the new master's database for
+    # a while): a fresh probe that failed wins, and the row says who says what.
+    lagging = "; xapi's record still says live" if live and host.live else ""
+    if view is not None and view.reach in REACH_WORDS and not (lagging and view.answers):
+        return REACH_WORDS[view.reach], "xapi probe" + lagging
+    if probe is not None and not probe.answers and not is_me:
+        return PROBE_WORDS.get(probe.outcome, probe.outcome), "probe" + lagging
     if live and host.live is not None:
         return ("live" if host.live else "down"), "xapi"
     if probe is not None:

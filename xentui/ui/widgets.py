@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from xentui.ui import viewmodel as vm
+from xentui.xapi.safe_text import markup, multiline, printable
 
 
 class TopBar(Horizontal):
@@ -36,11 +37,11 @@ class TopBar(Horizontal):
     def show(self, bar: vm.TopBar) -> None:
         left = Text()
         left.append(f" {bar.product} ", style="bold reverse")
-        left.append(f" Pool: {bar.pool}  Host: {bar.host} ({bar.role})")
+        left.append(printable(f" Pool: {bar.pool}  Host: {bar.host} ({bar.role})"))
         right = Text()
         right.append(f"{bar.clock} ")
         marker_style = "bold white on red" if bar.demo else "bold reverse"
-        right.append(f" {bar.marker} ", style=marker_style)
+        right.append(f" {printable(bar.marker)} ", style=marker_style)  # the target's label
         if bar.read_only:
             right.append(" READ-ONLY ", style="bold black on yellow")
         self.query_one("#tb-left", Static).update(left)
@@ -65,15 +66,16 @@ class EmergencyBanner(Static):
         for level in ("ok", "info", "warning", "emergency"):
             self.set_class(banner.level == level, f"-{level}")
         if banner.level == "emergency":
-            self.border_title = f" {banner.title} "
-            self.border_subtitle = f" >> {banner.key_hint} << " if banner.key_hint else None
-            self.update(Text("\n".join(banner.lines), no_wrap=True, overflow="crop"))
+            # Border titles are markup: peer text (host names) is escaped for it.
+            self.border_title = f" {markup(banner.title)} "
+            self.border_subtitle = f" >> {markup(banner.key_hint)} << " if banner.key_hint else None
+            self.update(Text("\n".join(printable(line) for line in banner.lines), no_wrap=True, overflow="crop"))
         else:
             self.border_title = None
             self.border_subtitle = None
             mark = "OK " if banner.level == "ok" else "!! "
             hint = f"   ({banner.key_hint})" if banner.key_hint else ""
-            self.update(Text(mark + banner.title + hint))
+            self.update(Text(mark + printable(banner.title) + printable(hint)))
 
 
 class PaneTitle(Static):
@@ -81,6 +83,17 @@ class PaneTitle(Static):
     PaneTitle { height: 1; background: $title-background; color: $title-foreground; text-style: bold; padding: 0 1;
                 text-wrap: nowrap; text-overflow: clip; }
     """
+
+    def __init__(self, content: object = "", **kw) -> None:
+        super().__init__(_plain(content), **kw)
+
+    def update(self, content: object = "", **kw) -> None:
+        # Titles carry host names: plain text, never markup, no raw controls.
+        super().update(_plain(content), **kw)
+
+
+def _plain(content: object) -> object:
+    return Text(printable(content)) if isinstance(content, str) else content
 
 
 class KeyValues(Static):
@@ -102,16 +115,24 @@ class KeyValues(Static):
                 text.append("\n")
             first = False
             style = "bold" if label in ("CRITICAL", "WARNING") else ""
-            text.append(f"{label:<{self.label_width}}", style="bold " + style)
-            text.append(" " + value)
+            text.append(f"{printable(label):<{self.label_width}}", style="bold " + style)
+            text.append(" " + printable(value))
         if footer:
-            text.append("\n" + footer, style="italic")
+            text.append("\n" + multiline(footer), style="italic")
         self.update(text)
 
 
 def _fit_cell(cell: object, width: int) -> object:
     """Cut a cell to its column with an ASCII marker: Rich's own ellipsis
     (U+2026) is not in the Linux console font."""
+    # Every cell may hold peer text (names, versions): plain Text, never
+    # DataTable markup, with control characters escaped.
+    if isinstance(cell, Text):
+        plain = cell.plain
+        if printable(plain) != plain:
+            cell = Text(printable(plain), style=cell.style)
+    else:
+        cell = Text(printable(cell))
     if not width:
         return cell
     if isinstance(cell, Text):

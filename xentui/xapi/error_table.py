@@ -26,6 +26,11 @@ from xentui.xapi.errors import (
     MalformedReply,
     XapiFailure,
 )
+from xentui.xapi.safe_text import one_line
+
+
+# The one finding for a peer whose replies are not xapi's (issue 10).
+NOT_XAPI_TITLE = "This is not xapi, or xapi answered with something unreadable"
 
 
 @dataclass(frozen=True)
@@ -348,6 +353,89 @@ _TABLE: Dict[str, _Entry] = {
         "Disable clustering on this host first.",
     ),
     # --- storage ----------------------------------------------------------------
+    "HOST_NOT_ENOUGH_FREE_MEMORY": _Entry(
+        "Not enough free memory",
+        "The host cannot fit the VM: xapi counts every VM resident on or scheduled to the host "
+        "(dom0 included) at its dynamic minimum plus overhead.",
+        "Start it on another host, lower its memory, or shut down a less important VM first.",
+    ),
+    "HOST_NOT_ENOUGH_PCPUS": _Entry(
+        "Not enough physical CPUs",
+        "The VM has more vCPUs than the host has physical CPUs.",
+        "Start it on a bigger host or lower its VCPUs-max.",
+    ),
+    "HOST_DISABLED": _Entry(
+        "Host is disabled",
+        "The host does not accept new VMs (maintenance, or not yet re-enabled after a restart).",
+        "Enable the host (xe host-enable) once it is healthy, or use another host.",
+    ),
+    "VM_REQUIRES_SR": _Entry(
+        "Storage not attached on that host",
+        "A disk of the VM lives on an SR that has no attached PBD on the host.",
+        "Plug the SR's PBD on that host (xe pbd-plug), or start the VM where the SR is attached.",
+    ),
+    "VM_REQUIRES_NETWORK": _Entry(
+        "Network not available on that host",
+        "A network interface of the VM uses a network the host has no PIF on.",
+        "Start the VM on a host with that network, or move the VIF to another network.",
+    ),
+    "NO_HOSTS_AVAILABLE": _Entry(
+        "No host can run the VM",
+        "No live, enabled host has the storage, network and memory the VM needs.",
+        "Start it explicitly on one host (VM.start_on) to see that host's reason.",
+    ),
+    "VDI_READONLY": _Entry(
+        "Disk is read-only",
+        "The VM wants to write to a virtual disk that is read-only.",
+        "Attach it read-only or use a writable copy.",
+    ),
+    "CANNOT_CREATE_STATE_FILE": _Entry(
+        "No SR can hold the HA statefile",
+        "Enabling HA needs a shared SR that every host has plugged; none qualifies (or the "
+        "statefile could not be written).",
+        "Plug the shared SR's PBDs on every host (xe pbd-plug), then enable HA again.",
+    ),
+    "SR_NO_PBDS": _Entry(
+        "SR not plugged on every host",
+        "The SR lacks a PBD on some host, or one of its PBDs is unplugged.",
+        "Create or plug the missing PBDs (xe pbd-create / xe pbd-plug), or choose another SR.",
+    ),
+    "SR_OPERATION_NOT_SUPPORTED": _Entry(
+        "The SR cannot do that",
+        "The SR's storage driver does not support this operation (an ISO library cannot hold a "
+        "statefile, for example).",
+        "Choose an SR of another type.",
+    ),
+    "REQUIRED_PIF_IS_UNPLUGGED": _Entry(
+        "A required network interface is unplugged",
+        "A PIF marked disallow-unplug (a storage or HA network) is not attached.",
+        "Plug it (xe pif-plug) before enabling HA.",
+    ),
+    "HA_ENABLE_IN_PROGRESS": _Entry(
+        "HA is being enabled",
+        "Another client is enabling HA on this pool right now.",
+        "Wait for it to finish, then check pool.ha_enabled.",
+    ),
+    "HA_DISABLE_IN_PROGRESS": _Entry(
+        "HA is being disabled",
+        "Another client is disabling HA on this pool right now.",
+        "Wait for it to finish, then check pool.ha_enabled.",
+    ),
+    "DESIGNATE_NEW_MASTER_IN_PROGRESS": _Entry(
+        "A master change is in progress",
+        "Another designate-new-master is running on this pool.",
+        "Wait for it to finish, then look at which host is master.",
+    ),
+    "HOST_EVACUATE_IN_PROGRESS": _Entry(
+        "Host is being evacuated",
+        "The host is moving its VMs away and accepts no new ones.",
+        "Wait for the evacuation to end, or start the VM on another host.",
+    ),
+    "TASK_CANCELLED": _Entry(
+        "Cancelled",
+        "The operation was cancelled before it completed.",
+        "Start it again if it is still needed.",
+    ),
     "VDI_IN_USE": _Entry(
         "Disk in use",
         "The virtual disk is attached or locked by another operation or host.",
@@ -411,6 +499,10 @@ def known_codes() -> Tuple[str, ...]:
     return tuple(sorted(_TABLE))
 
 
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1024 ** 3:.1f} GiB" if nbytes >= 1024 ** 3 else f"{nbytes // 1024 ** 2} MiB"
+
+
 def _param_note(code: str, params: Sequence[str]) -> str:
     """The parameter that matters, phrased for the admin."""
     if not params:
@@ -428,6 +520,12 @@ def _param_note(code: str, params: Sequence[str]) -> str:
         return f" User: {params[0]}."
     if code == "VM_BAD_POWER_STATE" and len(params) >= 3:
         return f" Expected {params[1]}, actual {params[2]}."
+    if code == "HOST_NOT_ENOUGH_FREE_MEMORY" and len(params) >= 2:
+        try:
+            required, available = int(params[0]), int(params[1])
+        except ValueError:
+            return " Details: " + ", ".join(str(p) for p in params) + "."
+        return f" Needs {_size(required)}, {_size(available)} free."
     if code == "INVALID_IP_ADDRESS_SPECIFIED":
         return f" Field: {params[0]}."
     return " Details: " + ", ".join(str(p) for p in params) + "."
@@ -435,7 +533,9 @@ def _param_note(code: str, params: Sequence[str]) -> str:
 
 def explain(code: str, params: Sequence[str] = (), *, in_emergency: bool = False) -> Explanation:
     """Plain words and a next step for a xapi error code."""
-    code = (code or "").strip() or "INTERNAL_ERROR"
+    # Codes and params come from the peer: shown escaped (safe_text), never raw.
+    code = one_line((code or "").strip(), 120) or "INTERNAL_ERROR"
+    params = [one_line(p, 200) for p in params]
     entry = _TABLE.get(code)
     if entry is None and code.startswith("SR_BACKEND_FAILURE"):
         entry = _TABLE["SR_BACKEND_FAILURE"]
@@ -542,14 +642,15 @@ def explain_exception(exc: BaseException, *, in_emergency: bool = False) -> Expl
         )
     if isinstance(exc, MalformedReply):
         return Explanation(
-            title="Unreadable reply",
-            meaning=f"The peer sent a reply that is not valid xapi XML-RPC ({exc}).",
-            next_step="Check that the target really is xapi (port, socket path).",
+            title=NOT_XAPI_TITLE,
+            meaning=f"The peer's reply is not valid xapi XML-RPC ({one_line(exc, 240)}).",
+            next_step="Check that the target really is xapi (address, port, socket path); if it is, "
+            "its toolstack is broken: restart it on the host's console.",
             code="malformed",
         )
     return Explanation(
         title=type(exc).__name__,
-        meaning=str(exc) or "unexpected error",
+        meaning=one_line(exc, 240) or "unexpected error",
         next_step="Retry; if it persists, please report it.",
         code="error",
     )
@@ -559,7 +660,7 @@ def _connect_explanation(exc: ConnectFailed) -> Explanation:
     title, meaning, step = _CONNECT_REASONS.get(
         exc.reason, ("Could not connect", "The connection to xapi failed.", "Check the target and retry.")
     )
-    detail = exc.message.strip()
+    detail = one_line(exc.message.strip(), 240)
     if detail and detail not in meaning:
         meaning = f"{meaning} ({detail})"
     return Explanation(title=title, meaning=meaning, next_step=step, code=exc.reason)

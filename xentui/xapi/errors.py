@@ -36,11 +36,15 @@ class CallTimeout(XapiError):
     """The peer accepted (or the call was sent) but no answer came in time.
     This is the signature of a hung master or a slave blocked on its master."""
 
-    def __init__(self, method: str, seconds: float, where: str = "") -> None:
-        super().__init__(f"{method}: no answer from {where or 'xapi'} within {seconds:g} s")
+    def __init__(self, method: str, seconds: float, where: str = "", received: int = 0) -> None:
+        super().__init__(f"{method}: no answer from {where or 'xapi'} within {seconds:g} s"
+                         + (f" (only {received} bytes of a reply)" if received else ""))
         self.method = method
         self.seconds = seconds
         self.where = where
+        # Bytes of the reply that did arrive: > 0 means a peer that answers
+        # too slowly (dripping, endless), not a silent hung xapi.
+        self.received = received
 
 
 class ConnectionLost(XapiError):
@@ -101,3 +105,16 @@ class HostKeyChanged(ConnectFailed):
         self.key_type = key_type
         self.fingerprint = fingerprint
         self.expected = expected
+
+
+class ReplyTooLarge(MalformedReply):
+    """The reply grew past the size cap: no real pool needs that much, so
+    the peer is broken or hostile. Raised before the excess is kept."""
+
+    def __init__(self, where: str, method: str, limit: int) -> None:
+        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+        super().__init__(f"{where or 'xapi'}: the reply to {method} exceeds {size} "
+                         "(not xapi, or a broken one)")
+        self.where = where
+        self.method = method
+        self.limit = limit

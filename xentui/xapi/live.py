@@ -31,7 +31,7 @@ from xentui.xapi.errors import (
     XapiError,
     XapiFailure,
 )
-from xentui.xapi.model import SNAPSHOT_CLASSES, PoolSnapshot
+from xentui.xapi.model import SNAPSHOT_CLASSES, PoolSnapshot, lean_event_hook
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,24 @@ def _check_reply(reply: Any) -> Mapping[str, Any]:
 def load_snapshot(client: Any, timeout: Optional[float] = None, *, recover_within: float = 0.0) -> PoolSnapshot:
     """The whole pool in one `event.from` call (raises what `client.call` raises)."""
     reply = client.call(
-        "event.from", list(SNAPSHOT_CLASSES), "", 0.0, timeout=timeout, recover_within=recover_within
+        "event.from", list(SNAPSHOT_CLASSES), "", 0.0, timeout=timeout, recover_within=recover_within,
+        object_hook=lean_event_hook,
     )
     return PoolSnapshot.from_event_from(_check_reply(reply))
+
+
+# The API class names of SNAPSHOT_CLASSES (xapi's method names are case-sensitive).
+_API_CLASS = {"pif": "PIF", "pif_metrics": "PIF_metrics", "vm": "VM", "sr": "SR", "pbd": "PBD"}
+
+
+def load_snapshot_by_listing(client: Any, timeout: Optional[float] = None) -> PoolSnapshot:
+    """The pool with one `get_all_records` per class. For a pool member reached over
+    TCP with a slave-local session: it has no database of its own, so event.from
+    fails there (xapi_event.ml reads the member's empty local database), while the
+    listing calls go to the master's database (context.ml: Db_ref.Remote)."""
+    records = {cls: client.call(f"{_API_CLASS.get(cls, cls)}.get_all_records", timeout=timeout)
+               for cls in SNAPSHOT_CLASSES}
+    return PoolSnapshot.from_records(records)
 
 
 class SnapshotFollower:
@@ -196,6 +211,7 @@ class SnapshotFollower:
                 self._snapshot.token,
                 self.event_timeout,
                 timeout=self.call_timeout,
+                object_hook=lean_event_hook,
             )
         )
         self.calls += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
 NULL_REF = "OpaqueRef:NULL"
 
@@ -54,7 +54,7 @@ def _int(rec: Mapping[str, Any], key: str, default: int = 0) -> int:
     value = rec.get(key, default)
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON 1e400 is infinity
         return default
 
 
@@ -310,7 +310,6 @@ class VM:
     memory_static_max: int
     vcpus_max: int
     ha_restart_priority: str
-    vbds: Tuple[str, ...] = ()
 
     @property
     def is_guest(self) -> bool:
@@ -333,7 +332,6 @@ class VM:
             memory_static_max=_int(rec, "memory_static_max"),
             vcpus_max=_int(rec, "VCPUs_max"),
             ha_restart_priority=_str(rec, "ha_restart_priority"),
-            vbds=_refs(rec, "VBDs"),
         )
 
 
@@ -449,6 +447,8 @@ class PoolSnapshot:
                 snapshot = event.get("snapshot")
                 if isinstance(snapshot, Mapping):
                     raw[cls_name][ref] = builder(ref, snapshot)
+                elif isinstance(snapshot, _RECORD_TYPES):  # built while decoding (lean_event_hook)
+                    raw[cls_name][ref] = snapshot
         return PoolSnapshot(raw=raw, token=self.token if token is None else token)
 
     # -- typed access ------------------------------------------------------
@@ -534,3 +534,44 @@ class PoolSnapshot:
 
     def network_of(self, pif: PIF) -> Optional[Network]:
         return self.networks.get(pif.network)
+
+
+_RECORD_TYPES = (Pool, HostMetrics, Host, PIFMetrics, PIF, Network, VM, SR, PBD)
+
+# The API fields each builder reads, per class: everything else in a record
+# is dropped unread (a state.db reader decodes only these; see
+# xentui.host.gather.read_state_db). tests/test_model.py checks the builders
+# read nothing else.
+RECORD_FIELDS: Dict[str, FrozenSet[str]] = {
+    "pool": frozenset({"uuid", "name_label", "master", "default_SR", "ha_enabled", "ha_statefiles", "other_config"}),
+    "host": frozenset({"uuid", "name_label", "hostname", "address", "enabled", "metrics", "control_domain",
+                       "resident_VMs", "PIFs", "PBDs", "API_version_major", "API_version_minor",
+                       "software_version", "other_config"}),
+    "host_metrics": frozenset({"uuid", "live", "memory_total", "memory_free", "last_updated"}),
+    "pif": frozenset({"uuid", "device", "host", "network", "MAC", "MTU", "VLAN", "physical", "currently_attached",
+                      "management", "ip_configuration_mode", "IP", "netmask", "gateway", "DNS", "metrics",
+                      "managed"}),
+    "pif_metrics": frozenset({"uuid", "carrier", "speed", "duplex", "vendor_name", "device_name"}),
+    "network": frozenset({"uuid", "name_label", "bridge", "PIFs"}),
+    "vm": frozenset({"uuid", "name_label", "power_state", "resident_on", "affinity", "is_a_template",
+                     "is_control_domain", "is_a_snapshot", "domid", "memory_static_max", "VCPUs_max",
+                     "ha_restart_priority"}),
+    "sr": frozenset({"uuid", "name_label", "type", "content_type", "shared", "physical_size",
+                     "physical_utilisation", "PBDs"}),
+    "pbd": frozenset({"uuid", "host", "SR", "currently_attached", "device_config"}),
+}
+
+
+def lean_event_hook(obj: Dict[str, Any]) -> Any:
+    """A JSON `object_hook` for event.from replies: each event's record is
+    turned into its typed, trimmed object (only the fields the model keeps)
+    as soon as it is decoded, so a 2,000-VM reply never exists as a full tree
+    of dicts. Events of classes the model does not keep lose their record."""
+    if "snapshot" in obj and "class" in obj and "operation" in obj:
+        cls_name = str(obj["class"]).lower()
+        builder = _BUILDERS.get(cls_name)
+        record = obj["snapshot"]
+        ref = str(obj.get("ref", ""))
+        built = builder(ref, record) if builder is not None and isinstance(record, Mapping) else None
+        return {"class": cls_name, "operation": obj["operation"], "ref": ref, "snapshot": built}
+    return obj

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Tuple
+from typing import Any, Dict, Tuple
 
 
 class SessionKind(str, enum.Enum):
@@ -42,7 +42,8 @@ class ConnectionInfo:
     `transport` is one of "local", "ssh-streamlocal", "ssh-tcp", "http", "https";
     `label` is what the top bar shows ("local", "ssh root@host", "DEMO");
     `state` is "connected", "connecting", "timed-out", "refused", "auth-failed",
-    "hostkey-unknown", "hostkey-changed", "emergency", "lost".
+    "hostkey-unknown", "hostkey-changed", "emergency", "lost", "not-xapi" (something
+    answered, not as xapi), "xapi-error" (xapi answered the login with an error).
     """
 
     transport: str
@@ -57,7 +58,7 @@ class ConnectionInfo:
     demo: bool = False
     limits: Tuple[str, ...] = field(default_factory=tuple)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "transport": self.transport,
             "label": self.label,

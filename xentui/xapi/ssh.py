@@ -17,6 +17,7 @@ XML-RPC call costs ~44 ms (Nagle + delayed ACK) instead of ~0.4 ms.
 from __future__ import annotations
 
 import getpass
+import logging
 import socket
 import threading
 from dataclasses import dataclass, replace
@@ -43,8 +44,15 @@ from xentui.xapi.known_hosts import (
     default_user_known_hosts,
     xentui_known_hosts_path,
 )
+from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SSH_PORT, Target
 from xentui.xapi.transport import XapiEndpoint, connect_tcp
+
+# paramiko's transport thread logs a server's protocol errors with a
+# traceback; with no handler configured Python's last-resort handler prints
+# that to stderr, under our one-line message (and a hostile server chooses
+# what it says). We report every failure ourselves: keep paramiko quiet.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 15
 STREAMLOCAL = "direct-streamlocal@openssh.com"
@@ -121,10 +129,24 @@ def _parse_jump(spec: str) -> Tuple[Optional[str], str, Optional[int]]:
     return hop.user, hop.host, hop.port
 
 
+def _accepted_keys_file(target: Target) -> Tuple[str, Tuple[str, ...]]:
+    """(where a key trusted with F8 is written, extra files read besides the
+    known_hosts files). `--known-hosts FILE` means that file alone: it is
+    the only file read and the one a trusted key is added to, so the next
+    run with the same options finds it. Without it, keys trusted inside
+    xentui go to xentui's own file, which is read next to ~/.ssh/known_hosts."""
+    if target.accepted_known_hosts:
+        return target.accepted_known_hosts, (target.accepted_known_hosts,)
+    if target.known_hosts:
+        return target.known_hosts, ()
+    path = str(xentui_known_hosts_path())
+    return path, (path,)
+
+
 def resolve_hops(target: Target) -> List[SshHop]:
     """The chain of SSH servers for `target`: ProxyJump hops, then the target."""
     config = _load_ssh_config(target.ssh_config)
-    accepted = target.accepted_known_hosts or str(xentui_known_hosts_path())
+    accepted, also_read = _accepted_keys_file(target)
 
     def hop_for(alias: str, user: Optional[str], port: Optional[int], is_target: bool) -> SshHop:
         options = config.lookup(alias)
@@ -146,7 +168,7 @@ def resolve_hops(target: Target) -> List[SshHop]:
             port=port or config_port or DEFAULT_SSH_PORT,
             user=user or options.get("user") or getpass.getuser(),
             identity_files=tuple(p for p in identities if Path(p).expanduser().is_file()),
-            known_hosts_files=tuple(str(Path(p).expanduser()) for p in known) + (accepted,),
+            known_hosts_files=tuple(str(Path(p).expanduser()) for p in known) + also_read,
             accepted_known_hosts=accepted,
             proxy_command=_proxy_command(options.get("proxycommand")),
         )
@@ -263,10 +285,10 @@ def _map_channel_error(exc: BaseException, what: str, transport: Optional[parami
             return ConnectionRefused(f"{what}: connect failed on the SSH server{hint}")
         return ChannelRefused(f"{what}: refused by the SSH server ({exc.text}, code {exc.code})", exc.code)
     if transport is None or not transport.is_active():
-        return ConnectionLost(f"{what}: SSH connection lost ({exc})")
+        return ConnectionLost(f"{what}: SSH connection lost ({one_line(exc, 160)})")
     if "Timeout" in str(exc):
         return ConnectFailed("timeout", f"{what}: no answer from the SSH server within {timeout:g} s")
-    return ConnectFailed("ssh", f"{what}: {exc}")
+    return ConnectFailed("ssh", f"{what}: {one_line(exc, 160)}")
 
 
 def open_streamlocal_channel(transport: paramiko.Transport, path: str, timeout: float) -> Channel:
@@ -403,13 +425,13 @@ class SshConnection:
             raise
         except paramiko.AuthenticationException as exc:
             client.close()
-            raise AuthenticationFailed(f"SSH authentication as {hop.label} failed: {exc}") from None
+            raise AuthenticationFailed(f"SSH authentication as {hop.label} failed: {one_line(exc, 160)}") from None
         except socket.timeout:
             client.close()
             raise ConnectFailed("timeout", f"SSH {hop.label}: no answer within {timeout:g} s") from None
         except SSHException as exc:
             client.close()
-            text = str(exc)
+            text = one_line(exc, 200)  # may quote the server's banner or packets
             if "No authentication methods" in text:
                 raise AuthenticationFailed(f"SSH authentication as {hop.label} failed: no usable key") from None
             if "No existing session" in text:
@@ -420,7 +442,8 @@ class SshConnection:
             raise ConnectFailed(reason, f"SSH {hop.label}: {text}") from None
         except (EOFError, OSError) as exc:
             client.close()
-            raise ConnectFailed("ssh", f"SSH {hop.label}: connection closed during handshake ({exc!r})") from None
+            raise ConnectFailed("ssh", f"SSH {hop.label}: connection closed during handshake "
+                                f"({one_line(repr(exc), 160)})") from None
         transport = client.get_transport()
         transport.set_keepalive(self.keepalive)
         return client

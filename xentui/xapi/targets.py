@@ -22,9 +22,10 @@ import ipaddress
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 DEFAULT_XAPI_SOCKET = "/var/lib/xcp/xapi"
 DEFAULT_SSH_PORT = 22
@@ -36,6 +37,7 @@ KINDS = ("local", "ssh", "http", "https", "sim")
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 _USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NUMERIC_HOST_RE = re.compile(r"^[0-9.]+$")
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,9 @@ class Target:
     # ssh: xapi's TCP port on the remote loopback, used via direct-tcpip (tests change it)
     xapi_port: int = 80
     identity: Optional[str] = None  # ssh: private key file (--identity)
-    known_hosts: Optional[str] = None  # ssh: replaces ~/.ssh/known_hosts (--known-hosts)
-    # ssh: where keys accepted inside xentui are written (None = platformdirs user data dir)
+    known_hosts: Optional[str] = None  # ssh: the only file read, and where F8 writes (--known-hosts)
+    # ssh: where keys accepted inside xentui are written and read besides known_hosts
+    # (None = --known-hosts if given, else the platformdirs user data dir)
     accepted_known_hosts: Optional[str] = None
     ssh_config: Optional[str] = None  # ssh: config file (None = ~/.ssh/config if present)
     proxy_jump: Optional[str] = None  # ssh: overrides ssh_config's ProxyJump ("none" disables)
@@ -214,6 +217,14 @@ def _split_host_port(hostport: str, raw: str) -> Tuple[str, Optional[int]]:
         raise ValueError(f"empty host in {raw!r}")
     if not _HOSTNAME_RE.match(host):
         raise ValueError(f"invalid host name {host!r} in {raw!r}")
+    if _NUMERIC_HOST_RE.match(host):
+        # Only digits and dots: meant as an IPv4 address. The C resolver would
+        # turn '1.2.3' into 1.2.0.3 and '300.1.2.3' into a failed DNS lookup,
+        # so a typo would be misreported as a TLS, DNS or password problem.
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError(f"invalid IPv4 address {host!r} in {raw!r} (four numbers 0-255, like 192.0.2.10)") from None
     return host, (_parse_port(port_text, raw) if sep else None)
 
 
@@ -230,7 +241,7 @@ def _split_user(rest: str, raw: str) -> Tuple[Optional[str], str]:
     return user, hostport
 
 
-def _parse_url(kind: str, rest: str, raw: str) -> dict:
+def _parse_url(kind: str, rest: str, raw: str) -> Dict[str, Any]:
     rest = rest.rstrip("/")
     if "/" in rest or "?" in rest or "#" in rest:
         raise ValueError(f"unexpected path in {raw!r}: give only {kind}://host[:port]")
@@ -239,7 +250,7 @@ def _parse_url(kind: str, rest: str, raw: str) -> dict:
     return dict(kind=kind, host=host, port=port, user=user)
 
 
-def _parse_sim(rest: str, raw: str) -> dict:
+def _parse_sim(rest: str, raw: str) -> Dict[str, Any]:
     if not rest:
         raise ValueError(f"empty simulator path in {raw!r}: use sim:STATE_DIR/HOST")
     path = Path(rest).expanduser()
@@ -265,7 +276,7 @@ def _parse_sim(rest: str, raw: str) -> dict:
     )
 
 
-def _parse_text(text: str) -> dict:
+def _parse_text(text: str) -> Dict[str, Any]:
     raw = text
     text = text.strip()
     if not text or text == "local":
@@ -316,7 +327,7 @@ def parse_target(text: Optional[str], **overrides: Any) -> Target:
     return target
 
 
-def _check_overrides(kind: str, given: dict, shown: str) -> None:
+def _check_overrides(kind: str, given: Dict[str, Any], shown: str) -> None:
     if "socket_path" in given and kind not in ("local", "sim"):
         raise ValueError(f"--socket applies to a local target, not {shown!r}")
     if "xapi_socket" in given and kind != "ssh":
@@ -336,6 +347,8 @@ def _validate(target: Target) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive number of seconds, not {value!r}")
     if target.is_local_socket and not target.socket_path:
         raise ValueError("--socket needs a path")
+    if target.kind == "local":
+        _check_socket_path(target.socket_path)
     if target.kind == "ssh" and not target.xapi_socket.startswith("/"):
         raise ValueError(f"--xapi-socket must be an absolute path on the remote host, not {target.xapi_socket!r}")
     if target.ssh_channel not in (None, "streamlocal", "tcp"):
@@ -350,6 +363,21 @@ def _validate(target: Target) -> None:
         parse_fingerprint(target.tls_fingerprint)
     if not target.tls_verify:
         raise ValueError("TLS verification cannot be switched off; pin the certificate with --tls-fingerprint")
+
+
+def _check_socket_path(path: str) -> None:
+    """--socket must name a unix socket. A missing one is left to the
+    connection (xapi may be starting); a regular file or a directory is
+    a mistake that would otherwise read as 'xapi is not running'."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ValueError(f"--socket {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISSOCK(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a regular file" if stat.S_ISREG(mode) else "not a socket"
+        raise ValueError(f"--socket {path}: it is {kind}, not xapi's unix socket")
 
 
 def _seconds(text: str) -> float:
@@ -377,7 +405,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--socket", metavar="PATH", help="local xapi unix socket (default /var/lib/xcp/xapi)")
     group.add_argument("--xapi-socket", metavar="PATH", help="xapi's unix socket on the SSH host (default /var/lib/xcp/xapi)")
     group.add_argument("--identity", metavar="FILE", help="SSH private key file")
-    group.add_argument("--known-hosts", metavar="FILE", help="SSH known_hosts file instead of ~/.ssh/known_hosts")
+    group.add_argument("--known-hosts", metavar="FILE",
+                       help="the only SSH known_hosts file to read; a host key trusted with F8 is added to it "
+                            "(default: ~/.ssh/known_hosts, plus xentui's own file for keys trusted with F8)")
     group.add_argument("--ssh-config", metavar="FILE", help="SSH client config instead of ~/.ssh/config")
     group.add_argument("--host-root", metavar="DIR", help="root of the host's file system (default /)")
     group.add_argument("--user", metavar="NAME", help="xapi user for password logins (default root)")

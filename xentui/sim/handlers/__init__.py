@@ -11,9 +11,12 @@ from xentui.sim.methods import Method
 
 
 def custom_methods() -> List[Method]:
-    from xentui.sim.handlers import event, host, host_internal, pbd, pif, pool, session, vm
+    from xentui.sim.handlers import (
+        certificates, event, host, host_internal, pbd, pif, pool, session, task, vm,
+    )
 
     methods: List[Method] = []
-    for module in (session, pool, host, host_internal, vm, pif, pbd, event):
+    # certificates after host_internal: its emergency_reset_server_certificate wins
+    for module in (session, pool, host, host_internal, certificates, vm, pif, pbd, event, task):
         methods.extend(module.METHODS)
     return methods

@@ -60,11 +60,25 @@ def forward_to_host(ctx: CallContext, host_ref: str) -> XapiHost:
 
 
 def is_host_alive(ctx: CallContext, host_ref: str) -> bool:
-    """Xapi_host.is_host_alive: live=false means dead without asking; otherwise ask pool.is_slave."""
+    """Xapi_host.is_host_alive: live=false means dead without asking; otherwise ask
+    pool.is_slave (ask_host_if_it_is_a_slave: no timeout, it only logs "slow to
+    respond"), so a hung host blocks the call until it answers (alive) or the
+    connection dies (dead). Any answer, emergency mode included, means alive."""
     metrics = ctx.db.get_field("host", host_ref, "metrics")
     if ctx.db.exists("host_metrics", metrics) and not ctx.db.get_field("host_metrics", metrics, "live"):
         return False
-    return host_proc(ctx, host_ref) is not None
+    return host_proc_blocking(ctx, host_ref) is not None
+
+
+def host_proc_blocking(ctx: CallContext, host_ref: str) -> Optional[XapiHost]:
+    """host_proc for an inter-host call that waits while the host is hung (see
+    XapiHost.reach_blocking)."""
+    caller = ctx.master or ctx.proc
+    address = str(ctx.db.get_field("host", host_ref, "address"))
+    reach = caller.reach_blocking(address, caller.incarnation if caller is not ctx.proc else ctx.incarnation)
+    if reach.ok and reach.target.machine.uuid == ctx.db.get_field("host", host_ref, "uuid"):
+        return reach.target
+    return None
 
 
 def local_host_ref(ctx: CallContext) -> Optional[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import make
 from xentui.sim.xapi_host import CallContext, ClientGone, client_gone
 
@@ -21,6 +22,15 @@ def event_from(ctx: CallContext, classes, token, timeout):
             raise ClientGone()
         return result
 
+    if not proc.is_master:
+        # api_server.ml callback1 serves a call that arrives over TCP on a member
+        # locally; xapi_event.ml from_inner reads Db_backend.make (), this process's
+        # in-memory database, which a member never populates (its DB calls go to
+        # the master through Db_ref.Remote): TableSet.find raises DBCache_NotFound
+        # ("missing table", ...), which ExnHelper turns into INTERNAL_ERROR.
+        wanted = [str(c) for c in classes]
+        table = "session" if not wanted or "*" in wanted else wanted[0]
+        raise ApiError("INTERNAL_ERROR", "missing table", table, "")
     try:
         seconds = float(timeout)
     except (TypeError, ValueError):

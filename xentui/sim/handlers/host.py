@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from xentui.sim import sm_locks
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import (
-    as_bool, check_ref, forward_to_host, ha_enabled, host_proc, is_host_alive, local_host_ref, make,
+    as_bool, check_ref, forward_to_host, ha_enabled, is_host_alive, local_host_ref, make,
 )
 from xentui.sim.handlers.vm import reset_power_state
 from xentui.sim.xapi_host import CallContext
@@ -37,21 +38,27 @@ def emergency_ha_disable(ctx: CallContext, soft=False):
 
 
 def local_management_reconfigure(ctx: CallContext, interface):
+    """xapi_host.ml local_management_reconfigure -> change_management_interface:
+    NOT_IN_EMERGENCY_MODE outside emergency mode; otherwise Xapi_mgmt_iface.change
+    writes MANAGEMENT_INTERFACE (and the address type) to the inventory WITHOUT
+    checking the name exists, `run` re-creates only the HTTP listener, and no address
+    is assigned (that is networkd's job). Then on_dom0_networking_change reaches for
+    the database: on a member that is the master's, which an emergency-mode member
+    never gets an answer from, so the call does not return while the member stays in
+    emergency mode (it ends when the member rejoins or xapi restarts). On a master in emergency mode (HA start-up loop) the database engine
+    is not started yet: the tail fails (the source does not say how exactly; we
+    choose an INTERNAL_ERROR after the inventory was written)."""
     proc = ctx.proc
     if not proc.emergency:
         raise ApiError("NOT_IN_EMERGENCY_MODE")
-    interface = str(interface)
-    devices = {nic.device for nic in proc.machine.nics}
-    bridges = {"xenbr" + d[3:] for d in devices if d.startswith("eth")}
-    if interface not in devices | bridges:
-        raise ApiError("INTERNAL_ERROR", "Interface %s not found" % interface)
-    proc.management_interface = interface
-    # Bringing the interface up with its configuration gives the host its address back.
-    proc.machine.has_ip = True
-    proc.machine.ip_lost_with_nics = False
+    proc.management_interface = str(interface)
+    proc.note(f"inventory MANAGEMENT_INTERFACE={interface!s} (no address assigned)")
     proc.rebind()
     proc.files_changed()
     proc.world.notify()
+    if proc.is_master:
+        raise ApiError("INTERNAL_ERROR", "missing table", "host", "")
+    proc.wait_for_master_database(ctx.incarnation)
     return ""
 
 
@@ -83,17 +90,23 @@ def get_management_interface(ctx: CallContext, host):
 def management_reconfigure(ctx: CallContext, pif):
     db = ctx.need_db()
     pif = check_ref(db, "PIF", pif)
+    record = db.get_record("PIF", pif)
+    host = record["host"]
+    # message_forwarding.ml: do_op_on PIF.host first; then xapi_host.ml management_reconfigure
+    # on that host: HA, then (managed PIFs) assert_usable_for_management (bond slave, IP
+    # configuration), and only then "already the management PIF: no action"
+    target = forward_to_host(ctx, host)
     if ha_enabled(db):
         raise ApiError("HA_IS_ENABLED")
-    record = db.get_record("PIF", pif)
+    if record.get("managed", True):
+        if record.get("bond_slave_of") not in (None, "", "OpaqueRef:NULL"):
+            raise ApiError("CANNOT_PLUG_BOND_SLAVE", pif)
+        if record.get("primary_address_type", "IPv4") == "IPv4" and record.get("ip_configuration_mode") == "None":
+            raise ApiError("PIF_HAS_NO_NETWORK_CONFIGURATION", pif)
+        if record.get("primary_address_type") == "IPv6" and record.get("ipv6_configuration_mode") == "None":
+            raise ApiError("PIF_HAS_NO_V6_NETWORK_CONFIGURATION", pif)
     if record.get("management"):
         return ""
-    if record.get("bond_slave_of") not in (None, "", "OpaqueRef:NULL"):
-        raise ApiError("CANNOT_PLUG_BOND_SLAVE", pif)
-    if record.get("ip_configuration_mode") == "None" and record.get("primary_address_type", "IPv4") == "IPv4":
-        raise ApiError("PIF_HAS_NO_NETWORK_CONFIGURATION", pif)
-    host = record["host"]
-    target = forward_to_host(ctx, host)
     if not any(n.mac.lower() == str(record.get("MAC", "")).lower() for n in target.machine.nics):
         raise ApiError("INTERNAL_ERROR", "Device for PIF %s not present" % pif)
     for other in db.find("PIF", host=host, management=True):
@@ -102,6 +115,9 @@ def management_reconfigure(ctx: CallContext, pif):
     network = record.get("network")
     bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else record["device"]
     target.management_interface = bridge or record["device"]
+    # the PIF is plugged with its IP configuration: networkd now keeps the address there
+    target.machine.ip_bridge = target.management_interface
+    target.machine.configured_bridges.add(target.management_interface)
     target.machine.has_ip = True
     target.machine.ip_lost_with_nics = False
     target.rebind()
@@ -119,6 +135,7 @@ def declare_dead(ctx: CallContext, host):
         if not db.get_field("VM", vm, "is_control_domain"):
             reset_power_state(ctx, vm)
     db.set_field("host", host, "enabled", False)
+    sm_locks.clear_host(db, host)  # Xapi_hooks.host_post_declare_dead
     return ""
 
 
@@ -133,6 +150,14 @@ def _set_enabled(ctx: CallContext, host, value: bool):
 
 
 def enable(ctx: CallContext, host):
+    """xapi_host.ml enable, on the host (forwarded): only when disabled,
+    assert_safe_to_reenable -> Repository_helpers.assert_no_host_pending_mandatory_guidance
+    refuses with HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY [host]."""
+    db = ctx.need_db()
+    host = check_ref(db, "host", host)
+    if not db.get_field("host", host, "enabled") and db.get_field("host", host, "pending_guidances"):
+        forward_to_host(ctx, host)
+        raise ApiError("HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY", host)
     return _set_enabled(ctx, host, True)
 
 
@@ -143,13 +168,15 @@ def disable(ctx: CallContext, host):
 def destroy(ctx: CallContext, host):
     db = ctx.need_db()
     host = check_ref(db, "host", host)
-    if ha_enabled(db):
-        raise ApiError("HA_IS_ENABLED")
+    # xapi_host.ml destroy: precheck_destroy_declare_dead (HOST_IS_LIVE) first, then HA
     if host == local_host_ref(ctx) or is_host_alive(ctx, host):
         raise ApiError("HOST_IS_LIVE", host)
+    if ha_enabled(db):
+        raise ApiError("HA_IS_ENABLED")
     resident = [vm for vm in db.find("VM", resident_on=host) if not db.get_field("VM", vm, "is_control_domain")]
     if resident:
         raise ApiError("HOST_HAS_RESIDENT_VMS", host)
+    sm_locks.clear_host(db, host)  # Xapi_hooks.host_post_declare_dead (reason dbdestroy)
     for vm in db.find("VM", resident_on=host):
         db.destroy("VM", vm)
     for cls in ("PBD", "PIF"):

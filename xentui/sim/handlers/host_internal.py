@@ -73,8 +73,9 @@ def _abort(reason: str) -> ApiError:
     return ApiError("HA_ABORT_NEW_MASTER", reason)
 
 
-def propose_new_master(ctx: CallContext, address, manual):
-    proc = ctx.proc
+def propose_on(proc, address: str, manual) -> None:
+    """Xapi_ha.propose_new_master on host `proc`: refuse a different proposal agreed
+    less than 600 s ago; record (address, now) in memory."""
     address = str(address)
     as_bool(manual)
     now = proc.clock.now()
@@ -87,11 +88,11 @@ def propose_new_master(ctx: CallContext, address, manual):
             raise _abort("Already agreed to commit host address '%s' at %s ('%f' secs ago)"
                          % (agreed, when, diff))
     proc.proposed_master = (address, now)
-    return ""
 
 
-def commit_new_master(ctx: CallContext, address):
-    proc = ctx.proc
+def commit_on(proc, address: str) -> None:
+    """Xapi_ha.commit_new_master on host `proc`: only the agreed proposal; then
+    become master or the new master's slave, and restart after the fuse."""
     address = str(address)
     proposed = getattr(proc, "proposed_master", None)
     if proposed is None:
@@ -104,6 +105,15 @@ def commit_new_master(ctx: CallContext, address):
     else:
         proc.set_role("slave", address)  # become_another_masters_slave
     proc.light_fuse()
+
+
+def propose_new_master(ctx: CallContext, address, manual):
+    propose_on(ctx.proc, address, manual)
+    return ""
+
+
+def commit_new_master(ctx: CallContext, address):
+    commit_on(ctx.proc, address)
     return ""
 
 
@@ -159,10 +169,6 @@ def emergency_clear_mandatory_guidance(ctx: CallContext):
     return ""
 
 
-def update_firewalld_service_status(ctx: CallContext):
-    return ""
-
-
 METHODS = [
     make("host.signal_networking_change", (), signal_networking_change),
     make("host.ha_xapi_healthcheck", (), ha_xapi_healthcheck),
@@ -175,5 +181,4 @@ METHODS = [
     make("host.emergency_disable_tls_verification", (), emergency_disable_tls_verification),
     make("host.emergency_reenable_tls_verification", (), emergency_reenable_tls_verification),
     make("host.emergency_clear_mandatory_guidance", (), emergency_clear_mandatory_guidance),
-    make("host.update_firewalld_service_status", (), update_firewalld_service_status),
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Set
+
+from xentui.sim.dispatch import CallContext
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import check_ref, forward_to_host, make
-from xentui.sim.xapi_host import CallContext
 
 
-def plug(ctx: CallContext, pbd):
+def plug(ctx: CallContext, pbd: Any) -> str:
     db = ctx.need_db()
     pbd = check_ref(db, "PBD", pbd)
     forward_to_host(ctx, db.get_field("PBD", pbd, "host"))
@@ -15,13 +17,13 @@ def plug(ctx: CallContext, pbd):
     return ""
 
 
-def unplug(ctx: CallContext, pbd):
+def unplug(ctx: CallContext, pbd: Any) -> str:
     db = ctx.need_db()
     pbd = check_ref(db, "PBD", pbd)
     host = db.get_field("PBD", pbd, "host")
     forward_to_host(ctx, host)
     sr = db.get_field("PBD", pbd, "SR")
-    srs_in_use = set()
+    srs_in_use: Set[str] = set()
     for vm in db.find("VM", resident_on=host):
         for vbd in db.find("VBD", VM=vm):
             vdi = db.get_field("VBD", vbd, "VDI")

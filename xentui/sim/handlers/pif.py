@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import NULL_REF, check_ref, forward_to_host, ha_enabled, make
 from xentui.sim.pif_sync import device_position, management_bridge, update_management_flags
 from xentui.sim.xapi_host import CallContext, valid_ipv4
-
-
-def _valid_netmask(text: str) -> bool:
-    try:
-        ipaddress.IPv4Network("0.0.0.0/" + text)
-    except ValueError:
-        return False
-    return True
 
 
 def reconfigure_ip(ctx: CallContext, pif, mode, IP, netmask, gateway, DNS):
@@ -29,28 +19,31 @@ def reconfigure_ip(ctx: CallContext, pif, mode, IP, netmask, gateway, DNS):
     target = forward_to_host(ctx, record["host"])
     if not record.get("managed", True):
         raise ApiError("PIF_UNMANAGED", pif)
-    changes_ip = (mode, IP, netmask, gateway) != (record.get("ip_configuration_mode"), record.get("IP"),
-                                                   record.get("netmask"), record.get("gateway"))
-    if record.get("currently_attached") and changes_ip and not (mode == "Static" and
-                                                                record.get("ip_configuration_mode") == "Static"
-                                                                and IP == record.get("IP")
-                                                                and netmask == record.get("netmask")
-                                                                and gateway == record.get("gateway")):
-        if ha_enabled(db):
-            raise ApiError("HA_IS_ENABLED")
-    if mode == "Static":
-        if not valid_ipv4(IP):
-            raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", "IP")
-        if not _valid_netmask(netmask):
-            raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", "netmask")
-        if gateway and not valid_ipv4(gateway):
-            raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", "gateway")
-    if mode == "None" and record.get("management"):
+    # xapi_pif.ml reconfigure_ip: unless this is a static configuration identical in mode, IP,
+    # netmask and gateway (only DNS changes), assert_no_protection_enabled: an attached PIF
+    # with HA on -> HA_IS_ENABLED (DHCP -> DHCP included)
+    same_static = (mode == "Static" and record.get("ip_configuration_mode") == "Static"
+                   and IP == record.get("IP") and netmask == record.get("netmask")
+                   and gateway == record.get("gateway"))
+    if not same_static and record.get("currently_attached") and ha_enabled(db):
+        raise ApiError("HA_IS_ENABLED")
+    if mode == "Static":  # IP and netmask are required and must be IPv4 addresses (any address)
+        for param, value in (("IP", IP), ("netmask", netmask)):
+            if not valid_ipv4(value):
+                raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", param)
+    # every mode: a non-empty IP, netmask or gateway must be a valid IPv4 address
+    for param, value in (("IP", IP), ("netmask", netmask), ("gateway", gateway)):
+        if value and not valid_ipv4(value):
+            raise ApiError("INVALID_IP_ADDRESS_SPECIFIED", param)
+    if mode == "None" and record.get("management") and record.get("primary_address_type", "IPv4") == "IPv4":
         raise ApiError("PIF_IS_MANAGEMENT_INTERFACE", pif)
     dns = ",".join(d for d in DNS.split(",") if d and valid_ipv4(d.strip()))
-    db.update("PIF", pif, ip_configuration_mode=mode, IP=IP if mode == "Static" else record.get("IP", ""),
-              netmask=netmask if mode == "Static" else record.get("netmask", ""),
-              gateway=gateway if mode == "Static" else record.get("gateway", ""), DNS=dns)
+    # DHCP: the values given are written, then (attached) update_pif_address reads the lease
+    # back from the device; the simulator's lease is the address the PIF had.
+    dhcp = mode == "DHCP" and record.get("currently_attached")
+    db.update("PIF", pif, ip_configuration_mode=mode, IP=record.get("IP", "") if dhcp else IP,
+              netmask=record.get("netmask", "") if dhcp else netmask,
+              gateway=record.get("gateway", "") if dhcp else gateway, DNS=dns)
     if record.get("management") and mode == "Static" and IP == target.machine.address:
         target.machine.has_ip = True
         target.rebind()
@@ -65,7 +58,7 @@ def forget(ctx: CallContext, pif):
     record = db.get_record("PIF", pif)
     # message_forwarding.ml PIF.forget: do_op_on PIF.host first (HOST_OFFLINE /
     # CANNOT_CONTACT_HOST), then xapi_pif.ml's checks run on that host
-    forward_to_host(ctx, record["host"])
+    target = forward_to_host(ctx, record["host"])
     if record.get("management"):
         raise ApiError("PIF_IS_MANAGEMENT_INTERFACE", pif)
     if record.get("bond_slave_of") not in (None, "", NULL_REF):
@@ -74,6 +67,17 @@ def forget(ctx: CallContext, pif):
         raise ApiError("PIF_VLAN_STILL_EXISTS", pif)
     if record.get("currently_attached") and ha_enabled(db):
         raise ApiError("HA_IS_ENABLED")
+    # forget_internal: a managed PIF is brought down first (nm.ml bring_pif_down destroys its
+    # network's bridge). If that bridge carries the host's address, the address goes with it.
+    if record.get("managed", True):
+        network = record.get("network")
+        bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else ""
+        machine = target.machine
+        if bridge and bridge == getattr(machine, "ip_bridge", target.management_interface) and machine.has_ip:
+            machine.has_ip = False
+            target.rebind()
+            target.files_changed()
+            target.world.notify()
     metrics = record.get("metrics")
     db.destroy("PIF", pif)
     if db.exists("PIF_metrics", metrics):

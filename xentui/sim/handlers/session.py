@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from xentui.sim.dispatch import CallContext, DelayedFailure
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import make
-from xentui.sim.xapi_host import CallContext, DelayedFailure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.xapi_host import XapiHost
 
 
 def _auth_failed(uname: str) -> ApiError:
     return ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
 
 
-def login_with_password(ctx: CallContext, uname, pwd, version="1.1", originator=""):
+def login_with_password(ctx: CallContext, uname: Any, pwd: Any, version: Any = "1.1", originator: Any = "") -> str:
     proc = ctx.proc
     if ctx.transport == "tcp":
         if not proc.is_master:
@@ -31,9 +36,11 @@ def login_with_password(ctx: CallContext, uname, pwd, version="1.1", originator=
     return proc.create_db_session(db, str(uname), False, str(originator), this_host or "OpaqueRef:NULL")
 
 
-def _external_auth_type(proc) -> str:
+def _external_auth_type(proc: "XapiHost") -> str:
     db = proc.db
-    me = proc.host_ref_in(db) if db is not None else None
+    if db is None:
+        return ""
+    me = proc.host_ref_in(db)
     return str(db.get_field("host", me, "external_auth_type") or "") if me is not None else ""
 
 
@@ -42,7 +49,7 @@ def _pool_credentials_invalid(host_str: str) -> ApiError:
     return ApiError("SESSION_AUTHENTICATION_FAILED", host_str, "Pool credentials invalid")
 
 
-def slave_login(ctx: CallContext, host, psecret):
+def slave_login(ctx: CallContext, host: Any, psecret: Any) -> str:
     proc = ctx.proc
     if str(psecret) != proc.world.pool_secret:
         raise _pool_credentials_invalid(str(host))
@@ -50,7 +57,7 @@ def slave_login(ctx: CallContext, host, psecret):
     return proc.create_db_session(db, "pool", True, "", str(host))
 
 
-def slave_local_login_with_password(ctx: CallContext, uname, pwd):
+def slave_local_login_with_password(ctx: CallContext, uname: Any, pwd: Any) -> str:
     proc = ctx.proc
     # CP696: only the LOCAL superuser (PAM, with PAM's fail delay); skipped on the unix socket
     if ctx.transport != "unix" and not proc.check_password(str(uname), str(pwd)):
@@ -58,20 +65,20 @@ def slave_local_login_with_password(ctx: CallContext, uname, pwd):
     return proc.create_local_session(str(uname), pool=False)
 
 
-def slave_local_login(ctx: CallContext, psecret):
+def slave_local_login(ctx: CallContext, psecret: Any) -> str:
     proc = ctx.proc
     if str(psecret) != proc.world.pool_secret:
         raise _pool_credentials_invalid("localhost")
     return proc.create_local_session("pool", pool=True)
 
 
-def local_logout(ctx: CallContext):
+def local_logout(ctx: CallContext) -> str:
     if ctx.session is not None:
         ctx.proc.local_sessions.pop(ctx.session.ref, None)
     return ""
 
 
-def logout(ctx: CallContext):
+def logout(ctx: CallContext) -> str:
     session = ctx.session
     if session is None:
         return ""
@@ -84,7 +91,7 @@ def logout(ctx: CallContext):
     return ""
 
 
-def get_this_host(ctx: CallContext, self_ref):
+def get_this_host(ctx: CallContext, self_ref: Any) -> Any:
     proc = ctx.proc
     if ctx.session is not None and ctx.session.local:
         if proc.is_master and proc.db is not None:

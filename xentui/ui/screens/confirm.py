@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 
 from xentui.ui.actions import bindings_for
 from xentui.ui.widgets import PaneTitle
+from xentui.xapi.safe_text import multiline
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -38,9 +39,9 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm-box"):
             yield PaneTitle(self.title_text)
             text = Text()
-            text.append(self.question + "\n", style="bold")
+            text.append(multiline(self.question) + "\n", style="bold")
             for line in self.details:
-                text.append(line + "\n")
+                text.append(multiline(line) + "\n")
             text.append(f"\n{self.yes_label}    {self.no_label}", style="bold")
             yield Static(text, id="confirm-text")
         yield Footer(compact=True, show_command_palette=False)

@@ -8,20 +8,61 @@ what was typed."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Input, Static
 
 from xentui.recovery.observation import Observation
 from xentui.ui.actions import bindings_for
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import KeyTable, PaneTitle
+from xentui.xapi.safe_text import multiline, printable
+
+
+class TypeAheadInput(Input):
+    """An Input whose own editing keys (Backspace, Left, Home, Ctrl+U...)
+    act on the field the key was typed into. Textual resolves a widget's
+    bindings when the key bubbles up to the app, against whatever has focus
+    by then: after a typed-ahead Enter moved the focus on, a Backspace meant
+    for the target field would delete from the password field instead."""
+
+    async def _on_key(self, event) -> None:
+        # `_bindings` is this widget's BindingsMap with the user keymap applied.
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if binding.priority:
+                continue
+            if await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
+        await super()._on_key(event)
+
+
+class FieldDrained(Message):
+    """Posted INTO a field's own message queue: it is handled after every key
+    already routed to that field, so the field's value is complete."""
+
+    def __init__(self, token: int, field_id: str) -> None:
+        super().__init__()
+        self.token = token
+        self.field_id = field_id
 
 
 class ConnectScreen(XenScreen):
+    """Typed-ahead keys go to the field that has focus at the moment they
+    were typed. Textual routes each key to the focused widget as soon as the
+    app reads it, while `widget.focus()` only takes effect later; so Enter,
+    Up and Down are priority bindings here (run in key order, by the app)
+    that move the focus at once (`set_focus`), and a connect waits until both
+    fields have consumed the keys already sent to them (`FieldDrained`)."""
+
     SCOPE = "connect"
     BINDINGS = bindings_for("connect")
+    FIELDS = ("target", "password")
 
     pending_fingerprint = ""
+    _submit_token = 0
 
     def compose(self):
         yield from self.compose_top()
@@ -29,9 +70,10 @@ class ConnectScreen(XenScreen):
         yield KeyTable(id="targets", show_header=False)
         with Vertical(id="connect-form"):
             yield Static("Target (local, [ssh://]user@host[:port], https://host, sim:DIR/HOST)")
-            yield Input(placeholder="local", id="target", compact=True)
+            # select_on_focus off: a typed-ahead key must add to the field, not replace what is in it.
+            yield TypeAheadInput(placeholder="local", id="target", compact=True, select_on_focus=False)
             yield Static("xapi password (for a slave-local login; leave empty for a local root socket)")
-            yield Input(placeholder="", password=True, id="password", compact=True)
+            yield TypeAheadInput(placeholder="", password=True, id="password", compact=True, select_on_focus=False)
         yield Static("", id="connect-message")
         yield from self.compose_footer()
 
@@ -42,11 +84,14 @@ class ConnectScreen(XenScreen):
         if self.app.demo is not None:
             table.add_row("The demo's console host (simulator)", key="demo")
         for profile in self.app.config.profiles:
-            table.add_row(f"{profile.name}  ({profile.target})", key="profile:" + profile.target)
+            # Config text: a plain Text cell (a str cell would be read as markup).
+            table.add_row(Text(printable(f"{profile.name}  ({profile.target})")), key="profile:" + profile.target)
         table.add_row("Another host: type it below", key="new")
         for field in self.query(Input):
             field.cursor_blink = False
-        table.focus()
+        self._drained: set = set()
+        self._submit_accept = ""
+        self.set_focus(table)  # now, not after the keys already queued
         super().on_mount()
 
     def render_observation(self, obs: Observation) -> None:
@@ -63,43 +108,62 @@ class ConnectScreen(XenScreen):
 
     def show_message(self, text: str, level: str = "info") -> None:
         style = {"error": "bold white on red", "warning": "bold black on yellow", "ok": "bold green"}.get(level, "")
-        self.query_one("#connect-message", Static).update(Text(text, style=style))
+        # Connection errors quote the peer (SSH banners, HTTP reasons, host names).
+        self.query_one("#connect-message", Static).update(Text(multiline(text), style=style))
 
     # --- actions -------------------------------------------------------------
 
     def action_connect(self) -> None:
+        """Enter: a row of the list, the target field, or the password field."""
         focused = self.focused
+        table = self.query_one("#targets", KeyTable)
         target_input = self.query_one("#target", Input)
-        if focused is self.query_one("#targets", KeyTable):
-            key = self.query_one("#targets", KeyTable).current_key() or "new"
+        password_input = self.query_one("#password", Input)
+        if focused is table:
+            key = table.current_key() or "new"
             chosen = self._target_for_row(key)
             if key == "new" or not chosen:
-                target_input.focus()
+                self.set_focus(target_input)
                 return
             target_input.value = chosen
             if chosen.startswith("sim:") or chosen == "local":
-                self._start(accept="")
+                self._submit(accept="")
             else:
-                self.query_one("#password", Input).focus()
+                self.set_focus(password_input)
             return
         if focused is target_input:
-            self.query_one("#password", Input).focus()
+            self.set_focus(password_input)
             return
-        self._start(accept="")
+        self._submit(accept="")
 
     def on_data_table_row_selected(self, event) -> None:
-        event.stop()
-        self.action_connect()
+        event.stop()  # Enter is the screen's priority binding; nothing else selects a row
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_connect()
+        event.stop()  # Enter never reaches the fields (priority binding): see action_connect
 
     def action_accept_host_key(self) -> None:
         if not self.pending_fingerprint:
             self.show_message("No host key is waiting for confirmation.", "warning")
             return
-        self._start(accept=self.pending_fingerprint)
+        self._submit(accept=self.pending_fingerprint)
+
+    def _submit(self, accept: str) -> None:
+        """Connect once both fields have taken every key typed before this."""
+        self._submit_token += 1
+        self._drained = set()
+        self._submit_accept = accept
+        for field_id in self.FIELDS:
+            self.query_one(f"#{field_id}", Input).post_message(FieldDrained(self._submit_token, field_id))
+
+    def on_field_drained(self, message: FieldDrained) -> None:
+        message.stop()
+        if message.token != self._submit_token:
+            return  # an older submit: a newer Enter is on its way
+        self._drained.add(message.field_id)
+        if self._drained.issuperset(self.FIELDS):
+            self._drained = set()
+            self._start(self._submit_accept)
 
     def _start(self, accept: str) -> None:
         target = self.query_one("#target", Input).value
@@ -114,15 +178,26 @@ class ConnectScreen(XenScreen):
         level = {"ok": "ok", "hostkey-unknown": "warning"}.get(outcome.kind, "error")
         self.show_message(outcome.message, level)
         if outcome.kind == "auth":
-            self.query_one("#password", Input).focus()
+            self.set_focus(self.query_one("#password", Input))
         elif outcome.kind in ("invalid", "unknown-host"):
-            self.query_one("#target", Input).focus()
+            self.set_focus(self.query_one("#target", Input))
 
     def action_next_field(self) -> None:
-        self.focus_next()
+        self._move(+1)
 
     def action_previous_field(self) -> None:
-        self.focus_previous()
+        self._move(-1)
+
+    def _move(self, step: int) -> None:
+        """Up/Down, in key order: the list's highlight, or the next field
+        (synchronously, so the next key typed goes to the new field)."""
+        focused = self.focused
+        if isinstance(focused, KeyTable):
+            (focused.action_cursor_down_wrap if step > 0 else focused.action_cursor_up_wrap)()
+        elif isinstance(focused, Input):
+            self.focus_next() if step > 0 else self.focus_previous()
+        else:
+            raise SkipAction()
 
     def action_back(self) -> None:
         if self.pending_fingerprint:

@@ -22,6 +22,7 @@ from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for, display_keys, action_by_id
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import EmergencyBanner, KeyTable, KeyValues, PaneTitle
+from xentui.xapi.safe_text import printable
 
 HOST_COLUMNS = (("Host", 10), ("Role", 6), ("Address", 15), ("State", 11), ("En", 3), ("Emerg", 5),
                 ("xapi", 7), ("VMs", 4))
@@ -117,7 +118,7 @@ class DashboardScreen(XenScreen):
             if index:
                 text.append("\n")
             text.append(f"{vm.SEVERITY_MARK[finding.severity]}", style=SEVERITY_STYLE[finding.severity])
-            text.append(" " + finding.summary)
+            text.append(" " + printable(finding.summary))
         if not findings:
             text.append("No findings.")
         self.query_one("#findings", Static).update(text)

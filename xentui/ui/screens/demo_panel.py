@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
 from xentui.ui.actions import bindings_for
 from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, KeyTable, PaneTitle
+from xentui.xapi.safe_text import printable
 
 
 class DemoPanel(OverlayPage):
@@ -42,7 +44,7 @@ class DemoPanel(OverlayPage):
         if not self.faults:
             self.query_one("#demo-status", Static).update("The simulator is still starting...")
         elif self.demo.history:
-            self.query_one("#demo-status", Static).update("Last: " + self.demo.history[-1])
+            self.query_one("#demo-status", Static).update(Text("Last: " + printable(self.demo.history[-1])))
 
     def action_apply(self) -> None:
         key = self.query_one("#faults", KeyTable).current_key()
@@ -56,7 +58,8 @@ class DemoPanel(OverlayPage):
         self.action_apply()
 
     def show_status(self, text: str) -> None:
-        self.query_one("#demo-status", Static).update(text)
+        # May quote an error: plain text, never markup, no raw controls.
+        self.query_one("#demo-status", Static).update(Text(printable(text)))
 
     def action_back(self) -> None:
         self.dismiss()

@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static
 from xentui.ui.actions import ACTIONS, SCOPE_TITLES, SCOPES, WIDGET_KEYS, actions_for, bindings_for, display_keys
 from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, PaneTitle
+from xentui.xapi.liveness import PROBE_INTERVAL, PROBE_MISSES, PROBE_TIMEOUT
 
 
 def help_text(keymap, *, read_only: bool, demo: bool, paths=()):
@@ -37,6 +38,13 @@ def help_text(keymap, *, read_only: bool, demo: bool, paths=()):
         table.add_row(keys, words)
     parts.append(Text("Lists", style="bold underline"))
     parts.append(table)
+    parts.append(Text("The master's banner", style="bold underline"))
+    parts.append(Text(
+        f"From a member, the master is probed every {PROBE_INTERVAL:g} s on its own connection "
+        f"(connect + one request, {PROBE_TIMEOUT:g} s deadline). After {PROBE_MISSES} probes in a row "
+        "fail (once it has answered at all) the banner says NOT ANSWERING and which: refuses "
+        "connections (nothing listens) or accepts connections but xapi never answers (hung). "
+        "One slow answer is not an alarm; one answer clears it."))
     tail = Text("\nRemap any key in config.toml, [keys] section: \"<id>\" = \"key,key\".\n")
     for label, value in paths:
         tail.append(f"{label}: {value}\n")

@@ -10,6 +10,7 @@ from textual.widgets import Footer, Static
 from xentui.ui.actions import bindings_for
 from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, PaneTitle
+from xentui.xapi.safe_text import printable
 
 
 def plan_text(plan) -> Text:
@@ -19,16 +20,17 @@ def plan_text(plan) -> Text:
         text.append("Nothing to do: no step is needed for the current findings.\n")
     for number, step in enumerate(steps, start=1):
         phase = getattr(step, "phase", "now")
-        text.append(f"{number}. {step.title}", style="bold")
+        # Step texts quote host and VM names: control characters escaped.
+        text.append(f"{number}. {printable(step.title)}", style="bold")
         text.append(f"   [risk: {step.risk}{', later' if phase == 'later' else ''}]\n")
         if step.why:
-            text.append(f"   Why: {step.why}\n")
+            text.append(f"   Why: {printable(step.why)}\n")
         if step.changes:
-            text.append(f"   Changes: {step.changes}\n")
+            text.append(f"   Changes: {printable(step.changes)}\n")
         for xe in step.xe:
-            text.append(f"   $ {xe}\n", style="bold")
+            text.append(f"   $ {printable(xe)}\n", style="bold")
         if step.verify:
-            text.append(f"   Verify: {step.verify}\n")
+            text.append(f"   Verify: {printable(step.verify)}\n")
         text.append("\n")
     return text
 
@@ -53,7 +55,7 @@ class PlanScreen(OverlayPage):
             yield PaneTitle("Recovery plan (read-only: nothing is executed from here)")
             with VerticalScroll(id="plan-scroll"):
                 if self.note:
-                    yield Static(Text(self.note, style="bold"))
+                    yield Static(Text(printable(self.note), style="bold"))  # may quote an error
                 yield Static(plan_text(self.plan), id="plan-text")
             yield Footer(compact=True, show_command_palette=False)
 

@@ -75,6 +75,10 @@ def describe_failure(step, result, *, in_emergency: bool = False) -> FailureText
 
 def describe_exception(exc: BaseException) -> str:
     """One line for an exception that escaped the executor (it should not)."""
+    from xentui.recovery.audit import AuditLogError
+
+    if isinstance(exc, AuditLogError):
+        return str(exc)  # already the one line: "audit log not writable: ...; nothing further was changed"
     try:
         from xentui.xapi.error_table import explain_exception
     except ImportError:

@@ -12,6 +12,8 @@ from typing import List, Tuple
 
 from rich.text import Text
 
+from xentui.xapi.safe_text import multiline
+
 WIDTH = 76  # 80 columns minus the body's padding and a spare column
 
 # Typographic characters that other layers' text may carry (an em dash in an
@@ -23,9 +25,11 @@ _ASCII_FOR = {
 
 
 def console_text(text: str) -> str:
-    """`text` with every character the Linux console's CP437 font lacks replaced."""
+    """`text` with every character the Linux console's CP437 font lacks replaced,
+    and control characters (peer text: names, xapi errors) escaped first: CP437
+    "has" them, but a terminal obeys them."""
     out = []
-    for ch in str(text):
+    for ch in multiline(str(text)):
         ch = _ASCII_FOR.get(ch, ch)
         try:
             ch.encode("cp437")

@@ -155,6 +155,7 @@ class ResumeInfo:
     since: Optional[float] = None  # when that run started
     resumed: bool = False
     error: str = ""  # the audit log could not be read
+    damaged: str = ""  # damaged audit log lines that were skipped (one line, with their numbers)
 
 
 def open_run_id(records: Sequence) -> Optional[str]:
@@ -191,6 +192,15 @@ def progress_from_records(plan, records: Sequence) -> Tuple[RecoveryProgress, Re
             reasons[step_id] = "xentui stopped mid-step; checked again before it runs again"
         elif rec is not None and status != "done":
             reasons[step_id] = getattr(rec, "detail", "")
+    resumed = bool(statuses)
+    # A step the re-built plan still lists because its effect is missing (VMs
+    # reset but not started) runs again, whatever an earlier attempt recorded.
+    from xentui.recovery.run_record import RERUN_WHEN_PLANNED
+
+    for step in plan.steps:
+        if getattr(step, "kind", "") in RERUN_WHEN_PLANNED and statuses.get(step.id) in ("done", "skipped"):
+            del statuses[step.id]
+            reasons[step.id] = "recorded as done earlier, but the pool still needs it: it runs again"
     plan_ids = {s.id for s in plan.steps}
     # Steps already done in this recovery that a re-built plan no longer lists
     # (a re-built plan only holds what is left to do).
@@ -208,7 +218,7 @@ def progress_from_records(plan, records: Sequence) -> Tuple[RecoveryProgress, Re
         done_ids=done_ids,
         earlier=tuple(earlier),
         since=min((r.ts for r in open_records), default=None),
-        resumed=bool(statuses) or bool(earlier),
+        resumed=resumed or bool(earlier),
     )
     return RecoveryProgress(plan, statuses, reasons), info
 

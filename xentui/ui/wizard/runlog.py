@@ -10,20 +10,47 @@ healthy, after which the next start no longer resumes it. Textual-free.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from xentui.ui.wizard.progress import RecoveryProgress, ResumeInfo, progress_from_records
 
 
 class RunLog:
-    def __init__(self, audit, executor, plan, *, read_only: bool) -> None:
+    def __init__(self, audit, executor, plan, *, read_only: bool,
+                 observation: Optional[Callable[[], object]] = None) -> None:
         self.audit = audit
         self.executor = executor
         self.plan = plan
         self.read_only = read_only
         self.is_open = False  # a run-start record exists for this recovery
+        # The latest observation (for the baseline workload and re-planning).
+        self.observation = observation or (lambda: None)
+        self.has_baseline = False
+
+    def run_record(self, records=None):
+        """This run's record (baseline workload, VMs reset / left down)."""
+        from xentui.recovery import run_record
+
+        if self.audit is None:
+            return run_record.RunRecord()
+        return run_record.from_records(self.audit.records() if records is None else records, self.run_id)
+
+    def _replan(self, records, run_id: str) -> None:
+        """A resumed recovery is planned from the pool's state plus the run's
+        record, as `xentui recover --run` does: VMs the run reset and did not
+        start yet keep their start step, with the same fence gate."""
+        from xentui.recovery import run_record
+        from xentui.recovery.plan import build_plan
+
+        observation = self.observation()
+        if observation is None:
+            return
+        record = run_record.from_records(records, run_id)
+        self.has_baseline = record.has_baseline
+        self.plan = build_plan(observation, run_record=record)
 
     @property
     def run_id(self) -> str:
@@ -37,7 +64,15 @@ class RunLog:
             records = self.audit.records()
         except OSError as exc:
             return RecoveryProgress(self.plan), ResumeInfo(error=str(exc))
+        from xentui.ui.wizard.progress import open_run_id
+
+        open_run = open_run_id(records)
+        if open_run:
+            self._replan(records, open_run)
         progress, info = progress_from_records(self.plan, records)
+        note = getattr(self.audit, "quarantine_note", None)
+        if note is not None and note():
+            info = dataclasses.replace(info, damaged=note())
         run_id = info.run_id
         if run_id and not self.read_only:
             # Continue as the same run, so the audit log and the report tell one
@@ -52,16 +87,24 @@ class RunLog:
         return progress, info
 
     def open(self) -> None:
-        """Write `run-start` once, before the recovery's first recorded act."""
-        if self.is_open or self.audit is None or self.read_only:
+        """Write `run-start` once, and the baseline workload, before the
+        recovery's first recorded act."""
+        if self.audit is None or self.read_only:
             return
         from xentui.recovery.audit import RUN_START
 
-        self.audit.record(self.run_id, RUN_START, host=getattr(self.plan, "console_host", ""),
-                          inputs={"steps": [s.id for s in self.plan.steps],
-                                  "findings": list(getattr(self.plan, "finding_codes", ()))},
-                          outcome="started", detail="guided recovery started in the wizard")
-        self.is_open = True
+        if not self.is_open:
+            self.audit.record(self.run_id, RUN_START, host=getattr(self.plan, "console_host", ""),
+                              inputs={"steps": [s.id for s in self.plan.steps],
+                                      "findings": list(getattr(self.plan, "finding_codes", ()))},
+                              outcome="started", detail="guided recovery started in the wizard")
+            self.is_open = True
+        if not self.has_baseline:
+            from xentui.recovery.run_record import record_baseline
+
+            observation = self.observation()
+            if observation is not None:
+                self.has_baseline = record_baseline(self.audit, self.run_id, observation, self.audit.records())
 
     def close_if_healthy(self, healthy: Optional[bool]) -> None:
         if not healthy or not self.is_open or self.audit is None or self.read_only:

@@ -115,7 +115,8 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
         self.healthy: Optional[bool] = None
         self._token = 0
         self._composed = False
-        self.runlog = RunLog(self.audit, executor, plan, read_only=self.read_only)
+        self.runlog = RunLog(self.audit, executor, plan, read_only=self.read_only,
+                             observation=lambda: getattr(observer, "last", None))
         self.page = Page()
         self.prompt = Page()
 
@@ -132,6 +133,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
     def on_mount(self) -> None:
         self._composed = True
         self.progress, self.resume_info = self.runlog.resume()
+        self.plan = self.runlog.plan  # re-built from the pool plus the run's record when resuming
         current = self.progress.current()
         if current is not None:
             self.selected = self.progress.index_of(current.id)
@@ -192,7 +194,8 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
             try:
                 from xentui.recovery.plan import build_plan
 
-                plan = build_plan(observation, keep_master=chosen) if observation is not None else None
+                plan = (build_plan(observation, keep_master=chosen, run_record=self.runlog.run_record())
+                        if observation is not None else None)
             except Exception as exc:  # noqa: BLE001 - keep the old plan, say why
                 plan = None
                 self.replan_note = f"The plan could not be re-built for {chosen}: {describe_exception(exc)}"

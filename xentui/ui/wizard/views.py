@@ -85,6 +85,8 @@ def overview_page(plan, progress: RecoveryProgress, selected: int, resume: Resum
         page.add("READ-ONLY: this shows the plan and the xe commands; nothing will be executed.", "bold")
     if resume.error:
         page.add(f"The audit log could not be read ({resume.error}): progress starts from the plan.")
+    if resume.damaged:
+        page.add(f"Warning: {resume.damaged}.")
     if resume.resumed:
         since = _clock(resume.since)
         earlier = resume.earlier

@@ -62,7 +62,10 @@ class WizardWorkers:
         try:
             self.runlog.open()
         except OSError as exc:  # the audit log is the resume point: refuse to run without it
-            self.error = f"Cannot write the audit log ({exc}); nothing was run."
+            from xentui.recovery.audit import AuditLogError
+
+            self.error = (str(exc) if isinstance(exc, AuditLogError)
+                          else f"Cannot write the audit log ({exc}); nothing was run.")
             self.render_state()
             return
         self._fire(E.CONFIRMED)
@@ -121,7 +124,10 @@ class WizardWorkers:
         findings: tuple = ()
         healthy = None
         try:
-            observation = self.observer.observe()
+            from xentui.recovery.diagnosis import with_run_record
+
+            # Healthy includes the workload the run began with (the audit log knows it).
+            observation = with_run_record(self.observer.observe(), self.runlog.run_record())
             findings = tuple(observation.findings)
             healthy = all(f.severity.label in ("ok", "info") for f in findings)
             health.append("healthy" if healthy else f"worst: {observation.worst.label}")

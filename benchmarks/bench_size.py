@@ -1,0 +1,205 @@
+"""A 64-host pool as cheap as a 3-host one? Prints figures, asserts nothing.
+
+    .venv/bin/python benchmarks/bench_size.py [--repeat 3] [--idle 10]
+
+For `healthy` (3 hosts) and `large` (64 hosts, 2,000 VMs), in one run, each
+pool served by `xentui sim serve` in its own process at time scale 1:
+  * first full dashboard: the real app headless (80x25) in a child process,
+    start -> first observation drawn; then the VM screen; then `--idle`
+    seconds of idling (CPU seconds and frames drawn);
+  * the UI child's peak RSS (/usr/bin/time -v) and, in a second child, the
+    Python heap peak (tracemalloc);
+  * `xentui status --json` wall time (a subprocess, as a user runs it);
+  * large vs healthy ratios of the first two;
+  * one full event.from snapshot of `large`, JSON-RPC vs XML-RPC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+SIZE = (80, 25)
+
+
+# --- the UI child ----------------------------------------------------------------
+
+
+async def _ui_child(target: str, idle: float, trace: bool) -> dict:
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start()
+    from xentui.recovery.observer import Observer
+    from xentui.ui.app import XenTuiApp
+    from xentui.xapi.targets import parse_target
+
+    started = time.perf_counter()
+    app = XenTuiApp(lambda: Observer(parse_target(target)), target_label="sim")
+    frames = []
+    original = app._display
+
+    def display(screen, renderable):
+        frames.append(time.perf_counter())
+        return original(screen, renderable)
+
+    app._display = display
+    out = {}
+    async with app.run_test(size=SIZE) as pilot:
+        while app.observation is None:
+            await pilot.pause(0.005)
+        await pilot.pause()
+        out["dashboard_s"] = time.perf_counter() - started
+        await pilot.press("2")
+        while type(app.screen).__name__ != "VmsScreen" or app.screen.query_one("#table").row_count < 1:
+            await pilot.pause(0.005)
+        await pilot.pause()
+        out["vm_screen_s"] = time.perf_counter() - started
+        await pilot.press("1")
+        await pilot.pause(2.0)  # let the first full look's follow-up settle
+        cpu0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        count0 = len(frames)
+        await pilot.pause(idle)
+        out["idle_cpu_percent"] = (sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu0) / idle * 100
+        out["idle_frames_per_s"] = (len(frames) - count0) / idle
+        await pilot.press("q")
+    if trace:
+        import tracemalloc
+
+        out["tracemalloc_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+    return out
+
+
+def run_ui_child(target: str, idle: float, trace: bool) -> dict:
+    argv = [sys.executable, __file__, "--ui-child", target, "--idle", str(idle)] + (["--trace"] if trace else [])
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    if os.path.exists(time_bin) and not trace:
+        argv = [time_bin, "-v"] + argv
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"UI child failed: {proc.stderr[-2000:]}")
+    out = json.loads(lines[-1])
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    if match:
+        out["peak_rss_mib"] = int(match.group(1)) / 1024
+    return out
+
+
+# --- the simulator ------------------------------------------------------------------
+
+
+class SimProcess:
+    def __init__(self, scenario: str, state: Path, time_scale: float = 1.0) -> None:
+        self.state = state
+        self.proc = subprocess.Popen([sys.executable, "-m", "xentui", "sim", "serve", "--scenario", scenario,
+                                      "--state-dir", str(state), "--time-scale", str(time_scale)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not (state / "endpoints.json").exists():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.05)
+        time.sleep(1.0)  # endpoints.json is written as the listeners come up; state.db right after
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def status_seconds(target: str, repeat: int) -> float:
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "xentui", "status", target, "--json"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
+
+
+def snapshot_json_vs_xml(state: Path, repeat: int) -> dict:
+    from xentui.xapi.client import XapiClient
+    from xentui.xapi.live import load_snapshot
+    from xentui.xapi.targets import parse_target
+    from xentui.xapi.transport import open_endpoint
+
+    out = {}
+    for label, json_rpc in (("JSON-RPC", True), ("XML-RPC", False)):
+        client = XapiClient(call_timeout=120.0, prefer_jsonrpc=json_rpc)
+        client.connect(open_endpoint(parse_target(f"sim:{state}")))
+        runs = []
+        try:
+            for _ in range(repeat):
+                t = time.perf_counter()
+                load_snapshot(client)
+                runs.append(time.perf_counter() - t)
+        finally:
+            client.close()
+        out[label] = statistics.median(runs)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--idle", type=float, default=10.0)
+    parser.add_argument("--ui-child", metavar="TARGET", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.ui_child:
+        print(json.dumps(asyncio.run(_ui_child(args.ui_child, args.idle, args.trace))))
+        return 0
+    figures = {}
+    per = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for scenario in ("healthy", "large"):
+            sim = SimProcess(scenario, Path(tmp) / scenario)
+            target = f"sim:{sim.state}"
+            try:
+                dash = [run_ui_child(target, args.idle, False) for _ in range(args.repeat)]
+                traced = run_ui_child(target, 1.0, True)
+                per[scenario] = {
+                    "dashboard_s": statistics.median(d["dashboard_s"] for d in dash),
+                    "status_s": status_seconds(target, args.repeat),
+                }
+                figures[f"{scenario}: start -> first full dashboard (s, median)"] = per[scenario]["dashboard_s"]
+                figures[f"{scenario}: start -> VM screen drawn (s, median)"] = statistics.median(
+                    d["vm_screen_s"] for d in dash)
+                figures[f"{scenario}: `xentui status --json` (s, median)"] = per[scenario]["status_s"]
+                figures[f"{scenario}: UI peak RSS (MiB, max)"] = max(d.get("peak_rss_mib", float("nan")) for d in dash)
+                figures[f"{scenario}: UI tracemalloc peak (MiB)"] = traced["tracemalloc_peak_mib"]
+                figures[f"{scenario}: idle CPU (%, median)"] = statistics.median(d["idle_cpu_percent"] for d in dash)
+                figures[f"{scenario}: idle frames drawn per s (median)"] = statistics.median(
+                    d["idle_frames_per_s"] for d in dash)
+                if scenario == "large":
+                    for label, seconds in snapshot_json_vs_xml(sim.state, args.repeat).items():
+                        figures[f"large: one full event.from snapshot via {label} (s, median)"] = seconds
+            finally:
+                sim.stop()
+    figures["ratio large/healthy: first full dashboard"] = per["large"]["dashboard_s"] / per["healthy"]["dashboard_s"]
+    figures["ratio large/healthy: status --json"] = per["large"]["status_s"] / per["healthy"]["status_s"]
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value:8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""Keys typed ahead on the connect screen go to the focused field, in order.
+
+The keys are sent as one burst, with no pause between them (as a fast typist
+or a paste into the terminal delivers them): Enter in the target field must
+move the typing to the password field before the next key is routed, so a
+password can never end up in the target field, nor in an error message that
+quotes the target."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from textual import events
+
+import ui_fixtures as fx
+from ui_helpers import screen_text, wait_for
+from xentui.ui.app import XenTuiApp
+from xentui.ui.static_observer import StaticObserver
+
+SIZE = (80, 25)
+SECRET = "s3cr3t-Pa55"
+
+def burst(app, keys) -> None:
+    """Queue every key at once, as the terminal driver does for typed-ahead
+    input (Pilot.press waits for the app to go idle after each key). The key
+    events are built the way Pilot builds them."""
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+class Recorder:
+    """make_observer for the app: records what a connect was asked to use."""
+
+    def __init__(self) -> None:
+        self.calls = []
+
+    def __call__(self, target, password=None, read_only=False):
+        self.calls.append((target.raw, password))
+        return StaticObserver(fx.healthy())
+
+
+def make_app(recorder) -> XenTuiApp:
+    return XenTuiApp(lambda: StaticObserver(fx.master_down()), clock=lambda: fx.FIXED_NOW,
+                     make_observer=recorder, follow=False)
+
+
+async def ready(app, pilot):
+    assert await wait_for(pilot, lambda: app.observation is not None)
+    await pilot.pause()
+
+
+async def open_connect_screen(app, pilot):
+    await pilot.press("5")
+    assert await wait_for(pilot, lambda: type(app.screen).__name__ == "ConnectScreen"
+                          and app.screen.query_one("#targets").has_focus, timeout=5)
+
+
+@pytest.mark.parametrize("repeat", range(3))
+async def test_burst_from_the_list_to_connect(repeat):
+    recorder = Recorder()
+    app = make_app(recorder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await open_connect_screen(app, pilot)
+        # Everything below is typed before the screen has handled the first key.
+        burst(app, ["down", "enter", *"http://127.0.0.12", "enter", *SECRET, "enter"])
+        assert await wait_for(pilot, lambda: recorder.calls, timeout=10), screen_text(app)
+        assert recorder.calls == [("http://127.0.0.12", SECRET)]
+        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "DashboardScreen", timeout=10)
+        assert SECRET not in screen_text(app) and SECRET not in "\n".join(app.log_lines)
+
+
+async def test_burst_into_an_invalid_target_never_shows_the_password():
+    recorder = Recorder()
+    app = make_app(recorder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await open_connect_screen(app, pilot)
+        burst(app, ["down", "enter", *"http://127.0.0.300", "enter", *SECRET, "enter"])
+        assert await wait_for(pilot, lambda: "Invalid target" in screen_text(app), timeout=10), screen_text(app)
+        screen = app.screen
+        assert screen.query_one("#target").value == "http://127.0.0.300"
+        assert screen.query_one("#password").value == SECRET
+        assert "invalid IPv4 address '127.0.0.300'" in screen_text(app)
+        assert SECRET not in screen_text(app) and SECRET not in "\n".join(app.log_lines)
+        assert recorder.calls == []
+        # The error put the cursor back in the target field: the fix is typed there.
+        burst(app, ["backspace", "backspace", "backspace", *"12", "enter", "enter"])
+        assert await wait_for(pilot, lambda: recorder.calls, timeout=10), screen_text(app)
+        assert recorder.calls == [("http://127.0.0.12", SECRET)]
+
+
+async def test_burst_with_field_moves_and_backspace_keeps_the_order():
+    recorder = Recorder()
+    app = make_app(recorder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await open_connect_screen(app, pilot)
+        burst(app, ["down", "enter", *"http://127.0.0.99", "backspace", "backspace", *"12",
+                    "down", *"pw", "up", *"", "down", "backspace", *"w!", "enter"])
+        assert await wait_for(pilot, lambda: recorder.calls, timeout=10), screen_text(app)
+        assert recorder.calls == [("http://127.0.0.12", "pw!")]

@@ -1,0 +1,180 @@
+"""Scenario steps for the failures of issue 13, applied as their resulting state.
+
+Each step is what an admin or an incident left behind: a pool bundle emptied
+by an upgrade, an expired certificate, a member whose HA flag was disarmed
+locally, a member updated before its coordinator, VDI attach keys left by a
+crashed host, a pending mandatory guidance, members holding database copies of
+different ages. `STEPS` maps the step name used in the scenario JSON to its
+function (runner.Simulator.apply_step looks here after its own steps).
+
+`prepare_pool` runs before any xapi starts: every host trusts every host's
+internal certificate (a pool that was healthy), and the scenario's
+`tls_verification` ("on"/"off", default: the simulator's usual "on" without
+touching the database) sets the local flag and the database fields.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
+
+from xentui.sim import sm_locks, tls_state
+from xentui.sim.dispatch import CallContext
+from xentui.sim.handlers.vm import reset_power_state
+from xentui.sim.host_files import clone_with_origin
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.runner import Simulator
+
+
+def prepare_pool(world, data: Dict[str, Any]) -> None:
+    procs = list(world.procs.values())
+    for proc in procs:
+        tls_state.trust_everywhere(procs, proc.tls)
+    setting = data.get("tls_verification")
+    if setting is None:
+        return
+    enabled = str(setting).lower() in ("on", "true", "1", "yes")
+    for proc in procs:
+        proc.tls_verification = enabled
+    master = next(p for p in procs if p.is_master)
+    db = master.local_db
+    for pool in db.refs("pool"):
+        db.set_field("pool", pool, "tls_verification_enabled", enabled)
+    for host in db.refs("host"):
+        db.set_field("host", host, "tls_verification_enabled", enabled)
+
+
+def _restart(sim: "Simulator", host: str) -> None:
+    proc = sim.world.procs[host]
+    proc.instant_hello = True
+    proc.restart(gap=0, reason="scenario")
+
+
+def _master_db(sim: "Simulator"):
+    for proc in sim.world.procs.values():
+        if proc.is_master and proc.db is not None:
+            return proc, proc.db
+    raise ValueError("no running master")
+
+
+def _host_ref(sim: "Simulator", host: str) -> str:
+    _, db = _master_db(sim)
+    return db.by_name_label("host", host)[0]
+
+
+def empty_pool_bundle(sim: "Simulator", host: str) -> None:
+    """The 8.2 -> 8.3 upgrade case: certs-pool/ holds the files, the generated
+    bundle is empty; xapi restarts and verifies against nothing."""
+    sim.world.procs[host].tls.bundle = set()
+    _restart(sim, host)
+
+
+def expire_certificate(sim: "Simulator", host: str) -> None:
+    """`host`'s internal certificate is past its notAfter (members restart and meet it)."""
+    sim.world.procs[host].tls.internal.expired = True
+    for name, proc in sim.world.procs.items():
+        if name != host and proc.up and not proc.is_master:
+            _restart(sim, name)
+
+
+def tls_never_enabled(sim: "Simulator") -> None:
+    """A pool upgraded from 8.2 where nobody ran pool-enable-tls-verification:
+    no host verifies, no pool bundle was ever generated, the database says off."""
+    for proc in sim.world.procs.values():
+        proc.tls_verification = False
+        proc.tls.bundle = set()
+    _, db = _master_db(sim)
+    for pool in db.refs("pool"):
+        db.set_field("pool", pool, "tls_verification_enabled", False)
+    for host in db.refs("host"):
+        db.set_field("host", host, "tls_verification_enabled", False)
+
+
+def weak_server_key(sim: "Simulator", host: str) -> None:
+    """An old install's xapi-ssl.pem with a 1024-bit RSA key."""
+    sim.world.procs[host].tls.server.key_bits = 1024
+
+
+def disarm_ha_locally(sim: "Simulator", host: str) -> None:
+    """localdb ha.armed=false on `host` (an emergency HA disable there, or a
+    failed HA enable) while pool.ha_enabled stays true; xapi restarts."""
+    sim.world.procs[host].ha_armed = False
+    _restart(sim, host)
+
+
+def upgrade_xapi(sim: "Simulator", host: str, version: str) -> None:
+    """The member was updated (to `version`) before its coordinator and rebooted."""
+    sim.world.procs[host].xapi_version = str(version)
+    _restart(sim, host)
+
+
+def lock_vdis(sim: "Simulator", host: str, activating: str = "") -> None:
+    """`host` had its VMs' disks attached (sm's host_<ref> keys); `activating`
+    names one VM whose activation was interrupted (the key leaked)."""
+    _, db = _master_db(sim)
+    ref = _host_ref(sim, host)
+    for vm in db.find("VM", resident_on=ref):
+        if db.get_field("VM", vm, "is_control_domain"):
+            continue
+        name = db.get_field("VM", vm, "name_label")
+        sm_locks.mark_attached(db, vm, ref, activating=(name == activating))
+
+
+def reset_vms_without_declare_dead(sim: "Simulator", host: str) -> None:
+    """The admin ran `xe vm-reset-powerstate --force` on each VM of the dead
+    host instead of host-declare-dead: the VMs are Halted, sm's
+    host-post-declare-dead hook never ran, the attach keys stay."""
+    master, db = _master_db(sim)
+    ref = _host_ref(sim, host)
+    ctx = CallContext(db=db, host=master.name, proc=master, master=master, session=None, transport="unix",
+                      world=sim.world)
+    for vm in list(db.find("VM", resident_on=ref)):
+        if not db.get_field("VM", vm, "is_control_domain"):
+            reset_power_state(ctx, vm)
+
+
+def pending_guidance(sim: "Simulator", host: str, guidance: str = "reboot_host") -> None:
+    """An update left mandatory guidance pending on `host`, and it is disabled."""
+    _, db = _master_db(sim)
+    ref = _host_ref(sim, host)
+    db.update("host", ref, pending_guidances=[str(guidance)], enabled=False)
+
+
+def unplug_pbd(sim: "Simulator", host: str, sr: str) -> None:
+    _, db = _master_db(sim)
+    ref = _host_ref(sim, host)
+    sr_ref = db.by_name_label("SR", sr)[0]
+    for pbd in db.find("PBD", host=ref, SR=sr_ref):
+        db.set_field("PBD", pbd, "currently_attached", False)
+
+
+def disable_host(sim: "Simulator", host: str) -> None:
+    _, db = _master_db(sim)
+    db.set_field("host", _host_ref(sim, host), "enabled", False)
+
+
+def sync_backup_to(sim: "Simulator", host: str) -> None:
+    """Pool_db_backup's turn came for `host` (and only for it): it now holds
+    the master's current database."""
+    master, db = _master_db(sim)
+    proc = sim.world.procs[host]
+    proc.receive_backup(clone_with_origin(db), sender=master.machine.address)
+
+
+def age_backup(sim: "Simulator", host: str, seconds: str) -> None:
+    """`host`'s copy was written `seconds` ago."""
+    proc = sim.world.procs[host]
+    proc.backup_time = sim.world.clock.now() - float(seconds)
+    proc.files_changed()
+
+
+STEPS: Dict[str, Callable[..., None]] = {
+    fn.__name__: fn for fn in (
+        empty_pool_bundle, expire_certificate, tls_never_enabled, weak_server_key, disarm_ha_locally, upgrade_xapi, lock_vdis,
+        reset_vms_without_declare_dead, pending_guidance, unplug_pbd, disable_host, sync_backup_to, age_backup,
+    )
+}
+
+
+def step_names() -> List[str]:
+    return sorted(STEPS)

@@ -1,0 +1,32 @@
+"""Xapi_version (ocaml/xapi/xapi_version.ml): the installed xapi's version and
+how two versions compare (compare_version: dotted integers, left to right)."""
+
+from __future__ import annotations
+
+from typing import List
+
+from xentui.sim.host_facts import XAPI_VERSION
+
+# What host.software_version's xapi_build says on the simulated hosts.
+XAPI_BUILD = XAPI_VERSION + ".2"
+
+
+def _parts(version: str) -> List[int]:
+    out = []
+    for part in version.strip().split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return out
+
+
+def compare_version(a: str, b: str) -> int:
+    pa, pb = _parts(a), _parts(b)
+    width = max(len(pa), len(pb))
+    pa += [0] * (width - len(pa))
+    pb += [0] * (width - len(pb))
+    return (pa > pb) - (pa < pb)
+
+
+def version_higher(mine: str, coordinator: str) -> bool:
+    """xapi.ml attempt_host_status_check_with_coordinator's xapi_version_higher."""
+    return compare_version(mine, coordinator) > 0
