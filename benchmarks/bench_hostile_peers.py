@@ -4,7 +4,7 @@ drips one byte at a time.
 
 * the biggest replies of the simulator's `large` scenario (64 hosts, 2,000
   VMs), counted by the transport's own ReplyBudget: what the reply cap
-  (transport.MAX_REPLY_BYTES) must leave room for, and the peak RSS (VmHWM,
+  (endpoint.MAX_REPLY_BYTES) must leave room for, and the peak RSS (VmHWM,
   which unlike ru_maxrss restarts at exec) of a client reading the biggest;
 * peak RSS of a process that logs in to a peer streaming an endless XML
   string, with the default cap and a long call timeout (so the cap, not the
@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from hostile_peers import HostilePeer  # noqa: E402
-from xentui.xapi.transport import MAX_REPLY_BYTES  # noqa: E402
+from xentui.xapi.endpoint import MAX_REPLY_BYTES  # noqa: E402
 
 _LARGE_CHILD = r"""
 import re, sys, XenAPI

@@ -6,8 +6,10 @@
 The simulator runs in a forked child process so that the peak memory
 (resource.getrusage ru_maxrss) measured here is the client's alone. Prints:
 calls and wall time for one snapshot via a single event.from (what xentui
-does), the same via one get_all_records per class (for comparison), the time
-to apply one event to the big snapshot, and peak client memory.
+does) over JSON-RPC and over XML-RPC in the same run, with the Python heap
+peak of each (tracemalloc), the same via one get_all_records per class (for
+comparison), the time to apply one event to the big snapshot, and peak client
+memory.
 """
 
 from __future__ import annotations
@@ -77,6 +79,28 @@ def main(argv=None) -> int:
         assert snapshot is not None
         rss_after_event_from = _maxrss_mib()
 
+        # The same snapshot over each protocol, in this run (the ratio is the figure).
+        import tracemalloc
+
+        protocols = {}
+        for label, prefer_json in (("JSON-RPC", True), ("XML-RPC", False)):
+            other = XapiClient(call_timeout=args.call_timeout, prefer_jsonrpc=prefer_json)
+            try:
+                other.connect(open_endpoint(parse_target(f"sim:{state_dir}/{endpoints.console}")))
+                runs = []
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    same = load_snapshot(other)
+                    runs.append(time.perf_counter() - t0)
+                    assert same.raw == snapshot.raw
+                tracemalloc.start()  # one more, traced (tracing slows it down: not timed)
+                load_snapshot(other)
+                peak = tracemalloc.get_traced_memory()[1] / 2**20
+                tracemalloc.stop()
+                protocols[label] = (statistics.median(runs), peak, other.jsonrpc_calls)
+            finally:
+                other.close()
+
         # The naive way, for comparison: one get_all_records per class.
         class_names = {"pool": "pool", "host": "host", "host_metrics": "host_metrics", "pif": "PIF",
                        "pif_metrics": "PIF_metrics", "network": "network", "vm": "VM", "sr": "SR", "pbd": "PBD"}
@@ -106,6 +130,10 @@ def main(argv=None) -> int:
     print(f"simulator start          : {sim_start:.1f} s (child process)")
     print(f"event.from snapshot      : {calls[0]} call(s); {statistics.median(times):.2f} s median,"
           f" {min(times):.2f} s best of {len(times)}")
+    for label, (seconds, peak, json_calls) in protocols.items():
+        print(f"event.from via {label:<9} : {seconds:.2f} s median (wall, incl. the simulator's encoding),"
+              f" heap peak {peak:.0f} MiB, {json_calls} JSON-RPC call(s)")
+    print(f"XML-RPC / JSON-RPC       : {protocols['XML-RPC'][0] / protocols['JSON-RPC'][0]:.1f}x")
     print(f"get_all_records x class  : {naive_calls} calls; {naive_time:.2f} s")
     print(f"apply one event          : {apply_ms * 1000:.0f} µs")
     print(f"client peak RSS          : {rss_after_event_from:.0f} MiB (before connecting {rss_before:.0f} MiB)")

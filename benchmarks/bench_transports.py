@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # fake_xapi, sshd_fixture
 
 import XenAPI  # noqa: E402
 
+from xentui.xapi.endpoint import XapiEndpoint  # noqa: E402
 from xentui.xapi.targets import parse_target  # noqa: E402
-from xentui.xapi.transport import XapiEndpoint, open_endpoint  # noqa: E402
-
+from xentui.xapi.transport import open_endpoint  # noqa: E402
 
 # The fake xapi as a separate process: the client must not share a GIL with
 # "xapi" (it does not on a real host), or the baseline is distorted.

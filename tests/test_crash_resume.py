@@ -26,7 +26,7 @@ from xentui.recovery import audit as au
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
 from xentui.recovery.observer import Observer
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 from xentui.recovery.report import render_report
 from xentui.recovery.run_record import from_records
 from xentui.xapi.targets import parse_target

@@ -9,7 +9,7 @@ from xentui.recovery import peers as pv
 from xentui.recovery.audit import AuditRecord
 from xentui.recovery.diagnosis import with_run_record
 from xentui.recovery.findings import Code
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 from xentui.recovery.run_record import BASELINE, LEFT_DOWN, baseline_inputs, from_records
 
 RUN = "20260101T000000Z-abcdef"

@@ -233,3 +233,58 @@ def test_ha_on_with_a_working_master_is_not_a_finding():
     f = diagnose(observation(b, "xen1", gt=gt, live=True, views=views))
     assert not by_code(f, Code.HA_ARMED)  # HA itself deals with a dead member
     assert by_code(f, Code.MEMBER_UNREACHABLE)
+
+
+# --- issue 13: findings that name xapi's real error (recovery/rules_failures.py) ---
+
+
+def _member_in_emergency(code, params):
+    b = seed_pool()
+    gt = ground_truth(b, "xen2", master_address=b.address("xen1"), probes={"xen1": "open"})
+    return observation(b, "xen2", gt=gt, live=False, state="emergency", emergency=(code, params),
+                       views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)])
+
+
+def test_issue13_findings_table():
+    stunnel = 'INTERNAL_ERROR: [ Stunnel.Stunnel_verify_error("certificate has expired") ]'
+    table = [
+        # (stored emergency error, params, code expected, words the summary must name)
+        ("INTERNAL_ERROR", [stunnel], Code.TLS_VERIFY_FAILED, "certificate has expired"),
+        ("HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED", [], Code.HA_ARMED_MISMATCH,
+         "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED"),
+    ]
+    for code, params, expected, words in table:
+        f = diagnose(_member_in_emergency(code, params))
+        found = by_code(f, expected)
+        assert len(found) == 1, (code, [x.code for x in f])
+        assert found[0].severity is Severity.CRITICAL and found[0].host == "xen2"
+        assert words in found[0].summary
+        assert by_code(f, Code.EMERGENCY_MODE)  # still said: the host is cut off
+
+
+def test_issue13_findings_stay_quiet_for_other_errors():
+    for code, params in (("INTERNAL_ERROR", ["Connection failed: no route to host."]),
+                         ("HOST_STILL_BOOTING", []), ("HA_HOST_CANNOT_ACCESS_STATEFILE", [])):
+        f = diagnose(_member_in_emergency(code, params))
+        assert not by_code(f, Code.TLS_VERIFY_FAILED) and not by_code(f, Code.HA_ARMED_MISMATCH), code
+
+
+def test_tls_finding_gives_the_xe_fix_in_order():
+    stunnel = 'INTERNAL_ERROR: [ Stunnel.Stunnel_verify_error("self signed certificate") ]'
+    tls = by_code(diagnose(_member_in_emergency("INTERNAL_ERROR", [stunnel])), Code.TLS_VERIFY_FAILED)[0]
+    text = tls.explanation
+    order = [text.index(cmd) for cmd in ("host-emergency-disable-tls-verification", "pool-certificate-sync",
+                                         "host-emergency-reenable-tls-verification")]
+    assert order == sorted(order)
+    assert tls.data["reason"] == "self signed certificate"
+
+
+def test_ha_armed_mismatch_of_a_member_seen_from_the_master():
+    b = seed_pool()
+    gt = ground_truth(b, "xen1", role="master")
+    obs = observation(b, "xen1", gt=gt, live=True,
+                      views=[view(b, "xen2", pv.ANSWERS, pv.EMERGENCY,
+                                  reason="HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED")])
+    found = by_code(diagnose(obs), Code.HA_ARMED_MISMATCH)
+    assert [f.host for f in found] == ["xen2"]
+    assert "pool-ha-disable" in found[0].explanation and "HA_NOT_ENABLED" in found[0].explanation

@@ -61,7 +61,9 @@ def test_internal_error_in_emergency_means_master_unreachable():
 def test_params_are_phrased():
     assert "10.0.0.1" in explain("HOST_IS_SLAVE", ["10.0.0.1"]).meaning
     assert "Expected halted, actual running" in explain("VM_BAD_POWER_STATE", ["OpaqueRef:v", "halted", "running"]).meaning
-    assert explain("SR_BACKEND_FAILURE_46", ["", "The VDI is not available"]).title == "Storage error"
+    locked = explain("SR_BACKEND_FAILURE_46", ["", "The VDI is not available"])
+    assert locked.title == "Disk still locked by another host"
+    assert explain("SR_BACKEND_FAILURE_73", ["", "x"]).title == "Storage error"
 
 
 def test_unknown_code_keeps_the_code_visible():
@@ -101,3 +103,31 @@ def test_timeout_and_refused_read_differently():
     refused = explain_exception(ConnectionRefused("refused"))
     assert timeout.title != refused.title
     assert "Timed out" == timeout.title and "refused" in refused.title.lower()
+
+
+ISSUE13 = """
+STUNNEL_VERIFY_ERROR TLS_VERIFICATION_NOT_ENABLED_IN_POOL POOL_JOINING_MASTER_CERTIFICATE_NOT_IN_POOL_BUNDLE
+POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH POOL_HOSTS_NOT_HOMOGENEOUS POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA
+HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY SR_BACKEND_FAILURE_46 SR_BACKEND_FAILURE_47
+""".split()
+
+
+@pytest.mark.parametrize("code", ISSUE13)
+def test_issue13_codes_are_explained(code):
+    assert code in known_codes()
+    exp = explain(code, ())
+    assert exp.title and exp.meaning and exp.next_step
+
+
+def test_stunnel_verify_error_inside_internal_error_is_named():
+    # xapi.ml attempt_host_status_check_with_coordinator: internal_error [string_of_exn]
+    param = 'INTERNAL_ERROR: [ Stunnel.Stunnel_verify_error("certificate has expired") ]'
+    exp = explain("INTERNAL_ERROR", [param], in_emergency=True)
+    assert exp.title == "TLS certificate check failed"
+    assert "host-emergency-disable-tls-verification" in exp.next_step and "certificate has expired" in exp.meaning
+    assert explain("INTERNAL_ERROR", ["Connection failed: no route"], in_emergency=True).title == "Master unreachable"
+
+
+def test_member_newer_does_not_recommend_promoting_the_newer_member():
+    exp = explain("HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR", ["24.39.0"], in_emergency=True)
+    assert "Update the master" in exp.next_step and "prefer the newest" not in exp.next_step

@@ -21,10 +21,11 @@ from hostile_peers import SESSION_REF, HostilePeer
 from sshd_fixture import sshd_factory, sshd_server  # noqa: F401  (fixtures)
 from test_transport_tls import self_signed
 from xentui.xapi.client import XapiClient, connection_state_for
+from xentui.xapi.endpoint import bounded_http_request
 from xentui.xapi.error_table import explain_exception
 from xentui.xapi.errors import CallTimeout, ConnectFailed, MalformedReply, ReplyTooLarge, XapiFailure
 from xentui.xapi.targets import parse_target
-from xentui.xapi.transport import TlsCertificateUntrusted, UnixSocketEndpoint, bounded_http_request, open_endpoint
+from xentui.xapi.transport import TlsCertificateUntrusted, UnixSocketEndpoint, open_endpoint
 
 CALL_TIMEOUT = 0.5
 
@@ -316,7 +317,7 @@ def test_a_hostile_ssh_server_gets_one_clean_line(hostile, tmp_path):
 def test_the_budget_is_one_deadline_for_the_whole_call():
     import socket
 
-    from xentui.xapi.transport import DeadlineStream, ReplyBudget
+    from xentui.xapi.endpoint import DeadlineStream, ReplyBudget
 
     now = [100.0]
     budget = ReplyBudget(10, where="peer", clock=lambda: now[0])

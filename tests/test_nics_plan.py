@@ -18,7 +18,7 @@ from test_recovery_run import cli, open_observer, run_plan, sdk_session, state_d
 from test_recovery_scenarios import mark_replaced_nics_like_xapi, start_sim
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.findings import Code, Severity
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 
 SCALE = 0.01
 NETWORK_STEPS = ["management-reconfigure:xen3", "pif-scan:xen3", "forget-stale-pifs:xen3", "pif-plug:xen3"]

@@ -13,7 +13,7 @@ import pytest
 from conftest import make_unix_session
 from xentui.recovery.findings import Code
 from xentui.recovery.observer import Observer
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 from xentui.sim.runner import Simulator
 from xentui.xapi.client import XapiClient
 from xentui.xapi.targets import parse_target
@@ -51,8 +51,11 @@ def test_follow_applies_events_without_a_full_snapshot_per_event(start_sim, even
     worker = threading.Thread(target=observer.follow, args=(seen.append, stop), daemon=True)
     worker.start()
     try:
-        assert wait_for(lambda: seen, 10)
-        assert seen[0].findings[0].code is Code.POOL_HEALTHY
+        assert wait_for(lambda: [o for o in seen if not o.peers_pending], 10)
+        # The first look is reported before any peer login, claiming no health; the peers' answers follow.
+        assert seen[0].peers_pending and Code.POOL_HEALTHY not in {f.code for f in seen[0].findings}
+        answered = next(o for o in seen if not o.peers_pending)
+        assert answered.findings[0].code is Code.POOL_HEALTHY and answered.peer_views
         full_before = event_calls.count("")
         session = make_unix_session(sim.endpoints.host("xen1").socket)
         session.xenapi.login_with_password("root", sim.endpoints.root_password)

@@ -7,7 +7,8 @@ import json
 from recovery_builders import PoolBuilder, ground_truth, observation, view
 
 from xentui.recovery import peers as pv
-from xentui.recovery.plan import RISKS, Confirm, build_plan
+from xentui.recovery.plan import RISKS, Confirm
+from xentui.recovery.plan_builder import build_plan
 
 
 def ids(plan):

@@ -10,7 +10,7 @@ from xentui.recovery import audit as au
 from xentui.recovery import peers as pv
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 
 
 class FixedObserver:

@@ -12,7 +12,7 @@ from test_recovery_scenarios import start_sim
 from xentui.recovery import audit as au
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
-from xentui.recovery.plan_steps import step_forget_stale_pifs
+from xentui.recovery.steps.forget_stale_pifs import declare as step_forget_stale_pifs
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,10 @@ from test_recovery_scenarios import start_sim
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
 from xentui.recovery.observer import Observer
-from xentui.recovery.plan import build_plan
-from xentui.recovery.plan_steps import step_declare_dead, step_enable_ha, step_recover_members
+from xentui.recovery.plan_builder import build_plan
+from xentui.recovery.steps.declare_dead import declare as step_declare_dead
+from xentui.recovery.steps.enable_ha import declare as step_enable_ha
+from xentui.recovery.steps.recover_members import declare as step_recover_members
 from xentui.xapi.model import Host
 from xentui.xapi.targets import parse_target
 

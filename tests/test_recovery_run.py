@@ -14,13 +14,13 @@ import XenAPI
 from test_recovery_scenarios import mark_replaced_nics_like_xapi, start_sim
 from xentui.cli import main as xentui_main
 from xentui.recovery import audit as au
-from xentui.recovery import steps_roles
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
 from xentui.recovery.findings import Code, Severity
 from xentui.recovery.observer import Observer
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 from xentui.recovery.report import render_report
+from xentui.recovery.steps import promote
 from xentui.xapi.targets import parse_target
 
 SCALE = 0.01
@@ -310,7 +310,7 @@ def test_crash_mid_step_then_second_run_resumes(tmp_path, state_dir, capsys, mon
         raise Killed()
 
     with start_sim("master-down", state_dir=sim_dir, time_scale=SCALE) as sim:
-        monkeypatch.setattr(steps_roles, "wait_for_own_restart_as_master", die)
+        monkeypatch.setattr(promote, "wait_for_own_restart_as_master", die)
         with pytest.raises(Killed):
             xentui_main(args)
         monkeypatch.undo()

@@ -10,7 +10,7 @@ import pytest
 
 from xentui.recovery.findings import Code, Severity
 from xentui.recovery.observer import Observer
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 from xentui.sim.runner import Simulator
 from xentui.xapi.targets import parse_target
 

@@ -14,7 +14,7 @@ from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
 from xentui.recovery.findings import Code
 from xentui.recovery.observer import Observer
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 from xentui.xapi.targets import parse_target
 
 SCALE = 0.01

@@ -59,7 +59,7 @@ def test_every_issue13_scenario_is_shipped_and_listed():
 
     known = available()
     missing = [name for name in SCENARIOS if name not in known]
-    assert missing == [] or missing == ["rejoin-rebuilt"], missing
+    assert missing == [], missing
 
 
 # --- 1. TLS verification between pool members -----------------------------------------
@@ -121,7 +121,7 @@ def test_refresh_server_certificate_of_the_coordinator_fixes_an_expired_one(star
 
 def test_refresh_server_certificate_refuses_while_a_pool_host_is_not_live(start_sim):
     """cert_refresh.ml unreachable_hosts: any pool host not live -> CANNOT_CONTACT_HOST [host]."""
-    sim = start_sim("designate-dead-record", timings=Timings(host_dead=1.0))  # xen1 presumed dead soon
+    sim = start_sim("designate-dead-record", timings=Timings(host_dead=120.0))  # > 30 s heartbeats
     s = login(sim, "xen2")
     hosts = hosts_of(s)
     wait_until(lambda: not s.xenapi.host_metrics.get_live(s.xenapi.host.get_metrics(hosts["xen1"])), 10,
@@ -201,6 +201,12 @@ def test_member_newer_than_coordinator_is_a_permanent_error_retried(start_sim):
     hosts = hosts_of(master)
     assert master.xenapi.host.get_enabled(hosts["xen2"]) is False
     assert compare_version("24.39.0", XAPI_BUILD) > 0
+    # one alert per xapi process (xapi_ver_high_alerted), priority 2, about the member
+    alerts = [m for m in master.xenapi.message.get_all_records().values()
+              if m["name"] == "XAPI_STARTUP_BLOCKED_AS_VERSION_HIGHER_THAN_COORDINATOR"]
+    assert len(alerts) == 1 and alerts[0]["obj_uuid"] == sim.proc("xen2").machine.uuid
+    assert alerts[0]["cls"] == "Host"
+    assert "24.39.0" in alerts[0]["body"] and int(alerts[0]["priority"]) == 2
     # the fix is the coordinator's update: its xapi_build catches up, the retry then passes
     with sim.world.lock:
         db = sim.proc("xen1").db
@@ -270,6 +276,73 @@ def test_designate_with_a_dead_record_left_fails_until_it_is_forgotten(start_sim
     assert sim.proc("xen3").conf_role == "master"
 
 
+# --- 6. rejoining a rebuilt former master -------------------------------------------
+
+
+def test_rejoin_rebuilt_host_tls_mismatch_forget_enable_join_iqn_plug(start_sim):
+    """xapi_pool.ml pre_join_checks assert_tls_verification_matches ->
+    POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH; Pool.enable_tls_verification
+    contacts every host (Cert_distrib.exchange_certificates_in_pool), so the dead
+    old record must be forgotten first (host.destroy: is_host_alive fails, the
+    reinstall does not know the pool secret); join_common ->
+    create_or_get_host_on_master (by uuid: a new record) ->
+    become_another_masters_slave (restart). The iSCSI PBD plug needs the SAN to
+    admit the host's IQN (xapi_host.ml set_iscsi_iqn puts the old one back)."""
+    sim = start_sim("rejoin-rebuilt")
+    xen1_ep, xen2_ep = sim.endpoints.host("xen1"), sim.endpoints.host("xen2")
+    rebuilt = login(sim, "xen1")
+    assert failure(rebuilt.xenapi.pool.join, xen2_ep.address, "root", "xenroot") == [
+        "POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH"]
+    master = login(sim, "xen2")
+    old = [h for h in master.xenapi.host.get_all() if master.xenapi.host.get_name_label(h) == "xen1"]
+    assert len(old) == 1 and master.xenapi.host.get_uuid(old[0]) != sim.proc("xen1").machine.uuid
+    old_iqn = master.xenapi.host.get_iscsi_iqn(old[0])
+    assert failure(master.xenapi.pool.enable_tls_verification)[0] == "INTERNAL_ERROR"  # the dead record
+    master.xenapi.host.destroy(old[0])
+    master.xenapi.pool.enable_tls_verification()
+    assert failure(rebuilt.xenapi.pool.join, xen2_ep.address, "root", "wrong")[0] == "SESSION_AUTHENTICATION_FAILED"
+    rebuilt.xenapi.pool.join(xen2_ep.address, "root", "xenroot")
+    xen1 = sim.proc("xen1")
+    wait_until(lambda: xen1.up and xen1.role == "slave" and not xen1.emergency, 10, what="xen1 rejoining")
+    hosts = hosts_of(master)
+    assert master.xenapi.host.get_uuid(hosts["xen1"]) == xen1.machine.uuid
+    san = master.xenapi.SR.get_by_name_label("SAN")[0]
+    pbd = [p for p in master.xenapi.SR.get_PBDs(san) if master.xenapi.PBD.get_host(p) == hosts["xen1"]][0]
+    assert master.xenapi.PBD.get_currently_attached(pbd) is False
+    assert failure(master.xenapi.PBD.plug, pbd)[0] == "SR_BACKEND_FAILURE_47"
+    assert failure(master.xenapi.host.set_iscsi_iqn, hosts["xen1"], "") == ["INVALID_VALUE", "value", ""]
+    master.xenapi.host.set_iscsi_iqn(hosts["xen1"], old_iqn)
+    master.xenapi.PBD.plug(pbd)
+    wait_until(lambda: master.xenapi.host.get_enabled(hosts["xen1"]), 10, what="xen1 enabled")
+    del xen1_ep
+
+
+@pytest.mark.parametrize("change, error", [
+    ("vlan", ["POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH", "42", "-1"]),
+    ("xapi", ["POOL_HOSTS_NOT_HOMOGENEOUS", "Software version differs"]),
+    ("schema", ["POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA", "5.786", "5.775"]),
+])
+def test_pre_join_checks_refusals_in_order(start_sim, change, error):
+    """xapi_pool.ml pre_join_checks: assert_hosts_homogeneous (xapi version, brand,
+    git id, linux pack; then CPU vendor) before assert_management_vlan_are_same
+    ([mine; theirs] as Int64 strings) before assert_db_schema_matches ([slave; master])
+    before assert_tls_verification_matches."""
+    sim = start_sim("rejoin-rebuilt")
+    with sim.world.lock:
+        db = sim.proc("xen1").db
+        me = db.refs("host")[0]
+        version = dict(db.get_field("host", me, "software_version"))
+        if change == "vlan":
+            db.set_field("PIF", db.find("PIF", host=me, management=True)[0], "VLAN", 42)
+        elif change == "xapi":
+            version["xapi"] = "24.39"
+        else:
+            version["db_schema"] = "5.786"
+        db.set_field("host", me, "software_version", version)
+    rebuilt = login(sim, "xen1")
+    assert failure(rebuilt.xenapi.pool.join, sim.endpoints.host("xen2").address, "root", "xenroot") == error
+
+
 # --- 7. stale member database copies -----------------------------------------------
 
 
@@ -312,3 +385,22 @@ def test_host_left_disabled_by_pending_mandatory_guidance(start_sim):
     s.xenapi.PBD.plug(pbd)
     s.xenapi.host.enable(hosts["xen2"])
     assert s.xenapi.host.get_enabled(hosts["xen2"]) is True
+
+
+def test_periodic_db_sync_reaches_one_member_per_interval_in_turn(start_sim):
+    """pool_db_backup.ml pool_db_backup_thread: List.iter dohost hosts, each dohost
+    first Thread.delay pool_db_sync_interval (300 s) then Host.request_backup: one
+    member per interval, in turn (Pool.sync_database still pushes to all)."""
+    sim = start_sim("healthy", time_scale=1.0)  # no periodic tick fires during the test
+    master = sim.proc("xen1")
+    with sim.world.lock:
+        master.db.set_field("VM", master.db.by_name_label("VM", "spare01")[0], "name_label", "renamed")
+
+        def has_it(name):
+            return bool(sim.proc(name).local_db.by_name_label("VM", "renamed"))
+
+        master.push_backups(next_in_turn=True)
+        first = [name for name in ("xen2", "xen3") if has_it(name)]
+        assert len(first) == 1
+        master.push_backups(next_in_turn=True)
+        assert has_it("xen2") and has_it("xen3")

@@ -34,7 +34,9 @@ def sim_app(sim, **kw) -> XenTuiApp:
 
 
 async def first_observation(app, pilot, timeout=20.0):
-    assert await wait_for(pilot, lambda: app.observation is not None, timeout=timeout), screen_text(app)
+    """The first look with the peers' answers (follow() draws the look before the peer logins)."""
+    assert await wait_for(pilot, lambda: app.observation is not None and not app.observation.peers_pending,
+                          timeout=timeout), screen_text(app)
     await pilot.pause()
 
 

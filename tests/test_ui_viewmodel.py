@@ -44,6 +44,14 @@ def test_banner_healthy_is_calm_and_read_only_changes_the_hint():
     assert "show the recovery plan" in vm.banner(fx.master_down(), NOW, read_only=True).key_hint
 
 
+def test_banner_claims_no_health_while_the_peers_are_not_asked_yet():
+    import dataclasses
+
+    pending = dataclasses.replace(fx.healthy(), peers_pending=True)
+    shown = vm.banner(pending, NOW)
+    assert shown.level == "info" and "healthy" not in shown.title.lower() and "asking" in shown.title
+
+
 def test_banner_uses_first_seen_when_nothing_dates_the_trouble():
     obs = fx.master_down()
     obs = dataclasses.replace(obs, emergency=EmergencyState(True, "HOST_STILL_BOOTING"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from textual.app import App
@@ -16,10 +17,18 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from xentui.recovery.executor import CheckResult, Progress, StepResult
-from xentui.recovery.plan import Confirm, Plan, Precondition, Step
+from xentui.recovery.plan import Confirm, Plan, Step
 from xentui.ui.wizard import RecoveryWizard, WizardState
 
 SIZE = (80, 25)
+
+
+@dataclass(frozen=True)
+class ScriptedPrecondition:
+    """A precondition FakeExecutor answers from its script (never checked live)."""
+
+    id: str
+    description: str
 
 
 def make_step(step_id: str, title: str, *, confirm: Confirm = Confirm.ENTER, risk: str = "low",
@@ -34,7 +43,7 @@ def make_step(step_id: str, title: str, *, confirm: Confirm = Confirm.ENTER, ris
         risk_text=f"risk of {title}",
         xe=tuple(xe) or (f"xe {step_id.split(':')[0]}",),
         calls=("pool.noop",),
-        preconditions=(Precondition(f"pre:{step_id}", f"precondition of {title}"),),
+        preconditions=(ScriptedPrecondition(f"pre:{step_id}", f"precondition of {title}"),),
         verify=f"verify {title}",
         on_failure=f"on failure of {title}: try the other thing",
         confirm=confirm,

@@ -24,7 +24,7 @@ from test_wizard_fakes import SIZE, WizardHost, drive_until, flat, wait_for, wai
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
 from xentui.recovery.observer import Observer
-from xentui.recovery.plan import build_plan
+from xentui.recovery.plan_builder import build_plan
 from xentui.sim.runner import Simulator
 from xentui.ui.wizard import RecoveryWizard, WizardState as S
 from xentui.xapi.targets import parse_target

@@ -173,7 +173,7 @@ def test_jsonrpc_over_ssh_streamlocal_and_direct_tcpip(sshd_server, start_sim, t
                 client = XapiClient(call_timeout=5.0, prefer_jsonrpc=json)
                 client.connect(ep, password=sim.endpoints.root_password)
                 try:
-                    over_ssh, reference = _pair(lambda: load_snapshot(client), lambda: load_snapshot(xml_client))
+                    over_ssh, reference = _pair(lambda c=client: load_snapshot(c), lambda: load_snapshot(xml_client))
                     _same(over_ssh, reference)
                     assert (client.jsonrpc_calls > 0) == json, (ep.transport_name, json)
                 finally:

@@ -26,7 +26,8 @@ Exit codes:
   2  usage error (bad arguments or target)
   3  refused: missing or contradicted attestation (--confirm-dead), missing
      --keep-master, or a step's live precondition did not hold
-  4  every step ran but the pool did not verify healthy in time
+  4  every step ran but the pool did not verify healthy in time (at once, without
+     waiting, when all that is left is VMs the start-vms step tried and could not start)
   5  nothing could be observed (no xapi and no host files)
 """
 
@@ -41,6 +42,7 @@ from typing import List, Optional, Sequence, TextIO
 
 from xentui.recovery import audit as au
 from xentui.recovery import peers as pv
+from xentui.recovery import open_run as shared_open_run
 from xentui.recovery import run_record
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.diagnosis import with_run_record
@@ -60,7 +62,8 @@ EXIT_NO_OBSERVATION = 5
 
 # An unfinished run is resumed only if it was active this recently; an older
 # one belongs to another incident (its "done" steps must not be skipped now).
-RESUME_WINDOW = 12 * 3600.0
+# status and the dashboard judge health with the same run (recovery.open_run).
+RESUME_WINDOW = shared_open_run.RESUME_WINDOW
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -169,9 +172,9 @@ def _load_records(audit: AuditLog) -> List[au.AuditRecord]:
 def _print_plan(obs: Observation, args: argparse.Namespace, out: TextIO) -> int:
     audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
     records = _load_records(audit)
-    open_run = au.last_open_run(records, max_age=RESUME_WINDOW) or ""
-    obs = with_run_record(obs, run_record.from_records(records, open_run))
-    plan = _build(obs, args, records, open_run)
+    run_id = shared_open_run.open_run_id(records)
+    obs = with_run_record(obs, run_record.from_records(records, run_id))
+    plan = _build(obs, args, records, run_id)
     if args.json:
         doc = {
             "at": obs.at,
@@ -270,7 +273,7 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
 
     audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
     records = _load_records(audit)
-    open_run = au.last_open_run(records, max_age=RESUME_WINDOW)
+    open_run = shared_open_run.open_run_id(records) or None
     # A read-only run shows the open run's plan but is never that run: it
     # gets its own id (executes nothing, and is never resumed as a real run).
     plan_run = open_run or ""
@@ -432,7 +435,11 @@ def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Names
     deadline = time.monotonic() + max(1.0, args.verify_timeout)
     record = _run_record(audit, run_id)  # healthy includes the workload the run began with
     obs = with_run_record(observer.observe(), record)
+    settled = ""
     while not _healthy(obs) and time.monotonic() < deadline:
+        settled = settled_unhealthy(obs, audit.records(), run_id)
+        if settled:
+            break  # nothing will change it by waiting: say so now, not after --verify-timeout
         time.sleep(0.2)
         obs = with_run_record(observer.observe(), record)
     _findings_record(audit, run_id, obs, "end")
@@ -442,9 +449,44 @@ def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Names
         for f in obs.findings:
             out.write(f"  {f.severity.label.upper():8} {f.code.value:20} {f.summary}\n")
         return EXIT_OK
+    codes = ", ".join(f.code.value for f in obs.findings if f.severity >= Severity.WARNING)
     audit.record(run_id, au.RUN_END, outcome="not-healthy",
-                 detail=", ".join(f.code.value for f in obs.findings if f.severity >= Severity.WARNING))
-    out.write("The steps ran but the pool is not healthy yet:\n")
+                 detail=codes + (f"; not waited for: {settled}" if settled else ""))
+    if settled:
+        out.write("The steps ran but the pool is NOT healthy, and waiting will not change it:\n")
+    else:
+        out.write("The steps ran but the pool is not healthy yet:\n")
     for f in obs.findings:
         out.write(f"  {f.severity.label.upper():8} {f.code.value:20} {f.summary}\n")
+    if settled:
+        out.write(f"{settled}\nNothing else starts them: fix the cause, then run the same command again "
+                  f"(or start them by hand). Audit log: {audit.path}\n")
     return EXIT_NOT_HEALTHY
+
+
+def settled_unhealthy(obs: Observation, records: Sequence[au.AuditRecord], run_id: str) -> str:
+    """Why waiting for health is pointless, or ''.
+
+    That is so when all that keeps the pool from healthy is VMs that ran on
+    a dead host and run nowhere (VMS_NOT_RESTARTED), every one of them was
+    in this run's last start-vms step, and that step ended and said why it
+    did not start them: a Halted VM stays Halted unless someone starts it.
+    (With HA enabled xapi itself may restart them: then we wait.)"""
+    bad = [f for f in obs.findings if f.severity >= Severity.WARNING]
+    if not bad or any(f.code is not Code.VMS_NOT_RESTARTED for f in bad):
+        return ""
+    pool = obs.snapshot.pool if obs.snapshot is not None else None
+    if pool is None or pool.ha_enabled:
+        return ""
+    mine = [r for r in records if r.run_id == run_id and r.step_id == "start-vms"]
+    start = next((r for r in reversed(mine) if r.kind == au.STEP_START), None)
+    end = next((r for r in reversed(mine) if r.kind == au.STEP_END), None)
+    if start is None or end is None or end.ts < start.ts or not end.detail:
+        return ""
+    params = start.inputs.get("params") if isinstance(start.inputs.get("params"), dict) else {}
+    tried = {u for u in str(params.get("vm_uuids", "")).split(",") if u}
+    left = [u for f in bad for u in f.data.get("vm_uuids", "").split(",") if u]
+    if not left or not set(left) <= tried:
+        return ""
+    names = ", ".join(n for f in bad for n in f.data.get("vm_names", "").split(",") if n)
+    return f"Not running: {names}. The start-vms step tried them and ended {end.outcome}: {end.detail}"

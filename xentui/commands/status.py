@@ -8,6 +8,11 @@ host, then the findings, most severe first. When xapi cannot list the pool
 say (pool.conf, state.db with its age, the management interface), each
 labelled with its source and age.
 
+Health includes the workload: while a recovery run is open in the audit log
+(the run `recover --run` would resume), VMs that ran on a dead host when it
+began and run nowhere now are a critical finding (VMS_NOT_RESTARTED), judged
+by `recovery.open_run` exactly as recover and the dashboard judge it.
+
 Exit codes: 0 healthy (nothing worse than info), 1 degraded (worst finding is
 a warning), 2 critical (also: bad arguments, as argparse does), 3 could not
 connect to xapi (one clear line on stderr; the host's files are still shown
@@ -24,15 +29,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 import textwrap
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from xentui.host.facts import GroundTruth
 from xentui.recovery.findings import Finding, Severity
 from xentui.recovery.observation import EmergencyState, Observation
+from xentui.recovery.open_run import OpenRunJudge
 from xentui.xapi.client import XapiClient
 from xentui.xapi.error_table import Explanation, explain, explain_exception
 from xentui.xapi.errors import CallTimeout, XapiError
@@ -584,6 +592,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", default=None,
                         help="where xapi is: local (default), [ssh://]root@host, https://host, sim:DIR/HOST")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--audit-log", metavar="FILE", default=None,
+                        help="the recovery audit log whose open run's workload counts for health "
+                             "(default: $XENTUI_STATE_DIR or the user state dir /audit.jsonl)")
     add_target_arguments(parser)
 
 
@@ -606,13 +617,25 @@ def _fail(target_label: str, exc: BaseException) -> int:
     return EXIT_CANNOT_CONNECT
 
 
+def _workload_judge(args: argparse.Namespace) -> OpenRunJudge:
+    """Judges health with the open recovery run's workload, as recover and
+    the dashboard do. ValueError (one line) for a named log that is missing."""
+    path = getattr(args, "audit_log", None)
+    if not path:
+        return OpenRunJudge.for_default_log()
+    if not os.path.lexists(path):
+        raise ValueError(f"--audit-log {path}: no such file")
+    return OpenRunJudge(Path(path))
+
+
 def run(args: argparse.Namespace) -> int:
     from xentui.recovery.observer import Observer
 
     try:
         target = target_from_args(args, args.target)
+        judge = _workload_judge(args)
     except ValueError as exc:
-        print(f"xentui status: {exc}", file=sys.stderr)
+        print(_p(f"xentui status: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     # Over http(s) we are not on a pool host: no host files, and the peers'
     # xapi ports are guesses (443, or the target's port), so only what this
@@ -636,7 +659,11 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_CANNOT_CONNECT
         if password is not None:
             observer.set_password(password)
-        obs = observer.observe()
+        # VMs that ran on a dead host when an unfinished recovery began and run
+        # nowhere now make the pool unhealthy (VMS_NOT_RESTARTED).
+        obs = judge.apply(observer.observe())
+        if judge.problem:
+            print(_p(f"xentui status: warning: {judge.problem}"), file=sys.stderr)
         view = view_from_observation(obs, call_timeout=target.call_timeout, client=observer.client,
                                      endpoint=endpoint, target=target)
         connected = obs.connection.session_kind is not SessionKind.NONE
@@ -645,13 +672,22 @@ def run(args: argparse.Namespace) -> int:
             print(_p(f"xentui status: cannot connect to {target.label}: {obs.connection.detail}"), file=sys.stderr)
             return EXIT_CANNOT_CONNECT
         if args.json:
-            print(json.dumps(status_json(view), indent=2, sort_keys=True))
+            doc = status_json(view)
+            doc["recovery_run"] = judge.record().run_id or None  # the open run judged with
+            print(json.dumps(doc, indent=2, sort_keys=True))
         else:
             sys.stdout.write(render_status(view))
         if not connected:
             print(_p(f"xentui status: cannot connect to xapi on {target.label}: {obs.connection.detail}"),
                   file=sys.stderr)
             return EXIT_CANNOT_CONNECT
-        return exit_code_for(view)
+        code = exit_code_for(view)
+        if judge.unreadable and code == 0:
+            # Never claim health that isn't there: an unreadable audit log may
+            # hide an interrupted recovery whose VMs are still down.
+            print("xentui status: not reported healthy: the audit log could not be read, so VMs an "
+                  "interrupted recovery left down cannot be ruled out", file=sys.stderr)
+            code = 1
+        return code
     finally:
         observer.close()

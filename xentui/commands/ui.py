@@ -14,7 +14,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.observer import Observer
 
 DEFAULT_DEMO_SCENARIO = "master-down"
 
@@ -112,9 +115,9 @@ def run(args: argparse.Namespace) -> int:
     return rc
 
 
-def _connect_overrides(args: argparse.Namespace) -> dict:
+def _connect_overrides(args: argparse.Namespace) -> Dict[str, Any]:
     """The shared connection options, for targets typed on the connect screen."""
-    overrides = {}
+    overrides: Dict[str, Any] = {}
     for option, field_name in (("identity", "identity"), ("known_hosts", "known_hosts"),
                                ("ssh_config", "ssh_config"), ("user", "xapi_user")):
         value = getattr(args, option, None)
@@ -127,8 +130,8 @@ def _connect_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
-def _observer_opener(target: Any, password: Optional[str], *, read_only: bool):
-    def open_observer():
+def _observer_opener(target: Any, password: Optional[str], *, read_only: bool) -> Callable[[], "Observer"]:
+    def open_observer() -> "Observer":
         from xentui.recovery.observer import Observer
 
         return Observer(target, password=password, read_only=read_only)
@@ -136,8 +139,8 @@ def _observer_opener(target: Any, password: Optional[str], *, read_only: bool):
     return open_observer
 
 
-def _demo_opener(demo: Any, *, read_only: bool):
-    def open_demo():
+def _demo_opener(demo: Any, *, read_only: bool) -> Callable[[], "Observer"]:
+    def open_demo() -> "Observer":
         from xentui.recovery.observer import Observer
         from xentui.xapi.targets import parse_target
 

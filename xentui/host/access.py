@@ -28,7 +28,10 @@ import subprocess
 import threading
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    import paramiko
 
 try:  # Protocol is typing-only here; keep 3.9-compatible imports.
     from typing import Protocol
@@ -140,7 +143,8 @@ class LocalAccess:
         if size > limit:
             raise AccessError("%s: %d bytes, more than the %s a dom0 file may have; not read"
                               % (where, size, _size_text(limit)))
-        chunks, total = [], 0
+        chunks: List[bytes] = []
+        total = 0
         while True:
             # Regular files can still be endless (/proc-like sizes lie) or
             # slow (a stuck network mount): the cap and one deadline decide.
@@ -257,7 +261,7 @@ class SshAccess:
         if transport is None or not transport.is_active():
             raise AccessError("the SSH connection is not open")
         self._transport = transport
-        self._sftp = None
+        self._sftp: Optional["paramiko.SFTPClient"] = None
         # One SFTP channel, used by one caller at a time (the observer may read from
         # several worker threads); exec channels are independent and need no lock.
         self._sftp_lock = threading.RLock()
@@ -274,7 +278,7 @@ class SshAccess:
     def describe(self, path: str = "") -> str:
         return "%s:%s" % (self.label, self.remote_path(path) if path else str(self.root))
 
-    def _sftp_client(self, timeout: float):
+    def _sftp_client(self, timeout: float) -> "paramiko.SFTPClient":
         if self._sftp is None:
             import paramiko
 
@@ -285,7 +289,7 @@ class SshAccess:
                 self._sftp = paramiko.SFTPClient(chan)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise AccessError("%s: cannot open SFTP: %s" % (self.label, exc or type(exc).__name__)) from None
-        self._sftp.get_channel().settimeout(timeout)
+        self._sftp.get_channel().settimeout(timeout)  # type: ignore[union-attr]  # made from a channel above
         return self._sftp
 
     def _drop_sftp(self) -> None:

@@ -11,10 +11,12 @@ exception.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from .access import AccessError, HostAccess
 from .facts import Fact, GroundTruth, Inventory, LinkState, PeerProbe, PoolRole, StateDbHost
@@ -30,9 +32,10 @@ FILE_TIMEOUT = 10.0  # state.db can be tens of MB over a slow SSH link
 COMMAND_TIMEOUT = 3.0
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 
-def _guard(step: Callable[[], Fact], source: str, now: Clock) -> Fact:
+def _guard(step: Callable[[], Fact[T]], source: str, now: Clock) -> Fact[T]:
     """Run one gathering step; a bug or surprise becomes an error fact, not an exception."""
     try:
         return step()
@@ -40,7 +43,7 @@ def _guard(step: Callable[[], Fact], source: str, now: Clock) -> Fact:
         return Fact(None, source, now(), error="%s: %s" % (type(exc).__name__, exc))
 
 
-def _read_fact(access: HostAccess, path: str, parse: Callable[[bytes], Any], now: Clock) -> Fact:
+def _read_fact(access: HostAccess, path: str, parse: Callable[[bytes], T], now: Clock) -> Fact[T]:
     source = access.describe(path)
     try:
         data, mtime = access.read_file(path, FILE_TIMEOUT)
@@ -74,9 +77,9 @@ class StateDbCache:
     def __init__(self, *, hosts_only: bool = False) -> None:
         self.hosts_only = hosts_only
         self._key: Optional[Tuple[int, int]] = None
-        self._tables: Optional[dict] = None
+        self._tables: Optional[Dict[str, Any]] = None
 
-    def parse(self, data: bytes) -> dict:
+    def parse(self, data: bytes) -> Dict[str, Any]:
         key = (len(data), zlib.crc32(data))
         if key != self._key or self._tables is None:
             hosts = _host_table_fragment(data) if self.hosts_only else None
@@ -89,7 +92,7 @@ class StateDbCache:
         return self._tables
 
 
-class PartialTables(dict):
+class PartialTables(Dict[str, Any]):
     """Parsed state.db tables holding the host table only (StateDbCache(hosts_only=True))."""
 
 
@@ -103,13 +106,14 @@ def _host_table_fragment(data: bytes) -> Optional[bytes]:
     return b"<database>" + data[start:end + len(b"</table>")] + b"</database>"
 
 
-def read_state_db(access: HostAccess, now: Clock = time.time, cache: Optional[StateDbCache] = None) -> Fact[dict]:
+def read_state_db(access: HostAccess, now: Clock = time.time,
+                  cache: Optional[StateDbCache] = None) -> Fact[Dict[str, Any]]:
     parse = (cache or StateDbCache()).parse
     return _read_fact(access, STATE_DB_PATH, parse, now)
 
 
 def read_management_link(access: HostAccess, inventory: Fact[Inventory], now: Clock = time.time) -> Fact[LinkState]:
-    if not inventory.ok:
+    if not inventory.ok or inventory.value is None:  # ok implies a value
         return Fact(None, "ip -j addr show", now(), error="management interface unknown: inventory unreadable")
     bridge = inventory.value.management_interface
     if not bridge:
@@ -130,7 +134,7 @@ def read_management_link(access: HostAccess, inventory: Fact[Inventory], now: Cl
         return Fact(None, source, observed, error=str(exc))
 
 
-def read_links(access: HostAccess, now: Clock = time.time) -> Fact[tuple]:
+def read_links(access: HostAccess, now: Clock = time.time) -> Fact[Tuple[LinkState, ...]]:
     """Every link of the host (`ip -j link show`): the NICs that really exist."""
     argv = ip_link_argv()
     source = "%s: %s" % (access.describe(), " ".join(argv))
@@ -155,18 +159,19 @@ def state_db_hosts(tables: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Lis
     return hosts
 
 
-def peers_to_probe(pool_role: Fact[PoolRole], inventory: Fact[Inventory], state_db: Fact[dict]) -> List[Peer]:
+def peers_to_probe(pool_role: Fact[PoolRole], inventory: Fact[Inventory],
+                   state_db: Fact[Dict[str, Any]]) -> List[Peer]:
     """Every host in state.db except this one, plus pool.conf's master if it is not among them."""
-    me = inventory.value.installation_uuid if inventory.ok else ""
+    me = inventory.value.installation_uuid if inventory.ok and inventory.value is not None else ""
     peers: List[Peer] = []
     seen = set()
-    if state_db.ok:
+    if state_db.ok and state_db.value is not None:
         for host in state_db_hosts(state_db.value):
             if host.uuid == me or not host.address or host.address in seen:
                 continue
             seen.add(host.address)
             peers.append(Peer(host.name_label or host.uuid, host.address))
-    if pool_role.ok and pool_role.value.role == "slave":
+    if pool_role.ok and pool_role.value is not None and pool_role.value.role == "slave":
         master = pool_role.value.master_address
         if master and master not in seen:
             peers.append(Peer("master (pool.conf)", master))
@@ -185,7 +190,13 @@ def as_port_for(port_for: Union[PortFor, Mapping[str, int], None]) -> PortFor:
 
 def ports_from_endpoints(path: Union[str, Path]) -> Dict[str, int]:
     """{address: xapi port} from a simulator's endpoints.json (hosts: [{address, port}])."""
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    # O_NONBLOCK: a FIFO put there opens at once and is refused, instead of blocking the read.
+    fd = os.open(str(path), os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path}: not a regular file; refused")
+    with os.fdopen(fd, "rb") as handle:
+        doc = json.loads(handle.read().decode("utf-8"))
     return {str(h["address"]): int(h["port"]) for h in doc.get("hosts", ()) if h.get("address")}
 
 

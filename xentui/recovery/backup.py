@@ -14,10 +14,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from xentui.recovery.private_files import make_private_dir, os_error_reason, write_private_file
 from xentui.recovery.step_context import StepFailed
+
+if TYPE_CHECKING:
+    from xentui.recovery.observer import Observer
 
 DUMP_PATH = "/pool/xmldbdump"
 STATE_DB = "/var/lib/xcp/state.db"
@@ -34,7 +37,7 @@ class BackupFailed(StepFailed):
     """The backup could not be taken or written: the step fails with this line."""
 
 
-def _http_dump(observer, timeout: float) -> Optional[bytes]:
+def _http_dump(observer: Observer, timeout: float) -> Optional[bytes]:
     """GET /pool/xmldbdump over the console's endpoint; None if unsupported."""
     client = observer.client
     endpoint = observer.endpoint
@@ -65,7 +68,7 @@ def _http_dump(observer, timeout: float) -> Optional[bytes]:
     return body
 
 
-def backup_pool_database(observer, target_dir: Path, *, run_id: str = "", on_master: bool = True,
+def backup_pool_database(observer: Observer, target_dir: Path, *, run_id: str = "", on_master: bool = True,
                          timeout: float = 30.0) -> BackupResult:
     from xentui.host.statedb import StateDbError, parse_state_db
 

@@ -22,50 +22,22 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Set, Tuple
 
 from xentui.recovery import audit as au
-from xentui.recovery import peers as pv
-from xentui.recovery import steps_network, steps_roles, steps_storage, steps_vms
+from xentui.recovery import fence_gate
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Step
-from xentui.recovery.situation import RUNNING_STATES, Situation
+from xentui.recovery.preconditions import CheckContext, CheckResult
+from xentui.recovery.situation import Situation
 from xentui.recovery.step_context import (  # noqa: F401  (Progress & co. are part of this module's API)
     Cancelled,
     Progress,
     StepContext,
     StepFailed,
+    StepRunner,
     StepSkipped,
 )
+from xentui.recovery.step_registry import step_kinds
 from xentui.xapi.errors import ConnectFailed, ConnectionLost, XapiError, XapiFailure
-
-# step kind -> handler(executor, context) -> verification text
-HANDLERS: Dict[str, Callable[["PlanExecutor", StepContext], str]] = {
-    "confirm-master-down": steps_roles.confirm_master_down,
-    "ha-disable": steps_roles.ha_disable,
-    "promote": steps_roles.promote,
-    "recover-members": steps_roles.recover_members,
-    "reset-master": steps_roles.reset_master,
-    "keep-master": steps_roles.keep_master,
-    "demote-master": steps_roles.demote_master,
-    "designate-master": steps_roles.designate_master,
-    "declare-dead": steps_vms.declare_dead,
-    "power-state-reset": steps_vms.power_state_reset,
-    "start-vms": steps_vms.start_vms,
-    "plug-pbds": steps_storage.plug_pbds,
-    "check-default-sr": steps_storage.check_default_sr,
-    "enable-ha": steps_storage.enable_ha,
-    "backup-db": steps_storage.backup_db,
-    "management-reconfigure": steps_network.management_reconfigure,
-    "pif-scan": steps_network.pif_scan,
-    "forget-stale-pifs": steps_network.forget_stale_pifs,
-    "pif-plug": steps_network.plug_new_pifs,
-}
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    precondition_id: str
-    ok: bool
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -98,7 +70,9 @@ class PlanExecutor:
         self.completed: Set[str] = set()  # step ids done in this run (or resumed from the audit)
         self.kept_master = ""
         self.master_change = threading.Lock()  # single flight for role changes (xen-api#6056)
-        self._handlers = dict(HANDLERS)
+        # step kind -> its action; each module of recovery/steps registers its own
+        self._handlers: Dict[str, Callable[[StepRunner, StepContext], str]] = {
+            kind: step.run for kind, step in step_kinds().items()}
         for name in fenced:
             self.attest_fenced(name)
 
@@ -120,7 +94,13 @@ class PlanExecutor:
     def check(self, step: Step, observation: Optional[Observation] = None) -> Tuple[CheckResult, ...]:
         obs = observation or self.observer.observe()
         sit = Situation(obs)
-        return tuple(self._check_one(p.id, step, sit) for p in step.preconditions)
+        declared = [p.id for p in step.preconditions]
+        # The fence gate holds for every step that resets or starts a dead host's
+        # VMs, whatever its declaration lists (fence_gate).
+        checks = list(step.preconditions) + [p for p in fence_gate.gate(step, sit) if p.id not in declared]
+        ctx = CheckContext(sit, fenced=frozenset(self.fenced), completed=frozenset(self.completed),
+                           kept_master=self.kept_master, master_change_in_flight=self.master_change.locked())
+        return tuple(p.check(ctx) for p in checks)
 
     def run(self, step: Step, *, progress: Callable[[Progress], None] = _no_progress,
             cancel: Optional[threading.Event] = None, choice: str = "") -> StepResult:
@@ -259,121 +239,3 @@ class PlanExecutor:
                               host=ctx.step.target_host,
                               inputs={"method": method, "args": list(shown)}, outcome=outcome,
                               detail=detail, duration=time.monotonic() - t0)
-
-    def master_of(self, ctx: StepContext) -> str:
-        p = ctx.step.params
-        return p.get("master") or p.get("keep") or ctx.sit.this_name
-
-    # -- preconditions ----------------------------------------------------------------
-
-    def _check_one(self, pid: str, step: Step, sit: Situation) -> CheckResult:
-        kind, _, arg = pid.partition(":")
-        host = sit.snap.host_by_name(arg) if arg else None
-        if kind == "fenced":
-            ok = arg in self.fenced
-            return CheckResult(pid, ok, "attested by the operator" if ok else
-                               f"the operator has not attested that {arg} is powered off/fenced")
-        if kind == "silent":
-            st = sit.state(host) if host is not None else None
-            if st is None:
-                return CheckResult(pid, False, f"{arg} is not in the pool database")
-            if st.reach in (pv.REFUSED, pv.TIMEOUT, pv.UNREACHABLE):
-                return CheckResult(pid, True, st.evidence)
-            if st.reach == pv.HUNG:
-                return CheckResult(pid, False, f"{arg} still accepts connections (xapi hung, machine "
-                                               f"running): power it off first — {st.evidence}")
-            if st.reach == pv.ANSWERS:
-                return CheckResult(pid, False, f"{arg} ANSWERS — it is alive: {st.evidence}")
-            return CheckResult(pid, False, f"{arg}: not probed, cannot tell")
-        if kind == "answers":
-            if arg == sit.this_name:
-                ok = sit.xapi_answers_here
-                return CheckResult(pid, ok, f"connection {sit.conn_state}")
-            st = sit.state(host) if host is not None else None
-            ok = st is not None and st.reach == pv.ANSWERS
-            return CheckResult(pid, ok, st.evidence if st is not None else f"{arg} unknown")
-        if kind == "is-master":
-            return self._check_is_master(pid, arg, sit)
-        if kind == "ha-disarmed":
-            ok = f"ha-disable:{arg}" in self.completed or not sit.reason_code.startswith("HA_")
-            return CheckResult(pid, ok, "HA disarmed in this run" if ok else
-                               f"HA still armed on {arg} (run ha-disable:{arg} first)")
-        if kind == "emergency":
-            if arg == sit.this_name:
-                ok = sit.emergency
-            else:
-                st = sit.state(host) if host is not None else None
-                ok = st is not None and st.role == pv.EMERGENCY
-            return CheckResult(pid, ok, "in emergency mode" if ok else "not in emergency mode")
-        if kind == "kept-not":
-            kept = self.kept_master or step.params.get("keep", "")
-            ok = arg != kept
-            return CheckResult(pid, ok, f"kept master is {kept}" if ok else f"{arg} is the master chosen to keep")
-        if kind == "vms-halted":
-            return self._check_vms_halted(pid, step, sit)
-        if kind == "no-double-claim":
-            claimants = sit.master_claimants()
-            ok = len(claimants) < 2
-            return CheckResult(pid, ok, "one master" if ok else "two masters: " + ", ".join(claimants))
-        if kind == "all-hosts-live":
-            down = [h.name_label for h in sit.down_hosts()]
-            return CheckResult(pid, not down, "all answer" if not down else "down: " + ", ".join(down))
-        if kind == "ha-off":
-            pool = sit.snap.pool
-            ok = pool is not None and not pool.ha_enabled
-            return CheckResult(pid, ok, "HA off" if ok else "HA is enabled: disable it first (xe pool-ha-disable)")
-        if kind == "single-flight":
-            ok = not self.master_change.locked()
-            return CheckResult(pid, ok, "none in flight" if ok else "another master change is in progress")
-        return CheckResult(pid, False, f"unknown precondition {pid!r}")
-
-    def _check_is_master(self, pid: str, name: str, sit: Situation) -> CheckResult:
-        if name == sit.this_name:
-            ok = sit.this_is_master and sit.xapi_answers_here and not sit.emergency and sit.snap_live
-            return CheckResult(pid, ok, f"this host: pool.conf {sit.pool_conf_role}, connection "
-                                        f"{sit.conn_state}, emergency {sit.emergency}")
-        host = sit.snap.host_by_name(name)
-        st = sit.state(host) if host is not None else None
-        ok = st is not None and st.reach == pv.ANSWERS and st.role == pv.MASTER
-        return CheckResult(pid, ok, st.evidence if st is not None else f"{name} unknown")
-
-    def _check_vms_halted(self, pid: str, step: Step, sit: Situation) -> CheckResult:
-        wanted = [u for u in step.params.get("vm_uuids", "").split(",") if u]
-        by_uuid = {v.uuid: v for v in sit.snap.vms.values()}
-        stuck = []
-        for u in wanted:
-            v = by_uuid.get(u)
-            if v is None:
-                continue
-            host = sit.snap.hosts.get(v.resident_on)
-            if v.power_state in RUNNING_STATES and host is not None and sit.is_down(host):
-                stuck.append(f"{v.name_label} still Running on {host.name_label}")
-        return CheckResult(pid, not stuck, "; ".join(stuck) if stuck else "halted or already running")
-
-
-
-
-
-
-
-
-
-    def host_ref(self, ctx: StepContext, client, uuid: str) -> str:
-        return self.call_xapi(ctx, client, "host.get_by_uuid", uuid, shown=[uuid])
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

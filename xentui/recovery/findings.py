@@ -44,6 +44,9 @@ class Code(str, enum.Enum):
     VERSION_SKEW = "VERSION_SKEW"
     DEFAULT_SR_INVALID = "DEFAULT_SR_INVALID"
     HOST_DISABLED = "HOST_DISABLED"
+    # Issue 13 (recovery/rules_failures.py):
+    TLS_VERIFY_FAILED = "TLS_VERIFY_FAILED"
+    HA_ARMED_MISMATCH = "HA_ARMED_MISMATCH"
     # The workload (needs the run's audit record, see recovery.run_record):
     VMS_NOT_RESTARTED = "VMS_NOT_RESTARTED"
     VMS_LEFT_DOWN = "VMS_LEFT_DOWN"

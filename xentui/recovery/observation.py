@@ -50,6 +50,9 @@ class Observation:
     findings: Tuple[Finding, ...] = field(default_factory=tuple)
     # Additive (RECOVERY): what each other pool host's xapi says about its role.
     peer_views: Tuple[PeerView, ...] = field(default_factory=tuple)
+    # True while the other hosts' xapis were not asked yet (follow() paints its first look
+    # before the peer logins and asks them right after): no health may be claimed meanwhile.
+    peers_pending: bool = False
 
     @property
     def worst(self) -> Severity:

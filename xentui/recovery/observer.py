@@ -39,6 +39,10 @@ FULL_REFRESH = 10.0  # follow(): ground truth + peers re-gathered this often whi
 # starve the UI's event loop of the GIL.
 EVENT_WAIT = 5.0
 PEER_REFRESH = 15.0  # follow(): re-ask a peer that answered at most this often
+# follow(): the first look is reported before any peer login; the peers are asked
+# this long after it, so that the UI draws it without 63 logins' threads competing
+# for the GIL (the banner says they are being asked meanwhile).
+PEERS_AFTER_FIRST_LOOK = 0.3
 
 def _fmt_age(seconds: float) -> str:
     if seconds < 90:
@@ -116,17 +120,23 @@ class Observer:
     def endpoint(self):
         return self._endpoint
 
-    def observe(self, *, fresh_peers: bool = True) -> Observation:
+    def observe(self, *, fresh_peers: bool = True, peers_later: bool = False) -> Observation:
         """One observation. `fresh_peers=False` (used by `follow`) re-uses a
         peer's answer for up to PEER_REFRESH seconds while its TCP probe still
         says "open", so following a large pool does not log into every host
-        every few seconds. Verification always asks afresh."""
+        every few seconds. Verification always asks afresh.
+
+        `peers_later=True` (follow()'s first look) logs into no peer: peers
+        are shown from their TCP probes (and earlier answers) and the
+        observation is `peers_pending`, so the first paint of a 64-host pool
+        does not wait for 63 logins; the caller asks them right after."""
         at = self.now()
         xapi_future = self._pool.submit(self._look_through_xapi)
         gt = self._gather_ground_truth()
         # Ask the peers while the console's own xapi may still be blocking
         # (a member of a hung master): the host list comes from state.db.
-        early_views = self._start_peer_views(gt, fresh_peers)
+        pending: list = []
+        early_views = self._start_peer_views(gt, fresh_peers, None if not peers_later else pending)
         conn, snapshot, emergency, snap_error = xapi_future.result()
         if snapshot is None and gt is not None and not gt.state_db.ok:
             # The files were read while xapi was being asked (which can take a
@@ -140,7 +150,7 @@ class Observer:
         if snap_error and conn.state in ("connected",) and snap_error not in conn.detail:
             conn = replace(conn, detail=(conn.detail + "; " if conn.detail else "") + snap_error)
         obs = self._assemble(at, conn, snapshot, "xapi event.from" if snapshot is not None else "", emergency,
-                             "", gt, early_views, fresh_peers)
+                             "", gt, early_views, fresh_peers, None if not peers_later else pending)
         self._last = obs
         return obs
 
@@ -166,12 +176,12 @@ class Observer:
         """The password for logins from now on (e.g. asked after open_endpoint)."""
         self._password = password
 
-    def _start_peer_views(self, gt: Optional[GroundTruth], fresh: bool):
+    def _start_peer_views(self, gt: Optional[GroundTruth], fresh: bool, unasked: Optional[list] = None):
         if gt is None or not gt.state_db.ok:
             return None
         # The peers need the host list only: no VM is built for it.
         early_snap = PoolSnapshot.from_records({"host": gt.state_db.value.get("host", {})})
-        return self._pool.submit(self._peer_views, early_snap, gt, self._this_uuid(gt), fresh)
+        return self._pool.submit(self._peer_views, early_snap, gt, self._this_uuid(gt), fresh, unasked)
 
     def _full_state_db(self, gt: GroundTruth) -> GroundTruth:
         """`gt` whose state.db holds the whole pool (read again when the look
@@ -200,7 +210,7 @@ class Observer:
 
     def _assemble(self, at: float, conn: ConnectionInfo, snapshot: Optional[PoolSnapshot], snapshot_source: str,
                   emergency: Optional[EmergencyState], this_name: str, gt: Optional[GroundTruth], early_views,
-                  fresh: bool) -> Observation:
+                  fresh: bool, unasked: Optional[list] = None) -> Observation:
         if snapshot is None and gt is not None and gt.state_db.ok:
             gt = self._full_state_db(gt)
         if snapshot is None and gt is not None and gt.state_db.ok:
@@ -219,7 +229,7 @@ class Observer:
         if early_views is not None:
             views = early_views.result()
         elif snapshot is not None:
-            views = self._peer_views(snapshot, gt, conn.this_host_uuid, fresh)
+            views = self._peer_views(snapshot, gt, conn.this_host_uuid, fresh, unasked)
         else:
             views = ()
         obs = Observation(
@@ -231,6 +241,7 @@ class Observer:
             emergency=emergency,
             this_host_name=this_name,
             peer_views=views,
+            peers_pending=bool(unasked),
         )
         from xentui.recovery.diagnosis import diagnose
 
@@ -272,22 +283,30 @@ class Observer:
         version = ""  # token of the last snapshot content (not advanced by empty replies)
         while not stop.is_set():
             try:
-                if obs is not None and self._is_live(obs) and time.monotonic() >= full_due:
+                if obs is not None and self._is_live(obs) and (time.monotonic() >= full_due or obs.peers_pending):
                     # The snapshot is kept current by the events: only the
                     # host's files, probes and peers' answers need a new look
                     # (a full event.from of a 64-host pool costs ~1.5 s CPU).
+                    if obs.peers_pending and stop.wait(PEERS_AFTER_FIRST_LOOK):
+                        break
                     obs = self._regather(obs)
                     full_due = time.monotonic() + FULL_REFRESH
                 elif obs is None or not self._is_live(obs):
                     if obs is not None and not self._is_live(obs) and time.monotonic() >= relogin_due:
                         self._retry_hung_master_login()
                         relogin_due = time.monotonic() + FULL_REFRESH
-                    obs = self.observe(fresh_peers=False)
+                    # Paint first, log into the peers right after: the next
+                    # turn regathers at once (or, while xapi cannot list the
+                    # pool, the look below asks them before its pause).
+                    obs = self.observe(fresh_peers=False, peers_later=True)
                     last_full = full_due = time.monotonic()
                     full_due += FULL_REFRESH
                     version = _snapshot_key(obs.snapshot)
                     if not self._is_live(obs):
                         emitter.emit(obs, version)
+                        if obs.peers_pending and not stop.wait(PEERS_AFTER_FIRST_LOOK):
+                            obs = self._regather(obs)
+                            emitter.emit(obs, version)
                         stop.wait(REPROBE_INTERVAL)
                         continue
                 else:
@@ -318,7 +337,7 @@ class Observer:
         gt = self._gather_ground_truth()
         this_uuid = obs.connection.this_host_uuid or self._this_uuid(gt)
         views = self._peer_views(obs.snapshot, gt, this_uuid, False) if obs.snapshot is not None else ()
-        updated = replace(obs, at=self.now(), ground_truth=gt, peer_views=views, findings=())
+        updated = replace(obs, at=self.now(), ground_truth=gt, peer_views=views, findings=(), peers_pending=False)
         updated = replace(updated, findings=diagnose(updated))
         self._last = updated
         return updated
@@ -728,7 +747,9 @@ class Observer:
         return gt.inventory.value.installation_uuid if gt is not None and gt.inventory.ok else ""
 
     def _peer_views(self, snap: PoolSnapshot, gt: Optional[GroundTruth], this_uuid: str,
-                    fresh: bool = True) -> Tuple[pv.PeerView, ...]:
+                    fresh: bool = True, unasked: Optional[list] = None) -> Tuple[pv.PeerView, ...]:
+        """What each other host's xapi says. With an `unasked` list, no peer is
+        logged into: those that would be asked are appended to it instead."""
         probes = {p.address: p for p in (gt.peers if gt is not None else ())}
         this_claims_master = bool(gt is not None and gt.pool_role.ok and gt.pool_role.value.role == "master")
         jobs: Dict[str, concurrent.futures.Future] = {}
@@ -748,6 +769,9 @@ class Observer:
             if (cached is not None and not fresh and cached[0].answers
                     and time.monotonic() - cached[1] < PEER_REFRESH):
                 views.append(cached[0])
+                continue
+            if unasked is not None:
+                unasked.append(h.name_label)
                 continue
             jobs[h.name_label] = self._pool.submit(self._ask_peer, h.name_label, h.address, this_claims_master)
         for name, fut in jobs.items():
@@ -849,7 +873,7 @@ def _what_changed(before: PoolSnapshot, after: PoolSnapshot, events) -> Tuple[bo
 def _observation_key(obs: Observation, version):
     """What must differ for follow() to report an observation again."""
     return (tuple(repr(f.to_json()) for f in obs.findings), obs.connection.state,
-            obs.snapshot_source.split(" (")[0], version)
+            obs.snapshot_source.split(" (")[0], version, obs.peers_pending)
 
 
 def _snapshot_key(snapshot: Optional[PoolSnapshot]):

@@ -4,7 +4,8 @@ A plan is pure data. It says, for every step, why it is needed, what it
 changes, how risky it is, the exact `xe` equivalent an admin could type
 instead, the live preconditions the executor re-checks right before running
 it, the xapi calls it makes, how success is verified and what to do if it
-fails. Building a plan never changes anything; `PlanExecutor` runs steps.
+fails. Building a plan (`plan_builder.build_plan`) never changes anything;
+`PlanExecutor` runs steps.
 
 The builder is a function of the *current* state, so re-building after a
 partial run naturally yields only what is left to do (plus the audit log's
@@ -17,7 +18,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Dict, Tuple
 
-from xentui.recovery.observation import Observation
+from xentui.recovery.preconditions import Precondition  # noqa: F401  (part of this module's API)
 
 
 class Confirm(str, enum.Enum):
@@ -30,21 +31,6 @@ class Confirm(str, enum.Enum):
 
 
 RISKS = ("none", "low", "medium", "high", "critical")
-
-
-@dataclass(frozen=True)
-class Precondition:
-    """A live check run right before the step (see `PlanExecutor.check`).
-
-    `id` is machine-readable: "<kind>:<argument>", e.g. "host-silent:xs01",
-    "fenced:xs01", "ha-disarmed:xs02", "role:master", "emergency:true".
-    """
-
-    id: str
-    description: str
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "description": self.description}
 
 
 @dataclass(frozen=True)
@@ -136,21 +122,3 @@ class Plan:
             "requires_fenced": list(self.requires_fenced),
             "steps": [s.to_json() for s in self.steps],
         }
-
-
-def build_plan(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
-               reenable_ha: bool = False, run_record=None) -> Plan:
-    """The ordered runbook for what `observation.findings` says is wrong
-    (diagnosed here if the observation carries no findings).
-
-    `keep_master`: for two masters, the one the operator keeps (default: this
-    host if it is one of them). `preferred_master`: adds a "later" step that
-    hands the master role to that host once the pool is healthy.
-    `reenable_ha`: HA was armed before the recovery and is off now.
-    `run_record`: the recovery run's `run_record.RunRecord` when resuming:
-    the plan is built from the pool's state plus what the run recorded.
-    """
-    from xentui.recovery.plan_builder import build  # the rules live in their own module
-
-    return build(observation, keep_master=keep_master, preferred_master=preferred_master,
-                 reenable_ha=reenable_ha, run_record=run_record)

@@ -3,7 +3,8 @@
 Order matters and follows the official procedure (recovery-playbook.md §1,
 §5): fence check -> disarm HA -> promote -> recover members -> dead host's
 VMs (only after fencing) -> storage -> network clean-up -> later steps.
-The words of each step live in plan_steps (one factory per step kind).
+The words of each step live in its own module of recovery/steps, found
+through step_registry.
 """
 
 from __future__ import annotations
@@ -14,29 +15,9 @@ from xentui.recovery import peers as pv
 from xentui.recovery.findings import Code, Finding, Severity
 from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Plan, Step
-from xentui.recovery.plan_steps import (
-    step_backup_db,
-    step_check_default_sr,
-    step_confirm_master_down,
-    step_declare_dead,
-    step_demote_master,
-    step_designate,
-    step_enable_ha,
-    step_forget_stale_pifs,
-    step_ha_disable,
-    step_keep_master,
-    step_management_reconfigure,
-    step_move_management,
-    step_pif_scan,
-    step_plug_pbds,
-    step_promote,
-    step_recover_members,
-    step_reset_master,
-    step_start_vms,
-)
 from xentui.recovery.rules import stale_pifs
-from xentui.recovery.steps_network import step_plug_new_pifs
 from xentui.recovery.situation import Situation
+from xentui.recovery.step_registry import step_kinds
 from xentui.xapi.model import Host
 
 # --- the builder -----------------------------------------------------------
@@ -49,7 +30,7 @@ def _by_code(findings: Sequence[Finding], code: Code) -> List[Finding]:
 def build(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
           pending_vm_starts: Sequence[str] = (), reenable_ha: bool = False, now: Optional[float] = None,
           run_record=None) -> Plan:
-    """See `plan.build_plan`. `pending_vm_starts`: uuids of VMs whose power state
+    """See `build_plan`. `pending_vm_starts`: uuids of VMs whose power state
     an earlier (interrupted) run reset; still-Halted ones get a start step.
     `reenable_ha`: HA was armed before the recovery (the audit log says so) and
     is off now: add the "later" step that re-enables it. `run_record`: the
@@ -68,6 +49,7 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         from xentui.recovery.rules import run_rules
 
         findings = run_rules(observation)
+    kinds = step_kinds()  # every step is declared by its own module (recovery/steps)
     s = Situation(observation)
     steps: List[Step] = []
     notes: List[str] = []
@@ -92,10 +74,10 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         keep = keep_master if keep_master in claimants else (this.name_label if this.name_label in claimants
                                                              else claimants[0])
         keep_host = s.snap.host_by_name(keep) or this
-        steps.append(step_keep_master(keep, claimants))
+        steps.append(kinds["keep-master"](keep, claimants))
         for other in claimants:
             if other != keep:
-                steps.append(step_demote_master(other, keep_host, flagged))
+                steps.append(kinds["demote-master"](other, keep_host, flagged))
         if flagged:
             notes.append("VMs both masters mark as running: " + ", ".join(flagged)
                          + ". Check where each really runs before starting anything.")
@@ -114,22 +96,22 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             if not iface and pif is not None:
                 net = s.snap.network_of(pif)
                 iface = net.bridge if net is not None else ""
-            steps.append(step_management_reconfigure(h, iface, emergency or not s.snap_live, pif,
-                                                     cause=f.data.get("cause", ""),
-                                                     new_nics=f.data.get("new_nics", "")))
+            steps.append(kinds["management-reconfigure"](h, iface, emergency or not s.snap_live, pif,
+                                                         cause=f.data.get("cause", ""),
+                                                         new_nics=f.data.get("new_nics", "")))
 
     # Master gone: confirm, disarm HA, promote.
     mu = _by_code(findings, Code.MASTER_UNREACHABLE)
     old_master = s.believed_master if (mu and not s.this_is_master) else None
     ha = Code.HA_ARMED in codes
     if old_master is not None and master_for_rest is None and not s.is_this(old_master):
-        steps.append(step_confirm_master_down(old_master))
+        steps.append(kinds["confirm-master-down"](old_master))
         if ha:
-            steps.append(step_ha_disable(this, local=True))
+            steps.append(kinds["ha-disable"](this, local=True))
             for h in s.other_hosts():
                 if h.ref != old_master.ref and s.state(h).reach == pv.ANSWERS:
-                    steps.append(step_ha_disable(h, local=False))
-        steps.append(step_promote(this, old_master, ha))
+                    steps.append(kinds["ha-disable"](h, local=False))
+        steps.append(kinds["promote"](this, old_master, ha))
         master_for_rest = this
         skew = _by_code(findings, Code.VERSION_SKEW)
         newest = skew[0].data.get("newest", "") if skew else ""
@@ -141,7 +123,7 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         # Xapi_ha.on_server_restart holds a master too (HA armed, no statefile): pool.conf
         # says master, xapi loops in emergency mode; only disarming HA lets its start-up
         # carry on (no restart is coming). The rest is planned once it answers as master.
-        steps.append(step_ha_disable(this, local=True))
+        steps.append(kinds["ha-disable"](this, local=True))
         notes.append(f"{this.name_label}'s pool.conf says master but its xapi waits in the HA start-up "
                      "loop (no statefile). Disarm HA on it; it then carries on as master within 10 s: "
                      "run xentui again for the rest.")
@@ -167,16 +149,16 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         orphans = {f.host for f in _by_code(findings, Code.ORPHANED_MEMBER)}
         need_recover = promoting or bool(orphans) or bool(demoted)
         if need_recover and (members or demoted):
-            steps.append(step_recover_members(m, members))
+            steps.append(kinds["recover-members"](m, members))
             for h in sorted(members, key=lambda h: h.name_label):
                 if promoting or h.name_label in orphans:
-                    steps.append(step_reset_master(h, m))
+                    steps.append(kinds["reset-master"](h, m))
         vms_to_start = []
         for h in dead:
             if s.declared_dead(h):
                 continue
             vms = s.running_vms_on(h)
-            steps.append(step_declare_dead(h, m, [v.name_label for v in vms]))
+            steps.append(kinds["declare-dead"](h, m, [v.name_label for v in vms]))
             vms_to_start.extend(vms)
         # STALE_PIF / network clean-up once a master answers.
         for f in _by_code(findings, Code.STALE_PIF):
@@ -184,12 +166,12 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             if h is None or f.severity <= Severity.INFO:
                 continue  # only a shadowed management PIF is left: nothing the API can do
             gone = stale_pifs(s, h)
-            steps.append(step_pif_scan(h, m))
+            steps.append(kinds["pif-scan"](h, m))
             mgmt = [p for p in gone if p.management]
             repaired_first = any(st.id == f"management-reconfigure:{h.name_label}" for st in steps)
             if mgmt and not repaired_first:
-                steps.append(step_move_management(h, mgmt[0], m))
-            steps.append(step_forget_stale_pifs(h, gone, m))
+                steps.append(kinds["management-reconfigure"].variants["move"](h, mgmt[0], m))
+            steps.append(kinds["forget-stale-pifs"](h, gone, m))
             if f.data.get("renamed") == "true":
                 notes.append(f"{h.name_label}'s new NICs came up under new names, so PIF.scan puts them on new "
                              "networks (xenbr2, ...), not on the pool-wide networks of the old eth0/eth1: VMs "
@@ -197,10 +179,10 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
                              "('interface-rename --update eth0=<new MAC> ...' then a reboot and pif-scan).")
             if f.data.get("management") == "none" or f.data.get("renamed") == "true":
                 # the management PIF is the scan's new one: bring up the new NICs and keep its address
-                steps.append(step_plug_new_pifs(h, m, h.address, "255.0.0.0" if h.address.startswith("127.")
-                                                else ""))
-        steps.append(step_plug_pbds(m))
-        steps.append(step_check_default_sr(m))
+                steps.append(kinds["pif-plug"](h, m, h.address, "255.0.0.0" if h.address.startswith("127.")
+                                               else ""))
+        steps.append(kinds["plug-pbds"](m))
+        steps.append(kinds["check-default-sr"](m))
         known = {v.uuid for v in vms_to_start}
         by_uuid = {x.uuid: x for x in s.snap.vms.values()}
         # The fence gate: every host whose VMs are started here must be
@@ -224,21 +206,22 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             fence.extend(h.name_label for h in dead if s.declared_dead(h) and h.name_label not in fence)
         if vms_to_start:
             addresses = {h.name_label: h.address for h in s.snap.hosts.values()}
-            steps.append(step_start_vms(vms_to_start, fence, m, flagged, addresses))
+            steps.append(kinds["start-vms"](vms_to_start, fence, m, flagged, addresses))
         if ha:
             pool = s.snap.pool
-            steps.append(step_enable_ha(m, pool.ha_statefiles if pool is not None else (), _heartbeat_candidates(s)))
-        steps.append(step_backup_db(m))
+            steps.append(kinds["enable-ha"](m, pool.ha_statefiles if pool is not None else (),
+                                            _heartbeat_candidates(s)))
+        steps.append(kinds["backup-db"](m))
     # Handing the master role back is asked for explicitly and may come long
     # after the recovery, when the pool is healthy again (the seed article's end).
     pref = s.snap.host_by_name(preferred_master) if preferred_master else None
     current = master_for_rest or (s.believed_master if s.believed_master is not None
                                   and not s.is_down(s.believed_master) else None)
     if pref is not None and current is not None and pref.ref != current.ref and not s.is_down(pref):
-        steps.append(step_designate(pref, [h for h in s.snap.hosts.values() if h.ref != pref.ref]))
+        steps.append(kinds["designate-master"](pref, [h for h in s.snap.hosts.values() if h.ref != pref.ref]))
     pool = s.snap.pool
     if reenable_ha and current is not None and pool is not None and not pool.ha_enabled:
-        steps.append(step_enable_ha(current, pool.ha_statefiles, _heartbeat_candidates(s)))
+        steps.append(kinds["enable-ha"](current, pool.ha_statefiles, _heartbeat_candidates(s)))
 
     if Code.HOST_DISABLED in codes:
         notes.append("A disabled host that answers is re-enabled by xapi once it has rejoined; "
@@ -250,6 +233,22 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         notes.append(f"The old master {hung[0].host} still accepts connections (xapi hung). Power it "
                      "off through its BMC first; xentui refuses to promote while it accepts connections.")
     return _plan(steps, findings, observation, notes, now)
+
+
+def build_plan(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
+               reenable_ha: bool = False, run_record=None) -> Plan:
+    """The ordered runbook for what `observation.findings` says is wrong
+    (diagnosed here if the observation carries no findings).
+
+    `keep_master`: for two masters, the one the operator keeps (default: this
+    host if it is one of them). `preferred_master`: adds a "later" step that
+    hands the master role to that host once the pool is healthy.
+    `reenable_ha`: HA was armed before the recovery and is off now.
+    `run_record`: the recovery run's `run_record.RunRecord` when resuming:
+    the plan is built from the pool's state plus what the run recorded.
+    """
+    return build(observation, keep_master=keep_master, preferred_master=preferred_master,
+                 reenable_ha=reenable_ha, run_record=run_record)
 
 
 def _heartbeat_candidates(s: Situation) -> list:

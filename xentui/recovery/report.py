@@ -6,9 +6,10 @@ it can be written after the fact on any machine that has the log.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from xentui.recovery import audit as au
 from xentui.recovery.audit import AuditRecord, QuarantinedLine
@@ -27,7 +28,7 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(records: Iterable[AuditRecord], findings: Sequence[Finding], path,
+def write_report(records: Iterable[AuditRecord], findings: Sequence[Finding], path: Union[str, "os.PathLike[str]"],
                  quarantined: Sequence[QuarantinedLine] = ()) -> Path:
     """Write the report for `records` (+ the current `findings`) to `path`:
     0600 (it names hosts and what was done to them), written whole or not at
@@ -38,7 +39,7 @@ def write_report(records: Iterable[AuditRecord], findings: Sequence[Finding], pa
     return write_private_file(path, text.encode("utf-8"))
 
 
-def _findings_table(items: List[dict]) -> List[str]:
+def _findings_table(items: List[Dict[str, Any]]) -> List[str]:
     if not items:
         return ["(none recorded)", ""]
     out = ["| severity | code | host | summary |", "|---|---|---|---|"]
@@ -142,7 +143,7 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
         lines += _findings_table(list(last_findings.inputs.get("findings") or []))
 
     lines += ["## Actions", ""]
-    starts = {}
+    starts: Dict[Tuple[str, str], AuditRecord] = {}
     interrupted: List[AuditRecord] = []
     n = 0
     for rec in records:
@@ -153,8 +154,8 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
             starts[key] = rec
         elif rec.kind == au.STEP_END:
             n += 1
-            start = starts.pop((rec.run_id, rec.step_id), None)
-            title = start.detail if start is not None else rec.step_id
+            step_start = starts.pop((rec.run_id, rec.step_id), None)
+            title = step_start.detail if step_start is not None else rec.step_id
             lines.append(f"### {n}. {title} — {rec.outcome}")
             lines.append("")
             lines.append(f"- Step `{rec.step_id}` on {rec.host or 'the pool'}, {_t(rec.ts)}, "
@@ -165,7 +166,7 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
             if verification:
                 lines.append(f"- Verified: {verification}")
             calls = [r for r in records if r.kind == "call" and r.run_id == rec.run_id and r.step_id == rec.step_id
-                     and (start is None or start.ts <= r.ts <= rec.ts)]
+                     and (step_start is None or step_start.ts <= r.ts <= rec.ts)]
             for c in calls:
                 args = ", ".join(str(a) for a in c.inputs.get("args", []))
                 lines.append(f"- Call `{c.inputs.get('method', '')}({args})`: {c.outcome}"
@@ -178,8 +179,8 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
                 lines.append("  ```")
             lines.append("")
     interrupted.extend(starts.values())
-    for start in sorted(interrupted, key=lambda r: r.ts):
-        lines.append(f"- Step `{start.step_id}` (run `{start.run_id}`) started at {_t(start.ts)} "
+    for step_start in sorted(interrupted, key=lambda r: r.ts):
+        lines.append(f"- Step `{step_start.step_id}` (run `{step_start.run_id}`) started at {_t(step_start.ts)} "
                      "and has no end record: the process stopped mid-step. Check its effect before re-running.")
     if n == 0 and not interrupted:
         lines += ["No step was executed.", ""]

@@ -8,26 +8,31 @@ able to tell a fresh fact from a stale one.
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from xentui.recovery import peers as pv
+from xentui.recovery import rules_failures
 from xentui.recovery.findings import Code, Finding, Severity
 from xentui.recovery.observation import Observation
 from xentui.recovery.situation import RUNNING_STATES, Situation
-from xentui.xapi.model import NULL_REF, Host
+from xentui.xapi.model import NULL_REF, PIF, VM, Host
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.run_record import BaselineVM, RunRecord
+    from xentui.xapi.error_table import Explanation
 
 Rule = Callable[[Situation], List[Finding]]
 
 _CODE_ORDER = {code: i for i, code in enumerate(Code)}
 
 
-def _explain(code: str, params: Sequence[str], in_emergency: bool):
+def _explain(code: str, params: Sequence[str], in_emergency: bool) -> "Explanation":
     from xentui.xapi.error_table import explain
 
     return explain(code, params, in_emergency=in_emergency)
 
 
-def _names(vms) -> str:
+def _names(vms: Iterable[VM]) -> str:
     names = [v.name_label or v.uuid for v in vms]
     if len(names) > 6:
         return ", ".join(names[:6]) + f" and {len(names) - 6} more"
@@ -310,7 +315,7 @@ def rule_orphans(s: Situation) -> List[Finding]:
 # --- network ------------------------------------------------------------------------
 
 
-def present_nics(s: Situation) -> Optional[dict]:
+def present_nics(s: Situation) -> Optional[Dict[str, str]]:
     """device -> MAC of this host's physical NICs as the kernel lists them
     (`ip -j link show`), or None when that is unknown."""
     gt = s.gt
@@ -345,17 +350,17 @@ def rule_no_management_ip(s: Situation) -> List[Finding]:
     if s.reason_code == "HOST_HAS_NO_MANAGEMENT_IP":
         evidence.append("stored emergency error HOST_HAS_NO_MANAGEMENT_IP")
     iface = ""
-    if gt is not None and gt.inventory.ok:
+    if gt is not None and gt.inventory.ok and gt.inventory.value is not None:  # ok implies a value
         iface = gt.inventory.value.management_interface
         if not iface:
             evidence.append(f"{gt.inventory.source}: MANAGEMENT_INTERFACE is empty")
-    # Why the address is missing decides what brings it back (see steps_network):
+    # Why the address is missing decides what brings it back (see steps/management_reconfigure):
     # "link" (no carrier: cable, switch port), "address" (link up, no address: a lost
     # lease or a flushed address; networkd re-applies it on xe-toolstack-restart),
     # "no-uplink" (the bridge's NIC is gone: interface-rename + reboot), "inventory"
     # (MANAGEMENT_INTERFACE empty).
     cause = "inventory" if (gt is not None and gt.inventory.ok and not iface) else ""
-    if gt is not None and gt.management_link.ok:
+    if gt is not None and gt.management_link.ok and gt.management_link.value is not None:
         link = gt.management_link.value
         if not link.ipv4:
             evidence.append(f"{gt.management_link.source}: {link.ifname} {link.operstate}, no IPv4 address")
@@ -363,7 +368,8 @@ def rule_no_management_ip(s: Situation) -> List[Finding]:
     nics = present_nics(s)
     this = s.snap.host_by_name(s.this_name) if s.this_name else None
     new_nics = ""
-    if evidence and iface and nics is not None and _bridge_device(iface) not in nics and this is not None:
+    if (evidence and iface and nics is not None and _bridge_device(iface) not in nics and this is not None
+            and gt is not None and gt.links is not None):  # known NICs imply gt.links
         # The management bridge's NIC is gone (replaced under a new name): nothing
         # xapi can do brings the address back; networkd has no config for the new
         # names (interface-rename + reboot, or the emergency network reset).
@@ -395,7 +401,7 @@ def rule_no_management_ip(s: Situation) -> List[Finding]:
     return out
 
 
-def stale_pifs(s: Situation, host: Host):
+def stale_pifs(s: Situation, host: Host) -> List[PIF]:
     """Physical PIFs whose NIC is gone (a replaced NIC or motherboard).
 
     An unplugged, carrier-less PIF alone is just a spare NIC without a cable,
@@ -410,7 +416,7 @@ def stale_pifs(s: Situation, host: Host):
     mgmt = [p for p in pifs if p.management]
     gt = s.gt
     if (s.is_this(host) and gt is not None and gt.management_link.ok and mgmt
-            and gt.management_link.value.mac and mgmt[0].mac
+            and gt.management_link.value is not None and gt.management_link.value.mac and mgmt[0].mac
             and gt.management_link.value.mac.lower() != mgmt[0].mac.lower()):
         # The kernel's NIC behind the management bridge is not the one the
         # database describes: whatever xapi still reports, that PIF is stale.
@@ -438,7 +444,7 @@ def stale_pifs(s: Situation, host: Host):
     return dead if replaced else []
 
 
-def shadowed_management_pifs(s: Situation, host: Host, gone) -> list:
+def shadowed_management_pifs(s: Situation, host: Host, gone: Sequence[PIF]) -> List[PIF]:
     """Stale PIFs xapi keeps flagging as management because they sit on the
     management network next to the present NIC's PIF (update_management_flags
     flags every PIF of that network). The API cannot forget them; they are
@@ -447,15 +453,16 @@ def shadowed_management_pifs(s: Situation, host: Host, gone) -> list:
     return [p for p in gone if p.management] if present_mgmt else []
 
 
-def _stale_evidence(s: Situation, host: Host, pif) -> str:
+def _stale_evidence(s: Situation, host: Host, pif: PIF) -> str:
     gt = s.gt
     nics = present_nics(s) if s.is_this(host) else None
-    if nics is not None and pif.device not in nics:
+    if nics is not None and pif.device not in nics and gt is not None and gt.links is not None:  # implied by nics
         state = "attached" if pif.currently_attached else "not attached"
         return (f"{gt.links.source}: no device {pif.device} on {host.name_label}; the PIF {pif.device} "
                 f"(MAC {pif.mac}) is {state}" + (", management" if pif.management else "")
                 + f" in {s.snap_label}; present NICs: " + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items())))
     if (pif.management and s.is_this(host) and gt is not None and gt.management_link.ok
+            and gt.management_link.value is not None
             and gt.management_link.value.mac.lower() != pif.mac.lower()):
         link = gt.management_link.value
         return (f"{gt.management_link.source}: {link.ifname} runs on MAC {link.mac}, but the management "
@@ -530,12 +537,18 @@ def rule_pbd_unplugged(s: Situation) -> List[Finding]:
     return out
 
 
-def _version_key(h: Host) -> Tuple:
+def _version_key(h: Host) -> Tuple[int, int, Tuple[int, ...]]:
     text = h.xapi_version or h.product_version
     parts = []
     for chunk in text.replace("-", ".").split("."):
         parts.append(int(chunk) if chunk.isdigit() else 0)
     return (h.api_version_major, h.api_version_minor, tuple(parts))
+
+
+def _version_evidence(s: Situation) -> Tuple[str, ...]:
+    """Both versions, this member's and its master's, as far as they are known."""
+    return tuple(f"{h.name_label}: xapi {h.xapi_version or '?'}" for h in sorted(
+        s.snap.hosts.values(), key=lambda h: h.name_label) if h.xapi_version)
 
 
 def rule_version_skew(s: Situation) -> List[Finding]:
@@ -545,9 +558,12 @@ def rule_version_skew(s: Situation) -> List[Finding]:
         out.append(Finding(
             Code.VERSION_SKEW, Severity.CRITICAL,
             f"{s.this_name}: newer xapi than its master",
-            "A member may never run a newer xapi than the master; it stays in emergency mode. "
-            "Update the master first, or promote the newest host.",
-            host=s.this_name, evidence=(f"stored emergency error {s.reason_code} {list(s.reason_params)}",),
+            "A member may never run a newer xapi than the master; xapi keeps it in emergency mode and "
+            "retries every 60 s. xentui cannot update anything: apply the same update to the master "
+            "first (then this member rejoins by itself). Promoting this newer member instead makes it "
+            "the master of hosts older than itself and is not a fix; choose it only knowing that.",
+            host=s.this_name, evidence=(f"stored emergency error {s.reason_code} {list(s.reason_params)}",
+                                        *_version_evidence(s)),
         ))
     if len({_version_key(h) for h in hosts}) <= 1:
         return out
@@ -609,7 +625,7 @@ def rule_host_disabled(s: Situation) -> List[Finding]:
     return out
 
 
-def rule_workload(s: Situation, record) -> List[Finding]:
+def rule_workload(s: Situation, record: Optional["RunRecord"]) -> List[Finding]:
     """VMs that ran on a host that was down at the run's first observation
     (or is down now) and run nowhere now. `record` is the run's
     `run_record.RunRecord` (the baseline lives in the audit log: after
@@ -618,8 +634,8 @@ def rule_workload(s: Situation, record) -> List[Finding]:
         return []
     by_uuid = {v.uuid: v for v in s.snap.guest_vms()}
     lost_hosts = set(record.baseline_down) | {h.name_label for h in s.down_hosts()}
-    missing: dict = {}
-    left: dict = {}
+    missing: Dict[str, List[Tuple["BaselineVM", VM]]] = {}
+    left: Dict[str, List[Tuple["BaselineVM", VM]]] = {}
     for b in record.baseline:
         v = by_uuid.get(b.uuid)
         if b.host not in lost_hosts or v is None or v.power_state in RUNNING_STATES:
@@ -658,8 +674,8 @@ def rule_workload(s: Situation, record) -> List[Finding]:
 def rule_healthy(s: Situation, found: List[Finding]) -> List[Finding]:
     if any(f.severity >= Severity.WARNING for f in found):
         return []
-    if not s.snap_live or s.emergency:
-        return []
+    if not s.snap_live or s.emergency or getattr(s.obs, "peers_pending", False):
+        return []  # (peers_pending: whether another host claims to be master is not asked yet)
     master = s.snap.master
     n = len(s.snap.hosts)
     return [Finding(
@@ -686,7 +702,7 @@ RULES: Tuple[Rule, ...] = (
     rule_version_skew,
     rule_default_sr,
     rule_host_disabled,
-)
+) + rules_failures.RULES
 
 
 def sort_findings(findings: Sequence[Finding]) -> Tuple[Finding, ...]:
@@ -694,7 +710,7 @@ def sort_findings(findings: Sequence[Finding]) -> Tuple[Finding, ...]:
 
 
 def run_rules(observation: Observation, situation: Optional[Situation] = None,
-              run_record=None) -> Tuple[Finding, ...]:
+              run_record: Optional["RunRecord"] = None) -> Tuple[Finding, ...]:
     """`run_record`: the recovery run's `RunRecord`, for the workload finding."""
     s = situation or Situation(observation)
     found: List[Finding] = []

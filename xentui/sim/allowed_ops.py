@@ -54,7 +54,7 @@ _VDI_OPS = ("clone", "copy", "snapshot", "mirror", "resize", "resize_online", "g
 _VDI_DETACHED_ONLY = ("destroy", "forget", "data_destroy", "set_on_boot")
 
 
-def vm_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
+def vm_ops(db: Any, ref: str, f: Mapping[str, Any]) -> List[str]:
     if f.get("current_operations"):
         return []
     if f.get("is_control_domain"):
@@ -65,7 +65,7 @@ def vm_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
     return [op for op in _VM_BY_STATE.get(str(f.get("power_state")), ()) if op not in blocked]
 
 
-def host_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
+def host_ops(db: Any, ref: str, f: Mapping[str, Any]) -> List[str]:
     if f.get("current_operations"):
         return []
     ops = list(_HOST_ALWAYS)
@@ -78,7 +78,7 @@ def host_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
     return ops
 
 
-def sr_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
+def sr_ops(db: Any, ref: str, f: Mapping[str, Any]) -> List[str]:
     if f.get("current_operations"):
         return []
     ops = list(_SR_OPS)
@@ -88,7 +88,7 @@ def sr_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
     return ops
 
 
-def vdi_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
+def vdi_ops(db: Any, ref: str, f: Mapping[str, Any]) -> List[str]:
     if f.get("current_operations"):
         return []
     ops = list(_VDI_OPS)
@@ -107,7 +107,7 @@ _POOL_WAITING = ("cert_refresh", "exchange_certificates_on_join", "exchange_ca_c
                  "copy_primary_host_certs", "eject", "get_updates")
 
 
-def pool_ops(db, ref: str, f: Mapping[str, Any]) -> List[str]:
+def pool_ops(db: Any, ref: str, f: Mapping[str, Any]) -> List[str]:
     if f.get("current_operations"):
         return []  # a blocking or waiting operation in progress invalidates every operation
     ops = list(_POOL_BLOCKING) + list(_POOL_WAITING)

@@ -130,4 +130,5 @@ def send(state_dir: Path, action: str, args: List[str], timeout: float = 10.0) -
         sock.settimeout(timeout)
         sock.connect(str(Path(state_dir) / CONTROL_SOCKET))
         sock.sendall(json.dumps({"action": action, "args": args}).encode("utf-8") + b"\n")
-        return json.loads(_read_all(sock).decode("utf-8"))
+        reply: Dict[str, Any] = json.loads(_read_all(sock).decode("utf-8"))
+        return reply

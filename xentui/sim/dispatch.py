@@ -18,16 +18,19 @@ from __future__ import annotations
 import threading
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 from xentui.sim import http_get, tasks
 from xentui.sim.errors import ApiError
 from xentui.sim.httpd import Request
-from xentui.sim.methods import Method
+from xentui.sim.methods import Method, MethodTable
 from xentui.sim.wire import Reply
 from xentui.sim.world import SimulatorStopped, World
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
+    from xentui.sim.clock import SimClock
     from xentui.sim.db import Database
     from xentui.sim.xapi_host import XapiHost
 
@@ -169,7 +172,7 @@ class CallContext:
     master: Optional["XapiHost"]  # the master whose database `db` is
     session: Optional[SessionInfo]
     transport: str
-    world: World
+    world: World[XapiHost]
     incarnation: int = 0
 
     def need_db(self) -> "Database":
@@ -182,6 +185,29 @@ class CallContext:
 class Dispatcher:
     """The request-handling half of a host's xapi (mixed into XapiHost)."""
 
+    if TYPE_CHECKING:  # pragma: no cover
+        # The other half's members this one uses (xapi_host.XapiHost sets or defines them).
+        name: str
+        world: World[XapiHost]
+        up: bool
+        incarnation: int
+        db: Optional[Database]
+        master_address: str
+        emergency: bool
+        emergency_error: ApiError
+        local_sessions: Dict[str, SessionInfo]
+        note: Callable[[str], None]
+        wait_for_master: Callable[[int], XapiHost]
+        master_db: Callable[[int], Tuple[XapiHost, Database]]
+
+        @property
+        def is_master(self) -> bool:
+            raise NotImplementedError
+
+        @property
+        def clock(self) -> SimClock:
+            raise NotImplementedError
+
     def handle(self, request: Request) -> Reply:
         """The HostListeners handler."""
         _current.request = request
@@ -189,7 +215,7 @@ class Dispatcher:
             if request.protocol == "http":  # a plain GET handler (httpd.GET_PATHS), not an RPC
                 if not self.up:
                     raise XapiStopped()
-                value = RawValue(http_get.serve(self, request.method[len("GET "):], list(request.params),
+                value = RawValue(http_get.serve(cast("XapiHost", self), request.method[len("GET "):], list(request.params),
                                                 request.transport))
             else:
                 value = self.call(request.method, list(request.params), request.transport)
@@ -224,8 +250,10 @@ class Dispatcher:
                 return method.handler(ctx, *args)
         return method.handler(ctx, *args)
 
-    def _prepare(self, name: str, params: List[Any], transport: str, incarnation: int):
-        methods = self.world.methods
+    def _prepare(self, name: str, params: List[Any], transport: str,
+                 incarnation: int) -> Tuple[Optional[Method], Any, Sequence[Any]]:
+        master: Optional[XapiHost]
+        methods = cast(MethodTable, self.world.methods)  # set by the runner before any host starts
         # 1. emergency mode: everything outside the (dot-form) emergency list gets the stashed
         # error, raised by callback1 itself (outside dispatch_call)
         if self.emergency and name not in EMERGENCY_CALLS:
@@ -273,10 +301,10 @@ class Dispatcher:
         local = method.name in EMERGENCY_CALLS or method.name in SELF_CONNECTING_CALLS
         if local:
             db = self.db if self.is_master else None
-            master = self if self.is_master else None
+            master = cast("XapiHost", self) if self.is_master else None
         else:
             master, db = self.master_db(incarnation)
-        ctx = CallContext(db=db, host=self.name, proc=self, master=master, session=session,
+        ctx = CallContext(db=db, host=self.name, proc=cast("XapiHost", self), master=master, session=session,
                           transport=transport, world=self.world, incarnation=incarnation)
         if asynchronous:
             method = self._as_task(method)
@@ -357,7 +385,7 @@ def _db_master_address(db: "Database") -> str:
     return str(db.get_field("host", master, "address")) if db.exists("host", master) else ""
 
 
-def _dt(sim_time: float):
+def _dt(sim_time: float) -> datetime:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(int(sim_time), tz=timezone.utc)

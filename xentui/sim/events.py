@@ -21,16 +21,64 @@ from __future__ import annotations
 import math
 import re
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Set, Sized, Tuple
 
 from xentui.sim.errors import ApiError
-from xentui.sim.schema import BY_LOWER
+from xentui.sim.schema import BY_LOWER, ClassSchema
 from xentui.sim.wire import I4
 
-if TYPE_CHECKING:  # pragma: no cover
-    from xentui.sim.db import Database
-
 Wait = Callable[[threading.Condition, float], bool]
+
+
+# What event.from reads of a simulator Database (db.py), described here
+# because db.py imports this module: naming Database would be an import cycle.
+class EventRow(Protocol):
+    @property
+    def created(self) -> int: ...
+
+    @property
+    def modified(self) -> int: ...
+
+
+class EventTombstone(Protocol):
+    @property
+    def ref(self) -> str: ...
+
+    @property
+    def created(self) -> int: ...
+
+    @property
+    def deleted(self) -> int: ...
+
+
+class EventTable(Protocol):
+    @property
+    def schema(self) -> ClassSchema: ...
+
+    @property
+    def rows(self) -> Sized: ...
+
+    def recent(self, since: int) -> Iterable[Tuple[str, EventRow]]: ...
+
+    def deleted_since(self, since: int) -> Iterable[EventTombstone]: ...
+
+
+class EventSource(Protocol):
+    @property
+    def now(self) -> Callable[[], float]: ...
+
+    @property
+    def event_batch_delay(self) -> float: ...
+
+    @property
+    def changed(self) -> threading.Condition: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def _iter_tables(self) -> Iterable[Tuple[str, EventTable]]: ...
+
+    def _snapshot(self, table: Any, ref: str, row: Any) -> Dict[str, Any]: ...
 
 # xapi: a non-finite timeout means 24 hours.
 DEFAULT_TIMEOUT = 24 * 3600.0
@@ -93,7 +141,7 @@ _Change = Tuple[str, str, Any, int]
 _Delete = Tuple[str, str, int]
 
 
-def _collect(db: "Database", subs: Subscription, since: int) -> Tuple[List[_Change], List[_Change], List[_Delete], int]:
+def _collect(db: EventSource, subs: Subscription, since: int) -> Tuple[List[_Change], List[_Change], List[_Delete], int]:
     """One pass over the changes after `since` (caller holds the lock)."""
     creates: List[_Change] = []
     mods: List[_Change] = []
@@ -141,7 +189,7 @@ def _event(lower: str, op: str, ref: str, generation: int, snapshot: Any = None)
     return ev
 
 
-def event_from(db: "Database", classes: Sequence[Any], token: Any, timeout: Any,
+def event_from(db: EventSource, classes: Sequence[Any], token: Any, timeout: Any,
                wait: Optional[Wait] = None) -> Dict[str, Any]:
     if not isinstance(classes, (list, tuple)):
         raise ApiError("EVENT_SUBSCRIPTION_PARSE_FAILURE", str(classes))

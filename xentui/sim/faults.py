@@ -7,9 +7,12 @@ delays (used by scenario preparation)."""
 
 from __future__ import annotations
 
-from typing import List
+from typing import TYPE_CHECKING, List
 
 from xentui.sim.world import Machine, Nic, World
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.xapi_host import XapiHost
 
 
 class UnknownHost(KeyError):
@@ -17,7 +20,7 @@ class UnknownHost(KeyError):
 
 
 class Faults:
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World[XapiHost]) -> None:
         self.world = world
 
     def _machine(self, host: str) -> Machine:

@@ -8,7 +8,10 @@ simulator reports); nothing from a newer xapi.
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.db import Database
 
 XAPI_VERSION = "24.19"
 CPU_COUNT = 16
@@ -72,7 +75,7 @@ def cpu_info() -> Dict[str, str]:
     }
 
 
-def create_host_cpus(db, host: str) -> List[str]:
+def create_host_cpus(db: "Database", host: str) -> List[str]:
     """One host_cpu row per logical CPU, as create_host_cpuinfo recreates them."""
     return [db.create("host_cpu", host=host, number=i, vendor=CPU_VENDOR, speed=int(float(CPU_SPEED)),
                       modelname=CPU_MODELNAME, family=int(CPU_FAMILY), model=int(CPU_MODEL),
@@ -80,7 +83,7 @@ def create_host_cpus(db, host: str) -> List[str]:
             for i in range(CPU_COUNT)]
 
 
-def fill_host(db, host: str) -> None:
+def fill_host(db: "Database", host: str) -> None:
     """Everything refresh_localhost_info writes about the host itself."""
     hostname = str(db.get_field("host", host, "hostname"))
     db.update("host", host, software_version=software_version(hostname), capabilities=list(CAPABILITIES),
@@ -88,7 +91,7 @@ def fill_host(db, host: str) -> None:
     create_host_cpus(db, host)
 
 
-def create_guest_metrics(db, vm: str) -> str:
+def create_guest_metrics(db: "Database", vm: str) -> str:
     """What the guest agent of a running Linux guest with PV tools reports
     (xapi_guest_agent.ml): one VM_guest_metrics row, VM.guest_metrics pointing at it.
     Xapi_vm_helpers.delete_guest_metrics drops the stale one first, as a VM start does."""

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 from xentui.sim import dom0_files
+from xentui.sim.host_protocol import HostView
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.sim.db import Database
-    from xentui.sim.xapi_host import XapiHost
 
 PRODUCT = {
     "PRODUCT_BRAND": "XCP-ng",
@@ -66,7 +66,7 @@ class HostFiles:
         self._rendered: Dict[Tuple[int, int], Tuple[Path, int]] = {}
         self._written: Dict[str, Tuple[int, int]] = {}
 
-    def write(self, proc: "XapiHost") -> None:
+    def write(self, proc: HostView) -> None:
         machine = proc.machine
         root = machine.root
         pool_conf = dom0_files.render_pool_conf(proc.conf_role, proc.conf_master_address)
@@ -106,7 +106,7 @@ class HostFiles:
                 self._cond.notify_all()
 
     @staticmethod
-    def _configured_bridge_mac(proc: "XapiHost", db: Optional["Database"]) -> str:
+    def _configured_bridge_mac(proc: HostView, db: Optional["Database"]) -> str:
         """The MAC networkd gives a bridge: its PIF's MAC as the host's DB copy has it."""
         if db is not None:
             me = proc.host_ref_in(db)
@@ -114,7 +114,7 @@ class HostFiles:
                 return str(db.get_field("PIF", pif, "MAC"))
         return proc.machine.original_nics[0].mac if proc.machine.original_nics else ""
 
-    def queue_db(self, proc: "XapiHost") -> None:
+    def queue_db(self, proc: HostView) -> None:
         """Only the state.db changed (the master's periodic DB flush)."""
         if proc.up and proc.is_master and proc.db is not None:
             with self._cond:

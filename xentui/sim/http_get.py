@@ -4,19 +4,17 @@ xcp-rrdd's get_rrd_updates_handler; the export itself is in rrd.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from xentui.sim import rrd
 from xentui.sim.errors import ApiError
+from xentui.sim.host_protocol import HostView
 from xentui.sim.httpd import HttpAnswer
-
-if TYPE_CHECKING:  # pragma: no cover
-    from xentui.sim.xapi_host import XapiHost
 
 _UNAUTHORISED = b"<html><body><h1>401 Unauthorised</h1></body></html>"
 
 
-def serve(proc: "XapiHost", path: str, params: List[Any], transport: str) -> HttpAnswer:
+def serve(proc: HostView, path: str, params: List[Any], transport: str) -> HttpAnswer:
     """`params` = [query pairs, Accept header] (httpd.HostListeners._get)."""
     pairs, accept = (params + [[], ""])[:2]
     query: Dict[str, str] = {}
@@ -42,7 +40,7 @@ def serve(proc: "XapiHost", path: str, params: List[Any], transport: str) -> Htt
     return HttpAnswer(200, "OK", ctype, body)
 
 
-def rrd_sources(proc: "XapiHost", with_host: bool, vm_uuids: Optional[List[str]]) -> List[rrd.Source]:
+def rrd_sources(proc: HostView, with_host: bool, vm_uuids: Optional[List[str]]) -> List[rrd.Source]:
     """This host's RRDs: its own (host=true) and its running domains' (rrdd is local;
     sizes come from the database copy this xapi holds, never a remote one)."""
     db = proc.db if proc.db is not None else proc.local_db

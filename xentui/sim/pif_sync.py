@@ -5,11 +5,22 @@ Shared by PIF.scan (handlers/pif.py) and a slave's start-up resync
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.sim.db import Database
-    from xentui.sim.world import Machine
+
+
+# What the resync reads of a world.Machine (world.py reaches this module
+# through xapi_host.py: naming Machine would be an import cycle).
+class _Nic(Protocol):
+    @property
+    def device(self) -> str: ...
+
+
+class MachineNics(Protocol):
+    @property
+    def nics(self) -> Sequence[_Nic]: ...
 
 
 def device_position(device: str) -> Optional[int]:
@@ -38,7 +49,7 @@ def update_management_flags(db: "Database", host: str, management_interface: str
             db.set_field("PIF", pif, "management", wanted)
 
 
-def resync_after_hello(db: "Database", host: str, machine: "Machine", management_interface: str) -> None:
+def resync_after_hello(db: "Database", host: str, machine: MachineNics, management_interface: str) -> None:
     """dbsync_slave.resynchronise_pif_params, once the slave talks to its master:
     Host.sync_pif_currently_attached (a physical PIF whose device is gone has no
     bridge up: not attached; the monitor reports no carrier), then

@@ -12,10 +12,10 @@ import os
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
-from xentui.sim import scenarios as scenario_data
 from xentui.sim import scenario_faults
+from xentui.sim import scenarios as scenario_data
 from xentui.sim.clock import SimClock, Timings
 from xentui.sim.faults import Faults
 from xentui.sim.handlers import custom_methods
@@ -23,6 +23,9 @@ from xentui.sim.host_files import HostFiles, clone_with_origin
 from xentui.sim.methods import MethodTable, generated_methods
 from xentui.sim.world import Machine, Nic, World
 from xentui.sim.xapi_host import XapiHost
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.db import Database
 
 ENDPOINTS_FILE = "endpoints.json"
 
@@ -82,11 +85,12 @@ def _free_port(address: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((address, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class Simulator:
-    def __init__(self, world: World, scenario: scenario_data.Scenario, endpoints: Endpoints) -> None:
+    def __init__(self, world: World[XapiHost], scenario: scenario_data.Scenario, endpoints: Endpoints) -> None:
         self.world = world
         self.clock = world.clock
         self.faults = Faults(world)
@@ -104,7 +108,7 @@ class Simulator:
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         clock = SimClock(time_scale)
-        world = World(clock, timings or Timings(), state_dir, root_password=spec.root_password,
+        world: World[XapiHost] = World(clock, timings or Timings(), state_dir, root_password=spec.root_password,
                       pool_secret="pool-secret-" + spec.name, seed=seed)
         table = MethodTable()
         for method in generated_methods():
@@ -133,9 +137,9 @@ class Simulator:
         for vm, record in db.records("VM").items():
             if record["is_control_domain"] or record["power_state"] not in ("Running", "Paused"):
                 continue
-            host = by_ref.get(record["resident_on"])
-            if host is not None:
-                db.set_field("VM", vm, "domid", machines[host].start_domain(record["uuid"]))
+            resident = by_ref.get(record["resident_on"])
+            if resident is not None:
+                db.set_field("VM", vm, "domid", machines[resident].start_domain(record["uuid"]))
         # Every member holds the last backup the master pushed.
         sync_age = float(spec.data.get("last_sync_age", 0))
         backup = clone_with_origin(db)
@@ -214,13 +218,13 @@ class Simulator:
             proc.restart(gap=0, reason="emergency_reset_master")
         elif action == "recover_slaves":
             proc = world.procs[args[0]]
-            db = proc.db
+            db = cast("Database", proc.db)  # a master's: recover_slaves runs on the master
             me = proc.host_ref_in(db)
             for ref in db.refs("host"):
                 if ref == me:
                     continue
                 reach = world.reach(proc.name, db.get_field("host", ref, "address"))
-                if reach.ok and not reach.target.ha_armed:
+                if reach.ok and reach.target is not None and not reach.target.ha_armed:  # (ok: a target)
                     if not (reach.target.role == "slave" and reach.target.master_address == proc.machine.address):
                         reach.target.set_role("slave", proc.machine.address)
                         reach.target.instant_hello = True

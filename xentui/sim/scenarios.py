@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, List
 
-from xentui.sim import host_facts, memory
+from xentui.sim import host_facts, iscsi_san, memory
 from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 
@@ -137,7 +137,8 @@ def build_database(scenario: Scenario, now: float, seed: int = 0) -> Database:
                          address=spec.address, enabled=True, metrics=metrics,
                          memory_overhead=memory.xen_overhead(total),
                          API_version_major=2, API_version_minor=21, API_version_vendor="XenSource",
-                         edition="xcp-ng", sched_policy="credit")
+                         edition="xcp-ng", sched_policy="credit", iscsi_iqn=iscsi_san.iqn_for(spec.uuid),
+                         other_config={"iscsi_iqn": iscsi_san.iqn_for(spec.uuid)})
         host_facts.fill_host(db, host)
         host_refs[spec.name] = host
         dom0 = db.create("VM", uuid=_uuid(seed, scenario.name, "dom0", spec.name),

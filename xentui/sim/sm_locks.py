@@ -14,15 +14,18 @@ is at least as strict as sm (sm lets a read-only attach share).
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional
 
 from xentui.sim.errors import ApiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.db import Database
 
 HOST_KEY_PREFIX = "host_"
 ACTIVATING = "activating"
 
 
-def stale_keys(sm_config: dict, host: str) -> List[str]:
+def stale_keys(sm_config: Dict[str, Any], host: str) -> List[str]:
     """The keys that stop `host` from activating a VDI with this sm_config."""
     out = [key for key in sm_config if key.startswith(HOST_KEY_PREFIX) and key != HOST_KEY_PREFIX + host]
     if ACTIVATING in sm_config:
@@ -36,7 +39,7 @@ def unavailable(vdi_uuid: str, keys: Iterable[str]) -> ApiError:
                     "The VDI is not available [opterr=VDI %s locked by %s]" % (vdi_uuid, ",".join(keys)), "")
 
 
-def assert_activatable(db, vm: str, host: str) -> None:
+def assert_activatable(db: "Database", vm: str, host: str) -> None:
     """Before the domain starts on `host`: every disk must be activatable there."""
     for vbd in db.find("VBD", VM=vm):
         vdi = db.get_field("VBD", vbd, "VDI")
@@ -47,7 +50,7 @@ def assert_activatable(db, vm: str, host: str) -> None:
             raise unavailable(str(db.get_field("VDI", vdi, "uuid")), keys)
 
 
-def mark_attached(db, vm: str, host: str, activating: bool = False) -> Optional[str]:
+def mark_attached(db: "Database", vm: str, host: str, activating: bool = False) -> Optional[str]:
     """What _add_tag leaves behind on every disk of `vm` attached on `host`."""
     last = None
     for vbd in db.find("VBD", VM=vm):
@@ -63,7 +66,7 @@ def mark_attached(db, vm: str, host: str, activating: bool = False) -> Optional[
     return last
 
 
-def clear_host(db, host: str) -> List[str]:
+def clear_host(db: "Database", host: str) -> List[str]:
     """sm's host-post-declare-dead hook (10resetvdis -> resetvdis.py all <host>),
     run by Xapi_hooks.host_post_declare_dead from Host.declare_dead and
     Host.destroy: the dead host's keys go. A leaked `activating` key stays."""

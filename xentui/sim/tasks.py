@@ -19,11 +19,14 @@ from __future__ import annotations
 import threading
 import uuid as uuidlib
 from datetime import datetime, timezone
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 from xml.sax.saxutils import escape
 
 from xentui.sim.errors import ApiError
 from xentui.sim.methods import Method
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.db import Database
 
 # datamodel.ml `call`'s default flags are [`Session; `Async]: every custom call of the
 # simulator that does not say ~flags:[`Session] (checked one by one in ocaml/idl/datamodel*.ml).
@@ -60,17 +63,17 @@ def to_xml(value: Any) -> str:
     return "<value>%s</value>" % escape(str(value))
 
 
-def create_task(db, name: str, host_ref: str, now: float) -> str:
+def create_task(db: "Database", name: str, host_ref: str, now: float) -> str:
     return db.create("task", name_label=name, name_description="", created=_dt(now), finished=_dt(0),
                      status="pending", progress=0.0, type="<none/>", result="", error_info=[],
                      resident_on=host_ref, allowed_operations=["cancel"], current_operations={})
 
 
-def cancel_requested(db, task: str) -> bool:
+def cancel_requested(db: "Database", task: str) -> bool:
     return "cancel" in db.get_field("task", task, "current_operations").values()
 
 
-def finish(db, task: str, now: float, *, result: Any = None, error: Optional[ApiError] = None,
+def finish(db: "Database", task: str, now: float, *, result: Any = None, error: Optional[ApiError] = None,
            cancelled: bool = False) -> None:
     """TaskHelper.complete / failed / cancel_this; only a pending task changes."""
     if not db.exists("task", task) or db.get_field("task", task, "status") != "pending":
@@ -85,7 +88,7 @@ def finish(db, task: str, now: float, *, result: Any = None, error: Optional[Api
                   **common)
 
 
-def start(world, db, task: str, work: Callable[[], Any], on_error: Callable[[BaseException], ApiError]) -> None:
+def start(world: Any, db: "Database", task: str, work: Callable[[], Any], on_error: Callable[[BaseException], ApiError]) -> None:
     """Run `work` in its own thread after the start delay; record its outcome on `task`."""
 
     def run() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional, Set
+from typing import Iterable, Optional, Protocol, Set
 
 from xentui.sim.errors import ApiError
 
@@ -92,7 +92,14 @@ def stunnel_verify_error(reason: str) -> ApiError:
     return ApiError("INTERNAL_ERROR", 'INTERNAL_ERROR: [ Stunnel.Stunnel_verify_error("%s") ]' % reason)
 
 
-def trust_everywhere(procs, host_tls: HostTls) -> None:
+class HasTls(Protocol):
+    """A host's xapi (xapi_host.XapiHost, which imports this module) as trust_everywhere sees it."""
+
+    @property
+    def tls(self) -> HostTls: ...
+
+
+def trust_everywhere(procs: Iterable[HasTls], host_tls: HostTls) -> None:
     """Cert_distrib.distribute_new_host_cert: the public part goes into every
     host's certs-pool directory, then every bundle is regenerated."""
     for proc in procs:

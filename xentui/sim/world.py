@@ -12,13 +12,13 @@ import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Generic, List, Optional, Protocol, Set, Tuple, TypeVar
 
 from xentui.sim.clock import Scheduler, SimClock, Timings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from xentui.sim.host_files import HostFiles
     from xentui.sim.methods import MethodTable
-    from xentui.sim.xapi_host import XapiHost
 
 
 @dataclass
@@ -100,12 +100,24 @@ class DoubleStart:
     at: float
 
 
+class _Proc(Protocol):
+    """What the world reads of a host's xapi process itself."""
+
+    @property
+    def up(self) -> bool: ...
+
+
+# The xapi process type (xapi_host.XapiHost, which imports this module: the world
+# is generic in it rather than naming it, so there is no import cycle).
+ProcT = TypeVar("ProcT", bound=_Proc)
+
+
 @dataclass(frozen=True)
-class Reach:
+class Reach(Generic[ProcT]):
     """The outcome of one host trying to open a connection to an address."""
 
     kind: str  # "ok" | "refused" | "unreachable" | "hung"
-    target: Optional["XapiHost"] = None
+    target: Optional[ProcT] = None
     machine: Optional[Machine] = None
 
     @property
@@ -124,7 +136,7 @@ class SimulatorStopped(Exception):
     """Raised inside blocked handlers when the simulator shuts down."""
 
 
-class World:
+class World(Generic[ProcT]):
     def __init__(self, clock: SimClock, timings: Timings, state_dir: Path, *, root_password: str,
                  pool_secret: str, seed: int = 0) -> None:
         self.clock = clock
@@ -139,12 +151,14 @@ class World:
         self.scheduler = Scheduler(clock, on_error=self._timer_failed)
         self.scheduler.lock = self.lock
         self.machines: Dict[str, Machine] = {}
-        self.procs: Dict[str, "XapiHost"] = {}
-        self.partitions: Set[frozenset] = set()
+        self.procs: Dict[str, ProcT] = {}
+        self.partitions: Set[FrozenSet[str]] = set()
         # (source, target) host names: source's connections to target fail, the other
         # way works (a firewall, NAT): what makes Pool.hello's talk-back fail.
-        self.one_way_blocks: Set[tuple] = set()
+        self.one_way_blocks: Set[Tuple[str, str]] = set()
         self.statefile_ok = True
+        # The IQNs the iSCSI SAN's access list admits (outside xapi; see iscsi_san.py).
+        self.san_initiators: Set[str] = set()
         self.double_starts: List[DoubleStart] = []
         self.timer_errors: List[str] = []
         self.stopped = False
@@ -152,7 +166,7 @@ class World:
         self.log: List[str] = []
         self.on_change: List[Callable[[], None]] = []
         self.on_stop: List[Callable[[], None]] = []
-        self.files = None  # HostFiles, set by the runner
+        self.files: Optional[HostFiles] = None  # set by the runner
 
     # --- lookups ---------------------------------------------------------
 
@@ -162,7 +176,7 @@ class World:
                 return machine
         return None
 
-    def proc_by_uuid(self, uuid: str) -> Optional["XapiHost"]:
+    def proc_by_uuid(self, uuid: str) -> Optional[ProcT]:
         for name, machine in self.machines.items():
             if machine.uuid == uuid:
                 return self.procs[name]
@@ -171,7 +185,7 @@ class World:
     def partitioned(self, a: str, b: str) -> bool:
         return frozenset((a, b)) in self.partitions
 
-    def reach(self, source: str, address: str) -> Reach:
+    def reach(self, source: str, address: str) -> Reach[ProcT]:
         """Can host `source` open a connection to `address` right now?"""
         src = self.machines[source]
         if not src.powered or src.hung:

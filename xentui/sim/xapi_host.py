@@ -15,18 +15,18 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
+from xentui.sim import tls_state
 from xentui.sim.dispatch import (  # noqa: F401 - re-exported for the handlers
     EMERGENCY_CALLS, OPTIONAL_PARAMS, SELF_CONNECTING_CALLS, UNLOCKED_CALLS, WHITELIST, CallContext,
     ClientGone, DelayedFailure, Dispatcher, RawValue, RaisedFailure, SessionInfo, XapiStopped, client_gone,
 )
-from xentui.sim import tls_state
 from xentui.sim.errors import ApiError
-from xentui.sim.xapi_version import XAPI_BUILD, version_higher
 from xentui.sim.host_files import clone_with_origin
 from xentui.sim.httpd import HostListeners
 from xentui.sim.pif_sync import resync_after_hello
 from xentui.sim.world import Machine, Reach, SimulatorStopped, World
 from xentui.sim.xapi_pid import XapiPidProcess, stand_in_executable
+from xentui.sim.xapi_version import XAPI_BUILD, version_higher
 
 if TYPE_CHECKING:  # pragma: no cover
     from xentui.sim.clock import TimerHandle
@@ -42,7 +42,7 @@ def internal_error_connection(reach_text: str) -> ApiError:
 class XapiHost(Dispatcher):
     """The xapi toolstack of one simulated host."""
 
-    def __init__(self, world: World, machine: Machine, *, role: str, master_address: str = "",
+    def __init__(self, world: World[XapiHost], machine: Machine, *, role: str, master_address: str = "",
                  local_db: "Database", port: int = 0, management_interface: str = "xenbr0",
                  ha_armed: bool = False) -> None:
         self.world = world
@@ -84,12 +84,14 @@ class XapiHost(Dispatcher):
         self.tls_verification = True  # Stunnel_client verify-by-default (local file)
         self.tls = tls_state.fresh(machine.uuid)  # this host's certificate files
         self.xapi_version = XAPI_BUILD  # Xapi_version.version of the installed xapi
+        self.version_alerted = False  # xapi.ml xapi_ver_high_alerted (a global ref: per process)
         # Scenario preparation: record the first hello failure at once (resulting state).
         self.instant_hello = False
         self.files_hook: Optional[Callable[["XapiHost"], None]] = None
         self.db_flush_hook: Optional[Callable[["XapiHost"], None]] = None
         self.pid_process: Optional[XapiPidProcess] = None  # the `xapi` process xapi.pid names
         self._flushed_generation = -1
+        self.sync_turn = 0  # the member the periodic DB sync reaches next (push_backups)
 
     # --- small helpers ---------------------------------------------------
 
@@ -131,6 +133,7 @@ class XapiHost(Dispatcher):
         self.incarnation += 1
         self.fuse_pending = False
         self.proposed_master = None
+        self.version_alerted = False
         # Pool_role's cache is empty in a new process: read pool.conf
         self.role = self.conf_role
         self.master_address = self.conf_master_address
@@ -499,18 +502,24 @@ class XapiHost(Dispatcher):
     def _db_sync_tick(self) -> None:
         self._after(self.world.timings.db_sync, self._db_sync_tick, "db-sync")
         if not self.machine.hung:
-            self.push_backups()
+            self.push_backups(next_in_turn=True)
 
-    def push_backups(self) -> None:
-        """Pool_db_backup: copy the live database to every reachable member."""
+    def push_backups(self, next_in_turn: bool = False) -> None:
+        """Copy the live database to every reachable member (Pool.sync_database), or,
+        for the periodic thread, to the next member only: pool_db_backup.ml
+        pool_db_backup_thread walks the hosts one at a time, each after
+        Thread.delay pool_db_sync_interval, so each copy is as old as its turn."""
         db = self.db
         if db is None:
             return
         me = self.host_ref_in(db)
+        members = [ref for ref in db.refs("host") if ref != me]
+        if next_in_turn and members:
+            self.sync_turn %= len(members)
+            members = [members[self.sync_turn]]
+            self.sync_turn += 1
         copy = None  # one copy, shared read-only by every member that takes it
-        for ref in db.refs("host"):
-            if ref == me:
-                continue
+        for ref in members:
             reach = self.world.reach(self.name, db.get_field("host", ref, "address"))
             if reach.ok and reach.target is not self:
                 if copy is None:
@@ -584,6 +593,15 @@ class XapiHost(Dispatcher):
         # `ok: the coordinator's xapi_build must not be older than ours (Permanent, 60 s)
         coordinator_build = dict(master.db.get_field("host", host_ref, "software_version") or {}).get("xapi_build", "")
         if version_higher(self.xapi_version, str(coordinator_build)):
+            if not self.version_alerted:  # xapi_ver_high_alerted: one Message.create per process
+                self.version_alerted = True
+                # cls defaults to Host (schema.py); Database.create's own `cls` parameter takes the name
+                master.db.create(
+                    "message", name="XAPI_STARTUP_BLOCKED_AS_VERSION_HIGHER_THAN_COORDINATOR", priority=2,
+                    obj_uuid=self.machine.uuid, timestamp=_dt(self.clock.now()),
+                    body="Xapi startup in pool member %s is blocked as its xapi version (%s) is higher than "
+                         "xapi version in pool coordinator." % (master.db.get_field("host", my_ref, "name_label"),
+                                                                 self.xapi_version))
             self._retry_hello(ApiError("HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR", self.xapi_version),
                               t.hello_retry_permanent)
             return
@@ -677,7 +695,7 @@ class XapiHost(Dispatcher):
             # Woken by every world change; the timeout bounds how late a gone client is noticed.
             self.world.changed.wait(0.25)
 
-    def reach_blocking(self, address: str, incarnation: int) -> Reach:
+    def reach_blocking(self, address: str, incarnation: int) -> Reach[XapiHost]:
         """An inter-host call from this xapi: no timeout of its own. While the peer
         accepts and never answers (hung) the call waits, like xapi, until the peer
         answers again, the stunnel idle timeout passes (then the connection fails),

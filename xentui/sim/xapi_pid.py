@@ -59,7 +59,7 @@ class XapiPidProcess:
     """The stand-in process of one simulated xapi incarnation."""
 
     def __init__(self, executable: Path) -> None:
-        self._process: Optional[subprocess.Popen] = subprocess.Popen(
+        self._process: Optional[subprocess.Popen[bytes]] = subprocess.Popen(
             [str(executable)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             close_fds=True, start_new_session=True,
         )

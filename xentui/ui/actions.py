@@ -11,7 +11,10 @@ This module does not import Textual: `bindings_for()` builds Textual
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textual.binding import BindingType
 
 # Scopes: where an action is bound. "app" is global; the others are screens.
 SCOPES: Tuple[str, ...] = (
@@ -180,7 +183,7 @@ def unknown_keymap_ids(keymap: Iterable[str]) -> List[str]:
     return sorted(k for k in keymap if k not in known)
 
 
-def bindings_for(scope: str) -> list:
+def bindings_for(scope: str) -> "List[BindingType]":
     """Textual `Binding`s for a scope, all of them: the run mode (--read-only,
     --demo) is applied per instance by `check_action`, so one class serves both.
     (Textual is imported here so the registry itself stays Textual-free.)"""

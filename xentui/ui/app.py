@@ -10,6 +10,7 @@ never keep a key from answering or `q` from quitting.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from xentui.recovery.observation import Observation
+from xentui.recovery.open_run import OpenRunJudge
 from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for, display_key
 from xentui.ui.background import Abandoned, call_abandonable
@@ -122,6 +124,9 @@ class XenTuiApp(App):
         self.run_started_at = time.time()
         self._audit_seen: set = set()
         self.recovery_status: Optional[vm.RecoveryInProgress] = None
+        # Health includes the open recovery run's workload, judged as status and recover judge it.
+        self.workload_judge = OpenRunJudge(self.audit_file())
+        self._workload_problem = ""
         self._xapi_log_level = logging.NOTSET
         install_console_safe_scrollbars()
         rich_theme, vt_theme = make_themes()
@@ -185,7 +190,7 @@ class XenTuiApp(App):
 
         def deliver(observation: Observation) -> None:
             if not stop.is_set():
-                self.post_message(ObservationArrived(observation, "follow"))
+                self.post_message(ObservationArrived(self.judged(observation), "follow"))
 
         try:
             call_abandonable(lambda: observer.follow(deliver, stop),
@@ -200,7 +205,8 @@ class XenTuiApp(App):
         if observer is None:
             return
         try:
-            observation = call_abandonable(observer.observe, lambda: worker.is_cancelled, name="xentui-observe")
+            observation = call_abandonable(lambda: self.judged(observer.observe()), lambda: worker.is_cancelled,
+                                           name="xentui-observe")
         except Abandoned:
             return
         self.post_message(ObservationArrived(observation, "observe"))
@@ -227,7 +233,21 @@ class XenTuiApp(App):
                 lambda: worker.is_cancelled, name="xentui-connect")
         except Abandoned:
             return
+        if getattr(outcome, "observation", None) is not None:
+            outcome = dataclasses.replace(outcome, observation=self.judged(outcome.observation))
         self.post_message(ConnectFinished(outcome))
+
+    def judged(self, observation: Observation) -> Observation:
+        """The observation with the open recovery run's workload findings
+        (VMs that ran on a dead host and run nowhere now). Worker threads
+        only: it may read the audit log and re-run the diagnosis."""
+        judged = self.workload_judge.apply(observation)
+        problem = self.workload_judge.problem
+        if problem != self._workload_problem:  # once per change, not once per observation
+            self._workload_problem = problem
+            if problem:
+                self.post_message(LogLine(problem))
+        return judged
 
     # --- handlers (own all state) --------------------------------------------
 
@@ -254,7 +274,9 @@ class XenTuiApp(App):
         elif not troubled:
             self.trouble_first_seen = None
         self._log_changes(obs)
-        screen = self.screen
+        # A worker's observation can land while the app is shutting down and
+        # its screen stack is already empty: there is nothing left to refresh.
+        screen = self.screen_stack[-1] if self.screen_stack else None
         if isinstance(screen, XenScreen):
             screen.refresh_from_app()
         if self.first_full_dashboard_at is None:
@@ -420,7 +442,7 @@ class XenTuiApp(App):
             self.notify("No observation yet: wait for the dashboard to fill.", markup=False)
             return
         try:
-            from xentui.recovery.plan import build_plan
+            from xentui.recovery.plan_builder import build_plan
 
             plan = build_plan(obs)
         except Exception as exc:  # noqa: BLE001 - a plan bug must show, never crash the console

@@ -10,7 +10,7 @@ giving up as soon as it is cancelled (which Textual does on exit).
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional, TypeVar
+from typing import Any, Callable, Dict, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ def call_abandonable(fn: Callable[[], T], should_stop: Callable[[], bool], *, po
     Raises `Abandoned` once `should_stop()` is true (checked every `poll` s) or
     after `timeout` seconds."""
     done = threading.Event()
-    box: dict = {}
+    box: Dict[str, Any] = {}
 
     def runner() -> None:
         try:
@@ -44,4 +44,5 @@ def call_abandonable(fn: Callable[[], T], should_stop: Callable[[], bool], *, po
             raise Abandoned(name)
     if "error" in box:
         raise box["error"]
-    return box["result"]
+    result: T = box["result"]
+    return result

@@ -25,7 +25,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from xentui.ui.actions import ACTIONS, SCOPES, action_by_id, display_key, effective_keys, unknown_keymap_ids
 from xentui.xapi.safe_text import printable
@@ -91,7 +91,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _from_data(path: Path, data: dict) -> UiConfig:
+def _from_data(path: Path, data: Dict[str, Any]) -> UiConfig:
     problems: List[str] = []
     for name in data:
         if name not in _TOP_LEVEL:
@@ -138,7 +138,7 @@ _FUNCTION_KEY = re.compile(r"^f([1-9]|1[0-9]|2[0-4])$")
 _EXTRA_NAMES = frozenset({"space", "tab", "enter", "backspace", "escape", "return", "delete", "insert"})
 
 
-def _key_names() -> frozenset:
+def _key_names() -> FrozenSet[str]:
     from textual.keys import Keys
 
     return frozenset(k.value.rsplit("+", 1)[-1] for k in Keys) | _EXTRA_NAMES
@@ -249,7 +249,7 @@ def _first_clash(keymap: Dict[str, str]) -> Optional[Tuple[str, str, str]]:
     return None
 
 
-def _parse_toml(text: str) -> dict:
+def _parse_toml(text: str) -> Dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
 
@@ -260,12 +260,12 @@ def _parse_toml(text: str) -> dict:
     return parse_small_toml(text)
 
 
-def parse_small_toml(text: str) -> dict:
+def parse_small_toml(text: str) -> Dict[str, Any]:
     """The subset of TOML this file uses, for Python 3.9/3.10 without tomli:
     `[table]`, `[[array-of-tables]]`, `key = "string"` / `"quoted.key" = "string"`,
     comments. Anything else raises ValueError with the line number."""
-    data: dict = {}
-    current: dict = data
+    data: Dict[str, Any] = {}
+    current: Dict[str, Any] = data
     for number, raw in enumerate(text.splitlines(), start=1):
         line = _strip_comment(raw).strip()
         if not line:

@@ -51,7 +51,8 @@ class DemoControl:
 
     @property
     def console_host(self) -> str:
-        return self.sim.endpoints.console
+        console: str = self.sim.endpoints.console
+        return console
 
     @property
     def target(self) -> str:

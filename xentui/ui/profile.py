@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import FrozenSet, Mapping, Optional
+from typing import TYPE_CHECKING, FrozenSet, Mapping, Optional, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textual.theme import Theme
 
 # Every character the Linux console's default (CP437) font can draw.
 CP437: FrozenSet[str] = frozenset(bytes([i]).decode("cp437") for i in range(32, 256)) | {"\n"}
@@ -40,7 +43,7 @@ def detect_profile(*, basic_flag: bool = False, env: Optional[Mapping[str, str]]
     return ConsoleProfile(False, "")
 
 
-def make_themes():
+def make_themes() -> Tuple["Theme", "Theme"]:
     """Textual Theme objects: xsconsole's blue/cream look and an 8-colour VT theme."""
     from textual.theme import Theme
 

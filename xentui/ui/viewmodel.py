@@ -319,6 +319,10 @@ def _pool_banner(obs: Observation, now: float, *, recover_key: str, read_only: b
         return Banner("warning", f"Pool needs attention: {top.summary}", (), hint)
     if obs.connection.state not in ("connected", "emergency"):
         return Banner("warning", f"Connection: {obs.connection.state} {obs.connection.detail}".strip(), (), "")
+    if getattr(obs, "peers_pending", False):
+        # Two masters are found only by asking the other hosts: no "healthy" before that.
+        return Banner("info", f"Master {master_identity(obs)[0]} answers; asking the other hosts who their "
+                      "master is", (), "")
     return Banner("ok", f"Pool healthy - master {master_identity(obs)[0]} answers ({role_word(role)} view)", (), "")
 
 

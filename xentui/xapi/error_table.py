@@ -119,7 +119,9 @@ _TABLE: Dict[str, _Entry] = {
         "Member newer than master",
         "This host runs a newer xapi than the master, which refuses it. The member is unusable "
         "until the master is updated.",
-        "Update the master first. When choosing a host to promote, prefer the newest one.",
+        "Update the master (coordinator) first; the member rejoins by itself at its next retry "
+        "(every 60 s). xentui cannot update hosts. Promoting the newer member instead changes "
+        "which host leads the pool and leaves the others behind it: only do it knowingly.",
     ),
     "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED": _Entry(
         "HA mismatch",
@@ -478,8 +480,79 @@ _TABLE: Dict[str, _Entry] = {
     ),
     "POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH": _Entry(
         "TLS verification mismatch",
-        "TLS verification between pool hosts is enabled on one side and not the other.",
-        "Align TLS verification (emergency enable/disable TLS verification) on the hosts involved.",
+        "TLS verification between pool hosts is enabled on the joining host and not on the pool, or "
+        "the other way round (a fresh install has it on; a pool upgraded from 8.2 may not).",
+        "Enable it on the pool ('xe pool-enable-tls-verification' on the master; every host must "
+        "answer, so forget dead host records first), then join again.",
+    ),
+    # --- issue 13: the failures admins actually hit -----------------------------
+    "STUNNEL_VERIFY_ERROR": _Entry(
+        "TLS certificate check failed",
+        "stunnel refused the coordinator's certificate (Stunnel_verify_error: expired, not in this "
+        "host's pool bundle, or a key that is too weak), so this member cannot reach its coordinator.",
+        "On this member: 'xe host-emergency-disable-tls-verification'. On the coordinator: "
+        "'xe pool-certificate-sync' (rebuilds every bundle) or 'xe host-refresh-server-certificate "
+        "host=<host>' (a new certificate). Then on this member: "
+        "'xe host-emergency-reenable-tls-verification'.",
+    ),
+    "TLS_VERIFICATION_NOT_ENABLED_IN_POOL": _Entry(
+        "TLS verification never enabled in this pool",
+        "Re-enabling TLS verification on a host is refused because the pool never had it on "
+        "(xapi 25.10 and later; older xapi accepts it and the host then loses its coordinator).",
+        "Enable it pool-wide with 'xe pool-enable-tls-verification' instead.",
+    ),
+    "POOL_JOINING_MASTER_CERTIFICATE_NOT_IN_POOL_BUNDLE": _Entry(
+        "Coordinator certificate not in the pool bundle",
+        "The pool's own bundle lacks the coordinator's certificate, so a joining host could not "
+        "verify it (xapi 26.16 and later check this).",
+        "On the coordinator: 'xe pool-certificate-sync', or 'xe host-refresh-server-certificate' "
+        "for the coordinator; then join again.",
+    ),
+    "POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH": _Entry(
+        "Management VLAN differs",
+        "The joining host's management interface is on a different VLAN from the pool's.",
+        "Reconfigure the joining host's management interface onto the pool's VLAN (xsconsole), "
+        "then join again.",
+    ),
+    "POOL_HOSTS_NOT_HOMOGENEOUS": _Entry(
+        "Host differs from the pool",
+        "The joining host's software version or CPU vendor differs from the pool's.",
+        "Install the same version and updates as the pool (or update the pool) and join again; "
+        "'pool-join force=true' skips this check only, at your own risk.",
+    ),
+    "POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA": _Entry(
+        "Database schema differs",
+        "The joining host's xapi uses another database schema than the pool's (different release).",
+        "Install the pool's release and updates on the joining host, then join again.",
+    ),
+    "POOL_JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS": _Entry(
+        "Joining host has shared storage",
+        "A host with shared SRs cannot join a pool.",
+        "Detach and forget the shared SRs on the joining host first.",
+    ),
+    "HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY": _Entry(
+        "Mandatory update guidance pending",
+        "An update left mandatory guidance (for example 'reboot host') pending, and the host "
+        "cannot be enabled until it is done.",
+        "Follow the guidance (reboot or restart the toolstack), or clear it on the host with "
+        "'xe host-emergency-clear-mandatory-guidance' if it is already done; then 'xe host-enable'.",
+    ),
+    "SR_BACKEND_FAILURE_46": _Entry(
+        "Disk still locked by another host",
+        "The VDI is not available: storage still records it as attached by another host (sm's "
+        "host_<ref> key in the VDI's sm_config, or a leaked 'activating' key), typically a host "
+        "that crashed and was never declared dead.",
+        "Make sure that host is really off (fence it), then 'xe host-declare-dead' (its hook runs "
+        "resetvdis.py) or '/opt/xensource/sm/resetvdis.py single <VDI uuid>' on the master; a "
+        "leaked 'activating' key needs 'xe vdi-param-remove uuid=<VDI> param-name=sm-config "
+        "param-key=activating'.",
+    ),
+    "SR_BACKEND_FAILURE_47": _Entry(
+        "Storage not available to this host",
+        "The SR is not available on this host; for iSCSI, the SAN does not admit this host's "
+        "initiator name (a reinstall brings a new IQN).",
+        "Put the old IQN back ('xe host-param-set uuid=<host> iscsi-iqn=<old IQN>') or add the new "
+        "one to the SAN's access list, then 'xe pbd-plug' and 'xe host-enable'.",
     ),
     "MAP_DUPLICATE_KEY": _Entry(
         "Key already set",
@@ -537,6 +610,10 @@ def explain(code: str, params: Sequence[str] = (), *, in_emergency: bool = False
     code = one_line((code or "").strip(), 120) or "INTERNAL_ERROR"
     params = [one_line(p, 200) for p in params]
     entry = _TABLE.get(code)
+    if code == "INTERNAL_ERROR" and any("Stunnel_verify_error" in p for p in params):
+        # xapi.ml attempt_host_status_check_with_coordinator stores stunnel's verify
+        # failure inside INTERNAL_ERROR (ExnHelper.string_of_exn)
+        entry = _TABLE["STUNNEL_VERIFY_ERROR"]
     if entry is None and code.startswith("SR_BACKEND_FAILURE"):
         entry = _TABLE["SR_BACKEND_FAILURE"]
     if entry is None:
@@ -629,7 +706,7 @@ def explain_exception(exc: BaseException, *, in_emergency: bool = False) -> Expl
             code="timeout",
         )
     if isinstance(exc, (HostKeyUnknown, HostKeyChanged, AuthenticationFailed, ConnectionRefused)):
-        return _connect_explanation(exc)  # type: ignore[arg-type]
+        return _connect_explanation(exc)
     if isinstance(exc, ConnectFailed):
         return _connect_explanation(exc)
     if isinstance(exc, ConnectionLost):

@@ -27,9 +27,9 @@ import itertools
 import json
 from typing import Any, Callable, Dict, Optional, Sequence
 
+from xentui.xapi.endpoint import HttpStatusError, bounded_http_request
 from xentui.xapi.errors import MalformedReply, XapiError, XapiFailure
 from xentui.xapi.safe_text import one_line
-from xentui.xapi.transport import HttpStatusError, bounded_http_request
 
 JSONRPC_PATH = "/jsonrpc"
 # HTTP statuses by which a server says it has no /jsonrpc handler.

@@ -24,14 +24,45 @@ import fnmatch
 import hashlib
 import hmac
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from xentui.xapi.errors import HostKeyChanged, HostKeyUnknown
+from xentui.xapi.errors import ConnectFailed, HostKeyChanged, HostKeyUnknown
 from xentui.xapi.tls import sha256_fingerprint
 
 DEFAULT_SSH_PORT = 22
+
+
+class KnownHostsFileRefused(ConnectFailed):
+    """A known_hosts path names a FIFO, a directory, a device...: refused,
+    never read (opening a FIFO waits for a writer, forever)."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
+        super().__init__("ssh", f"known_hosts file {path}: it is {kind}, not a regular file; refused")
+        self.path = path
+
+
+def _read_known_hosts_file(path: Path) -> Optional[str]:
+    """The file's text; None if it does not exist, cannot be read or is a
+    directory (it knows no hosts). KnownHostsFileRefused for a FIFO, a device,
+    a socket."""
+    try:
+        # O_NONBLOCK: a FIFO opens at once (and is refused below) instead of waiting for a writer.
+        fd = os.open(str(path), os.O_RDONLY | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode):
+        os.close(fd)
+        return None  # like a missing file (it cannot block); trusting a key into it is refused
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise KnownHostsFileRefused(path, mode)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read().decode("utf-8", errors="replace")
 
 
 class HostKeyRevoked(HostKeyChanged):
@@ -159,9 +190,8 @@ class KnownHosts:
             if path in seen:
                 continue
             seen.add(path)
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except (FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError):
+            text = _read_known_hosts_file(path)
+            if text is None:
                 continue  # a missing file simply knows no hosts
             for number, line in enumerate(text.splitlines(), 1):
                 entry = parse_known_hosts_line(line, f"{path}:{number}")
@@ -215,7 +245,13 @@ def accept_host_key(known_hosts_path: "str | Path", host: str, port: int, key_ty
     path = Path(known_hosts_path).expanduser()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     line = f"{host_key_name(host, port)} {key_type} {base64.b64encode(blob).decode('ascii')}\n"
-    fd = os.open(str(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        raise KnownHostsFileRefused(path, mode)  # opening a FIFO to write would wait for a reader
+    fd = os.open(str(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
     try:
         # Start on a fresh line if the file lacks a trailing newline.
         if os.fstat(fd).st_size > 0:

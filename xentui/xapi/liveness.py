@@ -8,9 +8,17 @@ answers on a FRESH connection with a short deadline for the whole reply:
 * a TCP (or SSH direct-tcpip) connect: refused at once when xapi is not
   listening (powered off in the simulator, xapi stopped), or no connection
   within the deadline (a real machine that is off, a partition);
-* one XML-RPC request (`pool.get_all` with the null session): xapi answers
-  SESSION_INVALID from memory in milliseconds; a hung xapi accepts the
-  connection and never answers.
+* one XML-RPC request, `system.isAlive:<uuid>` with the uuid as its only
+  parameter: xapi's generated dispatcher echoes the parameter without a
+  session check, a database read or a log line (ocaml/idl/ocaml_backend/
+  gen_server.ml, the `| func ->` fallthrough of dispatch_call), the same
+  request xapi sends itself to test a connection (ocaml/libs/http-lib/
+  xmlrpc_client.ml check_reusable_inner). A call with a null session, e.g.
+  `pool.get_all`, would log "Session check failed" on the master at every
+  probe (ocaml/xapi/session_check.ml check). The reply's HTTP status line is
+  written only after dispatch returned (api_server.ml callback ->
+  Http_svr.response_fct), so an answer proves the HTTP server AND the
+  dispatcher alive; a hung xapi accepts the connection and never answers.
 
 `probe_once` classifies one attempt. `LivenessMonitor` runs probes every
 `interval` seconds, each in its own short-lived thread so that a hung probe
@@ -30,11 +38,12 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from xentui.xapi.endpoint import connect_tcp
 from xentui.xapi.errors import ConnectFailed, ConnectionRefused, XapiError
-from xentui.xapi.transport import connect_tcp
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +59,8 @@ TIMEOUT = "timeout"  # no connection within the deadline: off, crashed, cut off
 HUNG = "hung"  # connection accepted, no reply within the deadline
 UNREACHABLE = "unreachable"  # no route, or the peer closed without answering
 
-_REQUEST_BODY = (
-    b"<?xml version='1.0'?>\n<methodCall><methodName>pool.get_all</methodName><params>"
-    b"<param><value><string>OpaqueRef:NULL</string></value></param></params></methodCall>\n"
-)
 _MAX_HEADER = 64 * 1024
+IS_ALIVE = "system.isAlive"
 
 
 @dataclass(frozen=True)
@@ -68,11 +74,19 @@ class ProbeResult:
         return self.outcome == ANSWERS
 
 
-def _request(host_header: str) -> bytes:
+def request_body(token: str) -> bytes:
+    """The XML-RPC call `system.isAlive:<token>(token)`, as xapi's own
+    check_reusable_inner builds it (a uuid, which xapi's tracing expects)."""
+    return (f"<?xml version='1.0'?>\n<methodCall><methodName>{IS_ALIVE}:{token}</methodName><params>"
+            f"<param><value><string>{token}</string></value></param></params></methodCall>\n").encode("ascii")
+
+
+def _request(host_header: str, token: str = "") -> bytes:
+    body = request_body(token or str(uuid.uuid4()))
     return (
         b"POST / HTTP/1.1\r\nHost: " + host_header.encode("ascii", "replace")
         + b"\r\nContent-Type: text/xml\r\nConnection: close\r\nContent-Length: "
-        + str(len(_REQUEST_BODY)).encode() + b"\r\n\r\n" + _REQUEST_BODY
+        + str(len(body)).encode() + b"\r\n\r\n" + body
     )
 
 
@@ -84,7 +98,8 @@ def stream_opener(endpoint: Any) -> Callable[[float], Any]:
     failure must not read as a dead master. (Every other call keeps the
     endpoint's verification or pinned fingerprint.)"""
     if getattr(endpoint, "scheme", "") != "https":
-        return endpoint.open_stream
+        own: Callable[[float], Any] = endpoint.open_stream
+        return own
 
     def open_tls(timeout: float) -> Any:
         sock = connect_tcp(endpoint.host, endpoint.port, timeout, endpoint.description)

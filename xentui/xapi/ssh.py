@@ -22,7 +22,7 @@ import socket
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
 import paramiko
 from paramiko.channel import Channel
@@ -30,6 +30,7 @@ from paramiko.common import cMSG_CHANNEL_OPEN
 from paramiko.message import Message
 from paramiko.ssh_exception import ChannelException, SSHException
 
+from xentui.xapi.endpoint import XapiEndpoint, connect_tcp
 from xentui.xapi.errors import (
     AuthenticationFailed,
     ConnectFailed,
@@ -46,7 +47,6 @@ from xentui.xapi.known_hosts import (
 )
 from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SSH_PORT, Target
-from xentui.xapi.transport import XapiEndpoint, connect_tcp
 
 # paramiko's transport thread logs a server's protocol errors with a
 # traceback; with no handler configured Python's last-resort handler prints
@@ -219,7 +219,7 @@ class _StrictPolicy(paramiko.MissingHostKeyPolicy):
             raise
 
 
-def _preferring_known_key_types(known_types: Sequence[str]):
+def _preferring_known_key_types(known_types: Sequence[str]) -> Callable[..., paramiko.Transport]:
     """A paramiko transport factory that asks the server for the host key type
     we already know (as OpenSSH does), so a host with several keys does not
     look 'changed' just because another type was negotiated."""
@@ -241,7 +241,7 @@ def _preferring_known_key_types(known_types: Sequence[str]):
 
 # --- the connection -------------------------------------------------------------
 
-_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+_TCP_QUICKACK: Optional[int] = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class _QuickAckSocket(socket.socket):
@@ -256,7 +256,8 @@ class _QuickAckSocket(socket.socket):
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         data = super().recv(bufsize, flags)
         try:
-            self.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            # only made where the option exists (_tune_ssh_socket)
+            self.setsockopt(socket.IPPROTO_TCP, cast(int, _TCP_QUICKACK), 1)
         except OSError:
             pass  # socket closing: nothing to speed up
         return data
@@ -298,10 +299,12 @@ def open_streamlocal_channel(transport: paramiko.Transport, path: str, timeout: 
     test against real sshd)."""
     if not transport.is_active():
         raise SSHException("SSH session not active")
+    # paramiko's private API is not in its type stubs: reach it untyped.
+    internal: Any = transport
     with transport.lock:
-        window = transport._sanitize_window_size(None)
-        packet = transport._sanitize_packet_size(None)
-        chanid = transport._next_channel()
+        window = internal._sanitize_window_size(None)
+        packet = internal._sanitize_packet_size(None)
+        chanid = internal._next_channel()
         message = Message()
         message.add_byte(cMSG_CHANNEL_OPEN)
         message.add_string(STREAMLOCAL)
@@ -312,15 +315,16 @@ def open_streamlocal_channel(transport: paramiko.Transport, path: str, timeout: 
         message.add_string("")
         message.add_int(0)
         channel = Channel(chanid)
-        transport._channels.put(chanid, channel)
+        internal._channels.put(chanid, channel)
         transport.channel_events[chanid] = event = threading.Event()
         transport.channels_seen[chanid] = True
-        channel._set_transport(transport)
-        channel._set_window(window, packet)
-    transport._send_user_message(message)
+        channel_internal: Any = channel
+        channel_internal._set_transport(transport)
+        channel_internal._set_window(window, packet)
+    internal._send_user_message(message)
     if not event.wait(timeout):
         raise SSHException("Timeout opening channel.")
-    opened = transport._channels.get(chanid)
+    opened: Optional[Channel] = internal._channels.get(chanid)
     if opened is not None:
         return opened
     raise transport.get_exception() or SSHException(f"streamlocal channel to {path} refused")
@@ -383,7 +387,8 @@ class SshConnection:
                     if index == 0:
                         sock = _open_first_hop(hop, self.connect_timeout)
                     else:
-                        previous = self._clients[-1].get_transport()
+                        # a connected client: it has a transport
+                        previous = cast(paramiko.Transport, self._clients[-1].get_transport())
                         try:
                             sock = previous.open_channel(
                                 "direct-tcpip", (hop.hostname, hop.port), ("127.0.0.1", 0),
@@ -415,7 +420,8 @@ class SshConnection:
         try:
             client.connect(
                 hop.hostname, port=hop.port, username=hop.user, sock=sock,
-                key_filename=list(hop.identity_files) or None,
+                # paramiko takes a list of files too (SSHClient.connect); its stub says str
+                key_filename=list(hop.identity_files) or None,  # type: ignore[arg-type]
                 allow_agent=True, look_for_keys=not hop.identity_files,
                 timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
                 transport_factory=_preferring_known_key_types(known_types),
@@ -444,7 +450,7 @@ class SshConnection:
             client.close()
             raise ConnectFailed("ssh", f"SSH {hop.label}: connection closed during handshake "
                                 f"({one_line(repr(exc), 160)})") from None
-        transport = client.get_transport()
+        transport = cast(paramiko.Transport, client.get_transport())  # connected just now
         transport.set_keepalive(self.keepalive)
         return client
 

@@ -12,11 +12,11 @@ from xentui.sim.methods import Method
 
 def custom_methods() -> List[Method]:
     from xentui.sim.handlers import (
-        certificates, event, host, host_internal, pbd, pif, pool, session, task, vm,
+        certificates, event, host, host_internal, pbd, pif, pool, pool_join, session, task, vm,
     )
 
     methods: List[Method] = []
     # certificates after host_internal: its emergency_reset_server_certificate wins
-    for module in (session, pool, host, host_internal, certificates, vm, pif, pbd, event, task):
+    for module in (session, pool, pool_join, host, host_internal, certificates, vm, pif, pbd, event, task):
         methods.extend(module.METHODS)
     return methods

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Set
 
+from xentui.sim import iscsi_san
 from xentui.sim.dispatch import CallContext
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import check_ref, forward_to_host, make
@@ -13,6 +14,7 @@ def plug(ctx: CallContext, pbd: Any) -> str:
     db = ctx.need_db()
     pbd = check_ref(db, "PBD", pbd)
     forward_to_host(ctx, db.get_field("PBD", pbd, "host"))
+    iscsi_san.assert_admitted(db, ctx.world.san_initiators, pbd)  # sm SR.attach on the host
     db.set_field("PBD", pbd, "currently_attached", True)
     return ""
 

@@ -3,8 +3,10 @@ from the app's current Observation, and the read-only/demo action filter."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
+from textual import events
+from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -12,6 +14,7 @@ from textual.widgets import Footer
 from xentui.recovery.observation import Observation
 from xentui.ui import viewmodel as vm
 from xentui.ui.actions import ACTIONS
+from xentui.ui.console_app import InsideApp, app_of
 from xentui.ui.widgets import TopBar
 
 def _action_name(action: str) -> str:
@@ -23,7 +26,7 @@ _HIDDEN_IN_READ_ONLY = {(a.scope, _action_name(a.action)) for a in ACTIONS if a.
 _DEMO_ONLY = {(a.scope, _action_name(a.action)) for a in ACTIONS if a.demo_only}
 
 
-def action_allowed(app, action: str, scope: str = "app") -> Optional[bool]:
+def action_allowed(app: object, action: str, scope: str = "app") -> Optional[bool]:
     """check_action policy shared by screens and the app: --read-only hides
     destructive actions, demo-only actions exist only with --demo."""
     key = (scope, action)
@@ -39,11 +42,11 @@ class SizeGuarded:
     each one hands the size guard (too small below 80x24) back to the app.
     (Textual calls `on_resize` of every class in the MRO, mixins included.)"""
 
-    def on_resize(self, event) -> None:
-        self.app.call_after_refresh(self.app.check_size)
+    def on_resize(self: InsideApp, event: events.Resize) -> None:
+        self.app.call_after_refresh(app_of(self).check_size)
 
 
-class OverlayPage(SizeGuarded, Screen):
+class OverlayPage(SizeGuarded, Screen[None]):
     """A page pushed over the main screens (help, plan, demo): the top bar is
     filled on mount, `FOCUS_ID` gets the focus, close dismisses it."""
 
@@ -58,16 +61,16 @@ class OverlayPage(SizeGuarded, Screen):
         self.dismiss()
 
 
-class XenScreen(SizeGuarded, Screen):
+class XenScreen(SizeGuarded, Screen[None]):
     """A main screen. Subclasses implement `render_observation(obs)`."""
 
     SCOPE = ""
     _rendered_generation = -1
 
-    def compose_top(self):
+    def compose_top(self) -> ComposeResult:
         yield TopBar(id="topbar")
 
-    def compose_footer(self):
+    def compose_footer(self) -> ComposeResult:
         yield Footer(compact=True, show_command_palette=False)
 
     def on_screen_resume(self) -> None:
@@ -100,13 +103,13 @@ class XenScreen(SizeGuarded, Screen):
     def render_observation(self, obs: Observation) -> None:
         raise NotImplementedError
 
-    def check_action(self, action: str, parameters) -> Optional[bool]:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
         return action_allowed(self.app, action, self.SCOPE)
 
 
-def update_top_bar(screen: Screen, obs: Optional[Observation]) -> None:
+def update_top_bar(screen: Screen[Any], obs: Optional[Observation]) -> None:
     """Fill a screen's TopBar (pool, host, clock, DEMO / READ-ONLY markers)."""
-    app = screen.app
+    app = app_of(screen)
     try:
         bar = screen.query_one(TopBar)
     except NoMatches:  # screens without a top bar

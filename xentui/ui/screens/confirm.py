@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
@@ -35,7 +36,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.yes_label = yes_label
         self.no_label = no_label
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield PaneTitle(self.title_text)
             text = Text()

@@ -7,14 +7,20 @@ what was typed."""
 
 from __future__ import annotations
 
+from typing import Optional, Set
+
 from rich.text import Text
+from textual import events
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from xentui.recovery.observation import Observation
 from xentui.ui.actions import bindings_for
+from xentui.ui.connecting import ConnectOutcome
+from xentui.ui.console_app import app_of
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import KeyTable, PaneTitle
 from xentui.xapi.safe_text import multiline, printable
@@ -27,7 +33,7 @@ class TypeAheadInput(Input):
     by then: after a typed-ahead Enter moved the focus on, a Backspace meant
     for the target field would delete from the password field instead."""
 
-    async def _on_key(self, event) -> None:
+    async def _on_key(self, event: events.Key) -> None:
         # `_bindings` is this widget's BindingsMap with the user keymap applied.
         for binding in self._bindings.key_to_bindings.get(event.key, ()):
             if binding.priority:
@@ -64,7 +70,7 @@ class ConnectScreen(XenScreen):
     pending_fingerprint = ""
     _submit_token = 0
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield from self.compose_top()
         yield PaneTitle("Connect to a pool host", id="connect-title")
         yield KeyTable(id="targets", show_header=False)
@@ -81,15 +87,16 @@ class ConnectScreen(XenScreen):
         table = self.query_one("#targets", KeyTable)
         table.add_column("Target")
         table.add_row("This host (local xapi socket)", key="local")
-        if self.app.demo is not None:
+        app = app_of(self)
+        if app.demo is not None:
             table.add_row("The demo's console host (simulator)", key="demo")
-        for profile in self.app.config.profiles:
+        for profile in app.config.profiles:
             # Config text: a plain Text cell (a str cell would be read as markup).
             table.add_row(Text(printable(f"{profile.name}  ({profile.target})")), key="profile:" + profile.target)
         table.add_row("Another host: type it below", key="new")
         for field in self.query(Input):
             field.cursor_blink = False
-        self._drained: set = set()
+        self._drained: Set[str] = set()
         self._submit_accept = ""
         self.set_focus(table)  # now, not after the keys already queued
         super().on_mount()
@@ -101,7 +108,8 @@ class ConnectScreen(XenScreen):
         if key == "local":
             return "local"
         if key == "demo":
-            return self.app.demo.target if self.app.demo.sim is not None else ""
+            demo = app_of(self).demo
+            return demo.target if demo.sim is not None else ""
         if key.startswith("profile:"):
             return key[len("profile:"):]
         return ""
@@ -136,7 +144,7 @@ class ConnectScreen(XenScreen):
             return
         self._submit(accept="")
 
-    def on_data_table_row_selected(self, event) -> None:
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()  # Enter is the screen's priority binding; nothing else selects a row
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -169,9 +177,9 @@ class ConnectScreen(XenScreen):
         target = self.query_one("#target", Input).value
         password = self.query_one("#password", Input).value
         self.show_message(f"Connecting to {target or 'local'}...")
-        self.app.connect_to(target, password, accept_fingerprint=accept or None)
+        app_of(self).connect_to(target, password, accept_fingerprint=accept or None)
 
-    def show_outcome(self, outcome) -> None:
+    def show_outcome(self, outcome: ConnectOutcome) -> None:
         """Called by the app with the worker's ConnectOutcome."""
         self.pending_fingerprint = outcome.fingerprint if outcome.kind == "hostkey-unknown" else ""
         self.refresh_bindings()
@@ -205,9 +213,9 @@ class ConnectScreen(XenScreen):
             self.refresh_bindings()
             self.show_message("Host key NOT trusted. Nothing was written.", "warning")
             return
-        self.app.show_screen("dashboard")
+        app_of(self).show_screen("dashboard")
 
-    def check_action(self, action: str, parameters):
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
         if action == "accept_host_key" and not self.pending_fingerprint:
             return False  # F8 appears only while a fingerprint waits for confirmation
         return super().check_action(action, parameters)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from xentui.ui.actions import bindings_for
+from xentui.ui.console_app import app_of
+from xentui.ui.demo import DemoControl
 from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, KeyTable, PaneTitle
 from xentui.xapi.safe_text import printable
@@ -22,12 +25,12 @@ class DemoPanel(OverlayPage):
     DemoPanel #demo-status { height: 2; padding: 0 1; }
     """
 
-    def __init__(self, demo) -> None:
+    def __init__(self, demo: DemoControl) -> None:
         super().__init__()
         self.demo = demo
         self.faults = demo.faults() if demo.sim is not None else []
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield TopBar()
         with Vertical(id="demo-box"):
             yield PaneTitle("DEMO: inject or clear a fault (Enter)")
@@ -51,9 +54,9 @@ class DemoPanel(OverlayPage):
         fault = next((f for f in self.faults if f.id == key), None)
         if fault is not None:
             self.query_one("#demo-status", Static).update(f"Applying: {fault.label}...")
-            self.app.apply_demo_fault(fault)
+            app_of(self).apply_demo_fault(fault)
 
-    def on_data_table_row_selected(self, event) -> None:
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_apply()
 

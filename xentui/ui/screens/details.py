@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
 from xentui.recovery.observation import Observation
 from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for
+from xentui.ui.console_app import app_of
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import KeyValues, PaneTitle
 
@@ -19,7 +21,7 @@ class HostDetailsScreen(XenScreen):
         super().__init__()
         self.host_key = host_key
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield from self.compose_top()
         yield PaneTitle("Host details", id="details-title")
         with VerticalScroll(id="details-scroll"):
@@ -31,7 +33,7 @@ class HostDetailsScreen(XenScreen):
         self.query_one("#details-scroll").focus()
 
     def render_observation(self, obs: Observation) -> None:
-        rows = list(vm.host_details(obs, self.host_key, self.app.now()))
+        rows = list(vm.host_details(obs, self.host_key, app_of(self).now()))
         name = next((v for k, v in rows if k == "Name"), "?")
         self.query_one("#details-title", PaneTitle).update(f"Host details: {name}")
         snap = obs.snapshot

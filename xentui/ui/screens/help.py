@@ -3,21 +3,26 @@ the keys that really work, remapped ones included."""
 
 from __future__ import annotations
 
-from rich.console import Group
+from typing import List, Mapping, Sequence, Tuple
+
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from xentui.ui.actions import ACTIONS, SCOPE_TITLES, SCOPES, WIDGET_KEYS, actions_for, bindings_for, display_keys
+from xentui.ui.console_app import app_of
 from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, PaneTitle
 from xentui.xapi.liveness import PROBE_INTERVAL, PROBE_MISSES, PROBE_TIMEOUT
 
 
-def help_text(keymap, *, read_only: bool, demo: bool, paths=()):
+def help_text(keymap: Mapping[str, str], *, read_only: bool, demo: bool,
+              paths: Sequence[Tuple[str, str]] = ()) -> Group:
     """A Rich renderable: one key table per scope, generated from ACTIONS."""
-    parts = []
+    parts: List[RenderableType] = []
     for scope in SCOPES:
         actions = actions_for(scope, read_only=read_only, demo=demo)
         if not actions:
@@ -34,8 +39,8 @@ def help_text(keymap, *, read_only: bool, demo: bool, paths=()):
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column(width=14, style="bold", no_wrap=True)
     table.add_column(ratio=1)
-    for keys, words in WIDGET_KEYS:
-        table.add_row(keys, words)
+    for keys, meaning in WIDGET_KEYS:
+        table.add_row(keys, meaning)
     parts.append(Text("Lists", style="bold underline"))
     parts.append(table)
     parts.append(Text("The master's banner", style="bold underline"))
@@ -63,10 +68,10 @@ class HelpScreen(OverlayPage):
     HelpScreen #help-box { width: 100%; max-width: 100; height: 100%; background: $surface; }
     """
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         from textual.containers import Vertical
 
-        app = self.app
+        app = app_of(self)
         yield TopBar()
         with Vertical(id="help-box"):
             yield PaneTitle(f"Help - xentui keys ({len(ACTIONS)} actions)")

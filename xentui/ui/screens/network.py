@@ -8,6 +8,7 @@ from xentui.recovery.observation import Observation
 from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for
 from xentui.ui.screens.vms import FilterableTableScreen
+from xentui.ui.widgets import PaneTitle, VirtualTable
 
 
 class NetworkScreen(FilterableTableScreen):
@@ -26,8 +27,8 @@ class NetworkScreen(FilterableTableScreen):
             title += f", {stale} stale"
         if not vm.snapshot_is_live(obs) and obs.snapshot_source:
             title += f"  [{obs.snapshot_source}]"
-        self.query_one("#table-title").update(title)
-        self.query_one("#table").replace_rows(
+        self.query_one("#table-title", PaneTitle).update(title)
+        self.query_one("#table", VirtualTable).replace_rows(
             [
                 (
                     r.key,

@@ -4,16 +4,18 @@ or in --read-only mode when the wizard refuses to open)."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
+from xentui.recovery.plan import Plan
 from xentui.ui.actions import bindings_for
 from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import TopBar, PaneTitle
 from xentui.xapi.safe_text import printable
 
 
-def plan_text(plan) -> Text:
+def plan_text(plan: Plan) -> Text:
     text = Text()
     steps = getattr(plan, "steps", ())
     if not steps:
@@ -44,12 +46,12 @@ class PlanScreen(OverlayPage):
     PlanScreen #plan-box { width: 100%; height: 100%; background: $surface; }
     """
 
-    def __init__(self, plan, note: str = "") -> None:
+    def __init__(self, plan: Plan, note: str = "") -> None:
         super().__init__()
         self.plan = plan
         self.note = note
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield TopBar()
         with Vertical(id="plan-box"):
             yield PaneTitle("Recovery plan (read-only: nothing is executed from here)")

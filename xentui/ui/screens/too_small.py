@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
@@ -13,7 +14,7 @@ MIN_WIDTH = 80
 MIN_HEIGHT = 24
 
 
-class TooSmallScreen(SizeGuarded, ModalScreen):
+class TooSmallScreen(SizeGuarded, ModalScreen[None]):
     # Modal screens cut off the app's bindings: quitting must still work here.
     BINDINGS = [Binding("q", "app.quit_app", "Quit", id="too_small.quit")]
     DEFAULT_CSS = """
@@ -21,7 +22,7 @@ class TooSmallScreen(SizeGuarded, ModalScreen):
     TooSmallScreen Static { width: auto; height: auto; padding: 0 1; text-style: bold; }
     """
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static("", id="too-small")
 
     def on_mount(self) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.widgets import Input
 
 from xentui.recovery.observation import Observation
 from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for
+from xentui.ui.console_app import app_of
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import PaneTitle, VirtualTable
 
@@ -23,7 +25,7 @@ class FilterableTableScreen(XenScreen):
     TITLE_TEXT = ""
     COLUMNS: Tuple[Tuple[str, int], ...] = ()
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield from self.compose_top()
         yield PaneTitle(self.TITLE_TEXT, id="table-title")
         yield VirtualTable(self.COLUMNS, id="table")
@@ -74,9 +76,9 @@ class FilterableTableScreen(XenScreen):
             self.query_one("#table", VirtualTable).focus()
             self.refresh_from_app(force=True)
             return
-        self.app.show_screen("dashboard")
+        app_of(self).show_screen("dashboard")
 
-    def check_action(self, action: str, parameters):
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
         # While typing a filter, letters are text, not keys; Esc still works.
         focused = self.focused
         if isinstance(focused, Input) and action not in ("back",):

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Tuple
+from typing import TYPE_CHECKING, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.executor import StepResult
+    from xentui.recovery.plan import Step
 
 _CODE = re.compile(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b")
 
@@ -40,7 +44,7 @@ def xapi_code_in(detail: str) -> Tuple[str, Tuple[str, ...]]:
     return "", ()
 
 
-def describe_failure(step, result, *, in_emergency: bool = False) -> FailureText:
+def describe_failure(step: Step, result: StepResult, *, in_emergency: bool = False) -> FailureText:
     """Plain words for a failed / refused / interrupted step."""
     status = getattr(result, "status", "failed")
     detail = (getattr(result, "detail", "") or "").strip()

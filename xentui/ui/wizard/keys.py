@@ -8,19 +8,25 @@ Other keys a state does not use bubble up to the app (q quits, ? helps).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from textual import events
 from textual.containers import VerticalScroll
 
 from xentui.ui.wizard import views
 from xentui.ui.wizard.failure import describe_exception
+from xentui.ui.wizard.host import WizardHost
 from xentui.ui.wizard.machine import WizardEvent, WizardState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.plan import Step
 
 S, E = WizardState, WizardEvent
 
 QUIT_KEYS = frozenset({"q", "ctrl+q", "ctrl+c"})
 
 
-class WizardKeys:
+class WizardKeys(WizardHost):
     async def on_key(self, event: events.Key) -> None:
         handler = getattr(self, "_key_" + self.state.name.lower(), None)
         used = handler(event) if handler is not None else False
@@ -249,7 +255,8 @@ class WizardKeys:
                 self._fire(E.ALL_DONE)
                 self._start_report()
             else:
-                self.selected = self.progress.index_of(self.progress.current().id)
+                # _summary_is_next() is False: a current step is left
+                self.selected = self.progress.index_of(cast("Step", self.progress.current()).id)
                 self._fire(E.OPEN_STEP)
         else:
             return self._scroll(key)

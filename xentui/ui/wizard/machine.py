@@ -10,7 +10,7 @@ scattered flags. Textual-free on purpose: the table is tested on its own.
 from __future__ import annotations
 
 import enum
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 
 class WizardState(str, enum.Enum):
@@ -102,7 +102,7 @@ class WizardMachine:
         self.state = state
         self.history: List[Tuple[WizardState, WizardEvent, WizardState]] = []
 
-    def target(self, event: WizardEvent):
+    def target(self, event: WizardEvent) -> Optional[WizardState]:
         """The state `event` would lead to, or None if it is not allowed now."""
         if self.read_only and event in EXECUTION_EVENTS:
             return None

@@ -9,29 +9,34 @@ stale and dropped.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from textual.message import Message
 
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.executor import StepResult
+    from xentui.recovery.preconditions import CheckResult
+    from xentui.recovery.step_context import Progress
+
 
 class ChecksDone(Message):
-    def __init__(self, token: int, step_id: str, checks: Sequence, error: str = "") -> None:
+    def __init__(self, token: int, step_id: str, checks: Sequence[CheckResult], error: str = "") -> None:
         super().__init__()
         self.token = token
         self.step_id = step_id
-        self.checks: Tuple = tuple(checks)
+        self.checks: Tuple[CheckResult, ...] = tuple(checks)
         self.error = error
 
 
 class StepProgressed(Message):
-    def __init__(self, token: int, progress) -> None:
+    def __init__(self, token: int, progress: Progress) -> None:
         super().__init__()
         self.token = token
         self.progress = progress
 
 
 class StepFinished(Message):
-    def __init__(self, token: int, result) -> None:
+    def __init__(self, token: int, result: StepResult) -> None:
         super().__init__()
         self.token = token
         self.result = result

@@ -8,7 +8,13 @@ the executor returns. Textual-free; the screen only renders `rows()`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.audit import AuditRecord
+    from xentui.recovery.executor import StepResult
+    from xentui.recovery.plan import Plan, Step
+    from xentui.recovery.preconditions import CheckResult
 
 # CP437-safe marks (textual-console.md §2.3): plain ASCII brackets.
 MARKS: Dict[str, str] = {
@@ -46,7 +52,7 @@ def status_from_outcome(outcome: str) -> str:
 
 
 class RecoveryProgress:
-    def __init__(self, plan, statuses: Optional[Dict[str, str]] = None,
+    def __init__(self, plan: Plan, statuses: Optional[Dict[str, str]] = None,
                  reasons: Optional[Dict[str, str]] = None) -> None:
         self.plan = plan
         self._status: Dict[str, str] = {}
@@ -54,7 +60,7 @@ class RecoveryProgress:
         for step_id, outcome in (statuses or {}).items():
             self._status[step_id] = status_from_outcome(outcome)
 
-    def replanned(self, plan) -> "RecoveryProgress":
+    def replanned(self, plan: Plan) -> "RecoveryProgress":
         """The same progress over a re-built plan (statuses kept by step id)."""
         new = RecoveryProgress(plan)
         ids = {s.id for s in plan.steps}
@@ -64,7 +70,7 @@ class RecoveryProgress:
 
     # --- queries ------------------------------------------------------------
     @property
-    def steps(self) -> Tuple:
+    def steps(self) -> Tuple[Step, ...]:
         return tuple(self.plan.steps)
 
     def status(self, step_id: str) -> str:
@@ -79,7 +85,7 @@ class RecoveryProgress:
                 return i
         raise KeyError(step_id)
 
-    def current(self):
+    def current(self) -> Optional[Step]:
         """The first step not yet done or skipped ("now" steps come first)."""
         for phase in ("now", "later"):
             for step in self.steps:
@@ -117,7 +123,7 @@ class RecoveryProgress:
         if reason or status in ("done", "pending"):
             self._reason[step_id] = reason
 
-    def record_result(self, result) -> None:
+    def record_result(self, result: StepResult) -> None:
         status = status_from_outcome(result.status)
         reason = ""
         if status in ("blocked", "failed", "skipped"):
@@ -126,7 +132,7 @@ class RecoveryProgress:
             reason = "read-only: not run"
         self.set(result.step_id, status, reason)
 
-    def record_checks(self, step_id: str, checks: Sequence) -> None:
+    def record_checks(self, step_id: str, checks: Sequence[CheckResult]) -> None:
         failed = [c for c in checks if not c.ok]
         if failed:
             self.set(step_id, "blocked", failed[0].detail or failed[0].precondition_id)
@@ -158,7 +164,7 @@ class ResumeInfo:
     damaged: str = ""  # damaged audit log lines that were skipped (one line, with their numbers)
 
 
-def open_run_id(records: Sequence) -> Optional[str]:
+def open_run_id(records: Sequence[AuditRecord]) -> Optional[str]:
     """The run_id of the recovery that is still open, if any.
 
     Only the newest run that started (a `run-start` record, which the wizard
@@ -171,7 +177,7 @@ def open_run_id(records: Sequence) -> Optional[str]:
     return last_open_run(list(records))
 
 
-def progress_from_records(plan, records: Sequence) -> Tuple[RecoveryProgress, ResumeInfo]:
+def progress_from_records(plan: Plan, records: Sequence[AuditRecord]) -> Tuple[RecoveryProgress, ResumeInfo]:
     """(progress, resume info) for `plan` from the audit log's records."""
     from xentui.recovery.audit import STEP_END, STEP_START, progress_from_audit
 
@@ -179,8 +185,9 @@ def progress_from_records(plan, records: Sequence) -> Tuple[RecoveryProgress, Re
     open_records = [r for r in records if r.run_id == run_id] if run_id is not None else []
     statuses = progress_from_audit(open_records, plan)
     reasons: Dict[str, str] = {}
-    last_end: Dict[str, object] = {}
+    last_end: Dict[str, AuditRecord] = {}
     titles: Dict[str, str] = {}
+    rec: Optional[AuditRecord]
     for rec in open_records:
         if rec.kind == STEP_END and rec.step_id:
             last_end[rec.step_id] = rec

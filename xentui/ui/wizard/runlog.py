@@ -13,14 +13,20 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from xentui.ui.wizard.progress import RecoveryProgress, ResumeInfo, progress_from_records
 
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.audit import AuditLog, AuditRecord
+    from xentui.recovery.observation import Observation
+    from xentui.recovery.plan import Plan
+    from xentui.recovery.run_record import RunRecord
+
 
 class RunLog:
-    def __init__(self, audit, executor, plan, *, read_only: bool,
-                 observation: Optional[Callable[[], object]] = None) -> None:
+    def __init__(self, audit: Optional[AuditLog], executor: Any, plan: Plan, *, read_only: bool,
+                 observation: Optional[Callable[[], Optional[Observation]]] = None) -> None:
         self.audit = audit
         self.executor = executor
         self.plan = plan
@@ -30,7 +36,7 @@ class RunLog:
         self.observation = observation or (lambda: None)
         self.has_baseline = False
 
-    def run_record(self, records=None):
+    def run_record(self, records: Optional[Sequence[AuditRecord]] = None) -> RunRecord:
         """This run's record (baseline workload, VMs reset / left down)."""
         from xentui.recovery import run_record
 
@@ -38,12 +44,12 @@ class RunLog:
             return run_record.RunRecord()
         return run_record.from_records(self.audit.records() if records is None else records, self.run_id)
 
-    def _replan(self, records, run_id: str) -> None:
+    def _replan(self, records: Sequence[AuditRecord], run_id: str) -> None:
         """A resumed recovery is planned from the pool's state plus the run's
         record, as `xentui recover --run` does: VMs the run reset and did not
         start yet keep their start step, with the same fence gate."""
         from xentui.recovery import run_record
-        from xentui.recovery.plan import build_plan
+        from xentui.recovery.plan_builder import build_plan
 
         observation = self.observation()
         if observation is None:
@@ -114,7 +120,7 @@ class RunLog:
         self.audit.record(self.run_id, RUN_END, outcome="healthy",
                           detail="pool healthy at the wizard's summary")
 
-    def records(self) -> List:
+    def records(self) -> List[AuditRecord]:
         """This run's records, for the incident report."""
         if self.audit is None:
             return []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -32,12 +32,18 @@ from xentui.ui.wizard.progress import RecoveryProgress, ResumeInfo
 from xentui.ui.wizard.runlog import RunLog
 from xentui.ui.wizard.workers import WizardWorkers
 
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.audit import AuditLog
+    from xentui.recovery.plan import Plan, Step
+    from xentui.recovery.preconditions import CheckResult
+    from xentui.recovery.step_context import Progress
+
 S, E = WizardState, WizardEvent
 
 CHECKLIST_HEIGHT = 8  # rows; the body gets what is left of 24
 
 
-class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
+class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
     DEFAULT_CSS = """
     RecoveryWizard {
         layout: vertical;
@@ -76,7 +82,8 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
     }
     """
 
-    def __init__(self, observer, plan, executor, *, read_only: bool = False, audit=None,
+    def __init__(self, observer: Any, plan: Plan, executor: Any, *, read_only: bool = False,
+                 audit: Optional[AuditLog] = None,
                  report_dir: Optional[Path] = None, clock: Callable[[], float] = time.time,
                  name: Optional[str] = None) -> None:
         super().__init__(name=name)
@@ -93,14 +100,14 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
         self.replan_note = ""
         self.selected = 0  # checklist cursor (OVERVIEW) / step shown (STEP_DETAIL)
         self.choice_cursor = 0
-        self.choices: dict = {}  # step_id -> the option the operator chose
+        self.choices: Dict[str, str] = {}  # step_id -> the option the operator chose
         self.attested: List[str] = list(getattr(executor, "fenced", ()) or ())
         self.attest_host = ""
         self.typed = ""
         self.error = ""
-        self.checks: tuple = ()
+        self.checks: Tuple[CheckResult, ...] = ()
         self.check_error = ""
-        self.events: List = []
+        self.events: List[Progress] = []
         self.countdown: Optional[float] = None
         self.countdown_at = 0.0
         self.run_started = 0.0
@@ -111,7 +118,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
         self.report_path = ""
         self.report_error = ""
         self.report_writing = False
-        self.health: tuple = ()
+        self.health: Tuple[str, ...] = ()
         self.healthy: Optional[bool] = None
         self._token = 0
         self._composed = False
@@ -146,11 +153,11 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
         return self.machine.state
 
     @property
-    def steps(self) -> tuple:
+    def steps(self) -> Tuple[Step, ...]:
         return tuple(self.plan.steps)
 
     @property
-    def step(self):
+    def step(self) -> Any:  # Optional[Step]: None only while the plan has no step
         """The step the detail / confirm / run views are about."""
         return self.steps[self.selected] if self.steps else None
 
@@ -173,7 +180,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
         if self.cancel is not None:
             self.cancel.set()
 
-    def _is_current(self, step) -> bool:
+    def _is_current(self, step: Optional[Step]) -> bool:
         current = self.progress.current()
         return current is not None and step is not None and current.id == step.id
 
@@ -182,17 +189,17 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
         return (not self.read_only and self._is_current(step)
                 and self.progress.status(step.id) not in ("done", "skipped"))
 
-    def _pending_attest(self, step) -> List[str]:
+    def _pending_attest(self, step: Step) -> List[str]:
         return [h for h in getattr(step, "requires_fenced", ()) if h not in self.attested]
 
-    def _apply_choice(self, step, chosen: str) -> None:
+    def _apply_choice(self, step: Step, chosen: str) -> None:
         """Record the operator's decision. Keeping another master than the one
         suggested changes the steps after it (who is demoted, who members
         follow), so the plan is re-built for that choice first."""
         if getattr(step, "kind", "") == "keep-master" and chosen != step.target_host:
             observation = getattr(self.observer, "last", None)
             try:
-                from xentui.recovery.plan import build_plan
+                from xentui.recovery.plan_builder import build_plan
 
                 plan = (build_plan(observation, keep_master=chosen, run_record=self.runlog.run_record())
                         if observation is not None else None)
@@ -200,7 +207,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
                 plan = None
                 self.replan_note = f"The plan could not be re-built for {chosen}: {describe_exception(exc)}"
             kept = [s for s in plan.steps if s.kind == "keep-master" and s.target_host == chosen] if plan else []
-            if kept:
+            if kept and plan is not None:  # (kept is empty without a plan)
                 self.plan = plan
                 self.progress = self.progress.replanned(plan)
                 self.runlog.plan = plan
@@ -209,7 +216,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
                 step = kept[0]
         self.choices[step.id] = chosen
 
-    def _confirm_kind(self, step) -> str:
+    def _confirm_kind(self, step: Step) -> str:
         confirm = getattr(step, "confirm", "enter")
         return getattr(confirm, "value", confirm)
 
@@ -239,7 +246,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
         self.query_one("#wizard-keys", Static).update(Text(keys))
         self._render_countdown()
 
-    def _page_for_state(self, step) -> Page:
+    def _page_for_state(self, step: Optional[Step]) -> Page:
         st = self.state
         total = len(self.steps)
         if st is S.OVERVIEW or step is None:
@@ -273,7 +280,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen):
                                       writing=self.report_writing)
         return Page()
 
-    def _prompt_for_state(self, step) -> Page:
+    def _prompt_for_state(self, step: Optional[Step]) -> Page:
         """The few lines that must never scroll away: what to type or press now."""
         st = self.state
         if step is None:

@@ -9,12 +9,18 @@ scroll with PgUp/PgDn. The key-help line (xsconsole style "<F8> Run
 from __future__ import annotations
 
 import time
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from xentui.ui.wizard.failure import describe_failure
 from xentui.ui.wizard.machine import WizardState
 from xentui.ui.wizard.page import Page, fit
 from xentui.ui.wizard.progress import ChecklistRow, RecoveryProgress, ResumeInfo, summarize
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.executor import StepResult
+    from xentui.recovery.plan import Plan, Step
+    from xentui.recovery.preconditions import CheckResult
+    from xentui.recovery.step_context import Progress
 
 S = WizardState
 
@@ -26,15 +32,15 @@ CONFIRM_WORDS = {
 }
 
 
-def _confirm_value(step) -> str:
+def _confirm_value(step: Step) -> str:
     confirm = getattr(step, "confirm", "enter")
     return getattr(confirm, "value", confirm)
 
 
-def step_target(step, choice: str = "") -> str:
+def step_target(step: Step, choice: str = "") -> str:
     """The host name the operator types for a TYPED_HOST step: the host the
     operator chose when the step is a decision, else the step's target."""
-    if choice and getattr(step, "choice", ()):
+    if choice and getattr(step, "choice", None):  # a decision step
         return choice
     return getattr(step, "target_host", "") or choice
 
@@ -70,7 +76,7 @@ def checklist_lines(rows: Sequence[ChecklistRow], selected: int, height: int, wi
 
 
 # --- overview -------------------------------------------------------------------
-def overview_page(plan, progress: RecoveryProgress, selected: int, resume: ResumeInfo, read_only: bool,
+def overview_page(plan: Plan, progress: RecoveryProgress, selected: int, resume: ResumeInfo, read_only: bool,
                   note: str = "") -> Page:
     page = Page()
     steps = list(plan.steps)
@@ -124,7 +130,7 @@ def overview_page(plan, progress: RecoveryProgress, selected: int, resume: Resum
 
 
 # --- one step -------------------------------------------------------------------
-def detail_page(step, index: int, total: int, progress: RecoveryProgress, *, is_current: bool,
+def detail_page(step: Step, index: int, total: int, progress: RecoveryProgress, *, is_current: bool,
                 read_only: bool, choice: str = "", attested: Sequence[str] = ()) -> Page:
     page = Page()
     later = " (later: return to normal)" if getattr(step, "phase", "now") == "later" else ""
@@ -156,7 +162,7 @@ def detail_page(step, index: int, total: int, progress: RecoveryProgress, *, is_
     return page
 
 
-def detail_prompt(step, progress: RecoveryProgress, *, is_current: bool, read_only: bool,
+def detail_prompt(step: Step, progress: RecoveryProgress, *, is_current: bool, read_only: bool,
                   error: str = "") -> Page:
     page = Page()
     status = progress.status(step.id)
@@ -174,7 +180,7 @@ def detail_prompt(step, progress: RecoveryProgress, *, is_current: bool, read_on
     return page
 
 
-def choose_page(step, cursor: int) -> Page:
+def choose_page(step: Step, cursor: int) -> Page:
     page = Page()
     page.add(f"{step.title}: your decision", "bold")
     page.add(step.why)
@@ -189,7 +195,7 @@ def choose_page(step, cursor: int) -> Page:
     return page
 
 
-def attest_page(step, host: str) -> Page:
+def attest_page(step: Step, host: str) -> Page:
     page = Page()
     page.add(f"Before '{step.title}': is {host} powered off or fenced?", "bold")
     page.add(
@@ -210,13 +216,13 @@ def attest_prompt(host: str, typed: str, error: str) -> Page:
     return page
 
 
-def checks_lines(page: Page, checks: Sequence) -> None:
+def checks_lines(page: Page, checks: Sequence[CheckResult]) -> None:
     for check in checks:
         mark = "[pass]" if check.ok else "[FAIL]"
         page.add(f"{mark} {check.precondition_id}: {check.detail}", "" if check.ok else "bold", indent=0)
 
 
-def precheck_page(step) -> Page:
+def precheck_page(step: Step) -> Page:
     page = Page()
     page.add(f"{step.title}: checking live...", "bold")
     page.add("The preconditions are being checked against the pool now. Nothing is changed by a check.")
@@ -225,7 +231,7 @@ def precheck_page(step) -> Page:
     return page
 
 
-def blocked_page(step, checks: Sequence, error: str) -> Page:
+def blocked_page(step: Step, checks: Sequence[CheckResult], error: str) -> Page:
     page = Page()
     page.add(f"{step.title}: cannot run now. Nothing was changed.", "bold")
     if error:
@@ -238,7 +244,7 @@ def blocked_page(step, checks: Sequence, error: str) -> Page:
     return page
 
 
-def confirm_page(step, checks: Sequence, *, choice: str, note: str = "") -> Page:
+def confirm_page(step: Step, checks: Sequence[CheckResult], *, choice: str, note: str = "") -> Page:
     page = Page()
     page.add(f"About to run: {step.title}", "bold")
     if choice:
@@ -256,7 +262,7 @@ def confirm_page(step, checks: Sequence, *, choice: str, note: str = "") -> Page
     return page
 
 
-def confirm_prompt(step, *, choice: str, typed: str, error: str) -> Page:
+def confirm_prompt(step: Step, *, choice: str, typed: str, error: str) -> Page:
     """Always on screen (not scrolled): how to run this step, and what was typed."""
     page = Page()
     confirm = _confirm_value(step)
@@ -272,7 +278,7 @@ def confirm_prompt(step, *, choice: str, typed: str, error: str) -> Page:
     return page
 
 
-def running_page(step, events: Sequence, started: float, cancel_requested: bool) -> Page:
+def running_page(step: Step, events: Sequence[Progress], started: float, cancel_requested: bool) -> Page:
     page = Page()
     page.add(f"Running: {step.title}", "bold")
     page.add(f"Started {_clock(started)}. The screen stays live; the line below counts.")
@@ -289,7 +295,8 @@ def running_page(step, events: Sequence, started: float, cancel_requested: bool)
     return page
 
 
-def result_page(step, result, next_step, *, index: int, total: int, in_emergency: bool = False) -> Page:
+def result_page(step: Step, result: StepResult, next_step: Optional[Step], *, index: int, total: int,
+                in_emergency: bool = False) -> Page:
     page = Page()
     status = result.status
     page.add(f"Step {index + 1} of {total}: {step.title} - {status.upper()}", "bold")
@@ -317,7 +324,7 @@ def result_page(step, result, next_step, *, index: int, total: int, in_emergency
     return page
 
 
-def result_prompt(result, next_step, *, summary_next: bool) -> Page:
+def result_prompt(result: StepResult, next_step: Optional[Step], *, summary_next: bool) -> Page:
     page = Page()
     if result.status in ("failed", "refused"):
         page.add("R: check again and retry.  Esc: back to the plan; nothing more changes.", "bold")
@@ -342,7 +349,7 @@ def summary_prompt(*, report_path: str, report_error: str, writing: bool, health
     return page
 
 
-def summary_page(plan, progress: RecoveryProgress, *, report_path: str, report_error: str,
+def summary_page(plan: Plan, progress: RecoveryProgress, *, report_path: str, report_error: str,
                  health: Sequence[str], writing: bool) -> Page:
     page = Page()
     steps = list(plan.steps)

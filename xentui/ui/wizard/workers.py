@@ -10,26 +10,32 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import List
+from typing import TYPE_CHECKING, List, Tuple
 
 from textual import work
 
 from xentui.ui.wizard.failure import describe_exception
+from xentui.ui.wizard.host import WizardHost
 from xentui.ui.wizard.machine import WizardEvent, WizardState
 from xentui.ui.wizard.messages import ChecksDone, ReportWritten, StepFinished, StepProgressed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.findings import Finding
+    from xentui.recovery.plan import Step
+    from xentui.recovery.step_context import Progress
 
 S, E = WizardState, WizardEvent
 
 
-class WizardWorkers:
+class WizardWorkers(WizardHost):
     # --- live checks ------------------------------------------------------------
-    def _start_checks(self, step) -> None:
+    def _start_checks(self, step: Step) -> None:
         self.checks = ()
         self.check_error = ""
         self._check_worker(self._next_token(), step)
 
     @work(thread=True, group="wizard-checks")
-    def _check_worker(self, token: int, step) -> None:
+    def _check_worker(self, token: int, step: Step) -> None:
         try:
             checks = tuple(self.executor.check(step))
             error = ""
@@ -72,8 +78,8 @@ class WizardWorkers:
         self._run_worker(self._next_token(), step, self.choices.get(step.id, ""), self.cancel)
 
     @work(thread=True, group="wizard-run")
-    def _run_worker(self, token: int, step, choice: str, cancel: threading.Event) -> None:
-        def progress(update) -> None:
+    def _run_worker(self, token: int, step: Step, choice: str, cancel: threading.Event) -> None:
+        def progress(update: Progress) -> None:
             self.post_message(StepProgressed(token, update))
 
         started = time.time()
@@ -121,7 +127,7 @@ class WizardWorkers:
     @work(thread=True, group="wizard-report", exclusive=True)
     def _report_worker(self, path: Path) -> None:
         health: List[str] = []
-        findings: tuple = ()
+        findings: Tuple[Finding, ...] = ()
         healthy = None
         try:
             from xentui.recovery.diagnosis import with_run_record

@@ -1,82 +1,55 @@
-"""Step handlers for the dead host's VMs: declare dead, reset, restart elsewhere."""
+"""Start the dead host's VMs on a survivor (VM.start_on), behind the same fence gate as declare-dead."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict
+from typing import Dict, Optional, Sequence
 
 from xentui.recovery import audit as au
-from xentui.recovery.situation import RUNNING_STATES
-from xentui.recovery.step_context import StepContext, StepFailed, StepSkipped
+from xentui.recovery.plan import Confirm, Step
+from xentui.recovery.preconditions import Fenced, IsMaster, NoDoubleClaim, Silent, VmsHalted
+from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped
+from xentui.recovery.step_kind import StepKind
 from xentui.xapi.error_table import explain
-from xentui.recovery.steps_roles import timed_out_but_going_on
-from xentui.xapi.errors import CallTimeout, XapiFailure
-
-if TYPE_CHECKING:  # pragma: no cover
-    from xentui.recovery.executor import PlanExecutor
+from xentui.xapi.errors import XapiFailure
+from xentui.xapi.model import Host
 
 
-def declare_dead(ex: "PlanExecutor", ctx: StepContext) -> str:
-    dead = ctx.step.params["host"]
-    uuid = ctx.step.params["host_uuid"]
-    master = ex.master_of(ctx)
-    client, owned = ex.client_for(ctx.sit, master)
-    try:
-        ref = ex.host_ref(ctx, client, uuid)
-        vms = ex.call_xapi(ctx, client, "VM.get_all_records")
-        mine = [rec for rec in vms.values()
-                if rec.get("resident_on") == ref and not rec.get("is_control_domain")
-                and rec.get("power_state") in RUNNING_STATES]
-        before = sorted(rec.get("name_label", "") for rec in mine)
-        reset_uuids = sorted(str(rec.get("uuid", "")) for rec in mine)
-        if not before and not ex.call_xapi(ctx, client, "host.get_enabled", ref):
-            raise StepSkipped(f"{dead} is already disabled with no VM marked running")
-        still_running = False
-        try:
-            ex.call_xapi(ctx, client, "host.declare_dead", ref, shown=[dead, uuid])
-        except CallTimeout as exc:
-            still_running = True
-            # is_host_alive asks the host with no timeout of xapi's own: the call goes on
-            # there; not a failure. Judge by the result below (and on the next run).
-            timed_out_but_going_on(ctx, "host.declare_dead", exc, f"it is still contacting {dead}")
-        vms = ex.call_xapi(ctx, client, "VM.get_all_records")
-        left = sorted(rec.get("name_label", "") for rec in vms.values()
-                      if rec.get("resident_on") == ref and not rec.get("is_control_domain")
-                      and rec.get("power_state") in RUNNING_STATES)
-        enabled = ex.call_xapi(ctx, client, "host.get_enabled", ref)
-    finally:
-        if owned:
-            client.close()
-    if (left or enabled) and still_running:
-        raise StepFailed(f"host.declare_dead is still running in xapi (it contacts {dead} with no "
-                         "timeout); xapi did not refuse it: run again to check the result")
-    if left or enabled:
-        raise StepFailed(f"after declare_dead: still running on {dead}: {left}; enabled={enabled}")
-    # Remembered so that an interrupted run still restarts these VMs on resume.
-    ex.audit.record(ex.run_id, au.NOTE, step_id=ctx.step.id, host=dead, outcome="power-state-reset",
-                    inputs={"reset_vm_uuids": reset_uuids}, detail=", ".join(before))
-    ctx.notes.append(f"power state reset: {', '.join(before) or 'none'}")
-    return f"{dead} disabled; no VM marked running on it (reset: {', '.join(before) or 'none'})"
+def declare(vms, dead_names: Sequence[str], survivor: Host, flagged: Sequence[str],
+            dead_addresses: Optional[Dict[str, str]] = None) -> Step:
+    names = ", ".join(v.name_label for v in vms)
+    pre = [IsMaster(survivor.name_label),
+           VmsHalted(tuple(v.uuid for v in vms))]
+    # The same fence gate as declare-dead, on every path (a resumed run too):
+    # attested AND silent right now, or a VM could run twice.
+    for n in dead_names:
+        pre += [Fenced(n), Silent(n, (dead_addresses or {}).get(n, "?"))]
+    if flagged:
+        pre.append(NoDoubleClaim())
+    return Step(
+        id="start-vms",
+        title=f"Start the dead host's VMs on {survivor.name_label}",
+        why="They were running on the dead host and are down now.",
+        changes=f"Starts {names} on {survivor.name_label} (VM.start_on). VMs with disks on local "
+                "(non-shared) storage of the dead host are not started.",
+        risk="high",
+        risk_text="If the dead host was not really off, a VM would run twice. Needs enough free "
+                  "memory on the survivor; a 'VDI already attached RW' error means a stale storage "
+                  "lock (resetvdis.py).",
+        xe=tuple(f"xe vm-start uuid={v.uuid} on={survivor.name_label}" for v in vms),
+        calls=tuple(f"VM.start_on({v.name_label}, {survivor.name_label}, false, false)" for v in vms),
+        preconditions=tuple(pre),
+        verify="Each VM's power_state is Running, resident on the survivor.",
+        on_failure="Read the error per VM: HOST_NOT_ENOUGH_FREE_MEMORY (stop something or start "
+                   "fewer), VDI in use (storage lock), SR not plugged (plug its PBD).",
+        confirm=Confirm.F8,
+        target_host=survivor.name_label,
+        requires_fenced=tuple(dead_names),
+        params={"host": survivor.name_label, "vm_uuids": ",".join(v.uuid for v in vms),
+                "vm_names": ",".join(v.name_label for v in vms), "flagged": ",".join(flagged)},
+    )
 
 
-def power_state_reset(ex: "PlanExecutor", ctx: StepContext) -> str:
-    uuid = ctx.step.params["vm_uuid"]
-    master = ex.master_of(ctx)
-    client, owned = ex.client_for(ctx.sit, master)
-    try:
-        ref = ex.call_xapi(ctx, client, "VM.get_by_uuid", uuid, shown=[uuid])
-        if ex.call_xapi(ctx, client, "VM.get_power_state", ref) == "Halted":
-            raise StepSkipped("already Halted")
-        ex.call_xapi(ctx, client, "VM.power_state_reset", ref, shown=[uuid])
-        state = ex.call_xapi(ctx, client, "VM.get_power_state", ref)
-    finally:
-        if owned:
-            client.close()
-    if state != "Halted":
-        raise StepFailed(f"power state is {state} after the reset")
-    return "VM is Halted"
-
-
-def start_vms(ex: "PlanExecutor", ctx: StepContext) -> str:
+def run(ex: StepRunner, ctx: StepContext) -> str:
     survivor = ctx.step.params["host"]
     wanted = [u for u in ctx.step.params.get("vm_uuids", "").split(",") if u]
     flagged = {n for n in ctx.step.params.get("flagged", "").split(",") if n}
@@ -145,7 +118,7 @@ def start_vms(ex: "PlanExecutor", ctx: StepContext) -> str:
     return f"Running on {survivor}: {', '.join(started)}"
 
 
-def local_disk_elsewhere(ex: "PlanExecutor", ctx: StepContext, client, vm_rec: dict, srs: dict, host_ref: str) -> str:
+def local_disk_elsewhere(ex: StepRunner, ctx: StepContext, client, vm_rec: dict, srs: dict, host_ref: str) -> str:
     """Name of a non-shared SR a VM's disks live on that is not attached to `host_ref`."""
     for vbd in vm_rec.get("VBDs", []) or []:
         try:
@@ -202,3 +175,6 @@ def start_failure_reason(exc: XapiFailure, survivor: str, names: Dict[str, str])
     else:
         words = explain(code, params).one_line()
     return f"{words} [xapi: {code}]"
+
+
+STEP = StepKind("start-vms", run, declare)
