@@ -125,7 +125,8 @@ def main() -> int:
     print(f"start -> dashboard on screen      : {first_paint:.2f} s  ({banner[:60]})")
     print(f"bytes written in the first paint  : {bytes0} (incl. {args.settle:g} s settle)")
     print(f"idle window                       : {span:.1f} s")
-    print(f"terminal bytes written while idle : {bytes1 - bytes0} ({(bytes1 - bytes0) / span:.1f} B/s) in {writes} burst(s);"
+    idle_bytes = bytes1 - bytes0
+    print(f"terminal bytes written while idle : {idle_bytes} ({idle_bytes / span:.1f} B/s) in {writes} burst(s);"
           " the top bar's clock repaints once a minute (~160 B)")
     print(f"CPU while idle (whole process)    : {(cpu1 - cpu0) / span * 100:.2f} %")
     return 0

@@ -27,6 +27,7 @@ BUILD_SCRIPT = REPO / "packaging" / "build-dom0"
 @dataclass
 class Dom0Build:
     file: Path
+    run_script: Path  # OUTDIR/xentui-run (packaging/xentui-run)
     rpm: Path
     version: str
     seconds: float
@@ -43,7 +44,8 @@ def build(outdir: Path) -> Dom0Build:
     if done.returncode != 0:
         pytest.fail("packaging/build-dom0 failed:\n" + "\n".join(done.stderr.splitlines()[-40:]))
     version = xentui.__version__
-    built = Dom0Build(outdir / "xentui", outdir / f"xentui-{version}-1.x86_64.rpm", version, seconds)
+    built = Dom0Build(outdir / "xentui", outdir / "xentui-run", outdir / f"xentui-{version}-1.x86_64.rpm", version,
+                      seconds)
     print(f"\nbuild-dom0: {seconds:.1f} s; file {built.file.stat().st_size / 1e6:.1f} MB; "
           f"rpm {built.rpm.stat().st_size / 1e6:.1f} MB")
     return built
@@ -68,21 +70,23 @@ class EmptyRoot:
     def tmp(self) -> Path:
         return self.path / "tmp"
 
-    def argv(self, *args: str, noexec_tmp: bool = False) -> List[str]:
+    def argv(self, *args: str, noexec_tmp: bool = False, noexec_dirs: Sequence[str] = ()) -> List[str]:
         """Run `/xentui ARGS` chrooted here, in a private mount namespace whose
-        /dev and /proc are the host's (bind mounts vanish with the namespace)."""
+        /dev and /proc are the host's (bind mounts vanish with the namespace).
+        /tmp (noexec_tmp) and the noexec_dirs, directories of this root, get
+        an empty noexec tmpfs."""
         root = str(self.path)
         mounts = f'mount --rbind /dev "{root}/dev" && mount --rbind /proc "{root}/proc"'
-        if noexec_tmp:
-            mounts += f' && mount -t tmpfs -o noexec,mode=1777 tmpfs "{root}/tmp"'
+        for inside in (["/tmp"] if noexec_tmp else []) + list(noexec_dirs):
+            mounts += f' && mount -t tmpfs -o noexec,mode=1777 tmpfs "{root}{inside}"'
         script = f'{mounts} && exec chroot "{root}" "$@"'
         return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
                 self.inside, *args]
 
     def run(self, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 60,
-            noexec_tmp: bool = False) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args, noexec_tmp=noexec_tmp), capture_output=True, text=True,
-                              timeout=timeout, env=minimal_env(env))
+            noexec_tmp: bool = False, noexec_dirs: Sequence[str] = ()) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args, noexec_tmp=noexec_tmp, noexec_dirs=noexec_dirs),
+                              capture_output=True, text=True, timeout=timeout, env=minimal_env(env))
 
     def popen(self, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -90,6 +94,25 @@ class EmptyRoot:
 
     def leftovers(self) -> List[str]:
         return sorted(p.name for p in self.tmp.iterdir() if p.name.startswith(("staticx-", "_MEI")))
+
+
+# What packaging/xentui-run (/usr/bin/xentui in the RPM) runs besides its shell.
+XENTUI_RUN_TOOLS = ("sh", "mktemp", "chmod", "rm")
+
+
+def add_busybox(root: Path) -> None:
+    """/bin/sh and the tools packaging/xentui-run uses, as a dom0 has them: one
+    statically linked busybox (Debian's busybox-static) and its applet links."""
+    busybox = shutil.which("busybox")
+    if not busybox:
+        pytest.fail("busybox is missing (Debian package busybox-static; .ci/run installs it)")
+    if b"ld-linux" in Path(busybox).read_bytes()[:4096]:  # its ELF interpreter: a dynamic build
+        pytest.fail(f"{busybox} is dynamically linked: install Debian's busybox-static")
+    bin_dir = root / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(busybox, bin_dir / "busybox")
+    for tool in XENTUI_RUN_TOOLS:
+        (bin_dir / tool).symlink_to("busybox")  # relative: it resolves inside the root
 
 
 def minimal_env(extra: Optional[Dict[str, str]]) -> Dict[str, str]:

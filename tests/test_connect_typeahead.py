@@ -4,7 +4,11 @@ The keys are sent as one burst, with no pause between them (as a fast typist
 or a paste into the terminal delivers them): Enter in the target field must
 move the typing to the password field before the next key is routed, so a
 password can never end up in the target field, nor in an error message that
-quotes the target."""
+quotes the target.
+
+The burst may also start on the dashboard with the `5` that opens the
+connect screen: the keys after it belong to the connect screen (not to the
+dashboard's letter-jump, not lost while the screen mounts)."""
 
 from __future__ import annotations
 
@@ -14,9 +18,13 @@ import pytest
 from textual import events
 
 import ui_fixtures as fx
+from test_wizard_fakes import FakeExecutor, FakeObserver, master_down_plan, wait_state
 from ui_helpers import screen_text, wait_for
+from xentui.recovery.audit import AuditLog
 from xentui.ui.app import XenTuiApp
+from xentui.ui.screens.confirm import ConfirmScreen
 from xentui.ui.static_observer import StaticObserver
+from xentui.ui.wizard import RecoveryWizard, WizardState
 
 SIZE = (80, 25)
 SECRET = "s3cr3t-Pa55"
@@ -111,3 +119,113 @@ async def test_burst_with_field_moves_and_backspace_keeps_the_order():
                     "down", *"pw", "up", *"", "down", "backspace", *"w!", "enter"])
         assert await wait_for(pilot, lambda: recorder.calls, timeout=10), screen_text(app)
         assert recorder.calls == [("http://127.0.0.12", "pw!")]
+
+
+# --- the burst starts on the dashboard, with the `5` that opens this screen ------------------
+
+def connect_screen(app):
+    """The connect screen, also once a connect took the app back to the dashboard."""
+    return app.get_screen_stack("connect")[0]
+
+
+def assert_secret_nowhere(app) -> None:
+    assert SECRET not in screen_text(app), screen_text(app)
+    assert SECRET not in "\n".join(app.log_lines)
+    assert SECRET not in connect_screen(app).query_one("#target").value
+
+
+@pytest.mark.parametrize("repeat", range(3))
+async def test_burst_from_the_dashboard_through_a_valid_target(repeat):
+    recorder = Recorder()
+    app = make_app(recorder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        hosts = app.screen.query_one("#hosts")
+        assert hosts.cursor_row == 0
+        # `x` and `c` would jump the dashboard's host list (xcp-b, xcp-c); digits would switch screens.
+        target = "https://xcp-c.invalid:8443"
+        burst(app, ["5", "down", "enter", *target, "enter", *SECRET, "enter"])
+        assert await wait_for(pilot, lambda: recorder.calls, timeout=10), screen_text(app)
+        assert recorder.calls == [(target, SECRET)]
+        assert connect_screen(app).query_one("#target").value == target
+        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "DashboardScreen", timeout=10)
+        assert hosts.cursor_row == 0  # no key of the burst reached the dashboard
+        assert_secret_nowhere(app)
+
+
+async def test_burst_from_the_dashboard_into_an_invalid_target_never_shows_the_password():
+    recorder = Recorder()
+    app = make_app(recorder)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        burst(app, ["5", "down", "enter", *"http://127.0.0.300", "enter", *SECRET, "enter"])
+        assert await wait_for(pilot, lambda: "Invalid target" in screen_text(app), timeout=10), screen_text(app)
+        screen = app.screen
+        assert type(screen).__name__ == "ConnectScreen"
+        assert screen.query_one("#target").value == "http://127.0.0.300"
+        assert screen.query_one("#password").value == SECRET
+        assert screen.query_one("#target").has_focus  # the error put the cursor where the fix goes
+        assert recorder.calls == []
+        assert_secret_nowhere(app)
+
+
+async def test_burst_of_5_then_1_goes_back_to_the_dashboard_and_keys_follow():
+    app = make_app(Recorder())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        hosts = app.screen.query_one("#hosts")
+        burst(app, ["5", "1", "x"])  # x: the dashboard's letter-jump, to xcp-b
+        assert await wait_for(pilot, lambda: hosts.cursor_row == 1, timeout=5), screen_text(app)
+        assert type(app.screen).__name__ == "DashboardScreen"
+        assert connect_screen(app).is_mounted  # it was opened, in between
+        assert connect_screen(app).query_one("#target").value == ""
+
+
+async def test_digits_typed_in_a_field_stay_in_the_field():
+    app = make_app(Recorder())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        burst(app, ["5", "down", "enter", *"12345"])
+        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "ConnectScreen"
+                              and app.screen.query_one("#target").value == "12345", timeout=5), \
+            screen_text(app)
+        assert type(app.screen).__name__ == "ConnectScreen"
+
+
+async def test_a_digit_leaves_a_modal_question_open():
+    app = make_app(Recorder())
+    answers = []
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.push_screen(ConfirmScreen("Promote xcp-b to master?"), answers.append)
+        await pilot.pause()
+        burst(app, ["5", "1"])
+        await pilot.pause()
+        await pilot.press("n")
+        assert await wait_for(pilot, lambda: answers == [False], timeout=5)
+        assert type(app.screen).__name__ == "DashboardScreen"
+
+
+async def test_digits_of_a_typed_host_name_stay_in_the_wizard(tmp_path):
+    """The screen keys act as the app reads them (priority bindings): the
+    wizard, which reads typed host names key by key, keeps its digits."""
+    executor = FakeExecutor()
+    wizard = RecoveryWizard(FakeObserver(), master_down_plan(), executor,
+                            audit=AuditLog(tmp_path / "audit.jsonl"), report_dir=tmp_path / "reports")
+    app = make_app(Recorder())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.push_screen(wizard)
+        await wait_state(pilot, wizard, WizardState.OVERVIEW)
+        burst(app, ["1", "5"])
+        await pilot.pause()
+        assert app.screen is wizard
+        for key, state in (("enter", WizardState.STEP_DETAIL), ("enter", WizardState.CONFIRM),
+                           ("enter", WizardState.RESULT)):
+            await pilot.press(key)
+            await wait_state(pilot, wizard, state)
+        await pilot.press("enter", "enter")
+        await wait_state(pilot, wizard, WizardState.ATTEST)
+        burst(app, [*"xs01"])
+        assert await wait_for(pilot, lambda: wizard.typed == "xs01", timeout=5), wizard.typed
+        assert app.screen is wizard

@@ -6,7 +6,9 @@ emergency banner through the seed recovery, driven by keys, to a pool the
 XenAPI SDK confirms healthy, then `q`; the dom0 realities (noexec TMPDIR, no
 HOME/USER/passwd entry, a locale it cannot load, CentOS CA paths, leftovers
 of a killed run); and the RPM (requires, file list, install into an empty
---root). Needs root, util-linux and tmux: .ci/run installs what is missing,
+--root), whose /usr/bin/xentui starter, like OUTDIR/xentui-run, picks an
+exec-capable TMPDIR when /tmp is noexec. Needs root, util-linux, tmux and
+busybox-static: .ci/run installs what is missing,
 and anything still missing fails here loudly.
 """
 
@@ -32,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import make_tcp_session
-from dom0_root import EmptyRoot, build, console_env, descendants, kill_tree, minimal_env
+from dom0_root import EmptyRoot, add_busybox, build, console_env, descendants, kill_tree, minimal_env
 from fake_xapi import ROOT_PASSWORD, FakeXapi
 from sshd_fixture import sshd_factory, sshd_server  # noqa: F401  (fixtures)
 from test_recovery_scenarios import start_sim
@@ -219,6 +221,8 @@ def test_status_over_ssh_from_an_empty_root(dom0, root, tmp_path, sshd_server):
 
 
 def test_noexec_tmpdir_is_one_clear_line(dom0, root):
+    # The bare file, before any of our code runs: staticx's own line. The
+    # starters (below, with the RPM) pick another directory or name TMPDIR.
     done = root.run("sim", "scenarios", env=console_env(), noexec_tmp=True)
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
@@ -323,31 +327,105 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(dom0, root):
 # --- the RPM ----------------------------------------------------------------------------
 
 
-def test_rpm_requires_only_rpmlib_and_ships_two_files(dom0):
+def test_rpm_requires_only_rpmlib_and_ships_the_file_its_starter_and_the_plugin(dom0):
     if not shutil.which("rpm"):
         pytest.fail("rpm is missing (Debian package rpm; .ci/run installs it)")
     requires = subprocess.run(["rpm", "-qpR", str(dom0.rpm)], capture_output=True, text=True, check=True).stdout
     lines = [line.strip() for line in requires.splitlines() if line.strip()]
-    assert lines and all(line.startswith("rpmlib(") for line in lines), lines
+    assert lines and all(line.startswith("rpmlib(") for line in lines), lines  # not even /bin/sh
     files = subprocess.run(["rpm", "-qlp", str(dom0.rpm)], capture_output=True, text=True, check=True).stdout
-    assert files.split() == ["/usr/bin/xentui", "/usr/lib64/xsconsole/plugins-extras/XSFeatureXentui.py"]
+    assert files.split() == ["/usr/bin/xentui", "/usr/lib64/xsconsole/plugins-extras/XSFeatureXentui.py",
+                             "/usr/libexec/xentui", "/usr/libexec/xentui/xentui"]
     info = subprocess.run(["rpm", "-qp", "--qf", "%{VERSION} %{RELEASE} %{ARCH} %{PAYLOADCOMPRESSOR}",
                            str(dom0.rpm)], capture_output=True, text=True, check=True).stdout
     assert info == f"{dom0.version} 1 x86_64 gzip"
 
 
-def test_rpm_installs_into_an_empty_root_and_runs_there(dom0, tmp_path):
-    target = tmp_path / "rpmroot"
+def _rpm_root(dom0, target: Path) -> Path:
+    """The RPM installed into an empty --root."""
     target.mkdir()
     subprocess.run(["rpm", "--root", str(target), "--initdb"], check=True, capture_output=True)
     done = subprocess.run(["rpm", "--root", str(target), "-i", str(dom0.rpm)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    installed = target / "usr" / "bin" / "xentui"
+    return target
+
+
+def test_rpm_installs_into_an_empty_root_and_runs_there(dom0, tmp_path):
+    target = _rpm_root(dom0, tmp_path / "rpmroot")
+    installed = target / "usr" / "libexec" / "xentui" / "xentui"
     assert installed.read_bytes() == dom0.file.read_bytes() and os.access(installed, os.X_OK)
+    starter = target / "usr" / "bin" / "xentui"
+    assert os.access(starter, os.X_OK) and starter.read_text().startswith("#!/bin/sh\n")
+    assert "\nxentui_file=/usr/libexec/xentui/xentui\n" in starter.read_text()
     plugin = target / "usr" / "lib64" / "xsconsole" / "plugins-extras" / "XSFeatureXentui.py"
     assert "Pool recovery (xentui)" in plugin.read_text()
     query = subprocess.run(["rpm", "--root", str(target), "-q", "xentui"], capture_output=True, text=True)
     assert query.stdout.strip() == f"xentui-{dom0.version}-1.x86_64"
-    chroot = EmptyRoot(target, dom0.file, inside="/usr/bin/xentui")
+    chroot = EmptyRoot(target, dom0.file, inside="/usr/libexec/xentui/xentui")
     version = chroot.run("--version", env={})
     assert version.stdout == f"xentui {dom0.version}\n", version.stderr
+
+
+# --- a noexec /tmp: /usr/bin/xentui (and OUTDIR/xentui-run) pick another directory ----------
+# The root holds a static busybox as /bin/sh with the few tools the starter uses
+# (a dom0 has bash and coreutils there); /dev/shm is the host's unless mounted noexec.
+
+
+def test_rpm_command_picks_an_exec_capable_tmpdir_when_tmp_is_noexec(dom0, tmp_path):
+    target = _rpm_root(dom0, tmp_path / "rpmroot")
+    add_busybox(target)
+    chroot = EmptyRoot(target, dom0.file, inside="/usr/bin/xentui")
+    (target / "root").mkdir(mode=0o700, exist_ok=True)  # Debian's rpm keeps --root's database in /root/.rpmdb
+    # /var/tmp missing, /tmp and /dev/shm noexec: only /root can take it.
+    for env in ({}, {"TMPDIR": "/tmp"}, {"TMPDIR": "/nowhere"}):
+        done = chroot.run("--version", env=env, noexec_tmp=True, noexec_dirs=["/dev/shm"])
+        assert done.returncode == 0, (env, done.stderr)
+        assert done.stdout == f"xentui {dom0.version}\n" and done.stderr == "", (env, done.stderr)
+    assert [p.name for p in (target / "root").iterdir()] == [".rpmdb"]  # unpacked, probed and cleaned up there
+    # A whole command with arguments, from a /var/tmp that allows exec.
+    (target / "var" / "tmp").mkdir(parents=True, exist_ok=True)
+    os.chmod(target / "var" / "tmp", 0o1777)
+    scenarios = chroot.run("sim", "scenarios", env=console_env("/root"), noexec_tmp=True,
+                           noexec_dirs=["/dev/shm", "/root"])
+    assert scenarios.returncode == 0 and "master-down" in scenarios.stdout, scenarios.stderr
+    assert scenarios.stderr == "" and list((target / "var" / "tmp").iterdir()) == []
+
+
+def test_rpm_command_names_tmpdir_in_one_line_when_nothing_allows_exec(dom0, tmp_path):
+    target = _rpm_root(dom0, tmp_path / "rpmroot")
+    add_busybox(target)
+    chroot = EmptyRoot(target, dom0.file, inside="/usr/bin/xentui")
+    (target / "var" / "tmp").mkdir(parents=True, exist_ok=True)
+    (target / "root").mkdir(mode=0o700, exist_ok=True)
+    done = chroot.run("--version", env={"TMPDIR": "/tmp"}, noexec_tmp=True,
+                      noexec_dirs=["/var/tmp", "/dev/shm", "/root"])
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("xentui: no exec-capable temporary directory (/tmp noexec, /var/tmp noexec, "
+                           "/dev/shm noexec, /root noexec); set TMPDIR to a writable directory on a file "
+                           "system that allows exec: TMPDIR=/path/to/dir xentui\n"), done.stderr
+    # The same with /var/tmp, /root and TMPDIR missing.
+    (target / "var" / "tmp").rmdir()
+    shutil.rmtree(target / "root")
+    done = chroot.run("--version", env={"TMPDIR": "/nowhere"}, noexec_tmp=True, noexec_dirs=["/dev/shm"])
+    assert done.returncode == 2 and done.stdout == "" and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("xentui: no exec-capable temporary directory (/nowhere missing, /tmp noexec, "
+                                  "/var/tmp missing, /dev/shm noexec, /root missing); set TMPDIR"), done.stderr
+
+
+def test_xentui_run_next_to_the_file_picks_an_exec_capable_tmpdir(dom0, root):
+    """`sh /mnt/xentui-run` for the file carried in on media."""
+    add_busybox(root.path)
+    shutil.copy2(dom0.run_script, root.path / "xentui-run")
+    source = Path(__file__).resolve().parents[1] / "packaging" / "xentui-run"
+    assert dom0.run_script.read_bytes() == source.read_bytes() and os.access(dom0.run_script, os.X_OK)
+    (root.path / "var" / "tmp").mkdir(parents=True)
+    os.chmod(root.path / "var" / "tmp", 0o1777)
+    starter = EmptyRoot(root.path, dom0.file, inside="/bin/sh")
+    done = starter.run("/xentui-run", "--version", env={}, noexec_tmp=True)
+    assert done.returncode == 0 and done.stdout == f"xentui {dom0.version}\n", done.stderr
+    assert done.stderr == ""
+    none = starter.run("/xentui-run", "--version", env={}, noexec_tmp=True, noexec_dirs=["/var/tmp", "/dev/shm"])
+    assert none.returncode == 2 and none.stdout == ""
+    assert none.stderr == ("xentui: no exec-capable temporary directory (/tmp noexec, /var/tmp noexec, "
+                           "/dev/shm noexec, /root missing); set TMPDIR to a writable directory on a file "
+                           "system that allows exec: TMPDIR=/path/to/dir sh /xentui-run\n"), none.stderr

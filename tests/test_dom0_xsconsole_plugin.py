@@ -132,7 +132,7 @@ print(json.dumps({
     'skips_noexec': scope['XentuiExecCapableDir']([noexec, plain]),
     'none_left': scope['XentuiExecCapableDir']([noexec]),
     'command': scope['XentuiCommandLine']({'TMPDIR': noexec, 'HOME': '/root'}),
-    'kept': scope['XentuiCommandLine']({'TMPDIR': plain}),
+    'candidates': scope['TMPDIR_CANDIDATES'],
 }))
 """
 
@@ -155,9 +155,10 @@ def test_plugin_picks_an_exec_capable_tmpdir_under_python_36(tmp_path):
     result = json.loads(done.stdout)
     assert result["skips_noexec"] == str(plain)
     assert result["none_left"] is None
-    assert "TMPDIR=" + str(noexec) not in result["command"]
-    assert result["command"].endswith("exec /usr/bin/xentui") and "HOME=/root" in result["command"]
-    assert f"TMPDIR={plain} " in result["kept"]
+    # The starter (/usr/bin/xentui, packaging/xentui-run) picks TMPDIR, from the same list.
+    assert result["command"] == "HOME=/root exec /usr/bin/xentui"
+    starter = (PLUGIN.parents[1] / "xentui-run").read_text()
+    assert f'for dir in ${{TMPDIR:+"$TMPDIR"}} {" ".join(result["candidates"])}; do' in starter
 
 
 # --- xsconsole itself (needs its source: an extra, not run in CI) ------------------------

@@ -209,3 +209,27 @@ def test_fast_paths_agree_with_the_general_reader(items, pairs):
     written_set, written_map = marshal_set(items), marshal_map(pairs)
     assert decode_set(written_set) == parse_sexpr(written_set) == items
     assert decode_map(written_map) == {k: v for k, v in parse_sexpr(written_map)} == pairs
+
+
+def test_the_fast_set_and_map_patterns_accept_exactly_what_the_plain_ones_do():
+    """The unrolled quoted-atom pattern is an optimisation only: same matches, same atoms."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from xentui.host import statedb
+
+    plain_q = r"'(?:[^'\\]|\\.)*'"
+    plain_set = re.compile(r"\((?:%s(?: %s)*)?\)" % (plain_q, plain_q), re.DOTALL)
+    plain_map = re.compile(r"\((?:\(%s %s\)(?: \(%s %s\))*)?\)" % ((plain_q,) * 4), re.DOTALL)
+    plain_atom = re.compile(r"'((?:[^'\\]|\\.)*)'", re.DOTALL)
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.text(alphabet="'\\() ab\n", max_size=30))
+    def check(text):
+        assert bool(statedb._WRITTEN_SET.fullmatch(text)) == bool(plain_set.fullmatch(text))
+        assert bool(statedb._WRITTEN_MAP.fullmatch(text)) == bool(plain_map.fullmatch(text))
+        assert statedb._ATOM.findall(text) == plain_atom.findall(text)
+
+    check()

@@ -104,8 +104,10 @@ async def test_hostile_pool_text_is_shown_escaped_on_every_screen(tmp_path):
     app = XenTuiApp(lambda: observer, clock=lambda: fx.FIXED_NOW, audit_path=tmp_path / "audit.jsonl",
                     read_only=True)
     async with app.run_test(size=SIZE) as pilot:
-        # The whole dashboard drawn: the hosts table and the banner's reason.
-        assert await wait_for(pilot, lambda: "127.0.0.13" in screen_text(app) and "xapi says" in screen_text(app))
+        # The whole dashboard drawn: the hosts table, the banner's reason and the
+        # top bar's connection label (each repaints on its own under load).
+        assert await wait_for(pilot, lambda: all(part in screen_text(app) for part in (
+            "127.0.0.13", "xapi says", "local " + SHOWN)))
         text = await _check(app, pilot, "dashboard")
         for needle in ("xcp-a" + SHOWN, "master unreachable " + SHOWN, "pool" + SHOWN, "eth0" + SHOWN,
                        "local " + SHOWN):

@@ -15,8 +15,9 @@ quietly (when the fix is certain) or becomes ONE clear line for the user:
   live process uses.
 
 A noexec TMPDIR cannot be handled here: both unpacking layers need to
-execute from it before any Python runs. The xsconsole plugin picks an
-exec-capable TMPDIR before starting the file; by hand, set TMPDIR.
+execute from it before any Python runs. The sh starter (packaging/xentui-run:
+the RPM's /usr/bin/xentui, OUTDIR/xentui-run next to the file) picks an
+exec-capable TMPDIR before starting the file, or names TMPDIR in one line.
 """
 
 from __future__ import annotations

@@ -23,10 +23,14 @@ except ImportError:  # Python 2
 
 from XSConsoleStandard import *
 
+# The RPM's starter (packaging/xentui-run): it gives the real file
+# (/usr/libexec/xentui/xentui), which unpacks itself into TMPDIR and runs code
+# from there, the first of TMPDIR and TMPDIR_CANDIDATES that allows exec.
 XENTUI_COMMAND = '/usr/bin/xentui'
-# The single file unpacks itself into TMPDIR and runs code from there, so
-# TMPDIR must allow exec. The first of these that does is used.
-TMPDIR_CANDIDATES = ('/tmp', '/var/tmp', '/dev/shm', '/run', '/root')
+# The starter's list, checked here too: when none allows exec, xsconsole shows
+# a dialogue instead of the starter's one line, which would vanish as soon as
+# xsconsole redraws its screen.
+TMPDIR_CANDIDATES = ('/tmp', '/var/tmp', '/dev/shm', '/root')
 ST_NOEXEC = getattr(os, 'ST_NOEXEC', 8)  # Python 2's os lacks the constant; 8 on Linux
 
 
@@ -46,14 +50,13 @@ def XentuiExecCapableDir(inCandidates):
 
 def XentuiCommandLine(inEnviron=None):
     """The shell command that starts xentui on this console, or None when no
-    temporary directory here allows exec."""
+    temporary directory here allows exec. The starter picks the directory."""
     environ = os.environ if inEnviron is None else inEnviron
     current = environ.get('TMPDIR')
-    tmpdir = XentuiExecCapableDir(([current] if current else []) + list(TMPDIR_CANDIDATES))
-    if tmpdir is None:
+    if XentuiExecCapableDir(([current] if current else []) + list(TMPDIR_CANDIDATES)) is None:
         return None
     home = environ.get('HOME') or '/root'
-    return 'HOME=%s TMPDIR=%s exec %s' % (ShellQuote(home), ShellQuote(tmpdir), XENTUI_COMMAND)
+    return 'HOME=%s exec %s' % (ShellQuote(home), XENTUI_COMMAND)
 
 
 class XSFeatureXentui:

@@ -331,10 +331,12 @@ class Observer:
             emitter.emit(obs, version)
 
     def _regather(self, obs: Observation) -> Observation:
-        """`obs` with fresh ground truth and peer answers, re-diagnosed."""
+        """`obs` with fresh ground truth and peer answers, re-diagnosed. Right
+        after a look that left the peers unasked, that look's ground truth is
+        fresh: only the peers are asked (no second read of a 13 MB state.db)."""
         from xentui.recovery.diagnosis import diagnose
 
-        gt = self._gather_ground_truth()
+        gt = obs.ground_truth if obs.peers_pending else self._gather_ground_truth()
         this_uuid = obs.connection.this_host_uuid or self._this_uuid(gt)
         views = self._peer_views(obs.snapshot, gt, this_uuid, False) if obs.snapshot is not None else ()
         updated = replace(obs, at=self.now(), ground_truth=gt, peer_views=views, findings=(), peers_pending=False)

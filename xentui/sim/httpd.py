@@ -225,7 +225,7 @@ _CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", 
 class HostListeners:
     """One host's xapi endpoints: a unix socket and a TCP port."""
 
-    def __init__(self, host: str, socket_path: Optional[Path], tcp_address: str, tcp_port: int,
+    def __init__(self, host: str, socket_path: Optional[Path], tcp_address: Optional[str], tcp_port: int,
                  handler: Handler) -> None:
         self.host = host
         self.socket_path = Path(socket_path) if socket_path is not None else None

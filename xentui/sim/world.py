@@ -12,7 +12,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Generic, List, Optional, Protocol, Set, Tuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Generic, List, Optional, Protocol, Set, Tuple, TypeVar, cast
 
 from xentui.sim.clock import Scheduler, SimClock, Timings
 
@@ -123,6 +123,11 @@ class Reach(Generic[ProcT]):
     @property
     def ok(self) -> bool:
         return self.kind == "ok"
+
+    @property
+    def peer(self) -> ProcT:
+        """`target`, typed for use after `ok` (world.reach sets it on every ok reach)."""
+        return cast(ProcT, self.target)
 
     def describe(self, address: str) -> str:
         if self.kind == "refused":

@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from xentui.sim import tls_state
 from xentui.sim.dispatch import (  # noqa: F401 - re-exported for the handlers
-    EMERGENCY_CALLS, OPTIONAL_PARAMS, SELF_CONNECTING_CALLS, UNLOCKED_CALLS, WHITELIST, CallContext,
-    ClientGone, DelayedFailure, Dispatcher, RawValue, RaisedFailure, SessionInfo, XapiStopped, client_gone,
+    OPTIONAL_PARAMS, SELF_CONNECTING_CALLS, UNLOCKED_CALLS, WHITELIST, DelayedFailure, Dispatcher, RawValue,
+    RaisedFailure, SessionInfo, XapiStopped,
 )
+# What the handlers import from here, exported by name (mypy --strict has no implicit re-export).
+from xentui.sim.dispatch import EMERGENCY_CALLS as EMERGENCY_CALLS
+from xentui.sim.dispatch import CallContext as CallContext
+from xentui.sim.dispatch import ClientGone as ClientGone
+from xentui.sim.dispatch import client_gone as client_gone
 from xentui.sim.errors import ApiError
 from xentui.sim.host_files import clone_with_origin
 from xentui.sim.httpd import HostListeners
@@ -29,7 +34,10 @@ from xentui.sim.xapi_pid import XapiPidProcess, stand_in_executable
 from xentui.sim.xapi_version import XAPI_BUILD, version_higher
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xentui.sim.clock import TimerHandle
+    from datetime import datetime
+    from pathlib import Path
+
+    from xentui.sim.clock import SimClock, TimerHandle
     from xentui.sim.db import Database
 
 NULL_REF = "OpaqueRef:NULL"
@@ -100,7 +108,7 @@ class XapiHost(Dispatcher):
         return self.role == "master"
 
     @property
-    def clock(self):
+    def clock(self) -> SimClock:
         return self.world.clock
 
     def note(self, message: str) -> None:
@@ -197,9 +205,9 @@ class XapiHost(Dispatcher):
     def _master_confirms_ha_disabled(self) -> bool:
         # call_emergency_mode_functions: slave_local_login on the master, Pool.get_ha_enabled
         reach = self.world.reach(self.name, self.master_address)
-        if not reach.ok or reach.target.emergency or reach.target.db is None:
+        if not reach.ok or reach.peer.emergency or reach.peer.db is None:
             return False
-        db = reach.target.db
+        db = reach.peer.db
         return not any(db.get_field("pool", p, "ha_enabled") for p in db.refs("pool"))
 
     @property
@@ -317,7 +325,7 @@ class XapiHost(Dispatcher):
         self._listen_tcp()
 
     @property
-    def socket_path(self):
+    def socket_path(self) -> Path:
         return self.machine.root / "var" / "lib" / "xcp" / "xapi"
 
     def _write_pid(self, running: bool) -> None:
@@ -429,9 +437,9 @@ class XapiHost(Dispatcher):
             reach = self.world.reach(self.name, address)
             if not reach.ok or reach.target is self:
                 continue  # "if we couldn't contact slave then carry on regardless"
-            if reach.target.emergency and reach.target.emergency_error is not None:
+            if reach.peer.emergency and reach.peer.emergency_error is not None:
                 continue  # pool.is_slave is an emergency call, but an emergency host is a slave
-            if reach.target.is_master:
+            if reach.peer.is_master:
                 self.note(f"another master at {address}: restarting as its slave")
                 self.set_role("slave", address)
                 self._after(0, lambda: self.restart(gap=self.world.timings.xapi_restart_gap,
@@ -457,7 +465,7 @@ class XapiHost(Dispatcher):
             db.set_field("host", host_ref, "address", host_address)
         back = self.world.reach(self.name, host_address)
         # the talk-back is a verified pool connection too (call_emergency_mode_functions)
-        if not back.ok or tls_state.verify_failure(self.tls, self.tls_verification, back.target.tls):
+        if not back.ok or tls_state.verify_failure(self.tls, self.tls_verification, back.peer.tls):
             return ApiError("HOST_MASTER_CANNOT_TALK_BACK", host_address)
         db.set_field("host", host_ref, "enabled", False)
         if not any(db.get_field("pool", p, "ha_enabled") for p in db.refs("pool")):
@@ -524,7 +532,7 @@ class XapiHost(Dispatcher):
             if reach.ok and reach.target is not self:
                 if copy is None:
                     copy = clone_with_origin(db)
-                reach.target.receive_backup(copy, sender=self.machine.address)
+                reach.peer.receive_backup(copy, sender=self.machine.address)
         self.files_changed()
 
     def receive_backup(self, copy: "Database", sender: Optional[str] = None) -> None:
@@ -569,7 +577,7 @@ class XapiHost(Dispatcher):
                 self._after(t.connect_timeout, lambda: self._retry_hello(error, t.hello_retry_temporary),
                             "hello-timeout")
             return
-        master = reach.target
+        master = reach.peer
         # the stunnel handshake comes before any reply (tls_state.py)
         tls_reason = tls_state.verify_failure(self.tls, self.tls_verification, master.tls)
         if tls_reason is not None:
@@ -629,11 +637,11 @@ class XapiHost(Dispatcher):
         if self.role != "slave" or self.emergency or self.start_up_done:
             return  # once per start-up
         reach = self.world.reach(self.name, self.master_address)
-        if not reach.ok or reach.target.db is None or reach.target.emergency:
+        if not reach.ok or reach.peer.db is None or reach.peer.emergency:
             # the database call waits for the master connection: try again later
             self._after(self.world.timings.hello_retry_temporary, self.consider_enabling_host, "consider-enabling")
             return
-        db = reach.target.db
+        db = reach.peer.db
         me = self.host_ref_in(db)
         if me is None:
             return
@@ -655,21 +663,21 @@ class XapiHost(Dispatcher):
         if self.machine.hung or self.role != "slave":
             return
         reach = self.world.reach(self.name, self.master_address)
-        if not reach.ok or not reach.target.is_master or reach.target.db is None:
+        if not reach.ok or not reach.peer.is_master or reach.peer.db is None:
             return  # other errors are just retried
-        if tls_state.verify_failure(self.tls, self.tls_verification, reach.target.tls):
+        if tls_state.verify_failure(self.tls, self.tls_verification, reach.peer.tls):
             # the master connection fails the handshake: Master_connection gives up and
             # restarts xapi (restart_on_connection_timeout), which meets it again at hello
             self.note("master connection: TLS verification failed: restarting")
             self.restart(reason="master connection TLS failure")
             return
-        my_ref = self.host_ref_in(reach.target.db)
+        my_ref = self.host_ref_in(reach.peer.db)
         if my_ref is None:
             # SESSION_AUTHENTICATION_FAILED: "we must be pointing at the wrong master"
             self.note("heartbeat rejected by master: restarting")
             self.restart(reason="heartbeat auth failure")
             return
-        reach.target.on_heartbeat(my_ref)
+        reach.peer.on_heartbeat(my_ref)
 
     # --- reaching the master --------------------------------------------------
 
@@ -687,7 +695,7 @@ class XapiHost(Dispatcher):
             self.check_alive(incarnation)
             reach = self.world.reach(self.name, self.master_address)
             if reach.ok:
-                return reach.target
+                return reach.peer
             if client_gone():
                 # The client timed out and hung up: nobody waits for this answer any more,
                 # so free the thread instead of piling threads up during a long outage.
@@ -734,7 +742,7 @@ class XapiHost(Dispatcher):
             raise ApiError("HOST_IS_SLAVE", master.master_address)
         return master, master.db
 
-def _dt(sim_time: float):
+def _dt(sim_time: float) -> datetime:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(int(sim_time), tz=timezone.utc)

@@ -74,11 +74,13 @@ ACTIONS: Tuple[UiAction, ...] = (
     UiAction("app.help", "app.help", "question_mark,f1", "Help", "Show this help: every key, generated from the action registry.", "app", key_display="?"),
     UiAction("app.quit", "app.quit_app", "q", "Quit", "Quit xentui at once, even while a call is hanging.", "app"),
     UiAction("app.refresh", "app.refresh", "f5", "Refresh", "Observe the pool again now (xsconsole's F5).", "app", key_display="F5"),
-    UiAction("app.screen.dashboard", "app.show_screen('dashboard')", "1", "Dash", "Dashboard: emergency banner, hosts, management interface, findings.", "app"),
-    UiAction("app.screen.vms", "app.show_screen('vms')", "2", "VMs", "Virtual machines: power state, host, those on a dead host.", "app"),
-    UiAction("app.screen.network", "app.show_screen('network')", "3", "Net", "Network: the PIFs of every host, stale ones marked.", "app"),
-    UiAction("app.screen.log", "app.show_screen('log')", "4", "Log", "Log: xapi calls and audit records of this run.", "app"),
-    UiAction("app.screen.connect", "app.show_screen('connect')", "5", "Conn", "Connect: this host, an SSH target or a saved profile.", "app"),
+    # 1-5 are priority bindings: they switch screens as the app reads the key, so the keys typed
+    # after one reach the new screen (a focused Input or the wizard keeps its digits: check_consume_key).
+    UiAction("app.screen.dashboard", "app.show_screen('dashboard')", "1", "Dash", "Dashboard: emergency banner, hosts, management interface, findings.", "app", priority=True),
+    UiAction("app.screen.vms", "app.show_screen('vms')", "2", "VMs", "Virtual machines: power state, host, those on a dead host.", "app", priority=True),
+    UiAction("app.screen.network", "app.show_screen('network')", "3", "Net", "Network: the PIFs of every host, stale ones marked.", "app", priority=True),
+    UiAction("app.screen.log", "app.show_screen('log')", "4", "Log", "Log: xapi calls and audit records of this run.", "app", priority=True),
+    UiAction("app.screen.connect", "app.show_screen('connect')", "5", "Conn", "Connect: this host, an SSH target or a saved profile.", "app", priority=True),
     UiAction("app.demo", "app.demo_panel", "d", "Demo", "Demo panel: inject and clear faults in the simulated pool.", "app", demo_only=True),
     # --- dashboard ------------------------------------------------------------
     UiAction("dashboard.recover", "screen.recover", "r", "Recover", "Start the guided recovery (read-only: show the plan).", "dashboard"),

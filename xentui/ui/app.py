@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Callable, Deque, Optional, Tuple
 
 from textual import work
+from textual.actions import SkipAction
 from textual.app import App
+from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from xentui.recovery.observation import Observation
@@ -28,6 +30,7 @@ from xentui.ui import viewmodel as vm
 from xentui.ui.actions import bindings_for, display_key
 from xentui.ui.background import Abandoned, call_abandonable
 from xentui.ui.config import UiConfig
+from xentui.ui.heap import fix_mmap_threshold
 from xentui.ui.messages import ConnectFinished, DemoFaultApplied, LogLine, ObservationArrived, ObserverReady
 from xentui.ui.profile import ConsoleProfile, install_console_safe_scrollbars, make_themes
 from xentui.ui.screens.base import XenScreen, action_allowed
@@ -95,6 +98,7 @@ class XenTuiApp(App):
         connect_overrides: Optional[dict] = None,
     ) -> None:
         super().__init__()
+        fix_mmap_threshold()  # big reads must not ratchet the RSS up (see xentui.ui.heap)
         self.opener = opener
         self.target_label = target_label
         self.profile = profile or ConsoleProfile(False, "")
@@ -416,17 +420,28 @@ class XenTuiApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def action_show_screen(self, name: str) -> None:
-        self.show_screen(name)
+    async def action_show_screen(self, name: str) -> None:
+        if self.screen.is_modal:
+            raise SkipAction()  # a question on screen (confirm, too small) keeps its keys
+        # 1-5 are priority bindings: this runs as the app reads the key. Until the new
+        # screen is mounted (its on_mount set the focus) the app reads no further key,
+        # so the keys typed after the digit go to that screen's focused field, in order.
+        mounting = self._switch_to(name)
+        if mounting is not None:
+            await mounting
 
     def show_screen(self, name: str) -> None:
+        self._switch_to(name)
+
+    def _switch_to(self, name: str) -> Optional[AwaitMount]:
         if isinstance(self.screen, TooSmallScreen):
-            return
+            return None
         # Close modals (help, demo, details) first so the numbers always work.
         while len(self.screen_stack) > 1 and not isinstance(self.screen, TooSmallScreen):
             self.pop_screen()
         if self.current_mode != name:
-            self.switch_mode(name)
+            return self.switch_mode(name)
+        return None
 
     def action_demo_panel(self) -> None:
         from xentui.ui.screens.demo_panel import DemoPanel

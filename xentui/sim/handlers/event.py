@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any, Dict
+
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import make
 from xentui.sim.xapi_host import CallContext, ClientGone, client_gone
 
 
-def event_from(ctx: CallContext, classes, token, timeout):
+def event_from(ctx: CallContext, classes: Any, token: Any, timeout: Any) -> Dict[str, Any]:
     proc = ctx.proc
     incarnation = ctx.incarnation
     clock = ctx.world.clock
 
-    def wait(condition, sim_timeout: float) -> bool:
+    def wait(condition: threading.Condition, sim_timeout: float) -> bool:
         # Wait in short real slices so a stopped xapi ends the call promptly.
         proc.check_alive(incarnation)
         real = min(clock.real(sim_timeout), 0.25)
-        result = condition.wait(real)
+        result: bool = condition.wait(real)
         proc.check_alive(incarnation)
         if client_gone():
             raise ClientGone()

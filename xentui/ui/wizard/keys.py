@@ -8,7 +8,7 @@ Other keys a state does not use bubble up to the app (q quits, ? helps).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Optional, cast
 
 from textual import events
 from textual.containers import VerticalScroll
@@ -27,6 +27,17 @@ QUIT_KEYS = frozenset({"q", "ctrl+q", "ctrl+c"})
 
 
 class WizardKeys(WizardHost):
+    def check_consume_key(self, key: str, character: Optional[str]) -> bool:
+        """The keys `on_key` keeps for itself: Textual then leaves them out of the
+        app's priority bindings (1-5 switch screens as the app reads the key)."""
+        if self.state is S.RUNNING:
+            return key not in QUIT_KEYS
+        if not character or not character.isprintable():
+            return False
+        typing = self.state is S.ATTEST or (
+            self.state is S.CONFIRM and self._confirm_kind(self.step) == "typed-host-name")
+        return typing or character.isdigit()
+
     async def on_key(self, event: events.Key) -> None:
         handler = getattr(self, "_key_" + self.state.name.lower(), None)
         used = handler(event) if handler is not None else False
