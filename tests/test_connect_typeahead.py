@@ -18,6 +18,8 @@ import pytest
 from textual import events
 
 import ui_fixtures as fx
+from test_tty_demo import TMUX, Tmux, installed_xentui
+from test_tty_demo import wait_until as tty_wait
 from test_wizard_fakes import FakeExecutor, FakeObserver, master_down_plan, wait_state
 from ui_helpers import screen_text, wait_for
 from xentui.recovery.audit import AuditLog
@@ -229,3 +231,30 @@ async def test_digits_of_a_typed_host_name_stay_in_the_wizard(tmp_path):
         burst(app, [*"xs01"])
         assert await wait_for(pilot, lambda: wizard.typed == "xs01", timeout=5), wizard.typed
         assert app.screen is wizard
+
+
+# --- the same burst in a real terminal: the installed command, tmux, TERM=linux ---------------
+
+@pytest.mark.tty
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_burst_in_a_real_terminal_from_the_dashboard(tmp_path):
+    """One `send-keys`: tmux writes every key to the pty at once, so the app
+    reads them as typed-ahead input. Up wraps the connect list to its last
+    row ("Another host"), whatever rows the demo and profiles add."""
+    tmux = Tmux(tmp_path)
+    env = (f"TERM=linux XDG_CONFIG_HOME={tmp_path}/config XDG_STATE_HOME={tmp_path}/state "
+           f"XDG_DATA_HOME={tmp_path}/data")
+    try:
+        tmux.run("new-session", "-d", "-s", "demo", "-x", "80", "-y", "25",
+                 f"exec env {env} {installed_xentui()} --demo")
+        assert tty_wait(lambda: "EMERGENCY MODE" in tmux.capture(), timeout=30), tmux.capture()
+        # (a string that is no key name is sent as its characters)
+        tmux.run("send-keys", "-t", "demo", "5", "Up", "Enter", "http://127.0.0.300", "Enter", SECRET, "Enter")
+        assert tty_wait(lambda: "Invalid target" in tmux.capture(), timeout=15), tmux.capture()
+        screen = tmux.capture()
+        assert "Connect to a pool host" in screen and "http://127.0.0.300" in screen
+        assert "invalid IPv4 address '127.0.0.300'" in screen, screen
+        assert SECRET not in screen
+        tmux.run("send-keys", "-t", "demo", "q")
+    finally:
+        tmux.kill()

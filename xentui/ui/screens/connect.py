@@ -61,7 +61,10 @@ class ConnectScreen(XenScreen):
     app reads it, while `widget.focus()` only takes effect later; so Enter,
     Up and Down are priority bindings here (run in key order, by the app)
     that move the focus at once (`set_focus`), and a connect waits until both
-    fields have consumed the keys already sent to them (`FieldDrained`)."""
+    fields have consumed the keys already sent to them (`FieldDrained`).
+    Keys typed right after the `5` that opens this screen wait in the app's
+    queue until this screen is mounted and has its focus (the app's
+    `action_show_screen`), so they start in the list, not on the dashboard."""
 
     SCOPE = "connect"
     BINDINGS = bindings_for("connect")
