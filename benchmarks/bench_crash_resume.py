@@ -39,8 +39,10 @@ def main() -> int:
             points = points_of(recording)
             failures = replay_all(scenario, points, Path(tmp) / scenario, expected)
             took = time.perf_counter() - t0
-            print(f"{scenario:16} {len(recording.records):7} {len(recording.calls):5} {len(points):6} "
-                  f"{took:8.1f} {len(failures):6}")
+            print(
+                f"{scenario:16} {len(recording.records):7} {len(recording.calls):5} {len(points):6} "
+                f"{took:8.1f} {len(failures):6}"
+            )
             for f in failures[:3]:
                 print("   ", f.splitlines()[0])
     return 0

@@ -28,6 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from bench_size import SimProcess  # noqa: E402
+
 from xentui.recovery.findings import Code  # noqa: E402
 from xentui.recovery.observer import Observer  # noqa: E402
 from xentui.sim import control  # noqa: E402
@@ -72,15 +73,22 @@ async def one_run(fault: str, probe: bool) -> dict:
             async with app.run_test(size=SIZE) as pilot:
                 await _until(pilot, lambda: _banner(app) is not None and _banner(app).level == "ok", 60)
                 if probe:
-                    await _until(pilot, lambda: observers[0]._liveness is not None
-                                 and observers[0]._liveness._monitor is not None
-                                 and observers[0]._liveness._monitor.probes_done >= 2, 30)
+                    await _until(
+                        pilot,
+                        lambda: (
+                            observers[0]._liveness is not None
+                            and observers[0]._liveness._monitor is not None
+                            and observers[0]._liveness._monitor.probes_done >= 2
+                        ),
+                        30,
+                    )
                 else:
                     await pilot.pause(3.0)
                 started = time.perf_counter()
                 control.send(sim.state, fault, ["xen1"])
-                await _until(pilot, lambda: _banner(app).level == "emergency"
-                             and "NOT ANSWERING" in _banner(app).title, 120)
+                await _until(
+                    pilot, lambda: _banner(app).level == "emergency" and "NOT ANSWERING" in _banner(app).title, 120
+                )
                 seconds = time.perf_counter() - started
                 reach = _reach(app)
                 await pilot.press("q")
@@ -100,9 +108,13 @@ def main() -> int:
         for fault, what in (("power_off", "powered off"), ("hang", "hung")):
             runs = [asyncio.run(one_run(fault, probe)) for _ in range(args.repeat if probe else 1)]
             label = "liveness probe" if probe else "event.from loop only (probe off)"
-            rows.append((f"master {what}: fault -> banner, {label} (s, median of {len(runs)})",
-                         statistics.median(r["seconds"] for r in runs),
-                         "/".join(sorted({r["reach"] for r in runs}))))
+            rows.append(
+                (
+                    f"master {what}: fault -> banner, {label} (s, median of {len(runs)})",
+                    statistics.median(r["seconds"] for r in runs),
+                    "/".join(sorted({r["reach"] for r in runs})),
+                )
+            )
     width = max(len(r[0]) for r in rows)
     for name, seconds, reach in rows:
         print(f"{name:<{width}}  {seconds:6.2f}  banner says: {reach}")

@@ -95,19 +95,39 @@ def demo_first_screen(command: str) -> Tuple[float, int, int, int, int]:
     socket = f"bench-dom0-{os.getpid()}"
     pid_file = Path(tmp) / "pid"
     run = Path(tmp) / "run.sh"
-    run.write_text(f"echo $$ > {pid_file}\nexec env TERM=linux TMPDIR={tmp}/t XDG_STATE_HOME={tmp}/s "
-                   f"XDG_CONFIG_HOME={tmp}/c XDG_DATA_HOME={tmp}/d /usr/bin/time -v -o {tmp}/time.txt "
-                   f"{command} --demo\n")
+    run.write_text(
+        f"echo $$ > {pid_file}\nexec env TERM=linux TMPDIR={tmp}/t XDG_STATE_HOME={tmp}/s "
+        f"XDG_CONFIG_HOME={tmp}/c XDG_DATA_HOME={tmp}/d /usr/bin/time -v -o {tmp}/time.txt "
+        f"{command} --demo\n"
+    )
     os.makedirs(f"{tmp}/t")
 
     def capture() -> str:
-        return subprocess.run([tmux, "-L", socket, "capture-pane", "-p", "-t", "b"], capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            [tmux, "-L", socket, "capture-pane", "-p", "-t", "b"], capture_output=True, text=True
+        ).stdout
 
     try:
         started = time.perf_counter()
-        subprocess.run([tmux, "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", "80",
-                        "-y", "25", f"sh {run}"], check=True)
+        subprocess.run(
+            [
+                tmux,
+                "-L",
+                socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "b",
+                "-x",
+                "80",
+                "-y",
+                "25",
+                f"sh {run}",
+            ],
+            check=True,
+        )
         while "Press r to start recovery" not in capture():
             if time.perf_counter() - started > 60:
                 raise RuntimeError(capture())
@@ -154,20 +174,33 @@ def main() -> int:
         rows.append((f"start to exit, {label} (median of {args.repeat})", f, v))
     demo_file = [demo_first_screen(str(file)) for _ in range(3)]
     demo_venv = [demo_first_screen(venv) for _ in range(3)]
-    rows.append(("demo: first full screen (median of 3)", statistics.median(d[0] for d in demo_file),
-                 statistics.median(d[0] for d in demo_venv)))
+    rows.append(
+        (
+            "demo: first full screen (median of 3)",
+            statistics.median(d[0] for d in demo_file),
+            statistics.median(d[0] for d in demo_venv),
+        )
+    )
     print(f"{'':52} {'file':>8} {'venv':>8} {'ratio':>6}")
     for label, f, v in rows:
         print(f"{label:52} {f:7.3f}s {v:7.3f}s {f / v:6.2f}")
-    print(f"demo at first screen, RSS of the process tree:  file {demo_file[0][1] / 1024:.0f} MB, "
-          f"venv {demo_venv[0][1] / 1024:.0f} MB")
-    print(f"demo, peak RSS of the largest process (time -v): file {demo_file[0][4] / 1024:.0f} MB, "
-          f"venv {demo_venv[0][4] / 1024:.0f} MB")
-    print(f"demo at first screen, TMPDIR used:              file {demo_file[0][2] / 1024:.0f} MB "
-          f"(unpacked copies {demo_file[0][3] / 1024:.0f} MB), venv {demo_venv[0][2] / 1024:.1f} MB")
+    print(
+        f"demo at first screen, RSS of the process tree:  file {demo_file[0][1] / 1024:.0f} MB, "
+        f"venv {demo_venv[0][1] / 1024:.0f} MB"
+    )
+    print(
+        f"demo, peak RSS of the largest process (time -v): file {demo_file[0][4] / 1024:.0f} MB, "
+        f"venv {demo_venv[0][4] / 1024:.0f} MB"
+    )
+    print(
+        f"demo at first screen, TMPDIR used:              file {demo_file[0][2] / 1024:.0f} MB "
+        f"(unpacked copies {demo_file[0][3] / 1024:.0f} MB), venv {demo_venv[0][2] / 1024:.1f} MB"
+    )
     for label, argv in (("--version", ["--version"]), ("sim scenarios", ["sim", "scenarios"])):
-        print(f"peak RSS, largest process, {label:14} file {peak_rss_kb(str(file), argv) / 1024:.0f} MB, "
-              f"venv {peak_rss_kb(venv, argv) / 1024:.0f} MB")
+        print(
+            f"peak RSS, largest process, {label:14} file {peak_rss_kb(str(file), argv) / 1024:.0f} MB, "
+            f"venv {peak_rss_kb(venv, argv) / 1024:.0f} MB"
+        )
     return 0
 
 

@@ -95,8 +95,10 @@ def largest_replies() -> None:
             session.login_with_password("root", sim.endpoints.root_password, "1.1", "bench")
             sizes = {}
             for label, call in (
-                ("event.from (full snapshot, all classes)", lambda: session.xenapi.event_from(
-                    list(SNAPSHOT_CLASSES), "", 0.0)),
+                (
+                    "event.from (full snapshot, all classes)",
+                    lambda: session.xenapi.event_from(list(SNAPSHOT_CLASSES), "", 0.0),
+                ),
                 ("VM.get_all_records", lambda: session.xenapi.VM.get_all_records()),
                 ("host.get_all_records", lambda: session.xenapi.host.get_all_records()),
                 ("PIF.get_all_records", lambda: session.xenapi.PIF.get_all_records()),
@@ -106,15 +108,23 @@ def largest_replies() -> None:
             for label, size in sizes.items():
                 print(f"  {label}: {size / 1e6:.2f} MB")
             biggest = max(sizes.values())
-            print(f"largest `large` reply: {biggest / 1e6:.2f} MB = {100 * biggest / MAX_REPLY_BYTES:.1f} % "
-                  f"of the {MAX_REPLY_BYTES >> 20} MB cap")
+            print(
+                f"largest `large` reply: {biggest / 1e6:.2f} MB = {100 * biggest / MAX_REPLY_BYTES:.1f} % "
+                f"of the {MAX_REPLY_BYTES >> 20} MB cap"
+            )
             session.xenapi.session.logout()
             # In a fresh process: this one holds the whole simulated pool.
-            done = subprocess.run([sys.executable, "-c", _LARGE_CHILD, str(master.socket_path),
-                                   sim.endpoints.root_password], capture_output=True, text=True, timeout=900)
+            done = subprocess.run(
+                [sys.executable, "-c", _LARGE_CHILD, str(master.socket_path), sim.endpoints.root_password],
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             size, base, peak = done.stdout.split()
-            print(f"reading event.from ({int(size) / 1e6:.2f} MB) peaks at {int(peak) / 1024:.0f} MB RSS "
-                  f"(baseline {int(base) / 1024:.0f} MB)")
+            print(
+                f"reading event.from ({int(size) / 1e6:.2f} MB) peaks at {int(peak) / 1024:.0f} MB RSS "
+                f"(baseline {int(base) / 1024:.0f} MB)"
+            )
         finally:
             sim.stop()
 
@@ -123,18 +133,24 @@ def endless_peak_rss() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "xapi"
         with HostilePeer("endless", unix_path=path):
-            done = subprocess.run([sys.executable, "-c", _CHILD, str(path), "600"], capture_output=True,
-                                  text=True, timeout=900)
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(path), "600"], capture_output=True, text=True, timeout=900
+            )
         outcome, base, peak, seconds = done.stdout.split()
-        print(f"endless reply, default cap ({MAX_REPLY_BYTES >> 20} MB), 600 s timeout: {outcome} after "
-              f"{float(seconds):.2f} s; "
-              f"peak RSS {int(peak) / 1024:.0f} MB (baseline {int(base) / 1024:.0f} MB)")
+        print(
+            f"endless reply, default cap ({MAX_REPLY_BYTES >> 20} MB), 600 s timeout: {outcome} after "
+            f"{float(seconds):.2f} s; "
+            f"peak RSS {int(peak) / 1024:.0f} MB (baseline {int(base) / 1024:.0f} MB)"
+        )
         with HostilePeer("endless", unix_path=path):
-            done = subprocess.run([sys.executable, "-c", _CHILD, str(path), "3"], capture_output=True,
-                                  text=True, timeout=900)
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(path), "3"], capture_output=True, text=True, timeout=900
+            )
         outcome, base, peak, seconds = done.stdout.split()
-        print(f"endless reply, default cap, 3 s timeout: {outcome} after {float(seconds):.2f} s; "
-              f"peak RSS {int(peak) / 1024:.0f} MB")
+        print(
+            f"endless reply, default cap, 3 s timeout: {outcome} after {float(seconds):.2f} s; "
+            f"peak RSS {int(peak) / 1024:.0f} MB"
+        )
 
 
 def drip_give_up() -> None:
@@ -142,32 +158,69 @@ def drip_give_up() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"
         root.mkdir()
-        env = dict(os.environ, XDG_STATE_HOME=str(Path(tmp) / "state"), XDG_CONFIG_HOME=str(Path(tmp) / "cfg"),
-                   XENTUI_BENCH_PW="x")
+        env = dict(
+            os.environ,
+            XDG_STATE_HOME=str(Path(tmp) / "state"),
+            XDG_CONFIG_HOME=str(Path(tmp) / "cfg"),
+            XENTUI_BENCH_PW="x",
+        )
         with HostilePeer("drip", unix_path=Path(tmp) / "xapi", drip_interval=0.05) as peer:
             began = time.perf_counter()
-            done = subprocess.run([xentui, "status", "--socket", peer.unix_path, "--host-root", str(root),
-                                   "--call-timeout", "3"], capture_output=True, text=True, env=env)
-            print(f"drip over a unix socket, --call-timeout 3: exit {done.returncode} after "
-                  f"{time.perf_counter() - began:.2f} s (partial reply: no slave-local retry)")
+            done = subprocess.run(
+                [xentui, "status", "--socket", peer.unix_path, "--host-root", str(root), "--call-timeout", "3"],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            print(
+                f"drip over a unix socket, --call-timeout 3: exit {done.returncode} after "
+                f"{time.perf_counter() - began:.2f} s (partial reply: no slave-local retry)"
+            )
         with HostilePeer("drip", drip_interval=0.05) as peer:
             began = time.perf_counter()
-            done = subprocess.run([xentui, "status", f"http://127.0.0.1:{peer.port}", "--password-env",
-                                   "XENTUI_BENCH_PW", "--call-timeout", "3"], capture_output=True, text=True,
-                                  env=env)
-            print(f"drip over http, --call-timeout 3: exit {done.returncode} after "
-                  f"{time.perf_counter() - began:.2f} s")
+            done = subprocess.run(
+                [
+                    xentui,
+                    "status",
+                    f"http://127.0.0.1:{peer.port}",
+                    "--password-env",
+                    "XENTUI_BENCH_PW",
+                    "--call-timeout",
+                    "3",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            print(f"drip over http, --call-timeout 3: exit {done.returncode} after {time.perf_counter() - began:.2f} s")
             print("  " + done.stderr.strip().splitlines()[-1][:160])
         from test_transport_tls import self_signed
 
         context, fingerprint = self_signed(Path(tmp), "dripper")
         with HostilePeer("drip_handshake", tls_context=context, drip_interval=0.05) as peer:
             began = time.perf_counter()
-            done = subprocess.run([xentui, "status", f"https://127.0.0.1:{peer.port}", "--tls-fingerprint",
-                                   fingerprint, "--password-env", "XENTUI_BENCH_PW", "--call-timeout", "3",
-                                   "--connect-timeout", "30"], capture_output=True, text=True, env=env)
-            print(f"TLS handshake drip over https, --call-timeout 3 --connect-timeout 30: exit {done.returncode} "
-                  f"after {time.perf_counter() - began:.2f} s ({peer.bytes_sent} handshake bytes sent)")
+            done = subprocess.run(
+                [
+                    xentui,
+                    "status",
+                    f"https://127.0.0.1:{peer.port}",
+                    "--tls-fingerprint",
+                    fingerprint,
+                    "--password-env",
+                    "XENTUI_BENCH_PW",
+                    "--call-timeout",
+                    "3",
+                    "--connect-timeout",
+                    "30",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            print(
+                f"TLS handshake drip over https, --call-timeout 3 --connect-timeout 30: exit {done.returncode} "
+                f"after {time.perf_counter() - began:.2f} s ({peer.bytes_sent} handshake bytes sent)"
+            )
             print("  " + done.stderr.strip().splitlines()[-1][:160])
 
 

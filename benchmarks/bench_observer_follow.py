@@ -35,9 +35,22 @@ def load_observer_class(path: str):
 
 def start_simulator(state_dir: Path, scenario: str, time_scale: float) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xentui", "sim", "serve", "--scenario", scenario, "--state-dir", str(state_dir),
-         "--time-scale", str(time_scale)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "xentui",
+            "sim",
+            "serve",
+            "--scenario",
+            scenario,
+            "--state-dir",
+            str(state_dir),
+            "--time-scale",
+            str(time_scale),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -104,8 +117,10 @@ def main() -> int:
         print(f"scenario {args.scenario}, time scale {args.time_scale}; first observation after {first_look:.2f} s")
         print(f"CPU {cpu:.2f} s over {wall:.1f} s wall = {cpu / wall * 10:.2f} CPU s per 10 s")
         print(f"event.from calls: {counted['full']} full snapshots (token ''), {counted['incremental']} incremental")
-        print(f"observations delivered: {len(seen)}; stop took {stop_latency:.2f} s"
-              + ("" if not worker.is_alive() else " (worker still running!)"))
+        print(
+            f"observations delivered: {len(seen)}; stop took {stop_latency:.2f} s"
+            + ("" if not worker.is_alive() else " (worker still running!)")
+        )
     finally:
         sim.terminate()
         try:

@@ -72,8 +72,10 @@ def main() -> None:
             judge.apply(obs)
 
         reread = timed(changed, args.runs)
-    print(f"large: {len(obs.snapshot.hosts)} hosts, {len(obs.snapshot.vms)} VMs, baseline {baseline} VMs, "
-          f"runs={args.runs}")
+    print(
+        f"large: {len(obs.snapshot.hosts)} hosts, {len(obs.snapshot.vms)} VMs, baseline {baseline} VMs, "
+        f"runs={args.runs}"
+    )
     print(f"  no open run:  {fmt(idle)}")
     print(f"  open, cached: {fmt(cached)}")
     print(f"  open, reread: {fmt(reread)}  (includes one audit append)")

@@ -9,6 +9,7 @@ real Simulator (pool semantics, dispatch, HTTP) and the real XenAPI SDK:
 
     .venv/bin/python benchmarks/bench_sim_large.py [--repeat 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,13 +54,21 @@ def main() -> int:
             db = master.db
             tables = db.tables()
             rows = sum(len(v) for k, v in tables.items() if k not in dom0_files.NON_PERSISTENT_TABLES)
-            ref_best, _, _ = timed(lambda: [dom0_files._row_reference(c, r, recs[r], 1)
-                                            for c, recs in tables.items()
-                                            if c not in dom0_files.NON_PERSISTENT_TABLES for r in recs], 1)
+            ref_best, _, _ = timed(
+                lambda: [
+                    dom0_files._row_reference(c, r, recs[r], 1)
+                    for c, recs in tables.items()
+                    if c not in dom0_files.NON_PERSISTENT_TABLES
+                    for r in recs
+                ],
+                1,
+            )
             fast_best, fast_med, _ = timed(lambda: dom0_files.render_state_db(tables, db.generation), args.repeat)
-            print(f"state.db rows: {rows}; reference renderer {ref_best:.3f} s "
-                  f"({ref_best / rows * 1e3:.3f} ms/row); fast renderer best {fast_best:.3f} s, "
-                  f"median {fast_med:.3f} s ({fast_best / rows * 1e3:.4f} ms/row)")
+            print(
+                f"state.db rows: {rows}; reference renderer {ref_best:.3f} s "
+                f"({ref_best / rows * 1e3:.3f} ms/row); fast renderer best {fast_best:.3f} s, "
+                f"median {fast_med:.3f} s ({fast_best / rows * 1e3:.4f} ms/row)"
+            )
             vm = db.refs("VM")[5]
             render_incrementally(db)
 
@@ -68,7 +77,9 @@ def main() -> int:
                 return render_incrementally(db)
 
             inc_best, inc_med, _ = timed(one_change, args.repeat)
-            print(f"incremental re-render after one change: best {inc_best * 1e3:.1f} ms, median {inc_med * 1e3:.1f} ms")
+            print(
+                f"incremental re-render after one change: best {inc_best * 1e3:.1f} ms, median {inc_med * 1e3:.1f} ms"
+            )
 
             ep = sim.endpoints.host(master.name)
             session = XenAPI.Session(f"http://{ep.address}:{ep.port}/")
@@ -76,8 +87,10 @@ def main() -> int:
             best, med, records = timed(session.xenapi.VM.get_all_records, args.repeat)
             print(f"VM.get_all_records over TCP ({len(records)} VMs): best {best:.3f} s, median {med:.3f} s")
             best, med, reply = timed(lambda: session.xenapi.event_from(CLASSES, "", 30.0), args.repeat)
-            print(f"event.from full snapshot, 9 classes ({len(reply['events'])} events): "
-                  f"best {best:.3f} s, median {med:.3f} s")
+            print(
+                f"event.from full snapshot, 9 classes ({len(reply['events'])} events): "
+                f"best {best:.3f} s, median {med:.3f} s"
+            )
             recs = db.records("VM")
             best, med, body = timed(lambda: encode_xmlrpc_response(Reply(value=recs)), args.repeat)
             print(f"server side: encode VM.get_all_records reply ({len(body) / 1e6:.1f} MB): best {best:.3f} s")

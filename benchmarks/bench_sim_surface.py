@@ -9,6 +9,7 @@
 
     .venv/bin/python benchmarks/bench_sim_surface.py [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,11 +51,15 @@ def main() -> int:
     print(f"build_database(large): best {best:.2f} s, median {median:.2f} s")
     db = scenarios.build_database(spec, 1.7e9)
     vms = [v for v in db.refs("VM") if not db.get_field("VM", v, "is_control_domain")]
-    print("allowed_operations upkeep, per write: VM.power_state %.1f us, VM.user_version %.1f us, "
-          "VBD.currently_attached %.1f us" % (
-              per_write(db, "VM", vms, "power_state", ("Halted", "Running")),
-              per_write(db, "VM", vms, "user_version", (1, 2)),
-              per_write(db, "VBD", db.refs("VBD"), "currently_attached", (False, True))))
+    print(
+        "allowed_operations upkeep, per write: VM.power_state %.1f us, VM.user_version %.1f us, "
+        "VBD.currently_attached %.1f us"
+        % (
+            per_write(db, "VM", vms, "power_state", ("Halted", "Running")),
+            per_write(db, "VM", vms, "user_version", (1, 2)),
+            per_write(db, "VBD", db.refs("VBD"), "currently_attached", (False, True)),
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
         with Simulator.start("large", Path(tmp), time_scale=0.01) as sim:
             ep = sim.endpoints.host("xen1")
@@ -63,8 +68,10 @@ def main() -> int:
             x = session.xenapi
             expr = 'field "power_state" = "Running" and not field "is_control_domain" = "true"'
             best, median = timed(lambda: x.VM.get_all_records_where(expr), args.repeat)
-            print(f"VM.get_all_records_where over TCP: best {best:.3f} s, median {median:.3f} s "
-                  f"({len(x.VM.get_all_records_where(expr))} VMs matched)")
+            print(
+                f"VM.get_all_records_where over TCP: best {best:.3f} s, median {median:.3f} s "
+                f"({len(x.VM.get_all_records_where(expr))} VMs matched)"
+            )
 
             def rrd():
                 conn = http.client.HTTPConnection(ep.address, ep.port, timeout=30)
@@ -74,8 +81,10 @@ def main() -> int:
                 return body
 
             best, median = timed(rrd, args.repeat)
-            print(f"GET /rrd_updates (host=true, start=-600): best {best * 1000:.1f} ms, "
-                  f"median {median * 1000:.1f} ms, {len(rrd())} bytes")
+            print(
+                f"GET /rrd_updates (host=true, start=-600): best {best * 1000:.1f} ms, "
+                f"median {median * 1000:.1f} ms, {len(rrd())} bytes"
+            )
             session.xenapi.session.logout()
     return 0
 

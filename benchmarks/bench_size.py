@@ -117,9 +117,23 @@ def run_ui_child(target: str, idle: float, trace: bool) -> dict:
 class SimProcess:
     def __init__(self, scenario: str, state: Path, time_scale: float = 1.0) -> None:
         self.state = state
-        self.proc = subprocess.Popen([sys.executable, "-m", "xentui", "sim", "serve", "--scenario", scenario,
-                                      "--state-dir", str(state), "--time-scale", str(time_scale)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "xentui",
+                "sim",
+                "serve",
+                "--scenario",
+                scenario,
+                "--state-dir",
+                str(state),
+                "--time-scale",
+                str(time_scale),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while not (state / "endpoints.json").exists():
             if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -142,8 +156,12 @@ def status_seconds(target: str, repeat: int) -> tuple:
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "xentui", "status", target, "--json"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "xentui", "status", target, "--json"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+        )
         runs.append(time.perf_counter() - t)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
@@ -199,16 +217,19 @@ def main() -> int:
                 figures[f"{scenario}: start -> first full dashboard (s, median)"] = per[scenario]["dashboard_s"]
                 figures[f"{scenario}:   UI process CPU until then (s, median)"] = per[scenario]["dashboard_cpu_s"]
                 figures[f"{scenario}: start -> peers asked, banner final (s, median)"] = statistics.median(
-                    d["peers_answered_s"] for d in dash)
+                    d["peers_answered_s"] for d in dash
+                )
                 figures[f"{scenario}: start -> VM screen drawn (s, median)"] = statistics.median(
-                    d["vm_screen_s"] for d in dash)
+                    d["vm_screen_s"] for d in dash
+                )
                 figures[f"{scenario}: `xentui status --json` (s, median)"] = per[scenario]["status_s"]
                 figures[f"{scenario}:   its own CPU (s, median)"] = per[scenario]["status_cpu_s"]
                 figures[f"{scenario}: UI peak RSS (MiB, max)"] = max(d.get("peak_rss_mib", float("nan")) for d in dash)
                 figures[f"{scenario}: UI tracemalloc peak (MiB)"] = traced["tracemalloc_peak_mib"]
                 figures[f"{scenario}: idle CPU (%, median)"] = statistics.median(d["idle_cpu_percent"] for d in dash)
                 figures[f"{scenario}: idle frames drawn per s (median)"] = statistics.median(
-                    d["idle_frames_per_s"] for d in dash)
+                    d["idle_frames_per_s"] for d in dash
+                )
                 if scenario == "large":
                     for label, seconds in snapshot_json_vs_xml(sim.state, args.repeat).items():
                         figures[f"large: one full event.from snapshot via {label} (s, median)"] = seconds
@@ -216,10 +237,12 @@ def main() -> int:
                 sim.stop()
     figures["ratio large/healthy: first full dashboard"] = per["large"]["dashboard_s"] / per["healthy"]["dashboard_s"]
     figures["ratio large/healthy: UI CPU until the first full dashboard"] = (
-        per["large"]["dashboard_cpu_s"] / per["healthy"]["dashboard_cpu_s"])
+        per["large"]["dashboard_cpu_s"] / per["healthy"]["dashboard_cpu_s"]
+    )
     figures["ratio large/healthy: status --json"] = per["large"]["status_s"] / per["healthy"]["status_s"]
     figures["ratio large/healthy: status --json, its own CPU"] = (
-        per["large"]["status_cpu_s"] / per["healthy"]["status_cpu_s"])
+        per["large"]["status_cpu_s"] / per["healthy"]["status_cpu_s"]
+    )
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:8.2f}")

@@ -102,8 +102,17 @@ def main(argv=None) -> int:
                 other.close()
 
         # The naive way, for comparison: one get_all_records per class.
-        class_names = {"pool": "pool", "host": "host", "host_metrics": "host_metrics", "pif": "PIF",
-                       "pif_metrics": "PIF_metrics", "network": "network", "vm": "VM", "sr": "SR", "pbd": "PBD"}
+        class_names = {
+            "pool": "pool",
+            "host": "host",
+            "host_metrics": "host_metrics",
+            "pif": "PIF",
+            "pif_metrics": "PIF_metrics",
+            "network": "network",
+            "vm": "VM",
+            "sr": "SR",
+            "pbd": "PBD",
+        }
         before = client.calls
         t0 = time.perf_counter()
         records = {lower: client.call(f"{name}.get_all_records") for lower, name in class_names.items()}
@@ -114,8 +123,12 @@ def main(argv=None) -> int:
 
         # Applying one event to the big immutable snapshot (the follower's per-batch cost).
         vm_ref, vm = next(iter(snapshot.vms.items()))
-        event = {"class": "vm", "operation": "mod", "ref": vm_ref,
-                 "snapshot": {"name_label": "renamed", "uuid": vm.uuid, "power_state": vm.power_state}}
+        event = {
+            "class": "vm",
+            "operation": "mod",
+            "ref": vm_ref,
+            "snapshot": {"name_label": "renamed", "uuid": vm.uuid, "power_state": vm.power_state},
+        }
         t0 = time.perf_counter()
         for _ in range(20):
             snapshot.apply_events([event])
@@ -125,14 +138,20 @@ def main(argv=None) -> int:
         stop.set()
         child.join(30)
 
-    print(f"scenario                 : {args.scenario} ({len(snapshot.hosts)} hosts, {len(snapshot.vms)} VM records,"
-          f" {len(snapshot.guest_vms())} guests, {len(snapshot.pifs)} PIFs)")
+    print(
+        f"scenario                 : {args.scenario} ({len(snapshot.hosts)} hosts, {len(snapshot.vms)} VM records,"
+        f" {len(snapshot.guest_vms())} guests, {len(snapshot.pifs)} PIFs)"
+    )
     print(f"simulator start          : {sim_start:.1f} s (child process)")
-    print(f"event.from snapshot      : {calls[0]} call(s); {statistics.median(times):.2f} s median,"
-          f" {min(times):.2f} s best of {len(times)}")
+    print(
+        f"event.from snapshot      : {calls[0]} call(s); {statistics.median(times):.2f} s median,"
+        f" {min(times):.2f} s best of {len(times)}"
+    )
     for label, (seconds, peak, json_calls) in protocols.items():
-        print(f"event.from via {label:<9} : {seconds:.2f} s median (wall, incl. the simulator's encoding),"
-              f" heap peak {peak:.0f} MiB, {json_calls} JSON-RPC call(s)")
+        print(
+            f"event.from via {label:<9} : {seconds:.2f} s median (wall, incl. the simulator's encoding),"
+            f" heap peak {peak:.0f} MiB, {json_calls} JSON-RPC call(s)"
+        )
     print(f"XML-RPC / JSON-RPC       : {protocols['XML-RPC'][0] / protocols['JSON-RPC'][0]:.1f}x")
     print(f"get_all_records x class  : {naive_calls} calls; {naive_time:.2f} s")
     print(f"apply one event          : {apply_ms * 1000:.0f} µs")

@@ -60,8 +60,11 @@ def main() -> int:
     parser.add_argument("--scenario", default="healthy")
     parser.add_argument("--idle", type=float, default=30.0)
     parser.add_argument("--settle", type=float, default=8.0)
-    parser.add_argument("--separate", action="store_true",
-                        help="the simulator in its own process at time scale 1 (the UI process alone is measured)")
+    parser.add_argument(
+        "--separate",
+        action="store_true",
+        help="the simulator in its own process at time scale 1 (the UI process alone is measured)",
+    )
     parser.add_argument("--dump", type=Path, help="write the bytes of the idle window to this file")
     args = parser.parse_args()
     tmux_bin = shutil.which("tmux")
@@ -74,24 +77,38 @@ def main() -> int:
         socket = f"xentui-bench-{os.getpid()}"
 
         def tmux(*argv: str) -> subprocess.CompletedProcess:
-            return subprocess.run([tmux_bin, "-L", socket, "-f", "/dev/null", *argv], capture_output=True,
-                                  text=True, timeout=10)
+            return subprocess.run(
+                [tmux_bin, "-L", socket, "-f", "/dev/null", *argv], capture_output=True, text=True, timeout=10
+            )
 
         env = f"TERM=linux XDG_CONFIG_HOME={tmp}/config XDG_STATE_HOME={tmp}/state XDG_DATA_HOME={tmp}/data"
         sim = None
         if args.separate:
             state = tmp / "sim"
-            sim = subprocess.Popen([sys.executable, "-m", "xentui", "sim", "serve", "--scenario", args.scenario,
-                                    "--state-dir", str(state), "--time-scale", "1"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            sim = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "xentui",
+                    "sim",
+                    "serve",
+                    "--scenario",
+                    args.scenario,
+                    "--state-dir",
+                    str(state),
+                    "--time-scale",
+                    "1",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             if not wait_until(lambda: (state / "endpoints.json").exists(), 120):
                 raise SystemExit("simulator did not start")
             time.sleep(1.0)  # endpoints.json is written as the listeners come up
             what = f"sim:{state}"
         else:
             what = f"--demo {args.scenario}"
-        command = (f"{tmux_bin} -L {socket} wait-for go; echo $$ > {pid_file}; "
-                   f"exec env {env} {xentui} {what}")
+        command = f"{tmux_bin} -L {socket} wait-for go; echo $$ > {pid_file}; exec env {env} {xentui} {what}"
         try:
             tmux("new-session", "-d", "-s", "bench", "-x", "80", "-y", "25", command)
             tmux("pipe-pane", "-t", "bench", "-o", f"cat >> {raw}")
@@ -126,8 +143,10 @@ def main() -> int:
     print(f"bytes written in the first paint  : {bytes0} (incl. {args.settle:g} s settle)")
     print(f"idle window                       : {span:.1f} s")
     idle_bytes = bytes1 - bytes0
-    print(f"terminal bytes written while idle : {idle_bytes} ({idle_bytes / span:.1f} B/s) in {writes} burst(s);"
-          " the top bar's clock repaints once a minute (~160 B)")
+    print(
+        f"terminal bytes written while idle : {idle_bytes} ({idle_bytes / span:.1f} B/s) in {writes} burst(s);"
+        " the top bar's clock repaints once a minute (~160 B)"
+    )
     print(f"CPU while idle (whole process)    : {(cpu1 - cpu0) / span * 100:.2f} %")
     return 0
 

@@ -50,8 +50,13 @@ time.sleep(3600)  # killed by the benchmark when done
 """
 
 
-def time_calls(endpoint: XapiEndpoint, password: str, calls: int, warmup: int = 20,
-               after_connect: Optional[Callable[[XapiEndpoint], None]] = None) -> List[float]:
+def time_calls(
+    endpoint: XapiEndpoint,
+    password: str,
+    calls: int,
+    warmup: int = 20,
+    after_connect: Optional[Callable[[XapiEndpoint], None]] = None,
+) -> List[float]:
     session = XenAPI.Session(endpoint.uri, transport=endpoint.make_xmlrpc_transport(10))
     session.login_with_password("root", password)
     if after_connect:
@@ -124,9 +129,11 @@ def main() -> int:
             from fake_xapi import ROOT_PASSWORD
 
             unix_path = str(work / "var_lib_xcp" / "xapi")
-            server = subprocess.Popen([sys.executable, "-c", _FAKE_SERVER.format(tests=str(ROOT / "tests"),
-                                                                                socket=unix_path)],
-                                      stdout=subprocess.PIPE, text=True)
+            server = subprocess.Popen(
+                [sys.executable, "-c", _FAKE_SERVER.format(tests=str(ROOT / "tests"), socket=unix_path)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             stoppers.append(lambda: (server.kill(), server.wait()))
             tcp_host, tcp_port, password = "127.0.0.1", int(server.stdout.readline()), ROOT_PASSWORD
             what = f"fake xapi (tests/fake_xapi.py) in its own process (pid {server.pid}), like xapi"
@@ -138,27 +145,54 @@ def main() -> int:
             f"Host jump\n  HostName {sshd.host}\n  Port {sshd.port}\n  User root\n"
             f"Host dom0-via-jump\n  HostName {sshd.host}\n  Port {sshd.port}\n  User root\n  ProxyJump jump\n"
         )
-        ssh_options = dict(identity=str(sshd.client_key_path), known_hosts=str(sshd.known_hosts_path),
-                           accepted_known_hosts=str(work / "accepted"), ssh_config=str(config),
-                           xapi_socket=str(unix_path), xapi_port=int(tcp_port))
+        ssh_options = dict(
+            identity=str(sshd.client_key_path),
+            known_hosts=str(sshd.known_hosts_path),
+            accepted_known_hosts=str(work / "accepted"),
+            ssh_config=str(config),
+            xapi_socket=str(unix_path),
+            xapi_port=int(tcp_port),
+        )
 
         cases = [
             ("local unix socket", lambda: open_endpoint(parse_target(None, socket_path=str(unix_path))), None),
             ("plain TCP (http)", lambda: open_endpoint(parse_target(f"http://{tcp_host}:{tcp_port}")), None),
-            ("SSH streamlocal", lambda: open_endpoint(parse_target(
-                f"root@{sshd.host}:{sshd.port}", ssh_channel="streamlocal", **ssh_options)), None),
-            ("SSH direct-tcpip", lambda: open_endpoint(parse_target(
-                f"root@{sshd.host}:{sshd.port}", ssh_channel="tcp", **ssh_options)), None),
-            ("SSH streamlocal via ProxyJump", lambda: open_endpoint(parse_target(
-                "dom0-via-jump", ssh_channel="streamlocal", **ssh_options)), None),
-            ("SSH streamlocal, NODELAY off", lambda: open_endpoint(parse_target(
-                f"root@{sshd.host}:{sshd.port}", ssh_channel="streamlocal", **ssh_options)), nagle_on),
+            (
+                "SSH streamlocal",
+                lambda: open_endpoint(
+                    parse_target(f"root@{sshd.host}:{sshd.port}", ssh_channel="streamlocal", **ssh_options)
+                ),
+                None,
+            ),
+            (
+                "SSH direct-tcpip",
+                lambda: open_endpoint(parse_target(f"root@{sshd.host}:{sshd.port}", ssh_channel="tcp", **ssh_options)),
+                None,
+            ),
+            (
+                "SSH streamlocal via ProxyJump",
+                lambda: open_endpoint(parse_target("dom0-via-jump", ssh_channel="streamlocal", **ssh_options)),
+                None,
+            ),
+            (
+                "SSH streamlocal, NODELAY off",
+                lambda: open_endpoint(
+                    parse_target(f"root@{sshd.host}:{sshd.port}", ssh_channel="streamlocal", **ssh_options)
+                ),
+                nagle_on,
+            ),
         ]
         if tcp_host != "127.0.0.1":
             # the simulator's host listens on its own loopback address: reach
             # it like a pool peer, direct-tcpip to address:port over SSH
-            cases[3] = ("SSH direct-tcpip", lambda: _PeerOnly(open_endpoint(parse_target(
-                f"root@{sshd.host}:{sshd.port}", ssh_channel="tcp", **ssh_options)), tcp_host), None)
+            cases[3] = (
+                "SSH direct-tcpip",
+                lambda: _PeerOnly(
+                    open_endpoint(parse_target(f"root@{sshd.host}:{sshd.port}", ssh_channel="tcp", **ssh_options)),
+                    tcp_host,
+                ),
+                None,
+            )
 
         print(f"xapi: {what}; sshd: OpenSSH on {sshd.host}:{sshd.port}; {args.calls} x host.get_all per transport")
         print(f"{'transport':32} {'connect ms':>10} {'mean':>7} {'median':>7} {'p95':>7} {'min':>7}")
@@ -174,8 +208,10 @@ def main() -> int:
                 endpoint.close()
             samples.sort()
             medians[name] = statistics.median(samples)
-            print(f"{name:32} {connect_ms:10.1f} {statistics.mean(samples):7.3f} {medians[name]:7.3f} "
-                  f"{samples[int(len(samples) * 0.95) - 1]:7.3f} {samples[0]:7.3f}")
+            print(
+                f"{name:32} {connect_ms:10.1f} {statistics.mean(samples):7.3f} {medians[name]:7.3f} "
+                f"{samples[int(len(samples) * 0.95) - 1]:7.3f} {samples[0]:7.3f}"
+            )
         local = medians["local unix socket"]
         print()
         for name, median in medians.items():

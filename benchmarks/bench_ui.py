@@ -56,8 +56,9 @@ async def start_to_dashboard(scenario: str, time_scale: float, extra=None) -> di
     with tempfile.TemporaryDirectory() as tmp:
         demo = DemoControl(scenario, state_dir=Path(tmp) / "sim", time_scale=time_scale)
         started = time.perf_counter()
-        app = XenTuiApp(_opener(demo, call_timeout=5.0, connect_timeout=2.0, probe_timeout=0.5),
-                        target_label="DEMO", demo=demo)
+        app = XenTuiApp(
+            _opener(demo, call_timeout=5.0, connect_timeout=2.0, probe_timeout=0.5), target_label="DEMO", demo=demo
+        )
         figures = {}
         try:
             async with app.run_test(size=SIZE) as pilot:
@@ -103,7 +104,9 @@ async def large_keys(app, pilot) -> dict:
     out["dashboard_key_to_repaint_ms_median"] = statistics.median(samples) * 1000
     t = time.perf_counter()
     await pilot.press("2")
-    await _until(pilot, lambda: type(app.screen).__name__ == "VmsScreen" and app.screen.query_one("#table").row_count > 1000)
+    await _until(
+        pilot, lambda: type(app.screen).__name__ == "VmsScreen" and app.screen.query_one("#table").row_count > 1000
+    )
     await pilot.pause()
     out["switch_to_vm_screen_2000_rows_ms"] = (time.perf_counter() - t) * 1000
     out["vm_rows"] = app.screen.query_one("#table").row_count
@@ -127,9 +130,23 @@ async def separate_process_large() -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "sim"
-        proc = subprocess.Popen([sys.executable, "-m", "xentui", "sim", "serve", "--scenario", "large",
-                                 "--state-dir", str(state), "--time-scale", "0.05"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "xentui",
+                "sim",
+                "serve",
+                "--scenario",
+                "large",
+                "--state-dir",
+                str(state),
+                "--time-scale",
+                "0.05",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 60
             while not (state / "endpoints.json").exists():
@@ -139,8 +156,9 @@ async def separate_process_large() -> dict:
             time.sleep(0.5)  # endpoints.json is written as the listeners come up
             target = parse_target(f"sim:{state}")
             started = time.perf_counter()
-            app = XenTuiApp(lambda: Observer(target, call_timeout=5.0, connect_timeout=2.0, probe_timeout=0.5),
-                            target_label="sim")
+            app = XenTuiApp(
+                lambda: Observer(target, call_timeout=5.0, connect_timeout=2.0, probe_timeout=0.5), target_label="sim"
+            )
             async with app.run_test(size=SIZE) as pilot:
                 await _until(pilot, lambda: app.observation is not None)
                 await pilot.pause()
@@ -201,14 +219,17 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     results = {}
-    demo_runs = [asyncio.run(start_to_dashboard("master-down", 0.05))["start_to_dashboard_s"] for _ in range(args.repeat)]
+    demo_runs = [
+        asyncio.run(start_to_dashboard("master-down", 0.05))["start_to_dashboard_s"] for _ in range(args.repeat)
+    ]
     results["demo master-down: start -> first full dashboard (s, median)"] = statistics.median(demo_runs)
     large = asyncio.run(start_to_dashboard("large", 0.05, extra=large_keys))
     results["large (64 hosts, 2,000 VMs): start -> first full dashboard (s)"] = large.pop("start_to_dashboard_s")
     for key, value in large.items():
         results[f"large: {key}"] = value
-    results.update({f"large, simulator in its own process: {k}": v
-                    for k, v in asyncio.run(separate_process_large()).items()})
+    results.update(
+        {f"large, simulator in its own process: {k}": v for k, v in asyncio.run(separate_process_large()).items()}
+    )
     results.update({f"fixture 2,000 VMs: {k}": v for k, v in asyncio.run(fixture_large()).items()})
     results.update({f"hung: {k}": v for k, v in asyncio.run(quit_while_hung()).items()})
     results["peak RSS of this process (MiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

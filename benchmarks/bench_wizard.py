@@ -64,16 +64,21 @@ def command_keystrokes(line: str) -> int:
 
 async def run_wizard(scenario: str, time_scale: float, workdir: Path):
     from test_wizard_fakes import drive_until, wait_for
-
     from xentui.commands.ui import _demo_opener
     from xentui.ui.app import XenTuiApp
     from xentui.ui.demo import DemoControl
-    from xentui.ui.wizard import RecoveryWizard, WizardState as S
+    from xentui.ui.wizard import RecoveryWizard
+    from xentui.ui.wizard import WizardState as S
 
     launched = time.monotonic()
     demo = DemoControl(scenario, state_dir=workdir / "demo", time_scale=time_scale)
-    app = XenTuiApp(_demo_opener(demo, read_only=False), target_label="DEMO", demo=demo,
-                    audit_path=workdir / "audit.jsonl", time_scale=time_scale)
+    app = XenTuiApp(
+        _demo_opener(demo, read_only=False),
+        target_label="DEMO",
+        demo=demo,
+        audit_path=workdir / "audit.jsonl",
+        time_scale=time_scale,
+    )
     try:
         async with app.run_test(size=(80, 25)) as pilot:
             await wait_for(pilot, lambda: app.observation is not None and app.observation.findings, 30)
@@ -83,9 +88,11 @@ async def run_wizard(scenario: str, time_scale: float, workdir: Path):
             await wait_for(pilot, lambda: isinstance(app.screen, RecoveryWizard), 10)
             wizard = app.screen
             keys = 1 + await drive_until(
-                pilot, wizard,
+                pilot,
+                wizard,
                 lambda w: w.state is S.SUMMARY and not w.report_writing and bool(w.report_path or w.report_error),
-                timeout=600)
+                timeout=600,
+            )
             healthy_at = time.monotonic()
             sim_elapsed = demo.sim.clock.now() - sim_start
             statuses = {s.id: wizard.progress.status(s.id) for s in wizard.plan.steps}
@@ -115,19 +122,27 @@ def main(argv=None) -> int:
     by_hand = hand_commands(result["plan"], result["statuses"], result["dead"])
     hand_keys = sum(command_keystrokes(c) for c in by_hand)
     rate = TYPING_CHARS_PER_MIN / 60.0
-    print(f"Recovery of the demo's {args.scenario} (time_scale {args.time_scale}: xapi waits run "
-          f"{1 / args.time_scale:.0f}x faster than on a real pool)")
+    print(
+        f"Recovery of the demo's {args.scenario} (time_scale {args.time_scale}: xapi waits run "
+        f"{1 / args.time_scale:.0f}x faster than on a real pool)"
+    )
     print(f"  pool healthy at the end: {'yes' if result['healthy'] else 'NO'}")
     print()
     print(f"  {'':34}{'keystrokes':>11}{'wall time':>12}")
-    print(f"  {'xentui wizard (launch -> healthy)':34}{result['keys']:>11}{result['wall']:>11.1f}s"
-          f"   (measured; keys pressed by a script)")
-    print(f"  {'xe typed by hand':34}{hand_keys:>11}{hand_keys / rate:>11.0f}s"
-          f"   (typing alone, est. at {TYPING_CHARS_PER_MIN} chars/min)")
+    print(
+        f"  {'xentui wizard (launch -> healthy)':34}{result['keys']:>11}{result['wall']:>11.1f}s"
+        f"   (measured; keys pressed by a script)"
+    )
+    print(
+        f"  {'xe typed by hand':34}{hand_keys:>11}{hand_keys / rate:>11.0f}s"
+        f"   (typing alone, est. at {TYPING_CHARS_PER_MIN} chars/min)"
+    )
     print(f"  {'wizard keys typed at the same rate':34}{result['keys']:>11}{result['keys'] / rate:>11.0f}s")
     print()
-    print(f"  launch -> dashboard: {result['to_dashboard']:.1f} s; simulated xapi time during the "
-          f"recovery: {result['sim_elapsed']:.0f} s (the same waits apply by hand)")
+    print(
+        f"  launch -> dashboard: {result['to_dashboard']:.1f} s; simulated xapi time during the "
+        f"recovery: {result['sim_elapsed']:.0f} s (the same waits apply by hand)"
+    )
     print(f"  by hand: {len(by_hand)} commands ({hand_keys} keystrokes incl. Enter, UUIDs as 36 chars):")
     for line in by_hand:
         print(f"    {line}")

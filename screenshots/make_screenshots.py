@@ -50,8 +50,13 @@ SHOTS = {
 
 async def shoot(name: str, scenario: str, basic: bool, keys, read_only: bool) -> Path:
     observer = StaticObserver(fx.SCENARIOS[scenario]())
-    app = XenTuiApp(lambda: observer, clock=lambda: fx.FIXED_NOW, follow=False, read_only=read_only,
-                    profile=ConsoleProfile(basic, "--basic" if basic else ""))
+    app = XenTuiApp(
+        lambda: observer,
+        clock=lambda: fx.FIXED_NOW,
+        follow=False,
+        read_only=read_only,
+        profile=ConsoleProfile(basic, "--basic" if basic else ""),
+    )
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.observation is not None)
         await app.workers.wait_for_complete()

@@ -1,9 +1,9 @@
 """Shared fixtures: a simulated pool per test, and SDK sessions into it.
 
-    def test_x(start_sim, unix_session):
-        sim = start_sim("master-down")              # Simulator, stopped at teardown
-        s = unix_session(sim.endpoints.host("xen2").socket)
-        s.slave_local_login_with_password("root", sim.endpoints.root_password)
+def test_x(start_sim, unix_session):
+    sim = start_sim("master-down")              # Simulator, stopped at teardown
+    s = unix_session(sim.endpoints.host("xen2").socket)
+    s.slave_local_login_with_password("root", sim.endpoints.root_password)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pytest
 import XenAPI
 
 from xentui.sim.runner import Simulator
-
 
 # Where xentui keeps the user's audit log, config (key map, profiles) and
 # accepted SSH host keys. A test that read the real ones would depend on
@@ -103,7 +102,9 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
         except Exception as exc:  # noqa: BLE001 - retried until the deadline
             last_exc = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what or predicate}" + (f" (last error {last_exc!r})" if last_exc else ""))
+    raise AssertionError(
+        f"timed out waiting for {what or predicate}" + (f" (last error {last_exc!r})" if last_exc else "")
+    )
 
 
 @pytest.fixture

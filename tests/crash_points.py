@@ -66,9 +66,22 @@ class Point:
 
 
 def recover_args(sim_dir: Path, audit_path: Path, scenario: str, verify_timeout: float = 10.0) -> List[str]:
-    return ["recover", f"sim:{sim_dir}", "--run", *SCENARIO_ARGS[scenario][1], "--audit-log", str(audit_path),
-            "--call-timeout", "2", "--probe-timeout", "0.5", "--time-scale", str(SCALE),
-            "--verify-timeout", str(verify_timeout)]
+    return [
+        "recover",
+        f"sim:{sim_dir}",
+        "--run",
+        *SCENARIO_ARGS[scenario][1],
+        "--audit-log",
+        str(audit_path),
+        "--call-timeout",
+        "2",
+        "--probe-timeout",
+        "0.5",
+        "--time-scale",
+        str(SCALE),
+        "--verify-timeout",
+        str(verify_timeout),
+    ]
 
 
 def _record_label(record: au.AuditRecord) -> str:
@@ -160,8 +173,11 @@ def points_of(recording: Injector, kinds: Sequence[str] = ("full", "call")) -> L
     out: List[Point] = []
     for kind in kinds:
         if kind in ("call", "read-call"):
-            out.extend(Point("call", i, label) for i, label in enumerate(recording.calls)
-                       if changes_pool(label.split()[0]) == (kind == "call"))
+            out.extend(
+                Point("call", i, label)
+                for i, label in enumerate(recording.calls)
+                if changes_pool(label.split()[0]) == (kind == "call")
+            )
         else:
             out.extend(Point(kind, i, label) for i, label in enumerate(recording.records))
     return out
@@ -192,11 +208,16 @@ def pool_state(sim) -> dict:
         for rec in db.records("VM").values():
             if rec.get("is_control_domain") or rec.get("is_a_template") or rec.get("is_a_snapshot"):
                 continue
-            vms[rec["name_label"]] = (rec["power_state"], host_name.get(rec.get("resident_on"), ""),
-                                      tuple(world.where_running(rec["uuid"])))
+            vms[rec["name_label"]] = (
+                rec["power_state"],
+                host_name.get(rec.get("resident_on"), ""),
+                tuple(world.where_running(rec["uuid"])),
+            )
         state["vms"] = vms
-        state["pbds"] = {f"{host_name.get(rec['host'], '?')}/{srs.get(rec['SR'], '?')}": bool(rec["currently_attached"])
-                         for rec in db.records("PBD").values()}
+        state["pbds"] = {
+            f"{host_name.get(rec['host'], '?')}/{srs.get(rec['SR'], '?')}": bool(rec["currently_attached"])
+            for rec in db.records("PBD").values()
+        }
         state["double_starts"] = len(world.double_starts)
     return state
 
@@ -321,7 +342,8 @@ def replay_all(scenario: str, points: Sequence[Point], root: Path, expected: dic
     # spawn, not fork: the test process has simulator and Textual threads of its own
     context = multiprocessing.get_context("spawn")
     tests_dir = str(Path(__file__).resolve().parent)
-    with ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_worker_path,
-                             initargs=(tests_dir,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n, mp_context=context, initializer=_worker_path, initargs=(tests_dir,)
+    ) as pool:
         results = list(pool.map(_replay_task, *zip(*args)))
     return [f for f in results if f]

@@ -44,10 +44,13 @@ def build(outdir: Path) -> Dom0Build:
     if done.returncode != 0:
         pytest.fail("packaging/build-dom0 failed:\n" + "\n".join(done.stderr.splitlines()[-40:]))
     version = xentui.__version__
-    built = Dom0Build(outdir / "xentui", outdir / "xentui-run", outdir / f"xentui-{version}-1.x86_64.rpm", version,
-                      seconds)
-    print(f"\nbuild-dom0: {seconds:.1f} s; file {built.file.stat().st_size / 1e6:.1f} MB; "
-          f"rpm {built.rpm.stat().st_size / 1e6:.1f} MB")
+    built = Dom0Build(
+        outdir / "xentui", outdir / "xentui-run", outdir / f"xentui-{version}-1.x86_64.rpm", version, seconds
+    )
+    print(
+        f"\nbuild-dom0: {seconds:.1f} s; file {built.file.stat().st_size / 1e6:.1f} MB; "
+        f"rpm {built.rpm.stat().st_size / 1e6:.1f} MB"
+    )
     return built
 
 
@@ -80,17 +83,28 @@ class EmptyRoot:
         for inside in (["/tmp"] if noexec_tmp else []) + list(noexec_dirs):
             mounts += f' && mount -t tmpfs -o noexec,mode=1777 tmpfs "{root}{inside}"'
         script = f'{mounts} && exec chroot "{root}" "$@"'
-        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
-                self.inside, *args]
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", self.inside, *args]
 
-    def run(self, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 60,
-            noexec_tmp: bool = False, noexec_dirs: Sequence[str] = ()) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*args, noexec_tmp=noexec_tmp, noexec_dirs=noexec_dirs),
-                              capture_output=True, text=True, timeout=timeout, env=minimal_env(env))
+    def run(
+        self,
+        *args: str,
+        env: Optional[Dict[str, str]] = None,
+        timeout: float = 60,
+        noexec_tmp: bool = False,
+        noexec_dirs: Sequence[str] = (),
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.argv(*args, noexec_tmp=noexec_tmp, noexec_dirs=noexec_dirs),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=minimal_env(env),
+        )
 
     def popen(self, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
-        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=minimal_env(env))
+        return subprocess.Popen(
+            self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=minimal_env(env)
+        )
 
     def leftovers(self) -> List[str]:
         return sorted(p.name for p in self.tmp.iterdir() if p.name.startswith(("staticx-", "_MEI")))
@@ -121,10 +135,14 @@ def _install_busybox_static() -> Optional[str]:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return None
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for argv in (["apt-get", "update", "-qq"],
-                 ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "busybox-static"]):
-        if subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          timeout=600).returncode != 0:
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "busybox-static"],
+    ):
+        if (
+            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600).returncode
+            != 0
+        ):
             return None
     return shutil.which("busybox")
 

@@ -111,8 +111,13 @@ class _UnixHandler(_Handler):
 class FakeXapi:
     """Start with `FakeXapi(unix_path=..., tcp=True).start()`; stop with `.stop()`."""
 
-    def __init__(self, unix_path: Optional[os.PathLike] = None, tcp: bool = True,
-                 host_address: str = "192.0.2.10", tls_context: Any = None) -> None:
+    def __init__(
+        self,
+        unix_path: Optional[os.PathLike] = None,
+        tcp: bool = True,
+        host_address: str = "192.0.2.10",
+        tls_context: Any = None,
+    ) -> None:
         self.unix_path = Path(unix_path) if unix_path else None
         self.want_tcp = tcp
         self.host_address = host_address

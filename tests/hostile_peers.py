@@ -44,9 +44,22 @@ ESCAPES = "\x1b[2J\x1b]0;owned\x07\x1b[31m\u202e\r\n"
 # a bidi override, NEL, DEL, a newline and markup.
 XML_ESCAPES = "\x9b2J\u202e\x85\x7f\n[b]"
 SESSION_REF = "OpaqueRef:6f1b2c3d-0000-4000-8000-000000000001"
-BEHAVIOURS = ("drip", "drip_handshake", "endless", "endless_headers", "silent", "escape", "escape_status", "wrong_type",
-              "wrong_emergency", "html", "http500", "bad_envelope", "ssh_banner",
-              "bad_snapshot")
+BEHAVIOURS = (
+    "drip",
+    "drip_handshake",
+    "endless",
+    "endless_headers",
+    "silent",
+    "escape",
+    "escape_status",
+    "wrong_type",
+    "wrong_emergency",
+    "html",
+    "http500",
+    "bad_envelope",
+    "ssh_banner",
+    "bad_snapshot",
+)
 _METHOD_RE = re.compile(rb"<methodName>([^<]{1,200})</methodName>")
 
 
@@ -54,10 +67,8 @@ def xmlrpc_reply(value: Any) -> bytes:
     return xmlrpc.client.dumps((value,), methodresponse=True, allow_none=True).encode("utf-8")
 
 
-def http_reply(body: bytes, status: str = "200 OK", content_type: str = "text/xml",
-               extra_headers: str = "") -> bytes:
-    head = (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-            f"{extra_headers}\r\n")
+def http_reply(body: bytes, status: str = "200 OK", content_type: str = "text/xml", extra_headers: str = "") -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra_headers}\r\n"
     return head.encode("latin-1", "replace") + body
 
 
@@ -68,8 +79,14 @@ def success(value: Any) -> bytes:
 class HostilePeer:
     """One listening socket (TCP on 127.0.0.1, or unix) with one behaviour."""
 
-    def __init__(self, behaviour: str, *, unix_path: Union[str, Path, None] = None,
-                 tls_context: Optional[ssl.SSLContext] = None, drip_interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        behaviour: str,
+        *,
+        unix_path: Union[str, Path, None] = None,
+        tls_context: Optional[ssl.SSLContext] = None,
+        drip_interval: float = 0.05,
+    ) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         if behaviour == "drip_handshake" and tls_context is None:
@@ -248,10 +265,13 @@ class HostilePeer:
                     return False
             return True
         if b == "endless":
-            self._send(conn, b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n"
-                             b"<?xml version='1.0'?><methodResponse><params><param><value><struct>"
-                             b"<member><name>Status</name><value>Success</value></member>"
-                             b"<member><name>Value</name><value><string>")
+            self._send(
+                conn,
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n"
+                b"<?xml version='1.0'?><methodResponse><params><param><value><struct>"
+                b"<member><name>Status</name><value>Success</value></member>"
+                b"<member><name>Value</name><value><string>",
+            )
             chunk = b"A" * 65536
             while not self._stop.is_set():
                 self._send(conn, chunk)
@@ -265,13 +285,28 @@ class HostilePeer:
             self._stop.wait()
             return False
         if b == "escape":
-            self._send(conn, http_reply(xmlrpc_reply(
-                {"Status": "Failure",
-                 "ErrorDescription": [f"INTERNAL_ERROR{XML_ESCAPES}", f"[b]boom[/b]{XML_ESCAPES}"]})))
+            self._send(
+                conn,
+                http_reply(
+                    xmlrpc_reply(
+                        {
+                            "Status": "Failure",
+                            "ErrorDescription": [f"INTERNAL_ERROR{XML_ESCAPES}", f"[b]boom[/b]{XML_ESCAPES}"],
+                        }
+                    )
+                ),
+            )
             return True
         if b == "escape_status":
-            self._send(conn, http_reply(b"<html>" + ESCAPES.encode() + b"</html>", status=f"503 Gone{ESCAPES[:-2]}",
-                                        content_type="text/html", extra_headers=f"X-Evil: {ESCAPES[:-2]}\r\n"))
+            self._send(
+                conn,
+                http_reply(
+                    b"<html>" + ESCAPES.encode() + b"</html>",
+                    status=f"503 Gone{ESCAPES[:-2]}",
+                    content_type="text/html",
+                    extra_headers=f"X-Evil: {ESCAPES[:-2]}\r\n",
+                ),
+            )
             return True
         if b == "wrong_type":
             self._send(conn, success(42))
@@ -293,12 +328,22 @@ class HostilePeer:
                 self._send(conn, success(["not", "a", "pool"]))
             return True
         if b == "html":
-            self._send(conn, http_reply(b"<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>",
-                                        content_type="text/html"))
+            self._send(
+                conn,
+                http_reply(
+                    b"<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>", content_type="text/html"
+                ),
+            )
             return True
         if b == "http500":
-            self._send(conn, http_reply(b"<html><body>" + ESCAPES.encode() + b"Internal error</body></html>",
-                                        status="500 Internal Server Error", content_type="text/html"))
+            self._send(
+                conn,
+                http_reply(
+                    b"<html><body>" + ESCAPES.encode() + b"Internal error</body></html>",
+                    status="500 Internal Server Error",
+                    content_type="text/html",
+                ),
+            )
             return True
         if b == "bad_envelope":
             self._send(conn, http_reply(xmlrpc_reply({"Status": "Failure"})))

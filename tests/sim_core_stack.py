@@ -4,6 +4,7 @@ HostListeners + MethodTable + Database with a tiny dispatcher (lookup,
 arity, session check, handler) — no pool semantics — so the wire, the HTTP
 server, the store and event.from can be tested through the real XenAPI SDK.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -19,8 +20,7 @@ import XenAPI
 from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 from xentui.sim.httpd import HostListeners, Request
-from xentui.sim.methods import (Method, MethodTable, event_methods, generated_methods,
-                                system_methods)
+from xentui.sim.methods import Method, MethodTable, event_methods, generated_methods, system_methods
 from xentui.sim.wire import Reply
 
 
@@ -50,8 +50,7 @@ class Ctx:
 class CoreStack:
     """One listening "host" serving one Database."""
 
-    def __init__(self, tmp: Path, time_scale: float = 0.01,
-                 extra: Optional[List[Method]] = None) -> None:
+    def __init__(self, tmp: Path, time_scale: float = 0.01, extra: Optional[List[Method]] = None) -> None:
         self.clock = ScaledClock(time_scale)
         self.db = Database(self.clock.now)
         self.table = MethodTable(generated_methods())
@@ -72,9 +71,10 @@ class CoreStack:
         def logout(ctx: Ctx) -> str:
             return ""
 
-        return [Method("session.login_with_password", ("uname", "pwd", "version", "originator"),
-                       False, login),
-                Method("session.logout", (), True, logout)]
+        return [
+            Method("session.login_with_password", ("uname", "pwd", "version", "originator"), False, login),
+            Method("session.logout", (), True, logout),
+        ]
 
     def handle(self, request: Request) -> Reply:
         self.requests.append(request)
@@ -85,8 +85,7 @@ class CoreStack:
         given = len(params) - (1 if method.takes_session else 0)
         minimum = 2 if method.name == "session.login_with_password" else len(method.params)
         if given < minimum or given > len(method.params):
-            raise ApiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method.name,
-                           str(len(method.params)), str(max(given, 0)))
+            raise ApiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method.name, str(len(method.params)), str(max(given, 0)))
         ctx = Ctx(self.db, self.clock.wait)
         if method.takes_session:
             session = params.pop(0)
@@ -148,8 +147,9 @@ class UnixTransport(xmlrpc.client.Transport):
         return conn
 
 
-def raw_post(port: int, body: bytes, path: str = "/", timeout: float = 5.0,
-             method: str = "POST", content_type: str = "text/xml") -> http.client.HTTPResponse:
+def raw_post(
+    port: int, body: bytes, path: str = "/", timeout: float = 5.0, method: str = "POST", content_type: str = "text/xml"
+) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     conn.request(method, path, body=body, headers={"Content-Type": content_type})
     return conn.getresponse()
@@ -175,20 +175,46 @@ def small_pool(db: Database, hosts: int = 2, vms_per_host: int = 2) -> Dict[str,
     sr = db.create("SR", name_label="shared", type="nfs", shared=True, content_type="user")
     for i in range(hosts):
         metrics = db.create("host_metrics", live=True, memory_total=64 << 30, memory_free=32 << 30)
-        host = db.create("host", name_label=f"h{i}", hostname=f"h{i}", address=f"127.0.0.{i + 2}",
-                         metrics=metrics, software_version={"product_version": "8.3.0"})
-        dom0 = db.create("VM", name_label=f"Control domain on host: h{i}", is_control_domain=True,
-                         power_state="Running", resident_on=host, domid=0)
+        host = db.create(
+            "host",
+            name_label=f"h{i}",
+            hostname=f"h{i}",
+            address=f"127.0.0.{i + 2}",
+            metrics=metrics,
+            software_version={"product_version": "8.3.0"},
+        )
+        dom0 = db.create(
+            "VM",
+            name_label=f"Control domain on host: h{i}",
+            is_control_domain=True,
+            power_state="Running",
+            resident_on=host,
+            domid=0,
+        )
         db.set_field("host", host, "control_domain", dom0)
         pm = db.create("PIF_metrics", carrier=True)
-        pif = db.create("PIF", device="eth0", host=host, network=net, management=True, metrics=pm,
-                        IP=f"127.0.0.{i + 2}", ip_configuration_mode="Static")
+        pif = db.create(
+            "PIF",
+            device="eth0",
+            host=host,
+            network=net,
+            management=True,
+            metrics=pm,
+            IP=f"127.0.0.{i + 2}",
+            ip_configuration_mode="Static",
+        )
         db.create("PBD", host=host, SR=sr, currently_attached=True)
         out["hosts"].append(host)
         out["pifs"].append(pif)
         for j in range(vms_per_host):
-            vm = db.create("VM", name_label=f"vm{i}-{j}", power_state="Running", resident_on=host,
-                           domid=j + 1, memory_static_max=1 << 30)
+            vm = db.create(
+                "VM",
+                name_label=f"vm{i}-{j}",
+                power_state="Running",
+                resident_on=host,
+                domid=j + 1,
+                memory_static_max=1 << 30,
+            )
             out["vms"].append(vm)
     out["pool"] = db.create("pool", name_label="pool", master=out["hosts"][0], default_SR=sr)
     out["sr"] = sr

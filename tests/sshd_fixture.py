@@ -99,8 +99,13 @@ class SshdServer:
         client.load_host_keys(str(self.known_hosts_path))
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         options = dict(
-            username=self.user, key_filename=str(self.client_key_path), look_for_keys=False,
-            allow_agent=False, timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
+            username=self.user,
+            key_filename=str(self.client_key_path),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
         )
         options.update(kwargs)
         client.connect(self.host, port=self.port, **options)
@@ -200,7 +205,9 @@ def start_sshd(
         server = SshdServer(host, port, user, directory, host_key, client_key, known_hosts, config)
         proc = subprocess.Popen(
             [str(SSHD), "-D", "-e", "-f", str(config)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
         server.process = proc

@@ -16,8 +16,17 @@ def _step(step_id: str) -> Step:
 
 def test_append_and_read_back(tmp_path):
     log = AuditLog(tmp_path / "sub" / "audit.jsonl")
-    log.append(AuditRecord(ts=10.0, run_id="r1", kind=au.STEP_START, step_id="promote:xen2", host="xen2",
-                           inputs={"params": {"host": "xen2"}}, xe=("xe pool-emergency-transition-to-master",)))
+    log.append(
+        AuditRecord(
+            ts=10.0,
+            run_id="r1",
+            kind=au.STEP_START,
+            step_id="promote:xen2",
+            host="xen2",
+            inputs={"params": {"host": "xen2"}},
+            xe=("xe pool-emergency-transition-to-master",),
+        )
+    )
     log.record("r1", au.STEP_END, step_id="promote:xen2", outcome="done", duration=1.5, ts=12.0)
     lines = (tmp_path / "sub" / "audit.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(json.loads(line)["run_id"] == "r1" for line in lines)
@@ -30,9 +39,17 @@ def test_append_and_read_back(tmp_path):
 
 def test_never_writes_passwords_or_session_refs(tmp_path):
     log = AuditLog(tmp_path / "audit.jsonl")
-    log.record("r1", au.NOTE, inputs={"password": "xenroot", "pwd": "xenroot", "nested": {"session_id": "x"},
-                                      "args": ["OpaqueRef:3f2a1b4c-aaaa-bbbb-cccc-123456789abc"]},
-               detail="login with session OpaqueRef:3f2a1b4c-aaaa-bbbb-cccc-123456789abc")
+    log.record(
+        "r1",
+        au.NOTE,
+        inputs={
+            "password": "xenroot",
+            "pwd": "xenroot",
+            "nested": {"session_id": "x"},
+            "args": ["OpaqueRef:3f2a1b4c-aaaa-bbbb-cccc-123456789abc"],
+        },
+        detail="login with session OpaqueRef:3f2a1b4c-aaaa-bbbb-cccc-123456789abc",
+    )
     text = log.path.read_text()
     assert "xenroot" not in text and "3f2a1b4c" not in text
     rec = log.records()[0]
@@ -72,8 +89,11 @@ def test_default_path_honours_env(tmp_path, monkeypatch):
 
 
 def test_an_old_unfinished_run_is_not_resumed():
-    recs = [AuditRecord(100.0, "old", au.RUN_START), AuditRecord(120.0, "old", au.STEP_START, step_id="promote:xen2"),
-            AuditRecord(150.0, "old", au.RUN_END, outcome="failed")]
+    recs = [
+        AuditRecord(100.0, "old", au.RUN_START),
+        AuditRecord(120.0, "old", au.STEP_START, step_id="promote:xen2"),
+        AuditRecord(150.0, "old", au.RUN_END, outcome="failed"),
+    ]
     assert last_open_run(recs, max_age=3600, now=1000.0) == "old"
     assert last_open_run(recs, max_age=3600, now=100_000.0) is None
 

@@ -29,13 +29,18 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def xentui(*args, env, timeout=90):
-    return subprocess.run([sys.executable, "-m", "xentui", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "xentui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _mount(path: Path, options: str) -> None:
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (CI runs as root): {result.stderr.strip()}")
 
@@ -125,8 +130,9 @@ def test_read_only_mount_refused_with_one_line_and_still_readable(tmp_path):
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         with pytest.raises(AuditUnwritable) as caught:
             log.record("run-1", au.NOTE)
-        assert str(caught.value) == (f"audit log not writable: {log.path}: Read-only file system; "
-                                     "nothing further was changed")
+        assert str(caught.value) == (
+            f"audit log not writable: {log.path}: Read-only file system; nothing further was changed"
+        )
         assert [r.kind for r in log.records()] == [au.RUN_START]
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
@@ -214,14 +220,28 @@ def test_recover_on_a_full_disk_stops_with_one_line_and_the_next_run_goes_on(tmp
         assert plan.returncode == 0, plan.stderr
         assert "damaged line(s) skipped: line 1 (" in plan.stderr and "cut off" in plan.stderr
         filler = fill(small_disk)
-        args = ("recover", target, "--run", "--confirm-dead", "xen1", "--audit-log", str(audit_path),
-                "--call-timeout", "2", "--time-scale", "0.01", "--verify-timeout", "15")
+        args = (
+            "recover",
+            target,
+            "--run",
+            "--confirm-dead",
+            "xen1",
+            "--audit-log",
+            str(audit_path),
+            "--call-timeout",
+            "2",
+            "--time-scale",
+            "0.01",
+            "--verify-timeout",
+            "15",
+        )
         stopped = xentui(*args, env=env)
         assert stopped.returncode == 1, stopped.stdout + stopped.stderr
         assert "Traceback" not in stopped.stderr
         assert stopped.stderr.strip().splitlines()[-1] == (
             f"xentui recover: audit log not writable: {audit_path}: No space left on device; "
-            "nothing further was changed")
+            "nothing further was changed"
+        )
         # What fit in the file's last page was written whole; no half record follows it.
         lines = audit_path.read_bytes().split(b"\n")
         assert lines[0] == b'{"ts": 1, "run_id": "old", "kind": "run-st' and lines[-1] == b""
@@ -277,5 +297,6 @@ def test_the_wizard_shows_the_audit_line_as_it_is():
     from xentui.ui.wizard.failure import describe_exception
 
     exc = AuditUnwritable(Path("/s/audit.jsonl"), "No space left on device")
-    assert describe_exception(exc) == ("audit log not writable: /s/audit.jsonl: No space left on device; "
-                                       "nothing further was changed")
+    assert describe_exception(exc) == (
+        "audit log not writable: /s/audit.jsonl: No space left on device; nothing further was changed"
+    )

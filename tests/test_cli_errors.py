@@ -18,8 +18,9 @@ XENTUI = [sys.executable, "-m", "xentui"]
 
 
 def run(*args, env=None, timeout=60):
-    return subprocess.run(XENTUI + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        XENTUI + list(args), capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
+    )
 
 
 def one_line(result) -> str:
@@ -56,8 +57,15 @@ def test_socket_naming_a_real_socket_is_accepted(tmp_path):
     assert parse_target(None, socket_path=str(tmp_path / "missing")).kind == "local"  # may appear later
 
 
-@pytest.mark.parametrize("target,bad", [("https://1.2.3", "1.2.3"), ("root@300.1.2.3", "300.1.2.3"),
-                                        ("http://256.256.256.256:80", "256.256.256.256"), ("10.0.0.1.5", "10.0.0.1.5")])
+@pytest.mark.parametrize(
+    "target,bad",
+    [
+        ("https://1.2.3", "1.2.3"),
+        ("root@300.1.2.3", "300.1.2.3"),
+        ("http://256.256.256.256:80", "256.256.256.256"),
+        ("10.0.0.1.5", "10.0.0.1.5"),
+    ],
+)
 @pytest.mark.parametrize("command", ["status", "recover"])
 def test_invalid_address_without_a_password(env, command, target, bad):
     # No --password-env and no terminal: the address is refused before any
@@ -72,8 +80,18 @@ def test_invalid_address_without_a_password(env, command, target, bad):
 @pytest.mark.parametrize("mode", ["--plan", "--run"])
 def test_keep_or_prefer_master_naming_an_unknown_host(tmp_path, env, option, mode):
     with start_sim("master-down", tmp_path / "sim"):
-        result = run("recover", f"sim:{tmp_path / 'sim'}", mode, option, "xen9", "--confirm-dead", "xen1",
-                     "--call-timeout", "2", env=env)
+        result = run(
+            "recover",
+            f"sim:{tmp_path / 'sim'}",
+            mode,
+            option,
+            "xen9",
+            "--confirm-dead",
+            "xen1",
+            "--call-timeout",
+            "2",
+            env=env,
+        )
     assert result.returncode == 2, result.stdout + result.stderr
     assert one_line(result) == f"xentui recover: {option} xen9: no such host in the pool (hosts: xen1, xen2)"
     assert "Run " not in result.stdout  # refused before a run was started or recorded
@@ -89,16 +107,21 @@ def test_report_audit_log_naming_a_missing_file(tmp_path, env):
 
 def test_sim_serve_on_a_state_dir_another_simulator_serves(tmp_path):
     state = tmp_path / "st"
-    first = subprocess.Popen(XENTUI + ["sim", "serve", "--scenario", "healthy", "--state-dir", str(state),
-                                       "--time-scale", "0.01"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        XENTUI + ["sim", "serve", "--scenario", "healthy", "--state-dir", str(state), "--time-scale", "0.01"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until(lambda: (state / "endpoints.json").exists(), timeout=30, what="first simulator serving")
         endpoints = (state / "endpoints.json").read_bytes()
         second = run("sim", "serve", "--scenario", "master-down", "--state-dir", str(state), "--time-scale", "0.01")
         assert second.returncode == 2
-        assert one_line(second) == (f"xentui sim: error: --state-dir {state}: another simulator (pid {first.pid}) "
-                                    "is serving it; stop that one or choose another directory")
+        assert one_line(second) == (
+            f"xentui sim: error: --state-dir {state}: another simulator (pid {first.pid}) "
+            "is serving it; stop that one or choose another directory"
+        )
         assert (state / "endpoints.json").read_bytes() == endpoints  # the first one's clients are untouched
         assert first.poll() is None
     finally:

@@ -21,10 +21,13 @@ SIZE = (80, 25)
 
 BAD_CONFIGS = {
     "bad-bytes": (b'[keys]\n"app.quit" = "\xff\xfeq"\n', "line 2: damaged bytes (not UTF-8)"),
-    "bad-toml": (b"[keys\n\"app.quit\" = \"x\"\n", "not valid TOML"),
+    "bad-toml": (b'[keys\n"app.quit" = "x"\n', "not valid TOML"),
     "unknown-action": (b'[keys]\n"app.qiut" = "x"\n', "app.qiut: no such action id"),
     "unknown-key-name": (b'[keys]\n"app.quit" = "ctrl+bogus"\n', "no such key 'ctrl+bogus'"),
-    "q-taken-by-a-screen": (b'[keys]\n"dashboard.recover" = "q"\n', "q is bound to both app.quit and dashboard.recover"),
+    "q-taken-by-a-screen": (
+        b'[keys]\n"dashboard.recover" = "q"\n',
+        "q is bound to both app.quit and dashboard.recover",
+    ),
     "two-on-one-key": (b'[keys]\n"app.refresh" = "2"\n', "2 is bound to both app.refresh and app.screen.vms"),
     "keys-not-a-table": (b'keys = "q"\n', "[keys] must be a table"),
     "unknown-setting": (b'colours = "red"\n', "unknown setting 'colours'"),
@@ -58,9 +61,21 @@ def test_a_fifo_or_directory_config_is_refused_without_blocking(tmp_path):
     assert "not a regular file" in load_config(tmp_path).problems[0]
 
 
-@pytest.mark.parametrize("key,expected", [("?", "question_mark"), ("F5", "f5"), ("ctrl+Q", "ctrl+q"),
-                                          ("/", "slash"), ("hyphen_minus", "minus"), ("shift+tab", "shift+tab"),
-                                          ("f25", None), ("ctrl+ctrl+x", None), ("qq", None), ("hyper+", None)])
+@pytest.mark.parametrize(
+    "key,expected",
+    [
+        ("?", "question_mark"),
+        ("F5", "f5"),
+        ("ctrl+Q", "ctrl+q"),
+        ("/", "slash"),
+        ("hyphen_minus", "minus"),
+        ("shift+tab", "shift+tab"),
+        ("f25", None),
+        ("ctrl+ctrl+x", None),
+        ("qq", None),
+        ("hyper+", None),
+    ],
+)
 def test_key_names_are_checked_as_textual_names_them(key, expected):
     assert normalize_key(key) == expected
 
@@ -88,8 +103,14 @@ def test_installed_command_prints_the_problem_on_stderr_without_a_traceback(tmp_
     # An invalid target makes `xentui` stop right after loading the config:
     # no terminal is needed, and the config warning must already be on stderr.
     env = dict(os.environ, XENTUI_STATE_DIR=str(tmp_path / "state"))
-    result = subprocess.run([sys.executable, "-m", "xentui", "--config", str(path), "bad host name!"],
-                            capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "xentui", "--config", str(path), "bad host name!"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert "Traceback" not in result.stderr
     assert f"xentui: config: {path}: line 2: damaged bytes (not UTF-8); using the defaults" in result.stderr
 
@@ -103,6 +124,8 @@ def test_problems_never_carry_raw_control_characters(tmp_path):
 
 
 def test_a_named_config_that_is_missing_is_reported_the_default_one_is_not(tmp_path, monkeypatch):
-    assert load_config(tmp_path / "typo.toml").problems == (f"{tmp_path / 'typo.toml'}: no such file; using the defaults",)
+    assert load_config(tmp_path / "typo.toml").problems == (
+        f"{tmp_path / 'typo.toml'}: no such file; using the defaults",
+    )
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "empty-config-home"))
     assert load_config().problems == ()

@@ -31,6 +31,7 @@ from xentui.ui.wizard import RecoveryWizard, WizardState
 SIZE = (80, 25)
 SECRET = "s3cr3t-Pa55"
 
+
 def burst(app, keys) -> None:
     """Queue every key at once, as the terminal driver does for typed-ahead
     input (Pilot.press waits for the app to go idle after each key). The key
@@ -61,8 +62,9 @@ class Recorder:
 
 
 def make_app(recorder) -> XenTuiApp:
-    return XenTuiApp(lambda: StaticObserver(fx.master_down()), clock=lambda: fx.FIXED_NOW,
-                     make_observer=recorder, follow=False)
+    return XenTuiApp(
+        lambda: StaticObserver(fx.master_down()), clock=lambda: fx.FIXED_NOW, make_observer=recorder, follow=False
+    )
 
 
 async def ready(app, pilot):
@@ -72,8 +74,11 @@ async def ready(app, pilot):
 
 async def open_connect_screen(app, pilot):
     await pilot.press("5")
-    assert await wait_for(pilot, lambda: type(app.screen).__name__ == "ConnectScreen"
-                          and app.screen.query_one("#targets").has_focus, timeout=5)
+    assert await wait_for(
+        pilot,
+        lambda: type(app.screen).__name__ == "ConnectScreen" and app.screen.query_one("#targets").has_focus,
+        timeout=5,
+    )
 
 
 @pytest.mark.parametrize("repeat", range(3))
@@ -117,13 +122,31 @@ async def test_burst_with_field_moves_and_backspace_keeps_the_order():
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await open_connect_screen(app, pilot)
-        burst(app, ["down", "enter", *"http://127.0.0.99", "backspace", "backspace", *"12",
-                    "down", *"pw", "up", *"", "down", "backspace", *"w!", "enter"])
+        burst(
+            app,
+            [
+                "down",
+                "enter",
+                *"http://127.0.0.99",
+                "backspace",
+                "backspace",
+                *"12",
+                "down",
+                *"pw",
+                "up",
+                *"",
+                "down",
+                "backspace",
+                *"w!",
+                "enter",
+            ],
+        )
         assert await wait_for(pilot, lambda: recorder.calls, timeout=10), screen_text(app)
         assert recorder.calls == [("http://127.0.0.12", "pw!")]
 
 
 # --- the burst starts on the dashboard, with the `5` that opens this screen ------------------
+
 
 def connect_screen(app):
     """The connect screen, also once a connect took the app back to the dashboard."""
@@ -188,9 +211,11 @@ async def test_digits_typed_in_a_field_stay_in_the_field():
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         burst(app, ["5", "down", "enter", *"12345"])
-        assert await wait_for(pilot, lambda: type(app.screen).__name__ == "ConnectScreen"
-                              and app.screen.query_one("#target").value == "12345", timeout=5), \
-            screen_text(app)
+        assert await wait_for(
+            pilot,
+            lambda: type(app.screen).__name__ == "ConnectScreen" and app.screen.query_one("#target").value == "12345",
+            timeout=5,
+        ), screen_text(app)
         assert type(app.screen).__name__ == "ConnectScreen"
 
 
@@ -212,8 +237,13 @@ async def test_digits_of_a_typed_host_name_stay_in_the_wizard(tmp_path):
     """The screen keys act as the app reads them (priority bindings): the
     wizard, which reads typed host names key by key, keeps its digits."""
     executor = FakeExecutor()
-    wizard = RecoveryWizard(FakeObserver(), master_down_plan(), executor,
-                            audit=AuditLog(tmp_path / "audit.jsonl"), report_dir=tmp_path / "reports")
+    wizard = RecoveryWizard(
+        FakeObserver(),
+        master_down_plan(),
+        executor,
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+        report_dir=tmp_path / "reports",
+    )
     app = make_app(Recorder())
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
@@ -222,8 +252,11 @@ async def test_digits_of_a_typed_host_name_stay_in_the_wizard(tmp_path):
         burst(app, ["1", "5"])
         await pilot.pause()
         assert app.screen is wizard
-        for key, state in (("enter", WizardState.STEP_DETAIL), ("enter", WizardState.CONFIRM),
-                           ("enter", WizardState.RESULT)):
+        for key, state in (
+            ("enter", WizardState.STEP_DETAIL),
+            ("enter", WizardState.CONFIRM),
+            ("enter", WizardState.RESULT),
+        ):
             await pilot.press(key)
             await wait_state(pilot, wizard, state)
         await pilot.press("enter", "enter")
@@ -235,6 +268,7 @@ async def test_digits_of_a_typed_host_name_stay_in_the_wizard(tmp_path):
 
 # --- the same burst in a real terminal: the installed command, tmux, TERM=linux ---------------
 
+
 @pytest.mark.tty
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 def test_burst_in_a_real_terminal_from_the_dashboard(tmp_path):
@@ -242,11 +276,11 @@ def test_burst_in_a_real_terminal_from_the_dashboard(tmp_path):
     reads them as typed-ahead input. Up wraps the connect list to its last
     row ("Another host"), whatever rows the demo and profiles add."""
     tmux = Tmux(tmp_path)
-    env = (f"TERM=linux XDG_CONFIG_HOME={tmp_path}/config XDG_STATE_HOME={tmp_path}/state "
-           f"XDG_DATA_HOME={tmp_path}/data")
+    env = f"TERM=linux XDG_CONFIG_HOME={tmp_path}/config XDG_STATE_HOME={tmp_path}/state XDG_DATA_HOME={tmp_path}/data"
     try:
-        tmux.run("new-session", "-d", "-s", "demo", "-x", "80", "-y", "25",
-                 f"exec env {env} {installed_xentui()} --demo")
+        tmux.run(
+            "new-session", "-d", "-s", "demo", "-x", "80", "-y", "25", f"exec env {env} {installed_xentui()} --demo"
+        )
         assert tty_wait(lambda: "EMERGENCY MODE" in tmux.capture(), timeout=30), tmux.capture()
         # (a string that is no key name is sent as its characters)
         tmux.run("send-keys", "-t", "demo", "5", "Up", "Enter", "http://127.0.0.300", "Enter", SECRET, "Enter")

@@ -55,8 +55,11 @@ def recorded(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("scenario,chunk", [(s, c) for s in SCENARIOS for c in range(CHUNKS)],
-                         ids=[f"{s}-{c + 1}of{CHUNKS}" for s in SCENARIOS for c in range(CHUNKS)])
+@pytest.mark.parametrize(
+    "scenario,chunk",
+    [(s, c) for s in SCENARIOS for c in range(CHUNKS)],
+    ids=[f"{s}-{c + 1}of{CHUNKS}" for s in SCENARIOS for c in range(CHUNKS)],
+)
 def test_resume_from_every_crash_point(scenario, chunk, tmp_path, recorded):
     t0 = time.perf_counter()
     expected, recording = recorded(scenario)
@@ -65,10 +68,12 @@ def test_resume_from_every_crash_point(scenario, chunk, tmp_path, recorded):
     points = every[chunk::CHUNKS]
     failures = replay_all(scenario, points, tmp_path, expected)
     changes = sum(1 for p in every if p.kind == "call")
-    print(f"\n{scenario} part {chunk + 1}/{CHUNKS}: {len(points)} of {len(every)} distinct crash points "
-          f"(disk full / killed at each of {len(recording.records)} audit records, killed before each of "
-          f"{changes} pool-changing calls of {len(recording.calls)} audited calls); "
-          f"{time.perf_counter() - t0:.1f} s")
+    print(
+        f"\n{scenario} part {chunk + 1}/{CHUNKS}: {len(points)} of {len(every)} distinct crash points "
+        f"(disk full / killed at each of {len(recording.records)} audit records, killed before each of "
+        f"{changes} pool-changing calls of {len(recording.calls)} audited calls); "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
     assert not failures, f"{len(failures)}/{len(points)} points:\n" + "\n\n".join(failures[:8])
 
 
@@ -143,11 +148,13 @@ def test_resumed_start_is_refused_without_the_attestation(tmp_path):
             deadline = time.monotonic() + 20
             # until it has rejoined (answering as a member): while it boots its xapi
             # comes and goes, and a refused connection counts as silent
-            while not any(v.host_name == "xen1" and v.answers and v.role == "slave"
-                          for v in observer.observe().peer_views):
+            while not any(
+                v.host_name == "xen1" and v.answers and v.role == "slave" for v in observer.observe().peer_views
+            ):
                 assert time.monotonic() < deadline, "xen1 never rejoined"
-            executor = PlanExecutor(observer, AuditLog(pool.audit_path), fenced=["xen1"], time_scale=SCALE,
-                                    run_id=run_id)
+            executor = PlanExecutor(
+                observer, AuditLog(pool.audit_path), fenced=["xen1"], time_scale=SCALE, run_id=run_id
+            )
             result = executor.run(start)
         finally:
             observer.close()
@@ -193,8 +200,10 @@ def test_read_only_runs_are_never_resumed_and_not_counted(tmp_path):
     assert report.count("read-only: nothing was executed") == 2
     real = [r for r in recs if r.run_id == killed_run and r.kind == au.STEP_END]
     ok = sum(1 for r in real if r.outcome in ("done", "skipped"))
-    assert f"- Totals: 1 recovery run(s), {ok}/{len(real)} step attempt(s) succeeded; 2 read-only run(s) not counted." \
-        in report, report
+    assert (
+        f"- Totals: 1 recovery run(s), {ok}/{len(real)} step attempt(s) succeeded; 2 read-only run(s) not counted."
+        in report
+    ), report
 
 
 # --- a real full disk -------------------------------------------------------------------------
@@ -208,8 +217,9 @@ def tiny_disk(tmp_path):
         pytest.skip("mounting a tmpfs needs root (CI runs as root)")
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:

@@ -67,8 +67,9 @@ def xentui_command() -> list:
 
 
 def start_recover(pool: Pool, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(xentui_command() + pool.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)
+    return subprocess.Popen(
+        xentui_command() + pool.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
 
 
 def kill_at(pool: Pool, method: str, nth: int, when: str, env: dict) -> str:
@@ -117,8 +118,14 @@ def test_killed_process_resumes_to_the_same_pool(scenario, method, nth, when, tm
         killed_out = kill_at(pool, method, nth, when, env)
         recs = AuditLog(pool.audit_path).records()
         assert au.last_open_run(recs), killed_out  # the killed run is open: the next one resumes it
-        resumed = subprocess.run(xentui_command() + pool.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True, env=env, timeout=120)
+        resumed = subprocess.run(
+            xentui_command() + pool.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert resumed.returncode == 0, killed_out + "\n--- resumed ---\n" + resumed.stdout
         assert "(resuming)" in resumed.stdout
         assert pool_state(pool.sim) == references[scenario], resumed.stdout
@@ -137,11 +144,16 @@ def test_resume_named_in_the_plan_after_kill_following_declare_dead(tmp_path):
     try:
         kill_at(pool, "host.declare_dead", 1, "after", env)
         plan_args = ["recover", pool.args[1], "--plan"] + pool.args[3:]
-        shown = subprocess.run(xentui_command() + plan_args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env, timeout=120)
+        shown = subprocess.run(
+            xentui_command() + plan_args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert shown.returncode == 0, shown.stdout
         assert "VMS_NOT_RESTARTED" in shown.stdout and "web01" in shown.stdout
         assert "[start-vms, risk high]" in shown.stdout
     finally:
         pool.close()
-

@@ -17,11 +17,17 @@ import textwrap
 from pathlib import Path
 
 from test_wizard_fakes import SIZE, WizardHost, drive_until, flat, wait_for, wait_state, words
-from test_wizard_sim import master_down  # noqa: F401  (the fixture)
-from test_wizard_sim import assert_pool_recovered, open_recovery, summary_reached, vms_resident_on
+from test_wizard_sim import (
+    assert_pool_recovered,
+    master_down,  # noqa: F401  (the fixture)
+    open_recovery,
+    summary_reached,
+    vms_resident_on,
+)
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.run_record import from_records
-from xentui.ui.wizard import RecoveryWizard, WizardState as S
+from xentui.ui.wizard import RecoveryWizard
+from xentui.ui.wizard import WizardState as S
 
 TESTS = Path(__file__).resolve().parent
 
@@ -72,8 +78,9 @@ async def test_wizard_resumes_after_declare_dead_with_the_start_step(master_down
     audit_path = tmp_path / "audit.jsonl"
     script = DIES_AFTER_DECLARE_DEAD.format(tests=str(TESTS), state_dir=str(sim.state_dir), audit=str(audit_path))
     env = dict(os.environ, PYTHONPATH=str(TESTS.parent))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=str(tmp_path), env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=str(tmp_path), env=env
+    )
     assert proc.returncode == 17, proc.stdout + proc.stderr
     assert vms_resident_on(sim, dead) == []  # declare_dead took effect: nothing says where they ran
     first = AuditLog(audit_path).records()
@@ -120,8 +127,7 @@ async def test_wizard_summary_is_not_healthy_while_the_vms_are_down(master_down,
         app = WizardHost(wizard)
         async with app.run_test(size=SIZE) as pilot:
             await wait_state(pilot, wizard, S.OVERVIEW)
-            await drive_until(pilot, wizard, lambda w: w.progress.status(f"declare-dead:{dead}") == "done",
-                              timeout=90)
+            await drive_until(pilot, wizard, lambda w: w.progress.status(f"declare-dead:{dead}") == "done", timeout=90)
             assert vms_resident_on(sim, dead) == []
             # The summary's health check and report, as at the end of a recovery.
             wizard._start_report()

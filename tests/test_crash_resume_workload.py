@@ -35,8 +35,10 @@ def after_declare_dead(left_running=()):
 
 
 def records(*extra):
-    base = [AuditRecord(1.0, RUN, au.RUN_START, inputs={"read_only": False}),
-            AuditRecord(2.0, RUN, BASELINE, inputs=baseline_inputs(incident_start()))]
+    base = [
+        AuditRecord(1.0, RUN, au.RUN_START, inputs={"read_only": False}),
+        AuditRecord(2.0, RUN, BASELINE, inputs=baseline_inputs(incident_start())),
+    ]
     return base + [AuditRecord(3.0 + i, RUN, kind, **fields) for i, (kind, fields) in enumerate(extra)]
 
 

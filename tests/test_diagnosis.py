@@ -4,7 +4,6 @@ severity, evidence and plain words (no simulator involved)."""
 from __future__ import annotations
 
 from recovery_builders import PoolBuilder, codes, ground_truth, observation, view
-
 from xentui.recovery import peers as pv
 from xentui.recovery.diagnosis import diagnose
 from xentui.recovery.findings import Code, Severity
@@ -25,8 +24,9 @@ def by_code(findings, code):
 def test_healthy_pool_from_the_master():
     b = PoolBuilder().host("xen1").host("xen2").vm("web01", "xen1")
     gt = ground_truth(b, "xen1", role="master")
-    obs = observation(b, "xen1", gt=gt, live=True,
-                      views=[view(b, "xen2", pv.ANSWERS, pv.SLAVE, master=b.address("xen1"))])
+    obs = observation(
+        b, "xen1", gt=gt, live=True, views=[view(b, "xen2", pv.ANSWERS, pv.SLAVE, master=b.address("xen1"))]
+    )
     f = diagnose(obs)
     assert codes(f) == ["POOL_HEALTHY"]
     assert f[0].severity is Severity.OK
@@ -36,9 +36,15 @@ def test_healthy_pool_from_the_master():
 def test_seed_article_master_down_member_in_emergency():
     b = seed_pool()
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), probes={"xen1": "refused"})
-    obs = observation(b, "xen2", gt=gt, live=False, state="emergency",
-                      emergency=("INTERNAL_ERROR", ["Connection failed: No route to host"]),
-                      views=[view(b, "xen1", pv.REFUSED)])
+    obs = observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=False,
+        state="emergency",
+        emergency=("INTERNAL_ERROR", ["Connection failed: No route to host"]),
+        views=[view(b, "xen1", pv.REFUSED)],
+    )
     f = diagnose(obs)
     assert codes(f) == ["EMERGENCY_MODE", "MASTER_UNREACHABLE", "VMS_ON_DEAD_HOST"]
     em = f[0]
@@ -58,8 +64,15 @@ def test_seed_article_master_down_member_in_emergency():
 def test_stored_reason_still_booting_is_not_read_as_wait():
     b = seed_pool()
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), probes={"xen1": "timeout"})
-    obs = observation(b, "xen2", gt=gt, live=False, state="emergency", emergency=("HOST_STILL_BOOTING", []),
-                      views=[view(b, "xen1", pv.TIMEOUT)])
+    obs = observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=False,
+        state="emergency",
+        emergency=("HOST_STILL_BOOTING", []),
+        views=[view(b, "xen1", pv.TIMEOUT)],
+    )
     em = by_code(diagnose(obs), Code.EMERGENCY_MODE)[0]
     e = explain("HOST_STILL_BOOTING", (), in_emergency=True)
     assert em.data["reason_text"] == e.title
@@ -67,11 +80,15 @@ def test_stored_reason_still_booting_is_not_read_as_wait():
 
 
 def test_master_unreachable_distinguishes_refused_timeout_and_hung():
-    for reach, outcome, words in ((pv.REFUSED, "refused", "refuses"), (pv.TIMEOUT, "timed out", "does not answer"),
-                                  (pv.HUNG, "hung", "never answers")):
+    for reach, outcome, words in (
+        (pv.REFUSED, "refused", "refuses"),
+        (pv.TIMEOUT, "timed out", "does not answer"),
+        (pv.HUNG, "hung", "never answers"),
+    ):
         b = seed_pool()
-        gt = ground_truth(b, "xen2", master_address=b.address("xen1"),
-                          probes={"xen1": "open" if reach == pv.HUNG else reach})
+        gt = ground_truth(
+            b, "xen2", master_address=b.address("xen1"), probes={"xen1": "open" if reach == pv.HUNG else reach}
+        )
         obs = observation(b, "xen2", gt=gt, live=False, state="timed-out", views=[view(b, "xen1", reach)])
         mu = by_code(diagnose(obs), Code.MASTER_UNREACHABLE)
         assert len(mu) == 1, reach
@@ -83,8 +100,15 @@ def test_ha_armed_blocks_promotion():
     b = seed_pool()
     b.ha = True
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), probes={"xen1": "refused"})
-    obs = observation(b, "xen2", gt=gt, live=False, state="emergency",
-                      emergency=("HA_HOST_CANNOT_ACCESS_STATEFILE", []), views=[view(b, "xen1", pv.REFUSED)])
+    obs = observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=False,
+        state="emergency",
+        emergency=("HA_HOST_CANNOT_ACCESS_STATEFILE", []),
+        views=[view(b, "xen1", pv.REFUSED)],
+    )
     f = diagnose(obs)
     ha = by_code(f, Code.HA_ARMED)
     assert ha and ha[0].severity is Severity.CRITICAL
@@ -95,10 +119,16 @@ def test_two_masters_flags_vms_both_claim():
     b = PoolBuilder(master="xen2").host("xen1").host("xen2").host("xen3")
     b.vm("web01", "xen1").vm("db01", "xen2")
     gt = ground_truth(b, "xen2", role="master")
-    obs = observation(b, "xen2", gt=gt, live=True, views=[
-        view(b, "xen1", pv.ANSWERS, pv.MASTER, running=["vm-web01"]),
-        view(b, "xen3", pv.ANSWERS, pv.SLAVE, master=b.address("xen2")),
-    ])
+    obs = observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=True,
+        views=[
+            view(b, "xen1", pv.ANSWERS, pv.MASTER, running=["vm-web01"]),
+            view(b, "xen3", pv.ANSWERS, pv.SLAVE, master=b.address("xen2")),
+        ],
+    )
     f = diagnose(obs)
     tm = by_code(f, Code.TWO_MASTERS)
     assert len(tm) == 1 and tm[0].severity is Severity.CRITICAL
@@ -118,8 +148,15 @@ def test_member_unreachable_then_declared_dead_is_info():
     # after host.declare_dead: disabled, VM halted
     b2 = PoolBuilder().host("xen1").host("xen2").host("xen3", enabled=False).vm("app01", None)
     gt2 = ground_truth(b2, "xen1", role="master", probes={"xen3": "timeout"})
-    f2 = diagnose(observation(b2, "xen1", gt=gt2, live=True, views=[
-        view(b2, "xen2", pv.ANSWERS, pv.SLAVE, master=b2.address("xen1")), view(b2, "xen3", pv.TIMEOUT)]))
+    f2 = diagnose(
+        observation(
+            b2,
+            "xen1",
+            gt=gt2,
+            live=True,
+            views=[view(b2, "xen2", pv.ANSWERS, pv.SLAVE, master=b2.address("xen1")), view(b2, "xen3", pv.TIMEOUT)],
+        )
+    )
     assert codes(f2) == ["MEMBER_UNREACHABLE", "POOL_HEALTHY"]
     assert f2[0].severity is Severity.INFO
     assert "reinstall" in f2[0].explanation.lower()
@@ -128,8 +165,7 @@ def test_member_unreachable_then_declared_dead_is_info():
 def test_orphaned_member_after_promotion():
     b = PoolBuilder(master="xen2").host("xen1").host("xen2").host("xen3")
     gt = ground_truth(b, "xen2", role="master", probes={"xen1": "refused"})
-    views = [view(b, "xen1", pv.REFUSED),
-             view(b, "xen3", pv.ANSWERS, pv.EMERGENCY, reason="HOST_STILL_BOOTING")]
+    views = [view(b, "xen1", pv.REFUSED), view(b, "xen3", pv.ANSWERS, pv.EMERGENCY, reason="HOST_STILL_BOOTING")]
     f = diagnose(observation(b, "xen2", gt=gt, live=True, views=views))
     orphan = by_code(f, Code.ORPHANED_MEMBER)
     assert len(orphan) == 1 and orphan[0].host == "xen3"
@@ -142,8 +178,15 @@ def test_orphaned_member_after_promotion():
 def test_no_management_ip_from_link_and_reason():
     b = seed_pool()
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), link_ip=False)
-    obs = observation(b, "xen2", gt=gt, live=False, state="emergency", emergency=("HOST_HAS_NO_MANAGEMENT_IP", []),
-                      views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)])
+    obs = observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=False,
+        state="emergency",
+        emergency=("HOST_HAS_NO_MANAGEMENT_IP", []),
+        views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)],
+    )
     f = diagnose(obs)
     nm = by_code(f, Code.NO_MANAGEMENT_IP)
     assert len(nm) == 1 and nm[0].host == "xen2" and nm[0].data["interface"] == "xenbr0"
@@ -202,8 +245,7 @@ def test_default_sr_invalid_and_host_disabled():
 def test_xapi_down_and_findings_sorted_most_severe_first():
     b = PoolBuilder().host("xen1").host("xen2", xapi="26.0.0")
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), xapi_running=False)
-    obs = observation(b, "xen2", gt=gt, live=False, state="refused",
-                      views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)])
+    obs = observation(b, "xen2", gt=gt, live=False, state="refused", views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)])
     f = diagnose(obs)
     assert f[0].code is Code.XAPI_DOWN
     sev = [int(x.severity) for x in f]
@@ -241,8 +283,15 @@ def test_ha_on_with_a_working_master_is_not_a_finding():
 def _member_in_emergency(code, params):
     b = seed_pool()
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), probes={"xen1": "open"})
-    return observation(b, "xen2", gt=gt, live=False, state="emergency", emergency=(code, params),
-                       views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)])
+    return observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=False,
+        state="emergency",
+        emergency=(code, params),
+        views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)],
+    )
 
 
 def test_issue13_findings_table():
@@ -250,8 +299,12 @@ def test_issue13_findings_table():
     table = [
         # (stored emergency error, params, code expected, words the summary must name)
         ("INTERNAL_ERROR", [stunnel], Code.TLS_VERIFY_FAILED, "certificate has expired"),
-        ("HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED", [], Code.HA_ARMED_MISMATCH,
-         "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED"),
+        (
+            "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED",
+            [],
+            Code.HA_ARMED_MISMATCH,
+            "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED",
+        ),
     ]
     for code, params, expected, words in table:
         f = diagnose(_member_in_emergency(code, params))
@@ -263,8 +316,11 @@ def test_issue13_findings_table():
 
 
 def test_issue13_findings_stay_quiet_for_other_errors():
-    for code, params in (("INTERNAL_ERROR", ["Connection failed: no route to host."]),
-                         ("HOST_STILL_BOOTING", []), ("HA_HOST_CANNOT_ACCESS_STATEFILE", [])):
+    for code, params in (
+        ("INTERNAL_ERROR", ["Connection failed: no route to host."]),
+        ("HOST_STILL_BOOTING", []),
+        ("HA_HOST_CANNOT_ACCESS_STATEFILE", []),
+    ):
         f = diagnose(_member_in_emergency(code, params))
         assert not by_code(f, Code.TLS_VERIFY_FAILED) and not by_code(f, Code.HA_ARMED_MISMATCH), code
 
@@ -273,8 +329,14 @@ def test_tls_finding_gives_the_xe_fix_in_order():
     stunnel = 'INTERNAL_ERROR: [ Stunnel.Stunnel_verify_error("self signed certificate") ]'
     tls = by_code(diagnose(_member_in_emergency("INTERNAL_ERROR", [stunnel])), Code.TLS_VERIFY_FAILED)[0]
     text = tls.explanation
-    order = [text.index(cmd) for cmd in ("host-emergency-disable-tls-verification", "pool-certificate-sync",
-                                         "host-emergency-reenable-tls-verification")]
+    order = [
+        text.index(cmd)
+        for cmd in (
+            "host-emergency-disable-tls-verification",
+            "pool-certificate-sync",
+            "host-emergency-reenable-tls-verification",
+        )
+    ]
     assert order == sorted(order)
     assert tls.data["reason"] == "self signed certificate"
 
@@ -282,9 +344,13 @@ def test_tls_finding_gives_the_xe_fix_in_order():
 def test_ha_armed_mismatch_of_a_member_seen_from_the_master():
     b = seed_pool()
     gt = ground_truth(b, "xen1", role="master")
-    obs = observation(b, "xen1", gt=gt, live=True,
-                      views=[view(b, "xen2", pv.ANSWERS, pv.EMERGENCY,
-                                  reason="HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED")])
+    obs = observation(
+        b,
+        "xen1",
+        gt=gt,
+        live=True,
+        views=[view(b, "xen2", pv.ANSWERS, pv.EMERGENCY, reason="HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED")],
+    )
     found = by_code(diagnose(obs), Code.HA_ARMED_MISMATCH)
     assert [f.host for f in found] == ["xen2"]
     assert "pool-ha-disable" in found[0].explanation and "HA_NOT_ENABLED" in found[0].explanation

@@ -27,10 +27,16 @@ def test_missing_build_tools_without_apt_are_named_in_one_line(tmp_path):
         found = shutil.which(tool)
         assert found, tool
         os.symlink(found, bin_dir / tool)
-    done = subprocess.run([str(bin_dir / "bash"), str(SCRIPT), str(tmp_path / "out")], capture_output=True,
-                          text=True, env={"PATH": str(bin_dir)})
+    done = subprocess.run(
+        [str(bin_dir / "bash"), str(SCRIPT), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(bin_dir)},
+    )
     assert done.returncode == 1, done.stderr
     lines = done.stderr.splitlines()
-    assert lines == ["build-dom0: missing build tools: install the Debian packages binutils rpm "
-                     "(apt-get install binutils rpm) and run again"], done.stderr
+    assert lines == [
+        "build-dom0: missing build tools: install the Debian packages binutils rpm "
+        "(apt-get install binutils rpm) and run again"
+    ], done.stderr
     assert list((tmp_path / "out").iterdir()) == []

@@ -66,8 +66,9 @@ def test_version_from_an_empty_root(dom0, root):
 
 def test_sim_serve_status_recover_report_in_an_empty_root(dom0, root):
     env = console_env()
-    serve = root.popen("sim", "serve", "--scenario", "master-down", "--state-dir", "/tmp/sim",
-                       "--time-scale", "0.02", env=env)
+    serve = root.popen(
+        "sim", "serve", "--scenario", "master-down", "--state-dir", "/tmp/sim", "--time-scale", "0.02", env=env
+    )
     try:
         line = serve.stdout.readline()
         assert line.startswith("serving scenario master-down"), line + serve.stderr.read()
@@ -86,9 +87,21 @@ def test_sim_serve_status_recover_report_in_an_empty_root(dom0, root):
         plan = root.run("recover", f"sim:/tmp/sim/{console}", "--plan", "--call-timeout", "2", env=env)
         assert plan.returncode == 0, plan.stdout + plan.stderr
         assert "xe pool-emergency-transition-to-master" in plan.stdout
-        ran = root.run("recover", f"sim:/tmp/sim/{console}", "--run", "--confirm-dead", "xen1",
-                       "--call-timeout", "2", "--time-scale", "0.02", "--verify-timeout", "30", env=env,
-                       timeout=120)
+        ran = root.run(
+            "recover",
+            f"sim:/tmp/sim/{console}",
+            "--run",
+            "--confirm-dead",
+            "xen1",
+            "--call-timeout",
+            "2",
+            "--time-scale",
+            "0.02",
+            "--verify-timeout",
+            "30",
+            env=env,
+            timeout=120,
+        )
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert "Pool verified healthy" in ran.stdout
         report = root.run("report", "-o", "/tmp/report.md", env=env)
@@ -116,9 +129,11 @@ def test_demo_recovers_by_keys_in_an_empty_root(dom0, root, tmp_path):
     pane = Pane()
     env = [f"{k}={v}" for k, v in minimal_env(console_env()).items()]
     script = tmp_path / "pane.sh"
-    script.write_text(f"{shlex.join([tmux, '-L', pane.socket, 'wait-for', 'go'])}\n"
-                      f"{shlex.join(['env', '-i', *env, *root.argv('--demo', '--time-scale', '0.02')])}\n"
-                      f"echo $? > {shlex.quote(str(rc_file))}\n")
+    script.write_text(
+        f"{shlex.join([tmux, '-L', pane.socket, 'wait-for', 'go'])}\n"
+        f"{shlex.join(['env', '-i', *env, *root.argv('--demo', '--time-scale', '0.02')])}\n"
+        f"echo $? > {shlex.quote(str(rc_file))}\n"
+    )
     try:
         pane.tmux("new-session", "-d", "-s", "w", "-x", "80", "-y", "25", f"sh {shlex.quote(str(script))}")
         pane.tmux("pipe-pane", "-t", "w", "-o", f"cat >> {raw}")
@@ -129,9 +144,15 @@ def test_demo_recovers_by_keys_in_an_empty_root(dom0, root, tmp_path):
         _screen_ok(first)
         # Every screen once: Textual imports its widgets lazily, so a module the
         # build missed would only show here.
-        for key, needle in (("2", "Virtual machines"), ("3", "Network interfaces"), ("?", "Help - xentui keys"),
-                            ("Escape", "Network interfaces"), ("d", "DEMO: inject"), ("Escape", "Network"),
-                            ("1", "EMERGENCY MODE")):
+        for key, needle in (
+            ("2", "Virtual machines"),
+            ("3", "Network interfaces"),
+            ("?", "Help - xentui keys"),
+            ("Escape", "Network interfaces"),
+            ("d", "DEMO: inject"),
+            ("Escape", "Network"),
+            ("1", "EMERGENCY MODE"),
+        ):
             pane.keys(key)
             assert wait_until(lambda: needle in pane.screen(), 20), (key, pane.screen())
         pane.keys("r")
@@ -190,9 +211,13 @@ def _assert_healthy_through_the_sdk(root: EmptyRoot) -> None:
         for host in api.host.get_all():
             if api.host.get_name_label(host) == ep["console"]:
                 assert api.host_metrics.get_live(api.host.get_metrics(host)) is True
-        running_here = [vm for vm in api.VM.get_all()
-                        if not api.VM.get_is_control_domain(vm) and api.VM.get_resident_on(vm) == master
-                        and api.VM.get_power_state(vm) == "Running"]
+        running_here = [
+            vm
+            for vm in api.VM.get_all()
+            if not api.VM.get_is_control_domain(vm)
+            and api.VM.get_resident_on(vm) == master
+            and api.VM.get_power_state(vm) == "Running"
+        ]
         assert running_here, "the dead master's VMs on shared storage run on the survivor"
         for pbd in api.host.get_PBDs(master):
             assert api.PBD.get_currently_attached(pbd) is True
@@ -209,10 +234,21 @@ def test_status_over_ssh_from_an_empty_root(dom0, root, tmp_path, sshd_server):
     shutil.copy(sshd_server.known_hosts_path, keys / "known_hosts")
     with start_sim("master-down", tmp_path / "sim") as sim:
         xen2 = sim.endpoints.host("xen2")
-        done = root.run("status", f"ssh://{sshd_server.user}@{sshd_server.host}:{sshd_server.port}",
-                        "--identity", "/tmp/ssh/id", "--known-hosts", "/tmp/ssh/known_hosts",
-                        "--xapi-socket", xen2.socket, "--host-root", xen2.root, "--password-env", "XPW",
-                        env=dict(console_env(), XPW=sim.endpoints.root_password))
+        done = root.run(
+            "status",
+            f"ssh://{sshd_server.user}@{sshd_server.host}:{sshd_server.port}",
+            "--identity",
+            "/tmp/ssh/id",
+            "--known-hosts",
+            "/tmp/ssh/known_hosts",
+            "--xapi-socket",
+            xen2.socket,
+            "--host-root",
+            xen2.root,
+            "--password-env",
+            "XPW",
+            env=dict(console_env(), XPW=sim.endpoints.root_password),
+        )
     assert done.returncode == 2, done.stdout + done.stderr  # critical: the master is down
     assert "xen1" in done.stdout and "ssh" in done.stdout.lower() and done.stderr == ""
 
@@ -252,22 +288,33 @@ def _ca_and_server_context(tmp_path: Path):
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test pool CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "server.pem", tmp_path / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     return ca.public_bytes(serialization.Encoding.PEM), context
@@ -278,8 +325,16 @@ def test_centos_ca_paths_make_https_targets_verify(dom0, root, tmp_path):
     server = FakeXapi(tcp=True, tls_context=context).start()
     try:
         env = dict(console_env(), XPW=ROOT_PASSWORD)
-        argv = ("status", f"https://127.0.0.1:{server.tcp_port}", "--password-env", "XPW",
-                "--connect-timeout", "3", "--call-timeout", "3")
+        argv = (
+            "status",
+            f"https://127.0.0.1:{server.tcp_port}",
+            "--password-env",
+            "XPW",
+            "--connect-timeout",
+            "3",
+            "--call-timeout",
+            "3",
+        )
         without = root.run(*argv, env=env)
         print(without.stderr)
         assert without.returncode == 3, without.stdout + without.stderr  # cannot connect: not trusted
@@ -334,10 +389,18 @@ def test_rpm_requires_only_rpmlib_and_ships_the_file_its_starter_and_the_plugin(
     lines = [line.strip() for line in requires.splitlines() if line.strip()]
     assert lines and all(line.startswith("rpmlib(") for line in lines), lines  # not even /bin/sh
     files = subprocess.run(["rpm", "-qlp", str(dom0.rpm)], capture_output=True, text=True, check=True).stdout
-    assert files.split() == ["/usr/bin/xentui", "/usr/lib64/xsconsole/plugins-extras/XSFeatureXentui.py",
-                             "/usr/libexec/xentui", "/usr/libexec/xentui/xentui"]
-    info = subprocess.run(["rpm", "-qp", "--qf", "%{VERSION} %{RELEASE} %{ARCH} %{PAYLOADCOMPRESSOR}",
-                           str(dom0.rpm)], capture_output=True, text=True, check=True).stdout
+    assert files.split() == [
+        "/usr/bin/xentui",
+        "/usr/lib64/xsconsole/plugins-extras/XSFeatureXentui.py",
+        "/usr/libexec/xentui",
+        "/usr/libexec/xentui/xentui",
+    ]
+    info = subprocess.run(
+        ["rpm", "-qp", "--qf", "%{VERSION} %{RELEASE} %{ARCH} %{PAYLOADCOMPRESSOR}", str(dom0.rpm)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert info == f"{dom0.version} 1 x86_64 gzip"
 
 
@@ -385,8 +448,9 @@ def test_rpm_command_picks_an_exec_capable_tmpdir_when_tmp_is_noexec(dom0, tmp_p
     # A whole command with arguments, from a /var/tmp that allows exec.
     (target / "var" / "tmp").mkdir(parents=True, exist_ok=True)
     os.chmod(target / "var" / "tmp", 0o1777)
-    scenarios = chroot.run("sim", "scenarios", env=console_env("/root"), noexec_tmp=True,
-                           noexec_dirs=["/dev/shm", "/root"])
+    scenarios = chroot.run(
+        "sim", "scenarios", env=console_env("/root"), noexec_tmp=True, noexec_dirs=["/dev/shm", "/root"]
+    )
     assert scenarios.returncode == 0 and "master-down" in scenarios.stdout, scenarios.stderr
     assert scenarios.stderr == "" and list((target / "var" / "tmp").iterdir()) == []
 
@@ -397,19 +461,24 @@ def test_rpm_command_names_tmpdir_in_one_line_when_nothing_allows_exec(dom0, tmp
     chroot = EmptyRoot(target, dom0.file, inside="/usr/bin/xentui")
     (target / "var" / "tmp").mkdir(parents=True, exist_ok=True)
     (target / "root").mkdir(mode=0o700, exist_ok=True)
-    done = chroot.run("--version", env={"TMPDIR": "/tmp"}, noexec_tmp=True,
-                      noexec_dirs=["/var/tmp", "/dev/shm", "/root"])
+    done = chroot.run(
+        "--version", env={"TMPDIR": "/tmp"}, noexec_tmp=True, noexec_dirs=["/var/tmp", "/dev/shm", "/root"]
+    )
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr == ("xentui: no exec-capable temporary directory (/tmp noexec, /var/tmp noexec, "
-                           "/dev/shm noexec, /root noexec); set TMPDIR to a writable directory on a file "
-                           "system that allows exec: TMPDIR=/path/to/dir xentui\n"), done.stderr
+    assert done.stderr == (
+        "xentui: no exec-capable temporary directory (/tmp noexec, /var/tmp noexec, "
+        "/dev/shm noexec, /root noexec); set TMPDIR to a writable directory on a file "
+        "system that allows exec: TMPDIR=/path/to/dir xentui\n"
+    ), done.stderr
     # The same with /var/tmp, /root and TMPDIR missing.
     (target / "var" / "tmp").rmdir()
     shutil.rmtree(target / "root")
     done = chroot.run("--version", env={"TMPDIR": "/nowhere"}, noexec_tmp=True, noexec_dirs=["/dev/shm"])
     assert done.returncode == 2 and done.stdout == "" and len(done.stderr.splitlines()) == 1
-    assert done.stderr.startswith("xentui: no exec-capable temporary directory (/nowhere missing, /tmp noexec, "
-                                  "/var/tmp missing, /dev/shm noexec, /root missing); set TMPDIR"), done.stderr
+    assert done.stderr.startswith(
+        "xentui: no exec-capable temporary directory (/nowhere missing, /tmp noexec, "
+        "/var/tmp missing, /dev/shm noexec, /root missing); set TMPDIR"
+    ), done.stderr
 
 
 def test_xentui_run_next_to_the_file_picks_an_exec_capable_tmpdir(dom0, root):
@@ -426,6 +495,8 @@ def test_xentui_run_next_to_the_file_picks_an_exec_capable_tmpdir(dom0, root):
     assert done.stderr == ""
     none = starter.run("/xentui-run", "--version", env={}, noexec_tmp=True, noexec_dirs=["/var/tmp", "/dev/shm"])
     assert none.returncode == 2 and none.stdout == ""
-    assert none.stderr == ("xentui: no exec-capable temporary directory (/tmp noexec, /var/tmp noexec, "
-                           "/dev/shm noexec, /root missing); set TMPDIR to a writable directory on a file "
-                           "system that allows exec: TMPDIR=/path/to/dir sh /xentui-run\n"), none.stderr
+    assert none.stderr == (
+        "xentui: no exec-capable temporary directory (/tmp noexec, /var/tmp noexec, "
+        "/dev/shm noexec, /root missing); set TMPDIR to a writable directory on a file "
+        "system that allows exec: TMPDIR=/path/to/dir sh /xentui-run\n"
+    ), none.stderr

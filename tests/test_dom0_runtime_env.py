@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import ssl
 import subprocess
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -69,8 +69,9 @@ def test_no_user_and_no_passwd_entry():
 
 
 def _paths(cafile=None, capath=None):
-    return ssl.DefaultVerifyPaths(cafile, capath, "SSL_CERT_FILE", "/usr/lib/ssl/cert.pem",
-                                  "SSL_CERT_DIR", "/usr/lib/ssl/certs")
+    return ssl.DefaultVerifyPaths(
+        cafile, capath, "SSL_CERT_FILE", "/usr/lib/ssl/cert.pem", "SSL_CERT_DIR", "/usr/lib/ssl/certs"
+    )
 
 
 def test_centos_ca_bundle_is_used_when_openssls_own_paths_are_absent(tmp_path):
@@ -81,35 +82,46 @@ def test_centos_ca_bundle_is_used_when_openssls_own_paths_are_absent(tmp_path):
     certs.mkdir()
     (certs / "x.pem").write_text("x")
     env = {}
-    changed = runtime_env.ensure_ca_paths(env, default_paths=_paths(),
-                                          ca_files=[str(tmp_path / "missing.crt"), str(bundle)],
-                                          ca_dirs=[str(tmp_path / "empty"), str(certs)])
+    changed = runtime_env.ensure_ca_paths(
+        env,
+        default_paths=_paths(),
+        ca_files=[str(tmp_path / "missing.crt"), str(bundle)],
+        ca_dirs=[str(tmp_path / "empty"), str(certs)],
+    )
     assert changed == env == {"SSL_CERT_FILE": str(bundle), "SSL_CERT_DIR": str(certs)}
 
 
 def test_ca_paths_left_alone_when_openssl_finds_its_own_or_the_user_chose(tmp_path):
     bundle = tmp_path / "b.crt"
     bundle.write_text("x")
-    assert runtime_env.ensure_ca_paths({}, default_paths=_paths(cafile="/usr/lib/ssl/cert.pem"),
-                                       ca_files=[str(bundle)]) == {}
+    assert (
+        runtime_env.ensure_ca_paths({}, default_paths=_paths(cafile="/usr/lib/ssl/cert.pem"), ca_files=[str(bundle)])
+        == {}
+    )
     env = {"SSL_CERT_FILE": "/mine.pem"}
     assert runtime_env.ensure_ca_paths(env, default_paths=_paths(), ca_files=[str(bundle)]) == {}
     assert env == {"SSL_CERT_FILE": "/mine.pem"}
 
 
 def test_nothing_found_changes_nothing(tmp_path):
-    assert runtime_env.ensure_ca_paths({}, default_paths=_paths(), ca_files=[str(tmp_path / "no")],
-                                       ca_dirs=[str(tmp_path)]) == {}
+    assert (
+        runtime_env.ensure_ca_paths(
+            {}, default_paths=_paths(), ca_files=[str(tmp_path / "no")], ca_dirs=[str(tmp_path)]
+        )
+        == {}
+    )
 
 
 # --- locale -------------------------------------------------------------------------------
 
 
 def test_a_locale_this_libc_cannot_load_falls_back_to_c_utf8():
-    code = ("import json, locale, os\n"
-            "from xentui import runtime_env\n"
-            "changed = runtime_env.ensure_locale(os.environ)\n"
-            "print(json.dumps([changed, os.environ.get('LC_ALL'), locale.setlocale(locale.LC_CTYPE)]))\n")
+    code = (
+        "import json, locale, os\n"
+        "from xentui import runtime_env\n"
+        "changed = runtime_env.ensure_locale(os.environ)\n"
+        "print(json.dumps([changed, os.environ.get('LC_ALL'), locale.setlocale(locale.LC_CTYPE)]))\n"
+    )
     env = dict(os.environ, LC_ALL="xx_NOWHERE.UTF-8", LANG="xx_NOWHERE.UTF-8")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr

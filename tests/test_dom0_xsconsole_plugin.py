@@ -34,16 +34,24 @@ PLUGIN = Path(__file__).resolve().parents[1] / "packaging" / "xsconsole" / "XSFe
 
 # What xsconsole's Importer reads from a RegisterNamedPlugIn dict
 # (XSConsoleImporter.py: BuildRootMenu, CallReadyHandlers, ActivateNamedPlugIn).
-IMPORTER_KEYS = {"menuname", "menutext", "menupriority", "statusupdatehandler", "statushandler",
-                 "activatehandler", "readyhandler", "readyhandlerpriority"}
+IMPORTER_KEYS = {
+    "menuname",
+    "menutext",
+    "menupriority",
+    "statusupdatehandler",
+    "statushandler",
+    "activatehandler",
+    "readyhandler",
+    "readyhandlerpriority",
+}
 # Names the plugin may take from `from XSConsoleStandard import *`, each defined by xsconsole:
 XSCONSOLE_NAMES = {
-    "Lang",            # XSConsoleLang.py
-    "Layout",          # XSConsoleLayout.py: Inst(), PushDialogue, ExitBannerSet, SubshellCommandSet
-    "InfoDialogue",    # XSConsoleDialogueBases.py: InfoDialogue(inText, inInfo=None)
-    "DialogueUtils",   # XSConsoleDialogueBases.py: AuthenticatedOnly(inFunc)
-    "Importer",        # XSConsoleImporter.py: RegisterNamedPlugIn(inObj, inName, inParams)
-    "XSLog",           # XSConsoleLog.py
+    "Lang",  # XSConsoleLang.py
+    "Layout",  # XSConsoleLayout.py: Inst(), PushDialogue, ExitBannerSet, SubshellCommandSet
+    "InfoDialogue",  # XSConsoleDialogueBases.py: InfoDialogue(inText, inInfo=None)
+    "DialogueUtils",  # XSConsoleDialogueBases.py: AuthenticatedOnly(inFunc)
+    "Importer",  # XSConsoleImporter.py: RegisterNamedPlugIn(inObj, inName, inParams)
+    "XSLog",  # XSConsoleLog.py
 }
 
 
@@ -64,9 +72,16 @@ def python36() -> str:
 
 
 def test_plugin_compiles_under_python_36():
-    done = subprocess.run([python36(), "-c", "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec'); "
-                           "print(sys.version_info[:2])", str(PLUGIN)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            python36(),
+            "-c",
+            "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec'); print(sys.version_info[:2])",
+            str(PLUGIN),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(3, 6)"
 
@@ -84,8 +99,9 @@ def test_plugin_keeps_xsconsoles_plugin_contract():
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
     # Plugins import xsconsole's star bundle (XSConsoleStandard.py) and register on import
     # (every plugins-base/XSFeature*.py ends with `XSFeatureX().Register()`).
-    assert any(isinstance(n, ast.ImportFrom) and n.module == "XSConsoleStandard" and n.names[0].name == "*"
-               for n in tree.body)
+    assert any(
+        isinstance(n, ast.ImportFrom) and n.module == "XSConsoleStandard" and n.names[0].name == "*" for n in tree.body
+    )
     last = tree.body[-1]
     assert isinstance(last, ast.Expr) and ast.unparse(last.value) == "XSFeatureXentui().Register()"
     # One named plug-in in the root menu (XSConsoleImporter.py: RegisterNamedPlugIn, BuildRootMenu).
@@ -100,15 +116,18 @@ def test_plugin_keeps_xsconsoles_plugin_contract():
     assert ast.unparse(values["menutext"]) == "Lang('Pool recovery (xentui)')"
     # Activation goes through xsconsole's own authentication, as XSFeatureLocalShell.py does.
     activate = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "ActivateHandler")
-    assert [_call_name(c) for c in ast.walk(activate) if isinstance(c, ast.Call)][0] == "DialogueUtils.AuthenticatedOnly"
+    assert [_call_name(c) for c in ast.walk(activate) if isinstance(c, ast.Call)][
+        0
+    ] == "DialogueUtils.AuthenticatedOnly"
     # The terminal is handed over with a sub-shell command, so xsconsole comes back when
     # xentui exits (XSConsoleTerm.py: os.system for SubshellCommandSet, os.execv for ExitCommandSet).
     names = {_call_name(c) for c in calls}
     assert "Layout.Inst().SubshellCommandSet" in names and "Layout.Inst().ExitCommandSet" not in names
     # Nothing else from xsconsole than the names above.
     bound = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    bound |= {a.asname or a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-              for a in n.names}
+    bound |= {
+        a.asname or a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names
+    }
     bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     bound |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args}
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
@@ -145,10 +164,15 @@ def test_plugin_picks_an_exec_capable_tmpdir_under_python_36(tmp_path):
     plain.mkdir()
     script = tmp_path / "helpers.py"
     script.write_text(_HELPERS)
-    inner = (f"mount -t tmpfs -o noexec tmpfs {shlex.quote(str(noexec))} && exec "
-             + shlex.join([python36(), str(script), str(PLUGIN), str(noexec), str(plain)]))
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", inner],
-                          capture_output=True, text=True, timeout=60)
+    inner = f"mount -t tmpfs -o noexec tmpfs {shlex.quote(str(noexec))} && exec " + shlex.join(
+        [python36(), str(script), str(PLUGIN), str(noexec), str(plain)]
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", inner],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     import json
 
@@ -172,7 +196,8 @@ def _xsconsole() -> Optional[Path]:
 needs_xsconsole = pytest.mark.skipif(
     _xsconsole() is None,
     reason="extra: set XSCONSOLE_SRC to a checkout of xapi-project/xsconsole (and XSCONSOLE_PYTHON "
-           "to a Python 3.6 with XenAPI and pam) to run the plugin inside xsconsole itself")
+    "to a Python 3.6 with XenAPI and pam) to run the plugin inside xsconsole itself",
+)
 
 
 def _xsconsole_python() -> str:
@@ -193,8 +218,13 @@ def test_xsconsoles_own_loader_registers_the_menu_entry(tmp_path):
         "texts = [c.name for c in menu.GetMenu('MENU_ROOT').ChoiceDefs()]\n"
         "print(entry['menutext']); print('|'.join(texts))\n"
     )
-    done = subprocess.run([_xsconsole_python(), "-c", code, str(_xsconsole()), str(PLUGIN.parent)],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        [_xsconsole_python(), "-c", code, str(_xsconsole()), str(PLUGIN.parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     name, menu = done.stdout.splitlines()[:2]
     assert name == "Pool recovery (xentui)"
@@ -240,21 +270,25 @@ def test_xsconsole_hands_the_console_to_xentui_and_gets_it_back(tmp_path):
 
     hashed = crypt.crypt("right-pass", crypt.mksalt(crypt.METHOD_SHA512))
     shadow = [line.split(":") for line in Path("/etc/shadow").read_text().splitlines()]
-    (etc / "shadow").write_text("\n".join(":".join([f[0], hashed, *f[2:]] if f[0] == "root" else f)
-                                          for f in shadow) + "\n")
+    (etc / "shadow").write_text(
+        "\n".join(":".join([f[0], hashed, *f[2:]] if f[0] == "root" else f) for f in shadow) + "\n"
+    )
     os.chmod(etc / "shadow", 0o600)
     usr_bin.mkdir()
     shutil.copy2(xentui, usr_bin / "xentui")
     for name in ("etc-work", "bin-work"):
         (tmp_path / name).mkdir()
-    inner = (f"mount -t overlay overlay -o lowerdir=/etc,upperdir={etc},workdir={tmp_path}/etc-work /etc && "
-             f"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir={usr_bin},workdir={tmp_path}/bin-work /usr/bin "
-             f"&& cd {src} && exec {shlex.quote(_xsconsole_python())} XSConsole.py")
+    inner = (
+        f"mount -t overlay overlay -o lowerdir=/etc,upperdir={etc},workdir={tmp_path}/etc-work /etc && "
+        f"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir={usr_bin},workdir={tmp_path}/bin-work /usr/bin "
+        f"&& cd {src} && exec {shlex.quote(_xsconsole_python())} XSConsole.py"
+    )
     socket = f"xsc-{os.getpid()}"
 
     def tmux_(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([tmux, "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True,
-                              timeout=10)
+        return subprocess.run(
+            [tmux, "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10
+        )
 
     def screen() -> str:
         return tmux_("capture-pane", "-p", "-t", "x").stdout
@@ -276,9 +310,17 @@ def test_xsconsole_hands_the_console_to_xentui_and_gets_it_back(tmp_path):
         tmux_("send-keys", "-t", "x", "Enter")
 
     try:
-        tmux_("new-session", "-d", "-s", "x", "-x", "80", "-y", "25",
-              f"env TERM=linux unshare --mount --propagation private sh -c {shlex.quote(inner)}"
-              f" || sleep 30")
+        tmux_(
+            "new-session",
+            "-d",
+            "-s",
+            "x",
+            "-x",
+            "80",
+            "-y",
+            "25",
+            f"env TERM=linux unshare --mount --propagation private sh -c {shlex.quote(inner)} || sleep 30",
+        )
         wait_for("Local Command Shell")
         if "xapi is not running" in screen():  # xsconsole's own question: no
             tmux_("send-keys", "-t", "x", "Escape")

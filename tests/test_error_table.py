@@ -33,7 +33,6 @@ EVENT_SUBSCRIPTION_PARSE_FAILURE INVALID_VALUE FIELD_TYPE_ERROR POOL_JOINING_HOS
 """.split()
 
 
-
 @pytest.mark.parametrize("code", REQUIRED)
 def test_required_codes_are_explained(code):
     assert code in known_codes()
@@ -60,7 +59,9 @@ def test_internal_error_in_emergency_means_master_unreachable():
 
 def test_params_are_phrased():
     assert "10.0.0.1" in explain("HOST_IS_SLAVE", ["10.0.0.1"]).meaning
-    assert "Expected halted, actual running" in explain("VM_BAD_POWER_STATE", ["OpaqueRef:v", "halted", "running"]).meaning
+    assert (
+        "Expected halted, actual running" in explain("VM_BAD_POWER_STATE", ["OpaqueRef:v", "halted", "running"]).meaning
+    )
     locked = explain("SR_BACKEND_FAILURE_46", ["", "The VDI is not available"])
     assert locked.title == "Disk still locked by another host"
     assert explain("SR_BACKEND_FAILURE_73", ["", "x"]).title == "Storage error"

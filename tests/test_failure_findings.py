@@ -14,8 +14,11 @@ SCALE = 0.01
 
 # scenario -> (console host, {(code, host)} that must be among the findings, words a summary must hold)
 EXPECTED = {
-    "tls-verify-fail": ("xen2", {(Code.EMERGENCY_MODE, "xen2"), (Code.TLS_VERIFY_FAILED, "xen2")},
-                        "self signed certificate"),
+    "tls-verify-fail": (
+        "xen2",
+        {(Code.EMERGENCY_MODE, "xen2"), (Code.TLS_VERIFY_FAILED, "xen2")},
+        "self signed certificate",
+    ),
     "ha-armed-mismatch": ("xen1", {(Code.HA_ARMED_MISMATCH, "xen3")}, "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED"),
     "member-newer": ("xen2", {(Code.EMERGENCY_MODE, "xen2"), (Code.VERSION_SKEW, "xen2")}, "newer xapi"),
     "host-left-disabled": ("xen1", {(Code.HOST_DISABLED, "xen2"), (Code.PBD_UNPLUGGED, "xen2")}, "disabled"),

@@ -19,8 +19,8 @@ from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor
 from xentui.recovery.fence_gate import gate_ids
 from xentui.recovery.plan_builder import build_plan
-from xentui.recovery.step_registry import step_kind
 from xentui.recovery.situation import Situation
+from xentui.recovery.step_registry import step_kind
 
 SCALE = 0.01
 RUN_ID = "run-fence-gate"
@@ -72,8 +72,9 @@ def test_power_state_reset_has_the_start_vms_gate_on_every_path(tmp_path, state_
 
             # A step built without the gate (hand-made, or a declaration that forgot it):
             # the executor adds it from the step's kind and where the VM runs now.
-            bare = dataclasses.replace(step, preconditions=(), requires_fenced=(),
-                                       params={"vm_uuid": step.params["vm_uuid"], "master": "xen2"})
+            bare = dataclasses.replace(
+                step, preconditions=(), requires_fenced=(), params={"vm_uuid": step.params["vm_uuid"], "master": "xen2"}
+            )
             result = resumed.run(bare)
             assert result.status == "refused" and "fenced:xen1" in result.detail, result
             assert sdk_pool_state(sim, "xen2")["vms"]["web01"] == ("Running", "xen1")
@@ -91,8 +92,7 @@ def test_power_state_reset_has_the_start_vms_gate_on_every_path(tmp_path, state_
             result = resumed.run(step)
             assert result.status == "refused" and "silent:xen1" in result.detail, result
             checks = [r for r in audit.records() if r.kind == au.CHECK and r.step_id == step.id]
-            assert checks and checks[-1].inputs == {"is-master:xen2": True, "fenced:xen1": True,
-                                                    "silent:xen1": False}
+            assert checks and checks[-1].inputs == {"is-master:xen2": True, "fenced:xen1": True, "silent:xen1": False}
         assert sim.world.double_starts == []
 
 
@@ -111,8 +111,10 @@ def test_start_vms_without_its_declared_gate_is_still_refused(tmp_path, state_di
                 assert executor.run(step).ok, step.id
             start = step
             assert start.kind == "start-vms" and start.requires_fenced == ("xen1",)
-            bare = dataclasses.replace(start, preconditions=tuple(
-                p for p in start.preconditions if not p.id.startswith(("fenced:", "silent:"))))
+            bare = dataclasses.replace(
+                start,
+                preconditions=tuple(p for p in start.preconditions if not p.id.startswith(("fenced:", "silent:"))),
+            )
             fresh = PlanExecutor(observer, audit, time_scale=SCALE, run_id=RUN_ID)  # nothing attested
             result = fresh.run(bare)
             assert result.status == "refused" and "fenced:xen1" in result.detail, result

@@ -41,8 +41,11 @@ def test_local_access_reads_under_root_with_mtime(tmp_path):
 
 def test_local_access_runs_commands_with_a_timeout(tmp_path):
     access = LocalAccess(tmp_path)
-    assert access.run([sys.executable, "-c", "import sys; print('o'); print('e', file=sys.stderr); sys.exit(4)"]) \
-        == (4, b"o\n", b"e\n")
+    assert access.run([sys.executable, "-c", "import sys; print('o'); print('e', file=sys.stderr); sys.exit(4)"]) == (
+        4,
+        b"o\n",
+        b"e\n",
+    )
     assert access.run(["/nonexistent/command"])[0] == 127
     started = time.monotonic()
     with pytest.raises(AccessTimeout):
@@ -65,7 +68,8 @@ def test_simulated_access_serves_ip_and_proc_from_files(tmp_path):
     assert (rc, out, err) == (1, b"", b'Device "xenbr0" does not exist.\n')
     (tmp_path / "var/lib/xentui-sim").mkdir(parents=True)
     (tmp_path / "var/lib/xentui-sim/ip-addr.json").write_text(
-        render_ip_addr_json("xenbr0", "aa:bb:cc:00:00:01", "UP", [("inet", "127.0.0.31", 8)]))
+        render_ip_addr_json("xenbr0", "aa:bb:cc:00:00:01", "UP", [("inet", "127.0.0.31", 8)])
+    )
     rc, out, _ = access.run(["ip", "-j", "addr", "show", "dev", "xenbr0"])
     assert rc == 0 and parse_ip_addr_json(out.decode(), "xenbr0").ipv4[0].address == "127.0.0.31"
     assert access.run(["ip", "-j", "addr", "show", "xenbr1"])[0] == 1
@@ -126,7 +130,8 @@ def test_management_link_facts(tmp_path):
     assert "inventory unreadable" in unknown.error
     (tmp_path / "var/lib/xentui-sim").mkdir(parents=True)
     (tmp_path / "var/lib/xentui-sim/ip-addr.json").write_text(
-        render_ip_addr_json("xenbr0", "aa:bb:cc:00:00:01", "UP", [], carrier=False))
+        render_ip_addr_json("xenbr0", "aa:bb:cc:00:00:01", "UP", [], carrier=False)
+    )
     down = read_management_link(access, Fact(INV, "inv", 1.0), _clock)
     assert down.ok and down.value.carrier is False and down.value.ipv4 == ()
     assert down.observed_at == 1000.0 and "ip -j addr show dev xenbr0" in down.source

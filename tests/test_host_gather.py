@@ -20,29 +20,56 @@ MASTER, ME, THIRD = "127.0.0.51", "127.0.0.52", "127.0.0.53"
 
 def _tables():
     def host(ref, uuid, name, address):
-        return {"uuid": uuid, "name_label": name, "hostname": name, "address": address,
-                "metrics": ref.replace("host", "hm"), "enabled": True}
+        return {
+            "uuid": uuid,
+            "name_label": name,
+            "hostname": name,
+            "address": address,
+            "metrics": ref.replace("host", "hm"),
+            "enabled": True,
+        }
 
     return {
         "pool": {"OpaqueRef:pool": {"uuid": "p", "name_label": "pool", "master": "OpaqueRef:host-a"}},
-        "host": {"OpaqueRef:host-a": host("OpaqueRef:host-a", "ua", "xcp-a", MASTER),
-                 "OpaqueRef:host-b": host("OpaqueRef:host-b", "ub", "xcp-b", ME),
-                 "OpaqueRef:host-c": host("OpaqueRef:host-c", "uc", "xcp-c", THIRD)},
-        "host_metrics": {"OpaqueRef:hm-a": {"uuid": "ma", "live": True},
-                         "OpaqueRef:hm-b": {"uuid": "mb", "live": True},
-                         "OpaqueRef:hm-c": {"uuid": "mc", "live": True}},
-        "VM": {"OpaqueRef:vm1": {"uuid": "v1", "name_label": "web", "power_state": "Running",
-                                 "resident_on": "OpaqueRef:host-a"}},
+        "host": {
+            "OpaqueRef:host-a": host("OpaqueRef:host-a", "ua", "xcp-a", MASTER),
+            "OpaqueRef:host-b": host("OpaqueRef:host-b", "ub", "xcp-b", ME),
+            "OpaqueRef:host-c": host("OpaqueRef:host-c", "uc", "xcp-c", THIRD),
+        },
+        "host_metrics": {
+            "OpaqueRef:hm-a": {"uuid": "ma", "live": True},
+            "OpaqueRef:hm-b": {"uuid": "mb", "live": True},
+            "OpaqueRef:hm-c": {"uuid": "mc", "live": True},
+        },
+        "VM": {
+            "OpaqueRef:vm1": {
+                "uuid": "v1",
+                "name_label": "web",
+                "power_state": "Running",
+                "resident_on": "OpaqueRef:host-a",
+            }
+        },
     }
 
 
 @pytest.fixture
 def sim_root(tmp_path):
-    inventory = {"INSTALLATION_UUID": "ub", "CONTROL_DOMAIN_UUID": "dom0-b", "MANAGEMENT_INTERFACE": "xenbr0",
-                 "MANAGEMENT_ADDRESS_TYPE": "IPv4", "PRODUCT_VERSION": "8.2.1"}
+    inventory = {
+        "INSTALLATION_UUID": "ub",
+        "CONTROL_DOMAIN_UUID": "dom0-b",
+        "MANAGEMENT_INTERFACE": "xenbr0",
+        "MANAGEMENT_ADDRESS_TYPE": "IPv4",
+        "PRODUCT_VERSION": "8.2.1",
+    }
     link = dict(ifname="xenbr0", mac="aa:bb:cc:00:00:52", operstate="UP", addresses=[("inet", ME, 8)])
-    write_host_files(tmp_path, pool_conf=render_pool_conf("slave", MASTER), inventory=inventory,
-                     state_db_tables=_tables(), db_generation=9, link=link)
+    write_host_files(
+        tmp_path,
+        pool_conf=render_pool_conf("slave", MASTER),
+        inventory=inventory,
+        state_db_tables=_tables(),
+        db_generation=9,
+        link=link,
+    )
     os.utime(tmp_path / "var/lib/xcp/state.db", (1_700_000_000, 1_700_000_000))
     return tmp_path
 
@@ -84,7 +111,9 @@ def test_gather_from_simulated_root(sim_root, third_host_listening, tmp_path):
     xapi.stop()
     assert truth.xapi_running.value is True
     assert [(p.host_name, p.address, p.outcome) for p in truth.peers] == [
-        ("xcp-a", MASTER, "refused"), ("xcp-c", THIRD, "open")]  # not itself
+        ("xcp-a", MASTER, "refused"),
+        ("xcp-c", THIRD, "open"),
+    ]  # not itself
     assert truth.gathered_at == 2e9 and truth.host_root.startswith("sim:")
 
 

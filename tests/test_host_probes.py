@@ -55,8 +55,12 @@ def test_open_refused_and_timeout_concurrently(sockets):
         "127.0.0.43": full_listener("127.0.0.43"),
         "127.0.0.44": full_listener("127.0.0.44"),
     }
-    peers = [Peer("open", "127.0.0.41"), Peer("down", "127.0.0.42"),
-             Peer("dead1", "127.0.0.43"), Peer("dead2", "127.0.0.44")]
+    peers = [
+        Peer("open", "127.0.0.41"),
+        Peer("down", "127.0.0.42"),
+        Peer("dead1", "127.0.0.43"),
+        Peer("dead2", "127.0.0.44"),
+    ]
     started = time.monotonic()
     results = probe_peers(peers, port_for=ports.__getitem__, timeout=0.3, now=lambda: 5.0)
     elapsed = time.monotonic() - started
@@ -78,8 +82,9 @@ def test_default_port_is_xapi_80_and_names_are_not_resolved():
 def test_broken_port_mapping_affects_only_its_peer(sockets):
     listener, _, _ = sockets
     port = listener("127.0.0.45")
-    results = probe_peers([Peer("a", "127.0.0.46"), Peer("b", "127.0.0.45")],
-                          port_for={"127.0.0.45": port}.__getitem__, timeout=0.3)
+    results = probe_peers(
+        [Peer("a", "127.0.0.46"), Peer("b", "127.0.0.45")], port_for={"127.0.0.45": port}.__getitem__, timeout=0.3
+    )
     assert [r.outcome for r in results] == ["error", "open"]
 
 

@@ -33,7 +33,10 @@ def test_files_commands_and_timeouts(sshd_server, tmp_path):
         with pytest.raises(FileMissing):
             access.read_file("/etc/missing")
         assert access.describe("/etc/hello") == "%s@127.0.0.1:%d:%s/etc/hello" % (
-            sshd_server.user, sshd_server.port, tmp_path)
+            sshd_server.user,
+            sshd_server.port,
+            tmp_path,
+        )
         assert access.run(["sh", "-c", "printf out; printf err >&2; exit 7"]) == (7, b"out", b"err")
         assert access.run(["printf", "%s", "it's a 'quoted' arg; $HOME"]) == (0, b"it's a 'quoted' arg; $HOME", b"")
         rc, out, _ = access.run(["ip", "-j", "addr", "show", "dev", "lo"])
@@ -63,13 +66,22 @@ def test_access_over_a_transport_and_a_dead_connection(sshd_server, tmp_path):
 def test_gather_over_ssh(sshd_server, tmp_path):
     inventory = {"INSTALLATION_UUID": "ub", "CONTROL_DOMAIN_UUID": "d", "MANAGEMENT_INTERFACE": "lo"}
     tables = {
-        "host": {"OpaqueRef:a": {"uuid": "ua", "name_label": "xcp-a", "address": "127.0.0.61"},
-                 "OpaqueRef:b": {"uuid": "ub", "name_label": "xcp-b", "address": "127.0.0.62"}},
-        "VM": {"OpaqueRef:v": {"uuid": "v", "name_label": "web", "resident_on": "OpaqueRef:a",
-                               "power_state": "Running"}},
+        "host": {
+            "OpaqueRef:a": {"uuid": "ua", "name_label": "xcp-a", "address": "127.0.0.61"},
+            "OpaqueRef:b": {"uuid": "ub", "name_label": "xcp-b", "address": "127.0.0.62"},
+        },
+        "VM": {
+            "OpaqueRef:v": {"uuid": "v", "name_label": "web", "resident_on": "OpaqueRef:a", "power_state": "Running"}
+        },
     }
-    write_host_files(tmp_path, pool_conf=render_pool_conf("slave", "127.0.0.61"), inventory=inventory,
-                     state_db_tables=tables, db_generation=5, link=None)
+    write_host_files(
+        tmp_path,
+        pool_conf=render_pool_conf("slave", "127.0.0.61"),
+        inventory=inventory,
+        state_db_tables=tables,
+        db_generation=5,
+        link=None,
+    )
     (tmp_path / "var/run").mkdir(parents=True)
     xapi = XapiPidProcess(stand_in_executable(tmp_path / "bin"))  # a live process named xapi on that host
     (tmp_path / "var/run/xapi.pid").write_text("%d\n" % xapi.pid)
@@ -78,8 +90,9 @@ def test_gather_over_ssh(sshd_server, tmp_path):
         port = closed.getsockname()[1]
     client = sshd_server.connect()
     try:
-        truth = gather_ground_truth(SshAccess(client, root=str(tmp_path)), port_for={"127.0.0.61": port},
-                                    probe_timeout=0.5)
+        truth = gather_ground_truth(
+            SshAccess(client, root=str(tmp_path)), port_for={"127.0.0.61": port}, probe_timeout=0.5
+        )
     finally:
         client.close()
         xapi.stop()
@@ -102,14 +115,19 @@ def test_fixture_pins_the_host_key_and_runs_two_instances(sshd_factory):
     wrong.load_host_keys(str(first.known_hosts_path))
     wrong.set_missing_host_key_policy(paramiko.RejectPolicy())
     with pytest.raises(paramiko.SSHException):  # second's key is not first's
-        wrong.connect(second.host, port=second.port, username=second.user,
-                      key_filename=str(second.client_key_path), look_for_keys=False, allow_agent=False,
-                      timeout=5)
+        wrong.connect(
+            second.host,
+            port=second.port,
+            username=second.user,
+            key_filename=str(second.client_key_path),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=5,
+        )
     wrong.close()
     client = second.connect()
     with pytest.raises(paramiko.ChannelException):
-        client.get_transport().open_channel("direct-tcpip", ("127.0.0.1", first.port), ("127.0.0.1", 0),
-                                            timeout=5)
+        client.get_transport().open_channel("direct-tcpip", ("127.0.0.1", first.port), ("127.0.0.1", 0), timeout=5)
     client.close()
     second.stop()
     with pytest.raises((ConnectionRefusedError, paramiko.SSHException, OSError)):

@@ -85,8 +85,21 @@ def parsed():
 def test_manifest_and_tables(parsed):
     assert parsed.generation == 170523
     assert parsed.schema_version == (5, 786)
-    assert set(parsed.tables) >= {"pool", "host", "host_metrics", "pif", "pif_metrics", "network",
-                                  "vm", "sr", "pbd", "vdi", "frobnicator", "bond", "session"}
+    assert set(parsed.tables) >= {
+        "pool",
+        "host",
+        "host_metrics",
+        "pif",
+        "pif_metrics",
+        "network",
+        "vm",
+        "sr",
+        "pbd",
+        "vdi",
+        "frobnicator",
+        "bond",
+        "session",
+    }
     assert "VM" in parsed.table_names and "host" in parsed.table_names
 
 
@@ -164,7 +177,8 @@ def test_field_names():
 
 def test_undecodable_typed_value_keeps_the_raw_string():
     db = SAMPLE.replace(b'VCPUs__max="8"', b'VCPUs__max="eight"').replace(
-        b"tags=\"('prod'%.'web%.tier')\"", b'tags="(unclosed"')
+        b"tags=\"('prod'%.'web%.tier')\"", b'tags="(unclosed"'
+    )
     tables = parse_state_db(db).tables
     assert tables["vm"]["OpaqueRef:vm-db"]["VCPUs_max"] == "eight"
     assert tables["vm"]["OpaqueRef:vm-web"]["tags"] == "(unclosed"
@@ -179,9 +193,15 @@ def test_broken_files_raise_state_db_error(bad):
 
 def test_large_database_streams_without_keeping_the_xml_tree():
     vms = {
-        "OpaqueRef:%08d" % i: {"uuid": "u%d" % i, "name_label": "vm %d" % i, "power_state": "Running",
-                               "resident_on": "OpaqueRef:h", "other_config": {"k%d" % j: "v" for j in range(10)},
-                               "tags": ["a", "b"], "VCPUs_max": 2}
+        "OpaqueRef:%08d" % i: {
+            "uuid": "u%d" % i,
+            "name_label": "vm %d" % i,
+            "power_state": "Running",
+            "resident_on": "OpaqueRef:h",
+            "other_config": {"k%d" % j: "v" for j in range(10)},
+            "tags": ["a", "b"],
+            "VCPUs_max": 2,
+        }
         for i in range(5000)
     }
     data = render_state_db({"VM": vms, "host": {"OpaqueRef:h": {"uuid": "h"}}}, 1)
@@ -200,11 +220,14 @@ def test_large_database_streams_without_keeping_the_xml_tree():
 
 
 _xml_text = st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff").filter(
-    lambda c: c in "\t\n\r" or ord(c) >= 0x20)  # what XML (hence state.db) can carry
+    lambda c: c in "\t\n\r" or ord(c) >= 0x20
+)  # what XML (hence state.db) can carry
 
 
-@given(st.lists(st.text(_xml_text, max_size=8), max_size=5),
-       st.dictionaries(st.text(_xml_text, min_size=1, max_size=6), st.text(_xml_text, max_size=6), max_size=4))
+@given(
+    st.lists(st.text(_xml_text, max_size=8), max_size=5),
+    st.dictionaries(st.text(_xml_text, min_size=1, max_size=6), st.text(_xml_text, max_size=6), max_size=4),
+)
 def test_fast_paths_agree_with_the_general_reader(items, pairs):
     written_set, written_map = marshal_set(items), marshal_map(pairs)
     assert decode_set(written_set) == parse_sexpr(written_set) == items

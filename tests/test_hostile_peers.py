@@ -45,8 +45,9 @@ def hostile(tmp_path):
         else:
             context, fingerprint = self_signed(tmp_path, f"peer{len(peers)}")
             peer = HostilePeer(behaviour, tls_context=context, **options).start()
-            endpoint = open_endpoint(parse_target(f"https://127.0.0.1:{peer.port}", tls_fingerprint=fingerprint,
-                                                  connect_timeout=2))
+            endpoint = open_endpoint(
+                parse_target(f"https://127.0.0.1:{peer.port}", tls_fingerprint=fingerprint, connect_timeout=2)
+            )
         peers.append(peer)
         return peer, endpoint
 
@@ -122,8 +123,9 @@ def test_a_peer_dripping_its_tls_handshake_is_given_up_on_at_the_deadline(tmp_pa
     # deadline and the call's deadline, never per read.
     context, fingerprint = self_signed(tmp_path, "dripper")
     with HostilePeer("drip_handshake", tls_context=context, drip_interval=0.05) as peer:
-        endpoint = open_endpoint(parse_target(f"https://127.0.0.1:{peer.port}", tls_fingerprint=fingerprint,
-                                              connect_timeout=connect_timeout))
+        endpoint = open_endpoint(
+            parse_target(f"https://127.0.0.1:{peer.port}", tls_fingerprint=fingerprint, connect_timeout=connect_timeout)
+        )
         with pytest.raises(ConnectFailed) as error:
             _login(endpoint, timeout=call_timeout)
         assert error.value.reason == "timeout"
@@ -157,9 +159,17 @@ def test_gzip_bomb_is_capped_after_decoding(tmp_path):
     bomb = gzip.compress(xmlrpc_reply({"Status": "Success", "Value": "A" * (4 * 1024 * 1024)}))
     path = tmp_path / "gz"
     peer = HostilePeer("html", unix_path=path)
-    peer._answer = lambda conn, method: (peer._send(conn, (
-        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
-        % len(bomb)).encode() + bomb), True)[1]
+    peer._answer = lambda conn, method: (
+        peer._send(
+            conn,
+            (
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                % len(bomb)
+            ).encode()
+            + bomb,
+        ),
+        True,
+    )[1]
     with peer:
         endpoint = UnixSocketEndpoint(str(path))
         endpoint.max_reply_bytes = 1024 * 1024
@@ -174,8 +184,9 @@ def test_bounded_http_request_shares_the_deadline_and_the_cap(hostile):
         bounded_http_request(endpoint, "/jsonrpc", b"{}", call_timeout=CALL_TIMEOUT, what="host.get_all")
     peer, endpoint = hostile("endless", "unix")
     with pytest.raises(ReplyTooLarge):
-        bounded_http_request(endpoint, "/jsonrpc", b"{}", call_timeout=30, what="host.get_all",
-                             max_reply_bytes=256 * 1024)
+        bounded_http_request(
+            endpoint, "/jsonrpc", b"{}", call_timeout=30, what="host.get_all", max_reply_bytes=256 * 1024
+        )
     peer, endpoint = hostile("escape_status", "unix")
     with pytest.raises(MalformedReply) as error:
         bounded_http_request(endpoint, "/jsonrpc", b"{}", call_timeout=5, what="host.get_all")
@@ -190,9 +201,13 @@ def test_bounded_http_request_shares_the_deadline_and_the_cap(hostile):
 def _ssh_target(server, tmp_path, **overrides):
     config = tmp_path / "ssh_config"
     config.write_text("")
-    values = dict(identity=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
-                  accepted_known_hosts=str(tmp_path / "xentui_known_hosts"), ssh_config=str(config),
-                  connect_timeout=5.0)
+    values = dict(
+        identity=str(server.client_key_path),
+        known_hosts=str(server.known_hosts_path),
+        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"),
+        ssh_config=str(config),
+        connect_timeout=5.0,
+    )
     values.update(overrides)
     return parse_target(f"root@{server.host}:{server.port}", **values)
 
@@ -220,8 +235,7 @@ def test_dripping_peer_behind_ssh_direct_tcpip(sshd_server, hostile, tmp_path):
 @pytest.mark.sshd
 def test_dripping_peer_behind_ssh_streamlocal(sshd_server, hostile, tmp_path):
     peer, _ = hostile("drip", "unix", drip_interval=0.05)
-    endpoint = open_endpoint(_ssh_target(sshd_server, tmp_path, ssh_channel="streamlocal",
-                                         xapi_socket=peer.unix_path))
+    endpoint = open_endpoint(_ssh_target(sshd_server, tmp_path, ssh_channel="streamlocal", xapi_socket=peer.unix_path))
     try:
         assert endpoint.transport_name == "ssh-streamlocal"
         with pytest.raises(CallTimeout):
@@ -280,13 +294,18 @@ def _xentui() -> str:
     raise AssertionError("xentui is not installed in this environment")
 
 
-@pytest.mark.parametrize("behaviour", ["wrong_type", "html", "http500", "escape_status", "wrong_emergency",
-                                       "escape", "bad_snapshot"])
+@pytest.mark.parametrize(
+    "behaviour", ["wrong_type", "html", "http500", "escape_status", "wrong_emergency", "escape", "bad_snapshot"]
+)
 def test_status_against_a_hostile_socket(hostile, tmp_path, behaviour):
     peer, endpoint = hostile(behaviour, "unix")
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    done = subprocess.run([_xentui(), "status", "--socket", peer.unix_path, "--host-root", str(tmp_path / "root"),
-                           "--call-timeout", "5"], capture_output=True, env=env, timeout=60)
+    done = subprocess.run(
+        [_xentui(), "status", "--socket", peer.unix_path, "--host-root", str(tmp_path / "root"), "--call-timeout", "5"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     out = done.stdout.decode("utf-8", "replace") + done.stderr.decode("utf-8", "replace")
     for raw in "\x1b\x07\x9b\u202e\x85\x7f":
         assert raw not in out, out
@@ -304,9 +323,22 @@ def test_a_hostile_ssh_server_gets_one_clean_line(hostile, tmp_path):
     (tmp_path / "ssh_config").write_text("")
     (tmp_path / "known_hosts").write_text("")
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    done = subprocess.run([_xentui(), "status", f"root@127.0.0.1:{peer.port}", "--ssh-config",
-                           str(tmp_path / "ssh_config"), "--known-hosts", str(tmp_path / "known_hosts"),
-                           "--connect-timeout", "5"], capture_output=True, env=env, timeout=60)
+    done = subprocess.run(
+        [
+            _xentui(),
+            "status",
+            f"root@127.0.0.1:{peer.port}",
+            "--ssh-config",
+            str(tmp_path / "ssh_config"),
+            "--known-hosts",
+            str(tmp_path / "known_hosts"),
+            "--connect-timeout",
+            "5",
+        ],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     err = done.stderr.decode("utf-8", "replace")
     assert done.returncode == 3 and done.stdout == b""
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err

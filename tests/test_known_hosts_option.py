@@ -52,8 +52,13 @@ def test_f8_key_lands_where_the_next_run_with_the_same_options_looks(sshd_server
     own.parent.mkdir(parents=True, exist_ok=True)
     own.write_text(f"[{sshd_server.host}]:{sshd_server.port} {host_key_line(sshd_server)}\n")
     mine = tmp_path / "ops" / "known_hosts"  # does not exist yet
-    overrides = dict(identity=str(sshd_server.client_key_path), known_hosts=str(mine),
-                     ssh_config=str(empty_config), xapi_socket=str(fake.unix_path), connect_timeout=5.0)
+    overrides = dict(
+        identity=str(sshd_server.client_key_path),
+        known_hosts=str(mine),
+        ssh_config=str(empty_config),
+        xapi_socket=str(fake.unix_path),
+        connect_timeout=5.0,
+    )
     text = f"root@{sshd_server.host}:{sshd_server.port}"
     observers = []
 

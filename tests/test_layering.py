@@ -47,8 +47,7 @@ def test_layer_imports_without_textual(layer):
     # Import every module of the layer in a fresh interpreter that cannot
     # import textual at all; any hidden dependency fails here.
     modules = sorted(
-        "xentui." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
-        for p in (PACKAGE / layer).rglob("*.py")
+        "xentui." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in (PACKAGE / layer).rglob("*.py")
     )
     code = (
         "import sys\n"

@@ -121,8 +121,9 @@ def test_monitor_never_cries_wolf_under_a_slow_master(start_sim):
     sim.faults.slow("xen1", "20")  # every answer 0.2 s late; the deadline is 1 s
     endpoint = _master_endpoint(sim, 1.0)
     changes = []
-    monitor = lv.LivenessMonitor(lambda: lv.probe_once(endpoint.open_stream, 1.0), changes.append,
-                                 interval=0.02, misses=2).start()
+    monitor = lv.LivenessMonitor(
+        lambda: lv.probe_once(endpoint.open_stream, 1.0), changes.append, interval=0.02, misses=2
+    ).start()
     try:
         wait_until(lambda: monitor.probes_done >= 15, 30, what="15 probes")
     finally:
@@ -135,8 +136,12 @@ def test_monitor_declares_a_hung_master_down_after_the_threshold(start_sim):
     endpoint = _master_endpoint(sim, 0.2)
     changes = []
     done = threading.Event()
-    monitor = lv.LivenessMonitor(lambda: lv.probe_once(endpoint.open_stream, 0.2),
-                                 lambda v: (changes.append(v), done.set()), interval=0.05, misses=2)
+    monitor = lv.LivenessMonitor(
+        lambda: lv.probe_once(endpoint.open_stream, 0.2),
+        lambda v: (changes.append(v), done.set()),
+        interval=0.05,
+        misses=2,
+    )
     monitor.start()
     try:
         wait_until(lambda: monitor.probes_done >= 2, 10, what="two answered probes")
@@ -167,8 +172,14 @@ def test_follow_shows_a_hung_master_from_the_probe(start_sim):
     sim = start_sim("healthy")
     sim.flush_files(10)
     # A call timeout far beyond the test's patience: only the probe can tell.
-    observer = Observer(parse_target(f"sim:{sim.state_dir}/xen2"), call_timeout=60.0, probe_timeout=0.3,
-                        liveness_interval=0.05, liveness_timeout=0.3, liveness_misses=2)
+    observer = Observer(
+        parse_target(f"sim:{sim.state_dir}/xen2"),
+        call_timeout=60.0,
+        probe_timeout=0.3,
+        liveness_interval=0.05,
+        liveness_timeout=0.3,
+        liveness_misses=2,
+    )
     seen, stop, worker = _follow(observer)
     try:
         wait_until(lambda: seen and Code.POOL_HEALTHY in {f.code for f in seen[-1].findings}, 20, what="healthy")
@@ -189,8 +200,14 @@ def test_follow_shows_a_hung_master_from_the_probe(start_sim):
 def test_follow_shows_a_powered_off_master_as_refusing(start_sim):
     sim = start_sim("healthy")
     sim.flush_files(10)
-    observer = Observer(parse_target(f"sim:{sim.state_dir}/xen2"), call_timeout=60.0, probe_timeout=0.3,
-                        liveness_interval=0.05, liveness_timeout=0.3, liveness_misses=2)
+    observer = Observer(
+        parse_target(f"sim:{sim.state_dir}/xen2"),
+        call_timeout=60.0,
+        probe_timeout=0.3,
+        liveness_interval=0.05,
+        liveness_timeout=0.3,
+        liveness_misses=2,
+    )
     seen, stop, worker = _follow(observer)
     try:
         wait_until(lambda: seen and Code.POOL_HEALTHY in {f.code for f in seen[-1].findings}, 20, what="healthy")
@@ -209,15 +226,24 @@ def test_follow_shows_a_powered_off_master_as_refusing(start_sim):
 def test_follow_raises_no_alarm_under_a_slow_master(start_sim):
     sim = start_sim("healthy")
     sim.flush_files(10)
-    observer = Observer(parse_target(f"sim:{sim.state_dir}/xen2"), call_timeout=5.0, probe_timeout=0.3,
-                        liveness_interval=0.02, liveness_timeout=1.0, liveness_misses=2)
+    observer = Observer(
+        parse_target(f"sim:{sim.state_dir}/xen2"),
+        call_timeout=5.0,
+        probe_timeout=0.3,
+        liveness_interval=0.02,
+        liveness_timeout=1.0,
+        liveness_misses=2,
+    )
     seen, stop, worker = _follow(observer)
     try:
         wait_until(lambda: seen and Code.POOL_HEALTHY in {f.code for f in seen[-1].findings}, 20, what="healthy")
         sim.faults.slow("xen1", "20")  # 0.2 s late on every answer, deadline 1 s
         liveness = observer._liveness
-        wait_until(lambda: liveness._monitor is not None and liveness._monitor.probes_done >= 20, 30,
-                   what="20 probes of the slow master")
+        wait_until(
+            lambda: liveness._monitor is not None and liveness._monitor.probes_done >= 20,
+            30,
+            what="20 probes of the slow master",
+        )
     finally:
         stop.set()
         worker.join(10)
@@ -233,10 +259,15 @@ def test_probe_through_ssh_direct_tcpip(sshd_server, start_sim, tmp_path):
     config = tmp_path / "ssh_config"
     config.write_text("")
     target = parse_target(
-        f"root@{sshd_server.host}:{sshd_server.port}", identity=str(sshd_server.client_key_path),
-        known_hosts=str(sshd_server.known_hosts_path), accepted_known_hosts=str(tmp_path / "known"),
-        ssh_config=str(config), xapi_socket=sim.endpoints.host("xen2").socket,
-        xapi_port=sim.endpoints.host("xen1").port, connect_timeout=5.0)
+        f"root@{sshd_server.host}:{sshd_server.port}",
+        identity=str(sshd_server.client_key_path),
+        known_hosts=str(sshd_server.known_hosts_path),
+        accepted_known_hosts=str(tmp_path / "known"),
+        ssh_config=str(config),
+        xapi_socket=sim.endpoints.host("xen2").socket,
+        xapi_port=sim.endpoints.host("xen1").port,
+        connect_timeout=5.0,
+    )
     endpoint = open_endpoint(target)
     try:
         master = endpoint.for_address(sim.endpoints.host("xen1").address)

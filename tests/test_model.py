@@ -41,13 +41,16 @@ def test_wire_types_are_decoded():
 
 
 def test_odd_values_do_not_break_records():
-    host = Host.from_record("OpaqueRef:h", {
-        "resident_VMs": "OpaqueRef:only-one",  # a lone ref, not a list
-        "PIFs": None,
-        "software_version": "garbage",
-        "API_version_major": None,
-        "name_label": None,
-    })
+    host = Host.from_record(
+        "OpaqueRef:h",
+        {
+            "resident_VMs": "OpaqueRef:only-one",  # a lone ref, not a list
+            "PIFs": None,
+            "software_version": "garbage",
+            "API_version_major": None,
+            "name_label": None,
+        },
+    )
     assert host.resident_vms == ("OpaqueRef:only-one",)
     assert host.pifs == () and host.software_version == {}
     assert host.api_version_major == 0 and host.name_label == ""
@@ -98,11 +101,13 @@ def test_apply_events_is_immutable_and_handles_mod_and_del():
 
 
 def test_from_records_accepts_datamodel_class_names():
-    snapshot = PoolSnapshot.from_records({
-        "VM": {"OpaqueRef:v": {"name_label": "v"}},
-        "host": {"OpaqueRef:h": {"name_label": "h"}},
-        "task": {"OpaqueRef:t": {}},
-    })
+    snapshot = PoolSnapshot.from_records(
+        {
+            "VM": {"OpaqueRef:v": {"name_label": "v"}},
+            "host": {"OpaqueRef:h": {"name_label": "h"}},
+            "task": {"OpaqueRef:t": {}},
+        }
+    )
     assert snapshot.vms["OpaqueRef:v"].name_label == "v"
     assert snapshot.hosts["OpaqueRef:h"].name_label == "h"
     assert snapshot.pool is None and snapshot.master is None
@@ -140,10 +145,12 @@ def test_builders_read_only_the_declared_record_fields():
 def test_state_db_keep_decodes_only_the_kept_tables_and_fields():
     from xentui.host.statedb import parse_state_db
 
-    body = (b'<?xml version="1.0"?><database><manifest/>'
-            b'<table name="VM"><row ref="OpaqueRef:v" _ref="OpaqueRef:v" uuid="u" name__label="web" '
-            b'other__config="(())" power_state="Running"/></table>'
-            b'<table name="VBD"><row ref="OpaqueRef:b" _ref="OpaqueRef:b" VM="OpaqueRef:v"/></table></database>')
+    body = (
+        b'<?xml version="1.0"?><database><manifest/>'
+        b'<table name="VM"><row ref="OpaqueRef:v" _ref="OpaqueRef:v" uuid="u" name__label="web" '
+        b'other__config="(())" power_state="Running"/></table>'
+        b'<table name="VBD"><row ref="OpaqueRef:b" _ref="OpaqueRef:b" VM="OpaqueRef:v"/></table></database>'
+    )
     full = parse_state_db(body).tables
     lean = parse_state_db(body, keep={"vm": {"uuid", "name_label"}}).tables
     assert set(full) == {"vm", "vbd"} and set(lean) == {"vm"}

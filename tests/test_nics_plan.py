@@ -97,8 +97,9 @@ def test_plan_stops_with_the_manual_fix_then_runs_to_healthy(tmp_path, state_dir
             plan, results = run_plan(observer, audit)
         assert [(r.step_id, r.status) for r in results] == [("management-reconfigure:xen3", "failed")]
         assert "by hand" in results[0].detail and "interface-rename --update eth0=" in results[0].detail
-        assert "host.local_management_reconfigure" not in [r.inputs.get("method") for r in audit.records()
-                                                             if r.kind == "call"]
+        assert "host.local_management_reconfigure" not in [
+            r.inputs.get("method") for r in audit.records() if r.kind == "call"
+        ]
         admin_renames_and_reboots(sim)
         with open_observer(tmp_path / "sim", host="xen3") as observer:
             plan, results = run_plan(observer, audit)
@@ -112,8 +113,18 @@ def test_plan_stops_with_the_manual_fix_then_runs_to_healthy(tmp_path, state_dir
 def test_cli_recover_run_stops_then_resumes_to_healthy(tmp_path, state_dir, capsys):
     sim_dir = tmp_path / "sim"
     with start_sim("replaced-nics", state_dir=sim_dir, time_scale=SCALE) as sim:
-        base = ["recover", f"sim:{sim_dir}/xen3", "--call-timeout", "2", "--probe-timeout", "0.5",
-                "--time-scale", str(SCALE), "--verify-timeout", "10"]
+        base = [
+            "recover",
+            f"sim:{sim_dir}/xen3",
+            "--call-timeout",
+            "2",
+            "--probe-timeout",
+            "0.5",
+            "--time-scale",
+            str(SCALE),
+            "--verify-timeout",
+            "10",
+        ]
         code, out = cli(capsys, *base, "--plan", "--json")
         assert code == 0
         assert [s["id"] for s in json.loads(out)["plan"]["steps"]][:4] == NETWORK_STEPS

@@ -28,8 +28,10 @@ def test_renamed_nics_leave_stale_pifs_and_no_management_ip(start_sim):
     machine = sim.world.machines["xen3"]
     assert [n.device for n in machine.nics] == ["eth2", "eth3"]
     assert not machine.has_ip
-    wait_until(lambda: sim.proc("xen3").emergency_error.code == "HOST_HAS_NO_MANAGEMENT_IP",
-               what="xen3 waits for a management IP")
+    wait_until(
+        lambda: sim.proc("xen3").emergency_error.code == "HOST_HAS_NO_MANAGEMENT_IP",
+        what="xen3 waits for a management IP",
+    )
     local = make_unix_session(sim.endpoints.host("xen3").socket, timeout=0.3)
     local.slave_local_login_with_password("root", "x")
     assert local.xenapi.host.is_in_emergency_mode() is True

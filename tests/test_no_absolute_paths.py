@@ -21,13 +21,13 @@ THIS = Path(__file__).resolve()
 
 DEVELOPER_PATHS = re.compile(
     r"(?<![\w.~-])(?:"
-    r"/work/"                                    # the development machine's checkout and venv
-    r"|/home/[\w.-]+/"                           # someone's home
+    r"/work/"  # the development machine's checkout and venv
+    r"|/home/[\w.-]+/"  # someone's home
     r"|/Users/[\w.-]+/"
     r"|/root/\.(?:pyenv|cache|local|venv|virtualenvs)\b"  # root's own tools, not a dom0 path
-    r"|/(?:[\w.-]+/)*\.?venv/bin/"               # an absolute venv (a relative .venv/bin/ is fine)
-    r"|/(?:[\w.-]+/)*\.pyenv/"                   # a pyenv interpreter
-    r"|/tmp/pytest-of-"                          # a pasted test run
+    r"|/(?:[\w.-]+/)*\.?venv/bin/"  # an absolute venv (a relative .venv/bin/ is fine)
+    r"|/(?:[\w.-]+/)*\.pyenv/"  # a pyenv interpreter
+    r"|/tmp/pytest-of-"  # a pasted test run
     r")"
 )
 
@@ -36,8 +36,15 @@ def project_files():
     git = shutil.which("git")
     if not git or not (REPO / ".git").exists():
         pytest.fail("this check needs git and a git checkout")
-    listed = subprocess.run([git, "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            [git, "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     return [REPO / name for name in listed if name and (REPO / name).is_file()]
 
 
@@ -59,22 +66,28 @@ def test_no_file_names_a_developers_checkout_or_venv():
     assert not offenders, "absolute paths into a developer's machine:\n" + "\n".join(offenders)
 
 
-@pytest.mark.parametrize("line", [
-    "XENTUI = '/work/venv/bin/xentui'",
-    "    /home/alice/src/xentui/.venv/bin/python bench.py",
-    "python = '/root/.pyenv/versions/3.6.15/bin/python3.6'",
-    "run /opt/ci/venv/bin/pytest",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "XENTUI = '/work/venv/bin/xentui'",
+        "    /home/alice/src/xentui/.venv/bin/python bench.py",
+        "python = '/root/.pyenv/versions/3.6.15/bin/python3.6'",
+        "run /opt/ci/venv/bin/pytest",
+    ],
+)
 def test_the_pattern_catches_developer_paths(line):
     assert DEVELOPER_PATHS.search(line)
 
 
-@pytest.mark.parametrize("line", [
-    ".venv/bin/python -m pytest -q",
-    "python3 -m venv .venv && .venv/bin/pip install -q -e .",
-    "HOME=/root TMPDIR=/tmp exec /usr/bin/xentui",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "~/.cache/xentui-build",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        ".venv/bin/python -m pytest -q",
+        "python3 -m venv .venv && .venv/bin/pip install -q -e .",
+        "HOME=/root TMPDIR=/tmp exec /usr/bin/xentui",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "~/.cache/xentui-build",
+    ],
+)
 def test_the_pattern_leaves_portable_paths_alone(line):
     assert not DEVELOPER_PATHS.search(line)

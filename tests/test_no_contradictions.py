@@ -44,8 +44,9 @@ def test_a_live_connection_outranks_a_missing_pid_file():
 
 def test_refused_with_no_pid_is_still_xapi_down():
     b = _pool()
-    obs = observation(b, "xen1", gt=ground_truth(b, "xen1", role="master", xapi_running=False), live=False,
-                      state="refused")
+    obs = observation(
+        b, "xen1", gt=ground_truth(b, "xen1", role="master", xapi_running=False), live=False, state="refused"
+    )
     assert Code.XAPI_DOWN in _codes(run_rules(obs))
 
 
@@ -55,9 +56,13 @@ def test_a_peer_that_is_not_xapi_gives_one_finding():
     obs = observation(b, "xen1", gt=gt, live=False, state="not-xapi")
     from dataclasses import replace
 
-    obs = replace(obs, emergency=None,
-                  connection=replace(obs.connection, session_kind=SessionKind.NONE,
-                                     detail="session.login_with_password answered 42"))
+    obs = replace(
+        obs,
+        emergency=None,
+        connection=replace(
+            obs.connection, session_kind=SessionKind.NONE, detail="session.login_with_password answered 42"
+        ),
+    )
     found = run_rules(obs)
     not_xapi = [f for f in found if f.code is Code.NOT_XAPI]
     assert len(not_xapi) == 1
@@ -131,8 +136,7 @@ def test_status_with_a_pid_file_naming_another_process(start_sim, capsys, tmp_pa
     root = tmp_path / "root"
     (root / "var/run").mkdir(parents=True)
     (root / "var/run/xapi.pid").write_text(f"{os.getpid()}\n")
-    code, out, err = _status(capsys, "--socket", sim.endpoints.host("xen1").socket, "--host-root", str(root),
-                             "--json")
+    code, out, err = _status(capsys, "--socket", sim.endpoints.host("xen1").socket, "--host-root", str(root), "--json")
     import json
 
     data = json.loads(out)

@@ -74,10 +74,19 @@ def test_connect_with_a_fifo_as_known_hosts_gives_one_line(sshd_server, tmp_path
     config.write_text("")
     server = FakeXapi(unix_path=tmp_path / "remote_root" / "var_lib_xcp" / "xapi", tcp=True).start()
     try:
-        overrides = dict(identity=str(sshd_server.client_key_path), known_hosts=str(fifo),
-                         ssh_config=str(config), xapi_socket=str(server.unix_path), connect_timeout=5.0)
-        outcome = connect(f"root@{sshd_server.host}:{sshd_server.port}", "", overrides=overrides,
-                          make_observer=lambda target, password=None, read_only=False: StaticObserver(fx.healthy()))
+        overrides = dict(
+            identity=str(sshd_server.client_key_path),
+            known_hosts=str(fifo),
+            ssh_config=str(config),
+            xapi_socket=str(server.unix_path),
+            connect_timeout=5.0,
+        )
+        outcome = connect(
+            f"root@{sshd_server.host}:{sshd_server.port}",
+            "",
+            overrides=overrides,
+            make_observer=lambda target, password=None, read_only=False: StaticObserver(fx.healthy()),
+        )
     finally:
         server.stop()
     assert not outcome.ok

@@ -64,8 +64,9 @@ def test_follow_applies_events_without_a_full_snapshot_per_event(start_sim, even
             vm = api.VM.get_by_name_label("web01")[0]
             for i in range(5):
                 api.VM.set_name_label(vm, f"web01-renamed-{i}")
-                assert wait_for(lambda: any(v.name_label == f"web01-renamed-{i}"
-                                            for o in seen for v in o.snapshot.vms.values()), 5), i
+                assert wait_for(
+                    lambda: any(v.name_label == f"web01-renamed-{i}" for o in seen for v in o.snapshot.vms.values()), 5
+                ), i
         finally:
             session.xenapi.session.logout()
         # five changes arrived through incremental event.from calls, not five full looks
@@ -89,8 +90,9 @@ def test_follow_notices_a_member_powered_off(start_sim):
     try:
         assert wait_for(lambda: seen, 10)
         sim.faults.power_off("xen3")
-        assert wait_for(lambda: any(f.code is Code.MEMBER_UNREACHABLE and f.host == "xen3"
-                                    for o in seen for f in o.findings), 15)
+        assert wait_for(
+            lambda: any(f.code is Code.MEMBER_UNREACHABLE and f.host == "xen3" for o in seen for f in o.findings), 15
+        )
     finally:
         stop.set()
         worker.join(10)

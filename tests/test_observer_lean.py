@@ -21,8 +21,9 @@ def test_hosts_only_cache_parses_the_host_table_alone(start_sim):
     tables = StateDbCache(hosts_only=True).parse(data)
     full = parse_state_db(data).tables
     assert isinstance(tables, PartialTables) and set(tables) == {"host"}
-    assert {r: (h["uuid"], h["name_label"], h["address"]) for r, h in tables["host"].items()} == \
-        {r: (h["uuid"], h["name_label"], h["address"]) for r, h in full["host"].items()}
+    assert {r: (h["uuid"], h["name_label"], h["address"]) for r, h in tables["host"].items()} == {
+        r: (h["uuid"], h["name_label"], h["address"]) for r, h in full["host"].items()
+    }
 
 
 def test_cache_reuses_the_parse_while_the_file_is_unchanged(start_sim):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from recovery_builders import PoolBuilder, ground_truth, observation, view
-
 from xentui.recovery import peers as pv
 from xentui.recovery.plan import RISKS, Confirm
 from xentui.recovery.plan_builder import build_plan
@@ -32,8 +31,15 @@ def seed_obs(ha=False, third=False, hung=False, xen3_version="25.1.0"):
 
 def test_seed_article_plan():
     plan = build_plan(seed_obs())
-    assert ids(plan) == ["confirm-master-down:xen1", "promote:xen2", "declare-dead:xen1", "plug-pbds",
-                         "check-default-sr", "start-vms", "backup-db"]
+    assert ids(plan) == [
+        "confirm-master-down:xen1",
+        "promote:xen2",
+        "declare-dead:xen1",
+        "plug-pbds",
+        "check-default-sr",
+        "start-vms",
+        "backup-db",
+    ]
     assert plan.requires_fenced == ("xen1",)
     promote = plan.step("promote:xen2")
     assert promote.xe == ("xe pool-emergency-transition-to-master",)
@@ -87,9 +93,16 @@ def two_masters_obs():
     b = PoolBuilder(master="xen2").host("xen1").host("xen2").host("xen3")
     b.vm("web01", "xen1").vm("db01", "xen2")
     gt = ground_truth(b, "xen2", role="master")
-    return observation(b, "xen2", gt=gt, live=True, views=[
-        view(b, "xen1", pv.ANSWERS, pv.MASTER, running=["vm-web01"]),
-        view(b, "xen3", pv.ANSWERS, pv.SLAVE, master=b.address("xen2"))])
+    return observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=True,
+        views=[
+            view(b, "xen1", pv.ANSWERS, pv.MASTER, running=["vm-web01"]),
+            view(b, "xen3", pv.ANSWERS, pv.SLAVE, master=b.address("xen2")),
+        ],
+    )
 
 
 def test_two_masters_keep_one_demote_the_other():
@@ -111,8 +124,15 @@ def test_no_management_ip_plan_says_what_really_brings_the_address_back():
     # xentui makes no xapi call for it.
     b = PoolBuilder().host("xen1").host("xen2")
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), link_ip=False)
-    obs = observation(b, "xen2", gt=gt, live=False, state="emergency", emergency=("HOST_HAS_NO_MANAGEMENT_IP", []),
-                      views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)])
+    obs = observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=False,
+        state="emergency",
+        emergency=("HOST_HAS_NO_MANAGEMENT_IP", []),
+        views=[view(b, "xen1", pv.ANSWERS, pv.MASTER)],
+    )
     plan = build_plan(obs)
     assert ids(plan)[0] == "management-reconfigure:xen2"
     step = plan.step("management-reconfigure:xen2")
@@ -128,18 +148,23 @@ def test_stale_pif_plan_scans_moves_then_forgets():
     mgmt["currently_attached"] = False
     b.tables["pif_metrics"][mgmt["metrics"]]["carrier"] = False
     gt = ground_truth(b, "xen1", role="master")
-    obs = observation(b, "xen1", gt=gt, live=True,
-                      views=[view(b, "xen2", pv.ANSWERS, pv.SLAVE, master=b.address("xen1"))])
+    obs = observation(
+        b, "xen1", gt=gt, live=True, views=[view(b, "xen2", pv.ANSWERS, pv.SLAVE, master=b.address("xen1"))]
+    )
     order = ids(build_plan(obs))
-    assert order.index("pif-scan:xen2") < order.index("management-reconfigure:xen2") < order.index(
-        "forget-stale-pifs:xen2")
+    assert (
+        order.index("pif-scan:xen2")
+        < order.index("management-reconfigure:xen2")
+        < order.index("forget-stale-pifs:xen2")
+    )
 
 
 def test_healthy_pool_has_an_empty_plan():
     b = PoolBuilder().host("xen1").host("xen2")
     gt = ground_truth(b, "xen1", role="master")
-    obs = observation(b, "xen1", gt=gt, live=True,
-                      views=[view(b, "xen2", pv.ANSWERS, pv.SLAVE, master=b.address("xen1"))])
+    obs = observation(
+        b, "xen1", gt=gt, live=True, views=[view(b, "xen2", pv.ANSWERS, pv.SLAVE, master=b.address("xen1"))]
+    )
     plan = build_plan(obs)
     assert plan.steps == () and plan.finding_codes == ("POOL_HEALTHY",)
 
@@ -147,8 +172,13 @@ def test_healthy_pool_has_an_empty_plan():
 def test_preferred_master_adds_a_later_designate_step():
     b = PoolBuilder(master="xen2").host("xen1").host("xen2").host("xen3", enabled=False)
     gt = ground_truth(b, "xen2", role="master", probes={"xen3": "refused"})
-    obs = observation(b, "xen2", gt=gt, live=True, views=[
-        view(b, "xen1", pv.ANSWERS, pv.SLAVE, master=b.address("xen1")), view(b, "xen3", pv.REFUSED)])
+    obs = observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=True,
+        views=[view(b, "xen1", pv.ANSWERS, pv.SLAVE, master=b.address("xen1")), view(b, "xen3", pv.REFUSED)],
+    )
     plan = build_plan(obs, preferred_master="xen1")
     d = plan.step("designate-master:xen1")
     assert d.phase == "later" and any(p.id == "single-flight" for p in d.preconditions)

@@ -99,8 +99,14 @@ def test_a_report_onto_a_fifo_or_directory_is_refused(tmp_path):
 def test_report_command_writes_0600(open_umask, tmp_path, state_dir):
     AuditLog().record("r", au.RUN_START)
     out = tmp_path / "r.md"
-    result = subprocess.run([sys.executable, "-m", "xentui", "report", "-o", str(out)], capture_output=True,
-                            text=True, timeout=60, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "xentui", "report", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stderr
     assert mode(out) == 0o600
 
@@ -134,7 +140,13 @@ def test_report_command_onto_a_fifo_is_one_line(tmp_path, state_dir):
     AuditLog().record("r", au.RUN_START)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    result = subprocess.run([sys.executable, "-m", "xentui", "report", "-o", str(fifo)], capture_output=True,
-                            text=True, timeout=60, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "xentui", "report", "-o", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == f"xentui report: cannot write {fifo}: it is a FIFO, not a regular file"

@@ -90,8 +90,11 @@ def _is_guard(node: ast.AST) -> bool:
     if isinstance(node, ast.If):
         return "version_info" in ast.dump(node.test)
     if isinstance(node, ast.Try):
-        return any("ImportError" in ast.dump(h.type) or "ModuleNotFoundError" in ast.dump(h.type)
-                   for h in node.handlers if h.type is not None)
+        return any(
+            "ImportError" in ast.dump(h.type) or "ModuleNotFoundError" in ast.dump(h.type)
+            for h in node.handlers
+            if h.type is not None
+        )
     return False
 
 

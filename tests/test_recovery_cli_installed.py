@@ -13,8 +13,11 @@ from pathlib import Path
 from test_recovery_scenarios import start_sim
 
 # The command pip installed next to this interpreter (any venv, any checkout), else PATH's.
-XENTUI = str(Path(sys.executable).parent / "xentui") if (Path(sys.executable).parent / "xentui").exists() \
+XENTUI = (
+    str(Path(sys.executable).parent / "xentui")
+    if (Path(sys.executable).parent / "xentui").exists()
     else (shutil.which("xentui") or "xentui")
+)
 
 
 def run(*args, env=None, timeout=60):
@@ -35,8 +38,20 @@ def test_installed_recover_plan_and_run(tmp_path):
         assert "xenroot" not in plan.stdout + json.dumps(doc)
         refused = run("recover", target, "--run", "--call-timeout", "2", "--time-scale", "0.01", env=env)
         assert refused.returncode == 3, refused.stdout
-        ok = run("recover", target, "--run", "--confirm-dead", "xen1", "--call-timeout", "2",
-                 "--time-scale", "0.01", "--verify-timeout", "15", env=env)
+        ok = run(
+            "recover",
+            target,
+            "--run",
+            "--confirm-dead",
+            "xen1",
+            "--call-timeout",
+            "2",
+            "--time-scale",
+            "0.01",
+            "--verify-timeout",
+            "15",
+            env=env,
+        )
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "Pool verified healthy" in ok.stdout
         assert sim.world.double_starts == []

@@ -5,7 +5,6 @@ the audit log records for a refusal."""
 from __future__ import annotations
 
 from recovery_builders import PoolBuilder, ground_truth, observation, view
-
 from xentui.recovery import audit as au
 from xentui.recovery import peers as pv
 from xentui.recovery.audit import AuditLog
@@ -27,8 +26,15 @@ class FixedObserver:
 def seed():
     b = PoolBuilder().host("xen1").host("xen2").vm("web01", "xen1")
     gt = ground_truth(b, "xen2", master_address=b.address("xen1"), probes={"xen1": "refused"})
-    return observation(b, "xen2", gt=gt, live=False, state="emergency", emergency=("HOST_STILL_BOOTING", []),
-                       views=[view(b, "xen1", pv.REFUSED)])
+    return observation(
+        b,
+        "xen2",
+        gt=gt,
+        live=False,
+        state="emergency",
+        emergency=("HOST_STILL_BOOTING", []),
+        views=[view(b, "xen1", pv.REFUSED)],
+    )
 
 
 def test_promotion_refused_without_attestation_and_audited(tmp_path):
@@ -42,8 +48,11 @@ def test_promotion_refused_without_attestation_and_audited(tmp_path):
     assert kinds == [au.STEP_START, au.CHECK, au.STEP_END]
     assert audit.records()[1].inputs == {"fenced:xen1": False, "silent:xen1": True, "answers:xen2": True}
     checks = ex.check(plan.step("promote:xen2"))
-    assert [(c.precondition_id, c.ok) for c in checks] == [("fenced:xen1", False), ("silent:xen1", True),
-                                                           ("answers:xen2", True)]
+    assert [(c.precondition_id, c.ok) for c in checks] == [
+        ("fenced:xen1", False),
+        ("silent:xen1", True),
+        ("answers:xen2", True),
+    ]
     ex.attest_fenced("xen1")
     assert all(c.ok for c in ex.check(plan.step("promote:xen2")))
     assert any(r.kind == au.ATTEST and r.host == "xen1" for r in audit.records())
@@ -61,8 +70,9 @@ def test_old_master_that_accepts_connections_is_not_silent(tmp_path):
 def test_single_flight_guard_for_master_changes(tmp_path):
     b = PoolBuilder(master="xen2").host("xen1").host("xen2")
     gt = ground_truth(b, "xen2", role="master")
-    obs = observation(b, "xen2", gt=gt, live=True, views=[view(b, "xen1", pv.ANSWERS, pv.SLAVE,
-                                                               master=b.address("xen2"))])
+    obs = observation(
+        b, "xen2", gt=gt, live=True, views=[view(b, "xen1", pv.ANSWERS, pv.SLAVE, master=b.address("xen2"))]
+    )
     ex = PlanExecutor(FixedObserver(obs), AuditLog(tmp_path / "a.jsonl"))
     step = build_plan(obs, preferred_master="xen1").step("designate-master:xen1")
     assert all(c.ok for c in ex.check(step))

@@ -27,10 +27,26 @@ def test_a_stale_pif_on_the_management_bridge_is_kept(tmp_path, state_dir):
         with sim.world.lock:  # what a NIC swap can leave: old rows on xenbr0 and xenbr1
             xen2 = db.by_name_label("host", "xen2")[0]
             net = {db.get_field("network", n, "bridge"): n for n in db.refs("network")}
-            stale0 = db.create("PIF", device="eth9", host=xen2, network=net["xenbr0"], MAC="02:00:00:00:00:99",
-                               physical=True, currently_attached=False, managed=True)
-            stale1 = db.create("PIF", device="eth8", host=xen2, network=net["xenbr1"], MAC="02:00:00:00:00:98",
-                               physical=True, currently_attached=False, managed=True)
+            stale0 = db.create(
+                "PIF",
+                device="eth9",
+                host=xen2,
+                network=net["xenbr0"],
+                MAC="02:00:00:00:00:99",
+                physical=True,
+                currently_attached=False,
+                managed=True,
+            )
+            stale1 = db.create(
+                "PIF",
+                device="eth8",
+                host=xen2,
+                network=net["xenbr1"],
+                MAC="02:00:00:00:00:98",
+                physical=True,
+                currently_attached=False,
+                managed=True,
+            )
         with open_observer(tmp_path / "sim") as observer:
             obs = observer.observe()
             snap = obs.snapshot

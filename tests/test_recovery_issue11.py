@@ -31,8 +31,7 @@ def _host(sim, name) -> Host:
 def _add_sr(sim, name, content_type="user", sr_type="lvmoiscsi"):
     db = sim.proc("xen1").db
     with sim.world.lock:
-        sr = db.create("SR", name_label=name, type=sr_type, shared=True, content_type=content_type,
-                       physical_size=2 ** 40)
+        sr = db.create("SR", name_label=name, type=sr_type, shared=True, content_type=content_type, physical_size=2**40)
         for host in db.refs("host"):
             db.create("PBD", host=host, SR=sr, currently_attached=True, device_config={})
     return sr
@@ -50,8 +49,10 @@ def test_enable_ha_takes_the_heartbeat_sr_from_the_statefile_vdi(tmp_path, state
             statefile = db.create("VDI", SR=san2, name_label="Statefile for HA", type="ha_statefile")
         with open_observer(tmp_path / "sim") as observer:
             obs = observer.observe()
-            srs = sorted((sr for sr in obs.snapshot.srs.values() if sr.shared and sr.content_type != "iso"),
-                         key=lambda sr: sr.name_label)
+            srs = sorted(
+                (sr for sr in obs.snapshot.srs.values() if sr.shared and sr.content_type != "iso"),
+                key=lambda sr: sr.name_label,
+            )
             assert iso not in {sr.ref for sr in srs}
             executor = PlanExecutor(observer, AuditLog(state_dir / "audit.jsonl"), time_scale=SCALE)
             # statefile gone, two candidates: the step asks
@@ -120,8 +121,12 @@ def test_member_over_tcp_says_why_there_is_no_live_pool_view(tmp_path):
     the master instead of showing a failed call."""
     with start_sim("healthy", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
         ep = sim.endpoints.host("xen2")
-        observer = Observer(parse_target(f"http://{ep.address}:{ep.port}"), password=sim.endpoints.root_password,
-                            call_timeout=2.0, probe_timeout=0.5)
+        observer = Observer(
+            parse_target(f"http://{ep.address}:{ep.port}"),
+            password=sim.endpoints.root_password,
+            call_timeout=2.0,
+            probe_timeout=0.5,
+        )
         try:
             obs = observer.observe()
         finally:

@@ -39,7 +39,8 @@ def test_follow_reports_changes_until_stopped(tmp_path):
         assert [o for o in seen if not o.peers_pending][0].findings[0].code is Code.POOL_HEALTHY
         sim.faults.power_off("xen3")
         while time.monotonic() < deadline and not any(
-                Code.MEMBER_UNREACHABLE in {f.code for f in o.findings} for o in seen):
+            Code.MEMBER_UNREACHABLE in {f.code for f in o.findings} for o in seen
+        ):
             time.sleep(0.05)
         stop.set()
         worker.join(timeout=10)

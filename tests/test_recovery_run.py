@@ -47,14 +47,18 @@ def sdk_pool_state(sim, master: str) -> dict:
         pool = x.pool.get_all()[0]
         master_ref = x.pool.get_master(pool)
         hosts = x.host.get_all_records()
-        vms = {r["name_label"]: r for r in x.VM.get_all_records().values()
-               if not r["is_a_template"] and not r["is_control_domain"]}
+        vms = {
+            r["name_label"]: r
+            for r in x.VM.get_all_records().values()
+            if not r["is_a_template"] and not r["is_control_domain"]
+        }
         return {
             "master": hosts[master_ref]["name_label"],
             "emergency": x.host.is_in_emergency_mode(),
             "hosts": {r["name_label"]: r for r in hosts.values()},
-            "vms": {n: (r["power_state"], hosts.get(r["resident_on"], {}).get("name_label", ""))
-                    for n, r in vms.items()},
+            "vms": {
+                n: (r["power_state"], hosts.get(r["resident_on"], {}).get("name_label", "")) for n, r in vms.items()
+            },
             "uuids": {n: r["uuid"] for n, r in vms.items()},
         }
     finally:
@@ -255,13 +259,26 @@ def cli(capsys, *argv) -> tuple:
 def test_cli_plan_json_and_run_refusals_on_master_hung(tmp_path, state_dir, capsys):
     sim_dir = tmp_path / "sim"
     with start_sim("master-hung", state_dir=sim_dir, time_scale=SCALE) as sim:
-        base = ["recover", f"sim:{sim_dir}", "--call-timeout", "1", "--probe-timeout", "0.5",
-                "--time-scale", str(SCALE), "--verify-timeout", "10"]
+        base = [
+            "recover",
+            f"sim:{sim_dir}",
+            "--call-timeout",
+            "1",
+            "--probe-timeout",
+            "0.5",
+            "--time-scale",
+            str(SCALE),
+            "--verify-timeout",
+            "10",
+        ]
         code, out = cli(capsys, *base, "--plan", "--json")
         assert code == 0
         doc = json.loads(out)
         assert [s["id"] for s in doc["plan"]["steps"]][:2] == ["confirm-master-down:xen1", "promote:xen2"], (
-            doc["findings"], doc["connection"], doc["peers"])
+            doc["findings"],
+            doc["connection"],
+            doc["peers"],
+        )
         assert doc["plan"]["requires_fenced"] == ["xen1"]
         # --run before the operator attests
         code, out = cli(capsys, *base, "--run")
@@ -286,8 +303,20 @@ def test_cli_plan_json_and_run_refusals_on_master_hung(tmp_path, state_dir, caps
 def test_cli_confirm_dead_naming_a_live_host_is_refused(tmp_path, state_dir, capsys):
     sim_dir = tmp_path / "sim"
     with start_sim("master-down-ha", state_dir=sim_dir, time_scale=SCALE):
-        code, out = cli(capsys, "recover", f"sim:{sim_dir}", "--run", "--confirm-dead", "xen1",
-                        "--confirm-dead", "xen3", "--call-timeout", "2", "--time-scale", str(SCALE))
+        code, out = cli(
+            capsys,
+            "recover",
+            f"sim:{sim_dir}",
+            "--run",
+            "--confirm-dead",
+            "xen1",
+            "--confirm-dead",
+            "xen3",
+            "--call-timeout",
+            "2",
+            "--time-scale",
+            str(SCALE),
+        )
         assert code == 3 and "xen3 ANSWERS" in out
         assert not [r for r in AuditLog(state_dir / "audit.jsonl").records() if r.kind == "call"]
 
@@ -300,8 +329,21 @@ def test_crash_mid_step_then_second_run_resumes(tmp_path, state_dir, capsys, mon
     verification). The audit log shows the step started and never ended; the
     same command run again resumes that run and finishes it."""
     sim_dir = tmp_path / "sim"
-    args = ["recover", f"sim:{sim_dir}", "--run", "--confirm-dead", "xen1", "--call-timeout", "2",
-            "--probe-timeout", "0.5", "--time-scale", str(SCALE), "--verify-timeout", "10"]
+    args = [
+        "recover",
+        f"sim:{sim_dir}",
+        "--run",
+        "--confirm-dead",
+        "xen1",
+        "--call-timeout",
+        "2",
+        "--probe-timeout",
+        "0.5",
+        "--time-scale",
+        str(SCALE),
+        "--verify-timeout",
+        "10",
+    ]
 
     class Killed(BaseException):
         pass
@@ -338,12 +380,26 @@ def test_xapi_restart_mid_step_leaves_a_correct_trail(tmp_path, state_dir, capsy
     step either rides it out (reconnect) or fails cleanly; either way the
     audit trail has matching records and running again finishes the job."""
     sim_dir = tmp_path / "sim"
-    args = ["recover", f"sim:{sim_dir}", "--run", "--confirm-dead", "xen1", "--call-timeout", "2",
-            "--probe-timeout", "0.5", "--time-scale", str(SCALE), "--verify-timeout", "10"]
+    args = [
+        "recover",
+        f"sim:{sim_dir}",
+        "--run",
+        "--confirm-dead",
+        "xen1",
+        "--call-timeout",
+        "2",
+        "--probe-timeout",
+        "0.5",
+        "--time-scale",
+        str(SCALE),
+        "--verify-timeout",
+        "10",
+    ]
     original = PlanExecutor.call_xapi
     fired = []
 
     with start_sim("master-down", state_dir=sim_dir, time_scale=SCALE) as sim:
+
         def flaky(self, ctx, client, method, *a, **kw):
             if method == "host.declare_dead" and not fired:
                 fired.append(method)
@@ -373,8 +429,20 @@ def test_xapi_restart_mid_step_leaves_a_correct_trail(tmp_path, state_dir, capsy
 def test_report_command_writes_markdown(tmp_path, state_dir, capsys):
     sim_dir = tmp_path / "sim"
     with start_sim("master-down", state_dir=sim_dir, time_scale=SCALE):
-        code, _ = cli(capsys, "recover", f"sim:{sim_dir}", "--run", "--confirm-dead", "xen1", "--call-timeout",
-                      "2", "--probe-timeout", "0.5", "--time-scale", str(SCALE))
+        code, _ = cli(
+            capsys,
+            "recover",
+            f"sim:{sim_dir}",
+            "--run",
+            "--confirm-dead",
+            "xen1",
+            "--call-timeout",
+            "2",
+            "--probe-timeout",
+            "0.5",
+            "--time-scale",
+            str(SCALE),
+        )
         assert code == 0
     out_file = tmp_path / "incident.md"
     code, out = cli(capsys, "report", "--since", "1h", "-o", str(out_file))
@@ -404,8 +472,18 @@ def wait_rejoined(observer, host, budget=15.0):
 
 def test_repaired_old_master_rejoins_and_gets_the_role_back(tmp_path, state_dir, capsys):
     sim_dir = tmp_path / "sim"
-    base = ["recover", f"sim:{sim_dir}", "--call-timeout", "2", "--probe-timeout", "0.5",
-            "--time-scale", str(SCALE), "--verify-timeout", "15"]
+    base = [
+        "recover",
+        f"sim:{sim_dir}",
+        "--call-timeout",
+        "2",
+        "--probe-timeout",
+        "0.5",
+        "--time-scale",
+        str(SCALE),
+        "--verify-timeout",
+        "15",
+    ]
     with start_sim("master-down", sim_dir) as sim:
         assert cli(capsys, *base, "--run", "--confirm-dead", "xen1")[0] == 0
         sim.faults.power_on("xen1")  # repaired; it finds xen2 is master and joins it
@@ -429,8 +507,18 @@ def test_repaired_old_master_rejoins_and_gets_the_role_back(tmp_path, state_dir,
 
 def test_ha_is_reenabled_once_every_host_is_back(tmp_path, state_dir, capsys):
     sim_dir = tmp_path / "sim"
-    base = ["recover", f"sim:{sim_dir}", "--call-timeout", "2", "--probe-timeout", "0.5",
-            "--time-scale", str(SCALE), "--verify-timeout", "15"]
+    base = [
+        "recover",
+        f"sim:{sim_dir}",
+        "--call-timeout",
+        "2",
+        "--probe-timeout",
+        "0.5",
+        "--time-scale",
+        str(SCALE),
+        "--verify-timeout",
+        "15",
+    ]
     with start_sim("master-down-ha", sim_dir) as sim:
         code, out = cli(capsys, *base, "--run", "--confirm-dead", "xen1")
         assert code == 0, out
@@ -495,11 +583,16 @@ def test_unplugged_storage_and_lost_default_sr_are_repaired(tmp_path, state_dir)
             x.session.logout()
         with open_observer(tmp_path / "sim") as observer:
             obs = observer.observe()
-            assert {(f.code, f.host) for f in obs.findings} >= {(Code.PBD_UNPLUGGED, "xen3"),
-                                                                (Code.DEFAULT_SR_INVALID, "")}
+            assert {(f.code, f.host) for f in obs.findings} >= {
+                (Code.PBD_UNPLUGGED, "xen3"),
+                (Code.DEFAULT_SR_INVALID, ""),
+            }
             plan, results = run_plan(observer, AuditLog(state_dir / "audit.jsonl"))
             assert [(r.step_id, r.status) for r in results] == [
-                ("plug-pbds", "done"), ("check-default-sr", "done"), ("backup-db", "done")]
+                ("plug-pbds", "done"),
+                ("check-default-sr", "done"),
+                ("backup-db", "done"),
+            ]
             assert "SAN on xen3" in results[0].detail
             obs = wait_healthy(observer)
         assert [f.code for f in obs.findings] == [Code.POOL_HEALTHY]

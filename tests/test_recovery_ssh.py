@@ -26,8 +26,10 @@ def test_master_down_over_ssh_with_a_drop_mid_promotion(tmp_path, sshd_server, m
         xen2 = next(h for h in sim.endpoints.hosts if h.name == "xen2")
         target = parse_target(
             f"ssh://{sshd_server.user}@{sshd_server.host}:{sshd_server.port}",
-            identity=str(sshd_server.client_key_path), known_hosts=str(sshd_server.known_hosts_path),
-            xapi_socket=xen2.socket, host_root=xen2.root,
+            identity=str(sshd_server.client_key_path),
+            known_hosts=str(sshd_server.known_hosts_path),
+            xapi_socket=xen2.socket,
+            host_root=xen2.root,
         )
         with Observer(target, password=sim.endpoints.root_password, call_timeout=2.0, probe_timeout=0.3) as observer:
             obs = observer.observe()
@@ -57,7 +59,8 @@ def test_master_down_over_ssh_with_a_drop_mid_promotion(tmp_path, sshd_server, m
             assert Code.POOL_HEALTHY in {f.code for f in final.findings}, [f.summary for f in final.findings]
         recs = audit.records()
         assert [r.step_id for r in recs if r.kind == au.STEP_START] == [
-            r.step_id for r in recs if r.kind == au.STEP_END]
+            r.step_id for r in recs if r.kind == au.STEP_END
+        ]
         session = XenAPI.Session(f"http://{xen2.address}:{xen2.port}/")
         session.xenapi.login_with_password("root", sim.endpoints.root_password, "1.1", "test")
         try:

@@ -23,8 +23,24 @@ def test_status_json_has_the_seed_article_findings(tmp_path, capsys):
 def test_status_of_a_recovered_pool_is_zero(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("XENTUI_STATE_DIR", str(tmp_path / "state"))
     with start_sim("master-down", tmp_path / "sim"):
-        assert main(["recover", f"sim:{tmp_path / 'sim'}", "--run", "--confirm-dead", "xen1", "--call-timeout", "2",
-                     "--time-scale", "0.01", "--verify-timeout", "10"]) == 0
+        assert (
+            main(
+                [
+                    "recover",
+                    f"sim:{tmp_path / 'sim'}",
+                    "--run",
+                    "--confirm-dead",
+                    "xen1",
+                    "--call-timeout",
+                    "2",
+                    "--time-scale",
+                    "0.01",
+                    "--verify-timeout",
+                    "10",
+                ]
+            )
+            == 0
+        )
         capsys.readouterr()
         code = main(["status", f"sim:{tmp_path / 'sim'}", "--call-timeout", "2"])
         out, err = capsys.readouterr()

@@ -13,8 +13,8 @@ from xentui.recovery import run_record
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.diagnosis import with_run_record
 from xentui.recovery.executor import PlanExecutor
-from xentui.recovery.plan_builder import build_plan
 from xentui.recovery.findings import Code
+from xentui.recovery.plan_builder import build_plan
 
 SCALE = 0.01
 RUN_ID = "run-partial-start"

@@ -62,8 +62,15 @@ def test_incident_report_and_audit_log_hold_no_raw_controls(tmp_path):
     from xentui.recovery.report import render_report
 
     log = AuditLog(tmp_path / "audit.jsonl")
-    record = AuditRecord(ts=1.0, run_id="r1", kind="step-end", step_id="start-vms", host=HOSTILE_NAME,
-                         outcome="failed", detail=f"xapi error INTERNAL_ERROR{HOSTILE_NAME}")
+    record = AuditRecord(
+        ts=1.0,
+        run_id="r1",
+        kind="step-end",
+        step_id="start-vms",
+        host=HOSTILE_NAME,
+        outcome="failed",
+        detail=f"xapi error INTERNAL_ERROR{HOSTILE_NAME}",
+    )
     log.append(record)
     raw = (tmp_path / "audit.jsonl").read_bytes()
     assert raw.isascii()  # ensure_ascii: C1 and bidi controls are \u-escaped in the file

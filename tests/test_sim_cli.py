@@ -23,20 +23,31 @@ def test_scenarios_lists_one_line_each():
     result = run("sim", "scenarios")
     assert result.returncode == 0
     names = [line.split(":")[0] for line in result.stdout.splitlines()]
-    for name in ("healthy", "master-down", "master-hung", "master-down-ha", "split-brain", "replaced-nics",
-                 "no-management-ip", "large"):
+    for name in (
+        "healthy",
+        "master-down",
+        "master-hung",
+        "master-down-ha",
+        "split-brain",
+        "replaced-nics",
+        "no-management-ip",
+        "large",
+    ):
         assert name in names
 
 
-@pytest.mark.parametrize("args", [
-    ["sim", "serve", "--scenario", "no-such", "--state-dir", "/tmp/xentui-sim-never"],
-    ["sim", "serve", "--scenario", "healthy", "--state-dir", "/tmp/xentui-sim-never", "--time-scale", "0"],
-    ["sim", "serve", "--scenario", "healthy"],
-    ["sim", "serve", "--scenario", "healthy", "--state-dir", "/tmp/x", "--port", "notanumber"],
-    ["sim", "ctl", "--state-dir", "/tmp/xentui-sim-never", "explode", "xen1"],
-    ["sim", "ctl", "--state-dir", "/tmp/xentui-sim-never", "partition", "xen1"],
-    ["sim"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sim", "serve", "--scenario", "no-such", "--state-dir", "/tmp/xentui-sim-never"],
+        ["sim", "serve", "--scenario", "healthy", "--state-dir", "/tmp/xentui-sim-never", "--time-scale", "0"],
+        ["sim", "serve", "--scenario", "healthy"],
+        ["sim", "serve", "--scenario", "healthy", "--state-dir", "/tmp/x", "--port", "notanumber"],
+        ["sim", "ctl", "--state-dir", "/tmp/xentui-sim-never", "explode", "xen1"],
+        ["sim", "ctl", "--state-dir", "/tmp/xentui-sim-never", "partition", "xen1"],
+        ["sim"],
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(args):
     result = run(*args)
     assert result.returncode == 2
@@ -46,12 +57,18 @@ def test_bad_arguments_exit_2_with_one_line(args):
 
 def test_serve_ctl_and_sigterm(tmp_path: Path):
     state = tmp_path / "st"
-    proc = subprocess.Popen(XENTUI + ["sim", "serve", "--scenario", "master-down", "--state-dir", str(state),
-                                      "--time-scale", "0.01"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        XENTUI + ["sim", "serve", "--scenario", "master-down", "--state-dir", str(state), "--time-scale", "0.01"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        wait_until(lambda: (state / "endpoints.json").exists() and (state / "control.sock").exists(),
-                   timeout=20, what="serve started")
+        wait_until(
+            lambda: (state / "endpoints.json").exists() and (state / "control.sock").exists(),
+            timeout=20,
+            what="serve started",
+        )
         ep = json.loads((state / "endpoints.json").read_text())
         assert ep["scenario"] == "master-down" and ep["console"] == "xen2" and ep["root_password"]
         hosts = {h["name"]: h for h in ep["hosts"]}

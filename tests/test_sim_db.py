@@ -1,4 +1,5 @@
 """The simulator's object store and its generated accessor methods."""
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,7 @@ from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 from xentui.sim.methods import MethodTable, generated_methods
 from xentui.sim.schema import CLASSES
-from xentui.xapi.model import PoolSnapshot, SNAPSHOT_CLASSES
+from xentui.xapi.model import SNAPSHOT_CLASSES, PoolSnapshot
 
 REF = re.compile(r"^OpaqueRef:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -23,27 +24,84 @@ def db():
 
 
 def test_schema_has_every_class_and_model_field():
-    assert set(CLASSES) == {"pool", "host", "host_metrics", "host_cpu", "PIF", "PIF_metrics", "network", "VM",
-                            "VM_metrics", "VM_guest_metrics", "SR", "PBD", "VDI", "VBD", "VIF", "task", "message",
-                            "session"}
+    assert set(CLASSES) == {
+        "pool",
+        "host",
+        "host_metrics",
+        "host_cpu",
+        "PIF",
+        "PIF_metrics",
+        "network",
+        "VM",
+        "VM_metrics",
+        "VM_guest_metrics",
+        "SR",
+        "PBD",
+        "VDI",
+        "VBD",
+        "VIF",
+        "task",
+        "message",
+        "session",
+    }
     assert not CLASSES["session"].gen_events and CLASSES["VM"].gen_events
     # Every field xentui/xapi/model.py reads.
     wanted = {
         "pool": ["uuid", "name_label", "master", "default_SR", "ha_enabled", "ha_statefiles", "other_config"],
         "host_metrics": ["uuid", "live", "memory_total", "memory_free", "last_updated"],
-        "host": ["uuid", "name_label", "hostname", "address", "enabled", "metrics", "control_domain",
-                 "resident_VMs", "PIFs", "PBDs", "API_version_major", "API_version_minor",
-                 "software_version", "other_config"],
+        "host": [
+            "uuid",
+            "name_label",
+            "hostname",
+            "address",
+            "enabled",
+            "metrics",
+            "control_domain",
+            "resident_VMs",
+            "PIFs",
+            "PBDs",
+            "API_version_major",
+            "API_version_minor",
+            "software_version",
+            "other_config",
+        ],
         "PIF_metrics": ["uuid", "carrier", "speed", "duplex", "vendor_name", "device_name"],
-        "PIF": ["uuid", "device", "host", "network", "MAC", "MTU", "VLAN", "physical",
-                "currently_attached", "management", "ip_configuration_mode", "IP", "netmask",
-                "gateway", "DNS", "metrics", "managed"],
+        "PIF": [
+            "uuid",
+            "device",
+            "host",
+            "network",
+            "MAC",
+            "MTU",
+            "VLAN",
+            "physical",
+            "currently_attached",
+            "management",
+            "ip_configuration_mode",
+            "IP",
+            "netmask",
+            "gateway",
+            "DNS",
+            "metrics",
+            "managed",
+        ],
         "network": ["uuid", "name_label", "bridge", "PIFs"],
-        "VM": ["uuid", "name_label", "power_state", "resident_on", "affinity", "is_a_template",
-               "is_control_domain", "is_a_snapshot", "domid", "memory_static_max", "VCPUs_max",
-               "ha_restart_priority", "VBDs"],
-        "SR": ["uuid", "name_label", "type", "content_type", "shared", "physical_size",
-               "physical_utilisation", "PBDs"],
+        "VM": [
+            "uuid",
+            "name_label",
+            "power_state",
+            "resident_on",
+            "affinity",
+            "is_a_template",
+            "is_control_domain",
+            "is_a_snapshot",
+            "domid",
+            "memory_static_max",
+            "VCPUs_max",
+            "ha_restart_priority",
+            "VBDs",
+        ],
+        "SR": ["uuid", "name_label", "type", "content_type", "shared", "physical_size", "physical_utilisation", "PBDs"],
         "PBD": ["uuid", "host", "SR", "currently_attached", "device_config"],
     }
     for cls, fields in wanted.items():
@@ -88,7 +146,7 @@ def test_errors(db):
     with pytest.raises(ValueError):
         db.set_field("VM", ref, "no_such_field", 1)
     with pytest.raises(ValueError):
-        db.set_field("host", db.create("host"), "resident_VMs", [ref])   # computed
+        db.set_field("host", db.create("host"), "resident_VMs", [ref])  # computed
     with pytest.raises(ValueError):
         db.create("Bond")
     with pytest.raises(ApiError):
@@ -102,10 +160,10 @@ def test_coercion(db):
     assert db.get_field("VM", ref, "resident_on") == "OpaqueRef:NULL"
     metrics = db.create("host_metrics", last_updated=1_700_000_000.0)
     assert db.get_field("host_metrics", metrics, "last_updated") == datetime.fromtimestamp(
-        1_700_000_000, tz=timezone.utc)
+        1_700_000_000, tz=timezone.utc
+    )
     db.set_field("host_metrics", metrics, "last_updated", "20240102T03:04:05Z")
-    assert db.get_field("host_metrics", metrics, "last_updated") == datetime(
-        2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert db.get_field("host_metrics", metrics, "last_updated") == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 def test_reverse_sets_follow_the_pointing_field(db):
@@ -155,9 +213,12 @@ def test_clone_is_independent(db):
 
 def test_model_reads_the_records(db):
     small_pool(db)
-    snap = PoolSnapshot.from_records({cls: db.records(cls) for cls in
-                                      ("pool", "host", "host_metrics", "PIF", "PIF_metrics",
-                                       "network", "VM", "SR", "PBD")})
+    snap = PoolSnapshot.from_records(
+        {
+            cls: db.records(cls)
+            for cls in ("pool", "host", "host_metrics", "PIF", "PIF_metrics", "network", "VM", "SR", "PBD")
+        }
+    )
     assert snap.master is not None and snap.master.name_label == "h0"
     assert snap.master.live is True
     assert snap.vm_count_by_host() == {h: 2 for h in snap.hosts}
@@ -167,16 +228,36 @@ def test_model_reads_the_records(db):
 
 def test_generated_method_names():
     table = MethodTable(generated_methods())
-    for name in ("VM.get_all", "VM.get_all_records", "VM.get_record", "VM.get_by_uuid",
-                 "VM.get_by_name_label", "VM.get_power_state", "VM.get_resident_on",
-                 "VM.set_name_label", "VM.set_other_config", "VM.add_to_other_config",
-                 "VM.remove_from_other_config", "VM.add_tags", "VM.remove_tags",
-                 "host.get_resident_VMs", "host_metrics.get_live", "PIF.get_IP",
-                 "pool.set_default_SR", "SR.get_PBDs", "PBD.get_currently_attached"):
+    for name in (
+        "VM.get_all",
+        "VM.get_all_records",
+        "VM.get_record",
+        "VM.get_by_uuid",
+        "VM.get_by_name_label",
+        "VM.get_power_state",
+        "VM.get_resident_on",
+        "VM.set_name_label",
+        "VM.set_other_config",
+        "VM.add_to_other_config",
+        "VM.remove_from_other_config",
+        "VM.add_tags",
+        "VM.remove_tags",
+        "host.get_resident_VMs",
+        "host_metrics.get_live",
+        "PIF.get_IP",
+        "pool.set_default_SR",
+        "SR.get_PBDs",
+        "PBD.get_currently_attached",
+    ):
         assert table.lookup(name) is not None, name
         assert table.lookup(name.replace(".", "_", 1)) is table.lookup(name)
-    for absent in ("VM.set_power_state", "VM.set_resident_on", "host.set_resident_VMs",
-                   "host_metrics.get_by_name_label", "VM.add_to_blobs"):
+    for absent in (
+        "VM.set_power_state",
+        "VM.set_resident_on",
+        "host.set_resident_VMs",
+        "host_metrics.get_by_name_label",
+        "VM.add_to_blobs",
+    ):
         assert table.lookup(absent) is None, absent
     assert table.lookup("VM.get_record").params == ("self",)
     assert table.lookup("VM.add_to_other_config").params == ("self", "key", "value")
@@ -194,7 +275,8 @@ def test_generated_methods_through_the_sdk(tmp_path):
         assert api.VM.get_by_uuid(uuid) == vm
         assert api.VM.get_by_name_label("vm0-0") == [vm]
         assert api.host.get_resident_VMs(pool["hosts"][0]) == stack.db.get_field(
-            "host", pool["hosts"][0], "resident_VMs")
+            "host", pool["hosts"][0], "resident_VMs"
+        )
         assert api.VM.set_name_label(vm, "renamed") == ""
         assert stack.db.get_field("VM", vm, "name_label") == "renamed"
         api.VM.add_to_other_config(vm, "k", "v")
@@ -202,7 +284,7 @@ def test_generated_methods_through_the_sdk(tmp_path):
             api.VM.add_to_other_config(vm, "k", "w")
         assert err.value.details == ["MAP_DUPLICATE_KEY", "VM", "other_config", vm, "k"]
         api.VM.remove_from_other_config(vm, "k")
-        api.VM.remove_from_other_config(vm, "k")   # removing a missing key is fine
+        api.VM.remove_from_other_config(vm, "k")  # removing a missing key is fine
         assert api.VM.get_other_config(vm) == {}
         api.VM.add_tags(vm, "prod")
         api.VM.add_tags(vm, "prod")

@@ -1,4 +1,5 @@
 """event.from over the simulator's database (ocaml/xapi/xapi_event.ml semantics)."""
+
 from __future__ import annotations
 
 import re
@@ -36,13 +37,12 @@ def ops(result):
 
 def test_full_snapshot_is_adds_of_everything_subscribed(db, clock):
     pool = small_pool(db)
-    db.create("session")    # gen_events = false: never an event
+    db.create("session")  # gen_events = false: never an event
     result = ev_from(db, clock)
     assert TOKEN.match(result["token"])
     assert {e["operation"] for e in result["events"]} == {"add"}
     classes = {e["class"] for e in result["events"]}
-    assert classes == {"pool", "host", "host_metrics", "vm", "pif", "pif_metrics", "network",
-                       "sr", "pbd"}
+    assert classes == {"pool", "host", "host_metrics", "vm", "pif", "pif_metrics", "network", "sr", "pbd"}
     assert len(result["events"]) == sum(db.count(c) for c in db.tables() if c != "session")
     host_event = next(e for e in result["events"] if e["ref"] == pool["hosts"][0])
     assert set(host_event) == {"id", "timestamp", "class", "operation", "ref", "snapshot"}
@@ -87,12 +87,12 @@ def test_changes_since_token_coalesce(db, clock):
     token = ev_from(db, clock)["token"]
     vm0, vm1, vm2 = pool["vms"][:3]
     db.set_field("VM", vm0, "power_state", "Halted")
-    db.set_field("VM", vm0, "name_label", "again")           # two changes -> one mod
+    db.set_field("VM", vm0, "name_label", "again")  # two changes -> one mod
     fresh = db.create("VM", name_label="new")
-    db.set_field("VM", fresh, "power_state", "Running")      # created + modified -> add only
+    db.set_field("VM", fresh, "power_state", "Running")  # created + modified -> add only
     brief = db.create("VM", name_label="brief")
-    db.destroy("VM", brief)                                  # born and gone -> nothing
-    db.destroy("VM", vm1)                                    # old object -> del
+    db.destroy("VM", brief)  # born and gone -> nothing
+    db.destroy("VM", vm1)  # old object -> del
     result = ev_from(db, clock, ["vm"], token)
     assert ops(result) == [("vm", "add", fresh), ("vm", "mod", vm0), ("vm", "del", vm1)]
     mod = result["events"][1]
@@ -120,7 +120,7 @@ def test_pointer_change_mods_both_owners(db, clock):
 def test_unrelated_changes_keep_the_token(db, clock):
     pool = small_pool(db)
     token = ev_from(db, clock, ["vm"])["token"]
-    db.set_field("host", pool["hosts"][0], "name_label", "x")   # not subscribed
+    db.set_field("host", pool["hosts"][0], "name_label", "x")  # not subscribed
     result = ev_from(db, clock, ["vm"], token)
     assert result["events"] == [] and result["token"] == token
 
@@ -132,23 +132,23 @@ def test_blocks_until_a_matching_change(db, clock):
 
     def later():
         time.sleep(0.05)
-        db.set_field("host", pool["hosts"][0], "name_label", "noise")   # ignored
+        db.set_field("host", pool["hosts"][0], "name_label", "noise")  # ignored
         time.sleep(0.05)
         db.set_field("VM", vm, "name_label", "changed")
 
     threading.Thread(target=later, daemon=True).start()
     start = time.monotonic()
-    result = ev_from(db, clock, ["vm"], token, timeout=300.0)    # 300 sim s = 3 s real
+    result = ev_from(db, clock, ["vm"], token, timeout=300.0)  # 300 sim s = 3 s real
     elapsed = time.monotonic() - start
     assert ops(result) == [("vm", "mod", vm)]
-    assert 0.08 < elapsed < 2.5      # woke on the change, not on the timeout
+    assert 0.08 < elapsed < 2.5  # woke on the change, not on the timeout
 
 
 def test_times_out_in_simulated_seconds(db, clock):
     small_pool(db)
     token = ev_from(db, clock)["token"]
     start = time.monotonic()
-    result = ev_from(db, clock, ["*"], token, timeout=20.0)     # 0.2 s real at 1/100
+    result = ev_from(db, clock, ["*"], token, timeout=20.0)  # 0.2 s real at 1/100
     elapsed = time.monotonic() - start
     assert result["events"] == [] and result["token"] == token
     assert 0.15 < elapsed < 1.0
@@ -172,7 +172,7 @@ def test_event_from_over_the_sdk_tracks_changes(tmp_path):
         api = stack.tcp_session().xenapi
         first = api.event_from(list(SNAPSHOT_CLASSES), "", 30.0)
         snap = PoolSnapshot.from_event_from(first)
-        assert first["valid_ref_counts"]["vm"] == 6       # <i4> arrives as a Python int
+        assert first["valid_ref_counts"]["vm"] == 6  # <i4> arrives as a Python int
         vm = pool["vms"][1]
         result = {}
 

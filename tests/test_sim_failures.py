@@ -17,8 +17,16 @@ from xentui.sim import sm_locks, tls_state
 from xentui.sim.clock import Timings
 from xentui.sim.xapi_version import XAPI_BUILD, compare_version
 
-SCENARIOS = ("tls-verify-fail", "ha-armed-mismatch", "member-newer", "vdi-locked", "designate-dead-record",
-             "rejoin-rebuilt", "stale-db", "host-left-disabled")
+SCENARIOS = (
+    "tls-verify-fail",
+    "ha-armed-mismatch",
+    "member-newer",
+    "vdi-locked",
+    "designate-dead-record",
+    "rejoin-rebuilt",
+    "stale-db",
+    "host-left-disabled",
+)
 
 
 def failure(call, *args):
@@ -124,8 +132,11 @@ def test_refresh_server_certificate_refuses_while_a_pool_host_is_not_live(start_
     sim = start_sim("designate-dead-record", timings=Timings(host_dead=120.0))  # > 30 s heartbeats
     s = login(sim, "xen2")
     hosts = hosts_of(s)
-    wait_until(lambda: not s.xenapi.host_metrics.get_live(s.xenapi.host.get_metrics(hosts["xen1"])), 10,
-               what="xen1 presumed dead")
+    wait_until(
+        lambda: not s.xenapi.host_metrics.get_live(s.xenapi.host.get_metrics(hosts["xen1"])),
+        10,
+        what="xen1 presumed dead",
+    )
     assert failure(s.xenapi.host.refresh_server_certificate, hosts["xen2"]) == ["CANNOT_CONTACT_HOST", hosts["xen1"]]
 
 
@@ -150,8 +161,9 @@ def test_reenable_tls_on_a_pool_that_never_had_it_is_not_refused_in_24_19(start_
     apply(sim, "tls_never_enabled")
     xen2 = sim.proc("xen2")
     local(sim, "xen2").xenapi.host.emergency_reenable_tls_verification()  # no refusal in 24.19
-    wait_until(lambda: xen2.emergency and xen2.emergency_error.code == "INTERNAL_ERROR", 10,
-               what="xen2 losing its master")
+    wait_until(
+        lambda: xen2.emergency and xen2.emergency_error.code == "INTERNAL_ERROR", 10, what="xen2 losing its master"
+    )
     assert "Stunnel_verify_error" in emergency_error(sim, "xen2")[1]
 
 
@@ -202,8 +214,11 @@ def test_member_newer_than_coordinator_is_a_permanent_error_retried(start_sim):
     assert master.xenapi.host.get_enabled(hosts["xen2"]) is False
     assert compare_version("24.39.0", XAPI_BUILD) > 0
     # one alert per xapi process (xapi_ver_high_alerted), priority 2, about the member
-    alerts = [m for m in master.xenapi.message.get_all_records().values()
-              if m["name"] == "XAPI_STARTUP_BLOCKED_AS_VERSION_HIGHER_THAN_COORDINATOR"]
+    alerts = [
+        m
+        for m in master.xenapi.message.get_all_records().values()
+        if m["name"] == "XAPI_STARTUP_BLOCKED_AS_VERSION_HIGHER_THAN_COORDINATOR"
+    ]
     assert len(alerts) == 1 and alerts[0]["obj_uuid"] == sim.proc("xen2").machine.uuid
     assert alerts[0]["cls"] == "Host"
     assert "24.39.0" in alerts[0]["body"] and int(alerts[0]["priority"]) == 2
@@ -292,7 +307,8 @@ def test_rejoin_rebuilt_host_tls_mismatch_forget_enable_join_iqn_plug(start_sim)
     xen1_ep, xen2_ep = sim.endpoints.host("xen1"), sim.endpoints.host("xen2")
     rebuilt = login(sim, "xen1")
     assert failure(rebuilt.xenapi.pool.join, xen2_ep.address, "root", "xenroot") == [
-        "POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH"]
+        "POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH"
+    ]
     master = login(sim, "xen2")
     old = [h for h in master.xenapi.host.get_all() if master.xenapi.host.get_name_label(h) == "xen1"]
     assert len(old) == 1 and master.xenapi.host.get_uuid(old[0]) != sim.proc("xen1").machine.uuid
@@ -317,11 +333,14 @@ def test_rejoin_rebuilt_host_tls_mismatch_forget_enable_join_iqn_plug(start_sim)
     del xen1_ep
 
 
-@pytest.mark.parametrize("change, error", [
-    ("vlan", ["POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH", "42", "-1"]),
-    ("xapi", ["POOL_HOSTS_NOT_HOMOGENEOUS", "Software version differs"]),
-    ("schema", ["POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA", "5.786", "5.775"]),
-])
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ("vlan", ["POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH", "42", "-1"]),
+        ("xapi", ["POOL_HOSTS_NOT_HOMOGENEOUS", "Software version differs"]),
+        ("schema", ["POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA", "5.786", "5.775"]),
+    ],
+)
 def test_pre_join_checks_refusals_in_order(start_sim, change, error):
     """xapi_pool.ml pre_join_checks: assert_hosts_homogeneous (xapi version, brand,
     git id, linux pack; then CPU vendor) before assert_management_vlan_are_same
@@ -375,8 +394,7 @@ def test_host_left_disabled_by_pending_mandatory_guidance(start_sim):
     s = login(sim, "xen1")
     hosts = hosts_of(s)
     assert s.xenapi.host.get_pending_guidances(hosts["xen2"]) == ["reboot_host"]
-    assert failure(s.xenapi.host.enable, hosts["xen2"]) == ["HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY",
-                                                            hosts["xen2"]]
+    assert failure(s.xenapi.host.enable, hosts["xen2"]) == ["HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY", hosts["xen2"]]
     local(sim, "xen2").xenapi.host.emergency_clear_mandatory_guidance()
     assert s.xenapi.host.get_pending_guidances(hosts["xen2"]) == []
     san = s.xenapi.SR.get_by_name_label("SAN")[0]

@@ -13,7 +13,14 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
-from conftest import TimeoutTransport, UnixHTTPConnection, UnixTransport, make_tcp_session, make_unix_session, wait_until
+from conftest import (
+    TimeoutTransport,
+    UnixHTTPConnection,
+    UnixTransport,
+    make_tcp_session,
+    make_unix_session,
+    wait_until,
+)
 from xentui.sim import dom0_files
 from xentui.sim.clock import Timings
 from xentui.sim.dispatch import EMERGENCY_CALLS
@@ -26,18 +33,17 @@ def failure(call, *args):
 
 
 def raw_tcp(ep, timeout: float = 5.0):
-    return xmlrpc.client.ServerProxy(f"http://{ep.address}:{ep.port}/", transport=TimeoutTransport(timeout),
-                                     allow_none=True)
+    return xmlrpc.client.ServerProxy(
+        f"http://{ep.address}:{ep.port}/", transport=TimeoutTransport(timeout), allow_none=True
+    )
 
 
 def raw_unix(path, timeout: float = 5.0):
-    return xmlrpc.client.ServerProxy("http://localhost/", transport=UnixTransport(str(path), timeout),
-                                     allow_none=True)
+    return xmlrpc.client.ServerProxy("http://localhost/", transport=UnixTransport(str(path), timeout), allow_none=True)
 
 
 def post(ep, path: str, body: bytes, unix: bool = False, content_type: str = "application/json"):
-    conn = (UnixHTTPConnection(ep.socket, 5.0) if unix
-            else http.client.HTTPConnection(ep.address, ep.port, timeout=5.0))
+    conn = UnixHTTPConnection(ep.socket, 5.0) if unix else http.client.HTTPConnection(ep.address, ep.port, timeout=5.0)
     try:
         conn.request("POST", path, body=body, headers={"Content-Type": content_type})
         response = conn.getresponse()
@@ -112,7 +118,11 @@ def test_parameter_count_mismatch_params(start_sim):
     assert raw.VM_get_record(ref)["ErrorDescription"] == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM_get_record", "1", "0"]
     assert raw.VM.get_record()["ErrorDescription"] == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.get_record", "1", "-1"]
     assert raw.session.login_with_password("root")["ErrorDescription"] == [
-        "MESSAGE_PARAMETER_COUNT_MISMATCH", "session.login_with_password", "2", "1"]
+        "MESSAGE_PARAMETER_COUNT_MISMATCH",
+        "session.login_with_password",
+        "2",
+        "1",
+    ]
 
 
 def test_host_is_slave_params_come_from_the_database_in_the_session_check(start_sim):
@@ -125,7 +135,9 @@ def test_host_is_slave_params_come_from_the_database_in_the_session_check(start_
     with sim.world.lock:
         sim.proc("xen1").db.set_field("host", host, "address", "127.0.0.99")
     assert raw_tcp(slave).session.login_with_password("root", "xenroot")["ErrorDescription"] == [
-        "HOST_IS_SLAVE", master.address]
+        "HOST_IS_SLAVE",
+        master.address,
+    ]
     assert raw_tcp(slave).VM.get_all(s._session)["ErrorDescription"] == ["HOST_IS_SLAVE", "127.0.0.99"]
 
 
@@ -137,15 +149,27 @@ def test_session_authentication_failed_params(start_sim):
     master, slave = sim.endpoints.host("xen1"), sim.endpoints.host("xen2")
     raw = raw_tcp(master)
     assert raw.session.login_with_password("root", "bad")["ErrorDescription"] == [
-        "SESSION_AUTHENTICATION_FAILED", "root", "Authentication failure"]
+        "SESSION_AUTHENTICATION_FAILED",
+        "root",
+        "Authentication failure",
+    ]
     t0 = time.monotonic()
     assert raw.session.slave_login("OpaqueRef:h", "wrong")["ErrorDescription"] == [
-        "SESSION_AUTHENTICATION_FAILED", "OpaqueRef:h", "Pool credentials invalid"]
+        "SESSION_AUTHENTICATION_FAILED",
+        "OpaqueRef:h",
+        "Pool credentials invalid",
+    ]
     assert raw_tcp(slave).session.slave_local_login("wrong")["ErrorDescription"] == [
-        "SESSION_AUTHENTICATION_FAILED", "localhost", "Pool credentials invalid"]
+        "SESSION_AUTHENTICATION_FAILED",
+        "localhost",
+        "Pool credentials invalid",
+    ]
     assert time.monotonic() - t0 < 0.5
     assert raw_tcp(slave).session.slave_local_login_with_password("admin", "bad")["ErrorDescription"] == [
-        "SESSION_AUTHENTICATION_FAILED", "admin", "Authentication failure"]
+        "SESSION_AUTHENTICATION_FAILED",
+        "admin",
+        "Authentication failure",
+    ]
 
 
 def test_unix_socket_is_preauthenticated_root(start_sim):
@@ -265,7 +289,12 @@ def test_timings_are_xapis_constants():
     t = Timings()
     assert (t.fuse, t.heartbeat, t.host_dead, t.db_sync) == (10.0, 30.0, 600.0, 300.0)
     assert (t.emergency_restart_base, t.emergency_restart_extra) == (60.0, 120.0)
-    assert (t.hello_retry_temporary, t.hello_retry_permanent, t.login_failure_delay, t.db_flush) == (5.0, 60.0, 5.0, 2.0)
+    assert (t.hello_retry_temporary, t.hello_retry_permanent, t.login_failure_delay, t.db_flush) == (
+        5.0,
+        60.0,
+        5.0,
+        2.0,
+    )
     assert t.pam_fail_delay == 2.0  # pam_unix's default fail delay (system-auth without nodelay)
 
 
@@ -297,19 +326,31 @@ def test_jsonrpc_v1_and_v2_through_the_real_dispatch(start_sim):
     by_json = jsonrpc(master, "VM.get_all_records", [ref], "2.0")["result"]
     by_xml = login_master(sim).xenapi.VM.get_all_records()
     assert _normalise_xml_ints(by_json) == _normalise_xml_ints(
-        {r: {k: (v.value if isinstance(v, xmlrpc.client.DateTime) else v) for k, v in rec.items()}
-         for r, rec in by_xml.items()})
+        {
+            r: {k: (v.value if isinstance(v, xmlrpc.client.DateTime) else v) for k, v in rec.items()}
+            for r, rec in by_xml.items()
+        }
+    )
     some = next(iter(by_json.values()))
     assert isinstance(some["memory_static_max"], int) and isinstance(some["power_state"], str)
     # HOST_IS_SLAVE on a slave over TCP, both versions
     assert jsonrpc(slave, "session.login_with_password", ["root", "xenroot"], "1.0") == {
-        "result": None, "error": ["HOST_IS_SLAVE", master.address], "id": 7}
+        "result": None,
+        "error": ["HOST_IS_SLAVE", master.address],
+        "id": 7,
+    }
     assert jsonrpc(slave, "session.login_with_password", ["root", "xenroot"], "2.0") == {
-        "jsonrpc": "2.0", "error": {"code": 1, "message": "HOST_IS_SLAVE", "data": [master.address]}, "id": 7}
+        "jsonrpc": "2.0",
+        "error": {"code": 1, "message": "HOST_IS_SLAVE", "data": [master.address]},
+        "id": 7,
+    }
     # unknown method, bad session
     assert jsonrpc(master, "VM.frobnicate", [ref], "1.0")["error"] == ["MESSAGE_METHOD_UNKNOWN", "VM.frobnicate"]
     assert jsonrpc(master, "VM.get_all", ["OpaqueRef:nope"], "2.0")["error"] == {
-        "code": 1, "message": "SESSION_INVALID", "data": ["OpaqueRef:nope"]}
+        "code": 1,
+        "message": "SESSION_INVALID",
+        "data": ["OpaqueRef:nope"],
+    }
 
 
 def test_jsonrpc_emergency_error_uses_jsoncallbacks_fixed_shape(start_sim):
@@ -321,7 +362,10 @@ def test_jsonrpc_emergency_error_uses_jsoncallbacks_fixed_shape(start_sim):
     error = sim.proc("xen2").emergency_error.details
     for version in ("1.0", "2.0"):
         assert jsonrpc(xen2, "session.login_with_password", ["root", "xenroot"], version, rid=42) == {
-            "jsonrpc": "2.0", "error": error, "id": 0}
+            "jsonrpc": "2.0",
+            "error": error,
+            "id": 0,
+        }
     # an emergency call is dispatched normally
     login = jsonrpc(xen2, "session.slave_local_login_with_password", ["root", "xenroot"], "1.0", rid=5)
     assert login["error"] is None and login["id"] == 5
@@ -341,12 +385,17 @@ def test_invalid_utf8_parameters(start_sim):
     assert reply == b'{"jsonrpc":"2.0","error":["INVALID_VALUE","Invalid UTF-8 string in parameter","r\xffoot"],"id":0}'
     status, reply = post(master, "/jsonrpc", b'{"method": "VM.get_all", "params": ["\\udd00"], "id": 1}')
     # Yojson's utf8_of_code writes the lone surrogate U+DD00 as ED B4 80, echoed back as-is
-    assert reply == b'{"jsonrpc":"2.0","error":["INVALID_VALUE","Invalid UTF-8 string in parameter","\xed\xb4\x80"],"id":0}'
+    assert (
+        reply
+        == b'{"jsonrpc":"2.0","error":["INVALID_VALUE","Invalid UTF-8 string in parameter","\xed\xb4\x80"],"id":0}'
+    )
 
     status, _ = post(master, "/jsonrpc", b'{"method": "VM.get_all", "params": ["\\ud800"], "id": 1}')
     assert status >= 400
-    xml = (b'<?xml version="1.0"?><methodCall><methodName>session.login_with_password</methodName>'
-           b'<params><param><value>r\xffoot</value></param><param><value>x</value></param></params></methodCall>')
+    xml = (
+        b'<?xml version="1.0"?><methodCall><methodName>session.login_with_password</methodName>'
+        b"<params><param><value>r\xffoot</value></param><param><value>x</value></param></params></methodCall>"
+    )
     status, _ = post(master, "/", xml, content_type="text/xml")
     assert status >= 400
 
@@ -405,8 +454,11 @@ def test_master_state_db_is_flushed_periodically_and_rows_carry_their_generation
     s.xenapi.VM.set_name_description(vm, "flushed by the master")
     master_db = sim.endpoints.host("xen1").root + "/" + dom0_files.STATE_DB
     slave_db = sim.endpoints.host("xen2").root + "/" + dom0_files.STATE_DB
-    wait_until(lambda: "flushed%.by%.the%.master" in open(master_db, encoding="utf-8").read(), timeout=5.0,
-               what="the master's periodic DB flush")
+    wait_until(
+        lambda: "flushed%.by%.the%.master" in open(master_db, encoding="utf-8").read(),
+        timeout=5.0,
+        what="the master's periodic DB flush",
+    )
     assert "flushed%.by%.the%.master" not in open(slave_db, encoding="utf-8").read()
     text = open(master_db, encoding="utf-8").read()
     assert '__ctime="1" __mtime="1"' not in text or text.count("__mtime=") > 1
@@ -419,8 +471,12 @@ def test_fast_state_db_renderer_matches_the_reference(start_sim):
     # dom0_files._row (fast path) must produce exactly dom0_files._row_reference's text.
     sim = start_sim("healthy")
     tables = sim.proc("xen1").db.tables()
-    tables["VM"]["OpaqueRef:odd"] = dict(next(iter(tables["VM"].values())), name_label="a b%c\t<&>\"'\\",
-                                         tags=["x y", "q'\\"], other_config={"k k": "v\nv", "e": ""})
+    tables["VM"]["OpaqueRef:odd"] = dict(
+        next(iter(tables["VM"].values())),
+        name_label="a b%c\t<&>\"'\\",
+        tags=["x y", "q'\\"],
+        other_config={"k k": "v\nv", "e": ""},
+    )
     for cls, rows in tables.items():
         for ref, record in rows.items():
             assert dom0_files._row(cls, ref, record, 5) == dom0_files._row_reference(cls, ref, record, 5)
@@ -511,15 +567,14 @@ def test_vm_start_on_checks_in_xapis_order_with_real_memory_accounting(start_sim
     sr = x.VDI.get_SR(vdi)
     with sim.world.lock:
         # every precondition broken at once: the first in xapi's order wins, one by one
-        stolen = db.create("VBD", VM=web01, VDI=vdi, device="xvdb", userdevice="1", mode="RW",
-                           currently_attached=True)
+        stolen = db.create("VBD", VM=web01, VDI=vdi, device="xvdb", userdevice="1", mode="RW", currently_attached=True)
         db.set_field("host_metrics", db.get_field("host", xen2, "metrics"), "live", False)
         db.set_field("host", xen2, "enabled", False)
         pbd = db.find("PBD", SR=sr, host=xen2)[0]
         db.set_field("PBD", pbd, "currently_attached", False)
         for pif in db.find("PIF", host=xen2, network=net):
             db.set_field("PIF", pif, "network", "OpaqueRef:NULL")
-        db.set_field("host_metrics", db.get_field("host", xen2, "metrics"), "memory_total", 4 * 1024 ** 3)
+        db.set_field("host_metrics", db.get_field("host", xen2, "metrics"), "memory_total", 4 * 1024**3)
     assert failure(x.VM.start_on, spare, xen2, False, False) == ["VDI_IN_USE", vdi]
     with sim.world.lock:
         db.destroy("VBD", stolen)
@@ -540,12 +595,14 @@ def test_vm_start_on_checks_in_xapis_order_with_real_memory_accounting(start_sim
     record = x.VM.get_record(spare)
     assert code == "HOST_NOT_ENOUGH_FREE_MEMORY"
     assert int(required) == int(record["memory_dynamic_min"]) + memory.overhead_mib(record) * memory.MIB
-    used = sum(int(v["memory_dynamic_min"]) + int(v["memory_overhead"])
-               for v in (x.VM.get_record(r) for r in x.host.get_resident_VMs(xen2)))
-    assert int(available) == max(0, 4 * 1024 ** 3 - int(x.host.get_memory_overhead(xen2)) - used)
+    used = sum(
+        int(v["memory_dynamic_min"]) + int(v["memory_overhead"])
+        for v in (x.VM.get_record(r) for r in x.host.get_resident_VMs(xen2))
+    )
+    assert int(available) == max(0, 4 * 1024**3 - int(x.host.get_memory_overhead(xen2)) - used)
     # with the memory back the VM starts there and the host's free memory shrinks by what it uses
     with sim.world.lock:
-        db.set_field("host_metrics", db.get_field("host", xen2, "metrics"), "memory_total", 256 * 1024 ** 3)
+        db.set_field("host_metrics", db.get_field("host", xen2, "metrics"), "memory_total", 256 * 1024**3)
     free_before = memory.host_free_memory(db, xen2)
     x.VM.start_on(spare, xen2, False, False)
     assert x.VM.get_resident_on(spare) == xen2
@@ -695,16 +752,20 @@ def test_promotion_marks_every_host_live_for_the_dead_host_interval(start_sim):
     sim = start_sim("master-down", timings=Timings(host_dead=300.0))
     x2 = local_unix(sim, "xen2").xenapi
     x2.pool.emergency_transition_to_master()
-    wait_until(lambda: sim.proc("xen2").is_master and sim.proc("xen2").db is not None and sim.proc("xen2").up,
-               what="promoted")
+    wait_until(
+        lambda: sim.proc("xen2").is_master and sim.proc("xen2").db is not None and sim.proc("xen2").up, what="promoted"
+    )
     s = login_master(sim, "xen2")
     xen1 = s.xenapi.host.get_by_name_label("xen1")[0]
     metrics = s.xenapi.host.get_metrics(xen1)
     assert s.xenapi.host_metrics.get_live(metrics) is True  # powered off, yet live
     s.xenapi.host.declare_dead(xen1)  # contacted: connection refused -> dead
     assert s.xenapi.host.get_enabled(xen1) is False
-    wait_until(lambda: s.xenapi.host_metrics.get_live(metrics) is False, timeout=15,
-               what="live=false once the interval ran out")
+    wait_until(
+        lambda: s.xenapi.host_metrics.get_live(metrics) is False,
+        timeout=15,
+        what="live=false once the interval ran out",
+    )
 
 
 def test_designate_new_master_two_phase_commit(start_sim):
@@ -747,7 +808,7 @@ def test_pool_hello_and_member_reentry(start_sim):
     member's own consider_enabling_host (xapi_host_helpers.ml); live=true only when
     HA is off. A member in server_run_in_emergency_mode rejoins at its next periodic
     restart, not when the cause goes away."""
-    sim = start_sim("healthy", timings=Timings(enable_after_hello=10 ** 6))
+    sim = start_sim("healthy", timings=Timings(enable_after_hello=10**6))
     s = login_master(sim)
     x = s.xenapi
     xen2 = x.host.get_by_name_label("xen2")[0]
@@ -756,8 +817,10 @@ def test_pool_hello_and_member_reentry(start_sim):
         db.set_field("host", xen2, "address", "127.0.0.250")
     sim.faults.block_one_way("xen1", "xen2")
     sim.faults.restart_xapi("xen2", immediate=True)
-    assert sim.proc("xen2").emergency_error.details == ["HOST_MASTER_CANNOT_TALK_BACK",
-                                                         sim.endpoints.host("xen2").address]
+    assert sim.proc("xen2").emergency_error.details == [
+        "HOST_MASTER_CANNOT_TALK_BACK",
+        sim.endpoints.host("xen2").address,
+    ]
     assert x.host.get_address(xen2) == sim.endpoints.host("xen2").address
     sim.faults.unblock_one_way("xen1", "xen2")
     wait_until(lambda: not sim.proc("xen2").emergency, what="hello")
@@ -768,7 +831,7 @@ def test_pool_hello_and_member_reentry(start_sim):
         db.set_field("host_metrics", metrics, "live", False)
         for pool in db.refs("pool"):
             db.set_field("pool", pool, "ha_enabled", True)
-        sim.proc("xen1").last_heartbeat[xen2] = sim.clock.now() - 10 ** 6
+        sim.proc("xen1").last_heartbeat[xen2] = sim.clock.now() - 10**6
     sim.faults.restart_xapi("xen2", immediate=True)
     assert x.host_metrics.get_live(metrics) is False
     # an emergency-mode member (broken) rejoins only at its periodic restart
@@ -781,8 +844,10 @@ def test_pool_hello_and_member_reentry(start_sim):
     with sim.world.lock:
         sim.proc("xen3").set_role("slave", sim.endpoints.host("xen1").address)
     assert sim.proc("xen3").emergency_error.details == ["HOST_BROKEN"]
-    wait_until(lambda: sim.proc("xen3").starts > starts and not sim.proc("xen3").emergency,
-               what="rejoined at the periodic restart")
+    wait_until(
+        lambda: sim.proc("xen3").starts > starts and not sim.proc("xen3").emergency,
+        what="rejoined at the periodic restart",
+    )
 
 
 # --- issue 11 item 9: the smaller points ---------------------------------------------
@@ -801,10 +866,26 @@ def test_pif_forget_brings_the_pifs_bridge_down(start_sim):
     net0, net1 = x.PIF.get_network(pifs["eth0"]), x.PIF.get_network(pifs["eth1"])
     db = sim.proc("xen1").db
     with sim.world.lock:  # stale rows as a NIC swap leaves them, one on each bridge
-        stale0 = db.create("PIF", device="eth9", host=xen2, network=net0, MAC="02:00:00:00:00:99",
-                           physical=True, currently_attached=False, managed=True)
-        stale1 = db.create("PIF", device="eth8", host=xen2, network=net1, MAC="02:00:00:00:00:98",
-                           physical=True, currently_attached=False, managed=True)
+        stale0 = db.create(
+            "PIF",
+            device="eth9",
+            host=xen2,
+            network=net0,
+            MAC="02:00:00:00:00:99",
+            physical=True,
+            currently_attached=False,
+            managed=True,
+        )
+        stale1 = db.create(
+            "PIF",
+            device="eth8",
+            host=xen2,
+            network=net1,
+            MAC="02:00:00:00:00:98",
+            physical=True,
+            currently_attached=False,
+            managed=True,
+        )
     x.PIF.forget(stale1)
     assert sim.world.machines["xen2"].has_ip
     x.PIF.forget(stale0)  # xenbr0 is destroyed: xen2's management address is gone
@@ -824,7 +905,9 @@ def test_emergency_reset_master_resolves_names_and_ipv6(start_sim):
     s.xenapi.pool.emergency_reset_master("fe80:0:0::1")
     assert sim.proc("xen2").conf_master_address == "fe80::1"  # Unix.string_of_inet_addr form
     assert failure(s.xenapi.pool.emergency_reset_master, "no-such-host.example") == [
-        "INTERNAL_ERROR", 'Failure("Couldn\'t resolve hostname: no-such-host.example")']
+        "INTERNAL_ERROR",
+        'Failure("Couldn\'t resolve hostname: no-such-host.example")',
+    ]
 
 
 def test_pif_reconfigure_ip_checks_ha_and_validates_every_mode(start_sim):
@@ -850,11 +933,17 @@ def test_pif_reconfigure_ip_checks_ha_and_validates_every_mode(start_sim):
     with sim.world.lock:
         db.set_field("pool", db.refs("pool")[0], "ha_enabled", False)
     assert failure(x.PIF.reconfigure_ip, eth1, "DHCP", "not-an-ip", "", "", "") == [
-        "INVALID_IP_ADDRESS_SPECIFIED", "IP"]
+        "INVALID_IP_ADDRESS_SPECIFIED",
+        "IP",
+    ]
     assert failure(x.PIF.reconfigure_ip, eth1, "None", "", "", "10.0.0.300", "") == [
-        "INVALID_IP_ADDRESS_SPECIFIED", "gateway"]
+        "INVALID_IP_ADDRESS_SPECIFIED",
+        "gateway",
+    ]
     assert failure(x.PIF.reconfigure_ip, eth1, "Static", "10.1.0.2", "", "", "") == [
-        "INVALID_IP_ADDRESS_SPECIFIED", "netmask"]
+        "INVALID_IP_ADDRESS_SPECIFIED",
+        "netmask",
+    ]
     x.PIF.reconfigure_ip(eth1, "Static", "10.1.0.2", "255.0.255.0", "", "")  # any IPv4 address
     assert failure(x.PIF.reconfigure_ip, mgmt, "None", "", "", "", "") == ["PIF_IS_MANAGEMENT_INTERFACE", mgmt]
 

@@ -1,4 +1,5 @@
 """The simulator's HTTP/1.1 server: unix socket + TCP, keep-alive, errors, stop, hang."""
+
 from __future__ import annotations
 
 import errno
@@ -41,8 +42,9 @@ class _Reader:
                 return data
             self.buf += chunk
         head, _, rest = self.buf.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length")))
+        length = int(
+            next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        )
         while len(rest) < length:
             rest += self.sock.recv(65536)
         self.buf = rest[length:]
@@ -56,8 +58,9 @@ def _raw_exchange(sock: socket.socket, request: bytes, timeout: float = 3.0) -> 
 
 
 def _post(body: bytes, path: str = "/", extra: str = "") -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n{extra}"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 def test_sdk_over_tcp_and_unix_socket(stack):
@@ -117,17 +120,20 @@ def test_connection_close_is_honoured(stack):
         assert sock.recv(10) == b""
 
 
-@pytest.mark.parametrize("request_bytes, status", [
-    (_post(b"this is not XML"), 500),
-    (_post(b"<methodCall><methodName>x</methodName><params><param>"), 500),
-    (_post(b'{"method": "x"', "/jsonrpc"), 500),
-    (_post(b"<methodCall/>", "/nowhere"), 404),
-    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
-    (b"PUT /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405),
-    (b"complete nonsense\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nContent-Length: banana\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (_post(b"this is not XML"), 500),
+        (_post(b"<methodCall><methodName>x</methodName><params><param>"), 500),
+        (_post(b'{"method": "x"', "/jsonrpc"), 500),
+        (_post(b"<methodCall/>", "/nowhere"), 404),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"PUT /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405),
+        (b"complete nonsense\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nContent-Length: banana\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+    ],
+)
 def test_malformed_requests_get_http_errors(stack, request_bytes, status):
     with socket.create_connection(("127.0.0.1", stack.listeners.tcp_port)) as sock:
         reply = _raw_exchange(sock, request_bytes)
@@ -140,8 +146,7 @@ def test_malformed_requests_get_http_errors(stack, request_bytes, status):
 def test_expect_100_continue(stack):
     body = xml_call("system.listMethods")
     with socket.create_connection(("127.0.0.1", stack.listeners.tcp_port)) as sock:
-        sock.sendall(f"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n"
-                     .encode())
+        sock.sendall(f"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n".encode())
         sock.settimeout(2.0)
         assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(body)
@@ -208,7 +213,7 @@ def test_stop_is_prompt_while_a_handler_blocks(tmp_path):
         stack.listeners.stop()
         assert time.monotonic() - start < 1.0
         thread.join(timeout=2.0)
-        assert not thread.is_alive() and errors     # the client saw the connection drop
+        assert not thread.is_alive() and errors  # the client saw the connection drop
         release.set()
 
 
@@ -226,7 +231,7 @@ def test_hung_host_reads_but_never_answers(stack):
             sock.recv(10)
         stack.listeners.set_hung(False)
         sock.settimeout(2.0)
-        assert sock.recv(10) == b""          # held requests are dropped, connection closed
+        assert sock.recv(10) == b""  # held requests are dropped, connection closed
     assert stack.tcp_session().xenapi.pool.get_all()
 
 

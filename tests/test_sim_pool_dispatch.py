@@ -10,7 +10,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
-from conftest import UnixTransport, TimeoutTransport, make_tcp_session, make_unix_session, wait_until
+from conftest import TimeoutTransport, UnixTransport, make_tcp_session, make_unix_session, wait_until
 
 
 def raw_unix(path: str, timeout: float = 5.0):
@@ -18,8 +18,9 @@ def raw_unix(path: str, timeout: float = 5.0):
 
 
 def raw_tcp(ep, timeout: float = 5.0):
-    return xmlrpc.client.ServerProxy(f"http://{ep.address}:{ep.port}/", transport=TimeoutTransport(timeout),
-                                     allow_none=True)
+    return xmlrpc.client.ServerProxy(
+        f"http://{ep.address}:{ep.port}/", transport=TimeoutTransport(timeout), allow_none=True
+    )
 
 
 def failure(call, *args):
@@ -40,11 +41,15 @@ def test_healthy_pool_logins_and_forwarding(start_sim):
     assert s.xenapi.host.get_address(master_ref) == master.address
     assert s.xenapi.host.is_in_emergency_mode() is False
     # TCP password login on a healthy slave: HOST_IS_SLAVE [master address from pool.conf]
-    assert failure(make_tcp_session(slave.address, slave.port).login_with_password, "root",
-                   ep.root_password) == ["HOST_IS_SLAVE", master.address]
+    assert failure(make_tcp_session(slave.address, slave.port).login_with_password, "root", ep.root_password) == [
+        "HOST_IS_SLAVE",
+        master.address,
+    ]
     # even with a wrong password: refused at once, no DB access, no delay
     t0 = time.monotonic()
-    assert failure(make_tcp_session(slave.address, slave.port).login_with_password, "root", "wrong")[0] == "HOST_IS_SLAVE"
+    assert (
+        failure(make_tcp_session(slave.address, slave.port).login_with_password, "root", "wrong")[0] == "HOST_IS_SLAVE"
+    )
     assert time.monotonic() - t0 < 1.0
     # unix socket on a slave: pre-authenticated root, calls forwarded to the master
     u = make_unix_session(slave.socket)
@@ -103,7 +108,11 @@ def test_arity_unknown_method_and_list_methods(start_sim):
     s.login_with_password("root", sim.endpoints.root_password)
     raw = raw_tcp(master)
     assert raw.VM.get_all(s._session, "extra")["ErrorDescription"] == [
-        "MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.get_all", "0", "1"]
+        "MESSAGE_PARAMETER_COUNT_MISMATCH",
+        "VM.get_all",
+        "0",
+        "1",
+    ]
     # arity is checked before the session
     assert raw.VM.get_record("OpaqueRef:bogus")["ErrorDescription"][0] == "MESSAGE_PARAMETER_COUNT_MISMATCH"
     assert raw.VM.get_all("OpaqueRef:bogus")["ErrorDescription"] == ["SESSION_INVALID", "OpaqueRef:bogus"]

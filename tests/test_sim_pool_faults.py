@@ -57,8 +57,10 @@ def test_ha_statefile_lost_blocks_transitions_until_ha_is_disabled(start_sim):
     assert s.xenapi.pool.recover_slaves() == []  # xen3 is still HA-armed: skipped
     local_unix(sim, "xen3").xenapi.host.emergency_ha_disable(False)
     assert [s.xenapi.host.get_name_label(h) for h in s.xenapi.pool.recover_slaves()] == ["xen3"]
-    wait_until(lambda: sim.proc("xen3").starts >= 3 and sim.proc("xen3").up and not sim.proc("xen3").emergency,
-               what="xen3 joined")
+    wait_until(
+        lambda: sim.proc("xen3").starts >= 3 and sim.proc("xen3").up and not sim.proc("xen3").emergency,
+        what="xen3 joined",
+    )
 
 
 def test_ha_disarmed_slave_of_ha_pool_enters_emergency_and_restarts(start_sim):
@@ -69,8 +71,9 @@ def test_ha_disarmed_slave_of_ha_pool_enters_emergency_and_restarts(start_sim):
     local_unix(sim, "xen3").xenapi.host.emergency_ha_disable(False)
     starts = sim.proc("xen3").starts
     sim.faults.restart_xapi("xen3", immediate=True)
-    wait_until(lambda: sim.proc("xen3").emergency_error.code == "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED",
-               what="HA mismatch")
+    wait_until(
+        lambda: sim.proc("xen3").emergency_error.code == "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED", what="HA mismatch"
+    )
     # server_run_in_emergency_mode restarts xapi after 60 s + up to 120 s
     wait_until(lambda: sim.proc("xen3").starts >= starts + 2, timeout=5, what="emergency restart")
     s = login_master(sim, "xen1")
@@ -125,7 +128,9 @@ def test_no_management_ip_and_local_management_reconfigure(start_sim):
     # a slave-local session sent over the unix socket is forwarded with the call; the
     # master does not know it
     import xmlrpc.client
+
     from conftest import UnixTransport
+
     raw = xmlrpc.client.ServerProxy("http://localhost/", transport=UnixTransport(ep.socket))
     ref = local_unix(sim, "xen2")._session
     assert raw.host.get_all(ref)["ErrorDescription"] == ["SESSION_INVALID", ref]
@@ -154,7 +159,9 @@ def test_replaced_nics_scan_rewrites_macs_and_management_moves(start_sim):
     # move management to eth1 (needs an IP configuration first), then back
     assert failure(s.xenapi.host.management_reconfigure, eth1) == ["PIF_HAS_NO_NETWORK_CONFIGURATION", eth1]
     assert failure(s.xenapi.PIF.reconfigure_ip, eth1, "Static", "999.1.1.1", "255.0.0.0", "", "") == [
-        "INVALID_IP_ADDRESS_SPECIFIED", "IP"]
+        "INVALID_IP_ADDRESS_SPECIFIED",
+        "IP",
+    ]
     address = sim.endpoints.host("xen3").address
     s.xenapi.PIF.reconfigure_ip(eth1, "Static", address, "255.0.0.0", "", "127.0.0.1,::1")
     assert s.xenapi.PIF.get_DNS(eth1) == "127.0.0.1"
@@ -198,8 +205,7 @@ def test_db_backup_push_and_state_db_files(start_sim):
     s = login_master(sim)
     vm = s.xenapi.VM.get_by_name_label("spare01")[0]
     s.xenapi.VM.set_name_label(vm, "renamed-spare")
-    wait_until(lambda: sim.proc("xen2").local_db.by_name_label("VM", "renamed-spare"), timeout=5,
-               what="backup pushed")
+    wait_until(lambda: sim.proc("xen2").local_db.by_name_label("VM", "renamed-spare"), timeout=5, what="backup pushed")
     assert sim.proc("xen2").backup_time > sim.clock.now() - 400
     assert sim.flush_files()
     assert b"renamed-spare" in Path(ep.host("xen2").root, "var/lib/xcp/state.db").read_bytes()

@@ -89,8 +89,10 @@ def test_seed_article_manual_recovery_by_api_calls_only(start_sim):
     assert sim.world.double_starts == []
     # 8. the old master comes back: its no-other-masters check finds xen2 and demotes it
     sim.faults.power_on("xen1", immediate=True)
-    wait_until(lambda: sim.proc("xen1").role == "slave" and sim.proc("xen1").up
-               and not sim.proc("xen1").emergency, what="old master demoted and joined")
+    wait_until(
+        lambda: sim.proc("xen1").role == "slave" and sim.proc("xen1").up and not sim.proc("xen1").emergency,
+        what="old master demoted and joined",
+    )
     assert sim.proc("xen1").master_address == survivor.address
     assert open(ep.host("xen1").root + "/etc/xensource/pool.conf").read() == "slave:" + survivor.address
     wait_until(lambda: s.xenapi.host_metrics.get_live(s.xenapi.host.get_metrics(xen1)), what="xen1 live")
@@ -102,8 +104,9 @@ def test_start_of_vm_still_running_on_hung_master_is_recorded_as_double_start(st
     u = make_unix_session(ep.host("xen2").socket)
     u.slave_local_login_with_password("root", "x")
     u.xenapi.pool.emergency_transition_to_master()
-    wait_until(lambda: sim.proc("xen2").is_master and sim.proc("xen2").db is not None and sim.proc("xen2").up,
-               what="promoted")
+    wait_until(
+        lambda: sim.proc("xen2").is_master and sim.proc("xen2").db is not None and sim.proc("xen2").up, what="promoted"
+    )
     # the hung old master could not be asked: xen2 carries on as master
     s = login_master(sim, "xen2")
     web01 = s.xenapi.VM.get_by_name_label("web01")[0]
@@ -149,8 +152,10 @@ def test_split_brain_two_masters_answer_and_the_restarted_one_yields(start_sim):
     sim.faults.heal("xen1", "xen2")
     # the next restart finds the other master and demotes itself
     sim.faults.restart_xapi("xen1", immediate=True)
-    wait_until(lambda: sim.proc("xen1").role == "slave" and sim.proc("xen1").up and not sim.proc("xen1").emergency,
-               what="xen1 demoted")
+    wait_until(
+        lambda: sim.proc("xen1").role == "slave" and sim.proc("xen1").up and not sim.proc("xen1").emergency,
+        what="xen1 demoted",
+    )
     assert sim.proc("xen1").master_address == sim.endpoints.host("xen2").address
 
 
@@ -173,9 +178,17 @@ def test_recover_slaves_and_emergency_reset_master(start_sim):
     names = sorted(s.xenapi.host.get_name_label(h) for h in recovered)
     assert names == ["xen1", "xen3"]
     assert sim.proc("xen1").conf_role == "slave"  # pool.conf now, restart after the fuse
-    wait_until(lambda: all(sim.proc(h).starts > before[h] and sim.proc(h).up and not sim.proc(h).emergency
-                           and sim.proc(h).role == "slave" and sim.proc(h).master_address == ep.host("xen2").address for h in ("xen1", "xen3")),
-               what="members joined xen2")
+    wait_until(
+        lambda: all(
+            sim.proc(h).starts > before[h]
+            and sim.proc(h).up
+            and not sim.proc(h).emergency
+            and sim.proc(h).role == "slave"
+            and sim.proc(h).master_address == ep.host("xen2").address
+            for h in ("xen1", "xen3")
+        ),
+        what="members joined xen2",
+    )
     # a second call: already pointing at us, still "recovered", no restart
     starts = sim.proc("xen3").starts
     assert len(s.xenapi.pool.recover_slaves()) == 2
@@ -199,15 +212,29 @@ def test_designate_new_master_two_phase(start_sim):
     pool = s.xenapi.pool.get_all()[0]
     s.xenapi.pool.designate_new_master(s.xenapi.pool.get_master(pool))  # no-op on the master itself
     assert s.xenapi.pool.designate_new_master(xen3) == ""
-    wait_until(lambda: sim.proc("xen3").is_master and sim.proc("xen3").db is not None
-               and sim.proc("xen3").starts > 1
-               and all(sim.proc(h).up and sim.proc(h).starts > 1 and not sim.proc(h).emergency and sim.proc(h).master_address == ep.host("xen3").address
-                       for h in ("xen1", "xen2")), timeout=10, what="xen3 is the new master")
+    wait_until(
+        lambda: (
+            sim.proc("xen3").is_master
+            and sim.proc("xen3").db is not None
+            and sim.proc("xen3").starts > 1
+            and all(
+                sim.proc(h).up
+                and sim.proc(h).starts > 1
+                and not sim.proc(h).emergency
+                and sim.proc(h).master_address == ep.host("xen3").address
+                for h in ("xen1", "xen2")
+            )
+        ),
+        timeout=10,
+        what="xen3 is the new master",
+    )
     n = login_master(sim, "xen3")
     assert n.xenapi.host.get_name_label(n.xenapi.pool.get_master(n.xenapi.pool.get_all()[0])) == "xen3"
     old = ep.host("xen1")
-    assert failure(make_tcp_session(old.address, old.port).login_with_password, "root",
-                   ep.root_password) == ["HOST_IS_SLAVE", ep.host("xen3").address]
+    assert failure(make_tcp_session(old.address, old.port).login_with_password, "root", ep.root_password) == [
+        "HOST_IS_SLAVE",
+        ep.host("xen3").address,
+    ]
 
 
 def test_designate_new_master_aborts_when_a_member_cannot_be_reached(start_sim):
@@ -236,8 +263,9 @@ def test_heartbeat_to_a_master_that_does_not_know_us_restarts_the_slave(start_si
     sim.faults.heal("xen1", "xen3")
     # SESSION_AUTHENTICATION_FAILED on the heartbeat: "we must be pointing at the wrong master"
     wait_until(lambda: sim.proc("xen3").starts > starts, timeout=5, what="slave restarted")
-    wait_until(lambda: sim.proc("xen3").emergency_error.code == "HOST_UNKNOWN_TO_MASTER", timeout=5,
-               what="unknown to master")
+    wait_until(
+        lambda: sim.proc("xen3").emergency_error.code == "HOST_UNKNOWN_TO_MASTER", timeout=5, what="unknown to master"
+    )
 
 
 def test_enable_ha_needs_every_host_live_and_a_shared_heartbeat_sr(start_sim):

@@ -43,20 +43,33 @@ def test_get_all_records_where_speaks_xapis_filter_language_for_every_class(pool
     got = x.VM.get_all_records_where('field "power_state"="Running" and not field "is_control_domain"="true"')
     assert set(got) == running and got[next(iter(running))] == vms[next(iter(running))]
     # namespaced columns as state.db names them; literals on either side
-    assert set(x.VM.get_all_records_where('"spare01" = field "name__label"')) == set(
-        x.VM.get_by_name_label("spare01"))
+    assert set(x.VM.get_all_records_where('"spare01" = field "name__label"')) == set(x.VM.get_by_name_label("spare01"))
     # `and` and `or` share one precedence level, left-associative: (true or true) and false
     assert x.host.get_all_records_where("true or true and false") == {}
     assert len(x.host.get_all_records_where("true or (true and false)")) == 3
     assert len(x.host.get_all_records_where('not (field "enabled" = "false")')) == 3
     # every class has it, the new ones too
-    for cls in ("pool", "host", "host_metrics", "host_cpu", "PIF", "network", "SR", "PBD", "VDI", "VBD", "VIF",
-                "VM_metrics", "VM_guest_metrics", "task"):
+    for cls in (
+        "pool",
+        "host",
+        "host_metrics",
+        "host_cpu",
+        "PIF",
+        "network",
+        "SR",
+        "PBD",
+        "VDI",
+        "VBD",
+        "VIF",
+        "VM_metrics",
+        "VM_guest_metrics",
+        "task",
+    ):
         assert set(getattr(x, cls).get_all_records_where("true")) == set(getattr(x, cls).get_all()), cls
     # sets and maps compare as the database stores them (s-expressions)
     sr = x.SR.get_all()[0]
     x.SR.set_tags(sr, ["a b"])
-    assert list(x.SR.get_all_records_where("field \"tags\" = \"('a b')\"")) == [sr]
+    assert list(x.SR.get_all_records_where('field "tags" = "(\'a b\')"')) == [sr]
     # a bad expression or an unknown column fails the call
     assert failure(x.VM.get_all_records_where, 'field "name__label" = ')[0] == "INTERNAL_ERROR"
     assert failure(x.VM.get_all_records_where, 'field "name_label" = "x"')[0] == "INTERNAL_ERROR"
@@ -156,8 +169,21 @@ def test_host_cpu_cpu_info_capabilities_software_version_and_guest_metrics(pool)
     rec = x.host.get_record(host)
     info = rec["cpu_info"]
     assert int(info["cpu_count"]) == len(rec["host_CPUs"]) > 0
-    for key in ("socket_count", "threads_per_core", "vendor", "speed", "modelname", "family", "model",
-                "stepping", "flags", "features_pv", "features_hvm", "features_pv_host", "features_hvm_host"):
+    for key in (
+        "socket_count",
+        "threads_per_core",
+        "vendor",
+        "speed",
+        "modelname",
+        "family",
+        "model",
+        "stepping",
+        "flags",
+        "features_pv",
+        "features_hvm",
+        "features_pv_host",
+        "features_hvm_host",
+    ):
         assert key in info, key
     cpus = [x.host_cpu.get_record(c) for c in rec["host_CPUs"]]
     assert sorted(int(c["number"]) for c in cpus) == list(range(len(cpus)))
@@ -165,8 +191,18 @@ def test_host_cpu_cpu_info_capabilities_software_version_and_guest_metrics(pool)
     assert "hvm-3.0-x86_64" in rec["capabilities"]
     sv = rec["software_version"]
     assert sv["xapi"] == "24.19" and sv["product_brand"] == "XCP-ng"
-    for key in ("product_version", "platform_name", "platform_version", "xapi_build", "xen", "linux",
-                "xencenter_min", "xencenter_max", "network_backend", "db_schema"):
+    for key in (
+        "product_version",
+        "platform_name",
+        "platform_version",
+        "xapi_build",
+        "xen",
+        "linux",
+        "xencenter_min",
+        "xencenter_max",
+        "network_backend",
+        "db_schema",
+    ):
         assert key in sv, key
     web01 = x.VM.get_by_name_label("web01")[0]
     gm = x.VM_guest_metrics.get_record(x.VM.get_guest_metrics(web01))
@@ -233,7 +269,7 @@ def test_each_host_has_its_xapi_ssl_pem(pool):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o400
         data = open(path, "rb").read()
         key = serialization.load_pem_private_key(data, password=None)
-        cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE"):])
+        cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE") :])
         assert cert.subject.rfc4514_string() == f"CN={ep.name}"
         assert key.public_key().public_numbers() == cert.public_key().public_numbers()
         assert key.key_size == 2048

@@ -1,4 +1,5 @@
 """The simulator's wire encoding: exact XML/JSON shapes, as xapi writes them."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,15 @@ from hypothesis import strategies as st
 
 from sim_core_stack import CoreStack, raw_post, small_pool, xml_call
 from xentui.sim.errors import ApiError, WireError
-from xentui.sim.wire import (I4, Reply, decode_jsonrpc_request, decode_xmlrpc_request,
-                             encode_jsonrpc_response, encode_xml_value, encode_xmlrpc_response)
+from xentui.sim.wire import (
+    I4,
+    Reply,
+    decode_jsonrpc_request,
+    decode_xmlrpc_request,
+    encode_jsonrpc_response,
+    encode_xml_value,
+    encode_xmlrpc_response,
+)
 
 HEAD = '<?xml version="1.0"?><methodResponse><params><param>'
 TAIL = "</param></params></methodResponse>"
@@ -46,7 +54,7 @@ def test_bool_double_datetime_void():
     assert encode_xml_value(False) == "<value><boolean>0</boolean></value>"
     assert encode_xml_value(0.5) == "<value><double>0.5</double></value>"
     assert encode_xml_value(1326210000.25) == "<value><double>1326210000.25</double></value>"
-    assert encode_xml_value(1.0) == "<value><double>1</double></value>"   # %.16g
+    assert encode_xml_value(1.0) == "<value><double>1</double></value>"  # %.16g
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
     assert encode_xml_value(epoch) == "<value><dateTime.iso8601>19700101T00:00:00Z</dateTime.iso8601></value>"
     when = datetime(2024, 1, 2, 3, 4, 5, 999, tzinfo=timezone.utc)
@@ -59,18 +67,23 @@ def test_sets_and_maps():
     assert encode_xml_value([]) == "<value><array><data></data></array></value>"
     assert encode_xml_value({"k": "v", 2: 3}) == (
         "<value><struct><member><name>k</name><value>v</value></member>"
-        "<member><name>2</name><value>3</value></member></struct></value>")
+        "<member><name>2</name><value>3</value></member></struct></value>"
+    )
 
 
 def test_success_failure_and_raw_envelopes():
     ok = encode_xmlrpc_response(Reply(value="")).decode()
-    assert ok == (HEAD + "<value><struct><member><name>Status</name><value>Success</value></member>"
-                  "<member><name>Value</name><value></value></member></struct></value>" + TAIL)
+    assert ok == (
+        HEAD + "<value><struct><member><name>Status</name><value>Success</value></member>"
+        "<member><name>Value</name><value></value></member></struct></value>" + TAIL
+    )
     bad = encode_xmlrpc_response(Reply(error=ApiError("HANDLE_INVALID", "VM", "OpaqueRef:x"))).decode()
-    assert bad == (HEAD + "<value><struct><member><name>Status</name><value>Failure</value></member>"
-                   "<member><name>ErrorDescription</name><value><array><data><value>HANDLE_INVALID</value>"
-                   "<value>VM</value><value>OpaqueRef:x</value></data></array></value></member>"
-                   "</struct></value>" + TAIL)
+    assert bad == (
+        HEAD + "<value><struct><member><name>Status</name><value>Failure</value></member>"
+        "<member><name>ErrorDescription</name><value><array><data><value>HANDLE_INVALID</value>"
+        "<value>VM</value><value>OpaqueRef:x</value></data></array></value></member>"
+        "</struct></value>" + TAIL
+    )
     assert "<fault>" not in bad
     raw = encode_xmlrpc_response(Reply(value=["a.b"], raw=True)).decode()
     assert raw == HEAD + "<value><array><data><value>a.b</value></data></array></value>" + TAIL
@@ -80,43 +93,63 @@ def test_success_failure_and_raw_envelopes():
 
 
 def _call(params_xml: str, name: str = "VM.get_record") -> bytes:
-    return (f"<?xml version='1.0'?><methodCall><methodName>{name}</methodName><params>"
-            f"{params_xml}</params></methodCall>").encode()
+    return (
+        f"<?xml version='1.0'?><methodCall><methodName>{name}</methodName><params>{params_xml}</params></methodCall>"
+    ).encode()
 
 
 def test_decode_request_value_types():
-    name, params = decode_xmlrpc_request(_call(
-        "<param><value>bare</value></param>"
-        "<param><value><string>typed</string></value></param>"
-        "<param><value><int>1</int></value></param>"
-        "<param><value><i4>-2</i4></value></param>"
-        "<param><value><i8>68719476736</i8></value></param>"
-        "<param><value><boolean>1</boolean></value></param>"
-        "<param><value><double>2.5</double></value></param>"
-        "<param><value><dateTime.iso8601>20240102T03:04:05Z</dateTime.iso8601></value></param>"
-        "<param><value><array><data><value>x</value></data></array></value></param>"
-        "<param><value><struct><member><name>k</name><value><int>3</int></value></member></struct></value></param>"
-        "<param><value><nil/></value></param>"
-        "<param><value/></param>"
-        "<param><value><string/></value></param>"
-        "<param><value>\n  <int>4</int>\n</value></param>"))
+    name, params = decode_xmlrpc_request(
+        _call(
+            "<param><value>bare</value></param>"
+            "<param><value><string>typed</string></value></param>"
+            "<param><value><int>1</int></value></param>"
+            "<param><value><i4>-2</i4></value></param>"
+            "<param><value><i8>68719476736</i8></value></param>"
+            "<param><value><boolean>1</boolean></value></param>"
+            "<param><value><double>2.5</double></value></param>"
+            "<param><value><dateTime.iso8601>20240102T03:04:05Z</dateTime.iso8601></value></param>"
+            "<param><value><array><data><value>x</value></data></array></value></param>"
+            "<param><value><struct><member><name>k</name><value><int>3</int></value></member></struct></value></param>"
+            "<param><value><nil/></value></param>"
+            "<param><value/></param>"
+            "<param><value><string/></value></param>"
+            "<param><value>\n  <int>4</int>\n</value></param>"
+        )
+    )
     assert name == "VM.get_record"
-    assert params == ["bare", "typed", 1, -2, 68719476736, True, 2.5,
-                      datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), ["x"], {"k": 3}, None,
-                      "", "", 4]
+    assert params == [
+        "bare",
+        "typed",
+        1,
+        -2,
+        68719476736,
+        True,
+        2.5,
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        ["x"],
+        {"k": 3},
+        None,
+        "",
+        "",
+        4,
+    ]
 
 
-@pytest.mark.parametrize("body", [
-    b"",
-    b"not xml at all",
-    b"<methodCall><methodName>x</methodName><params>",          # truncated
-    b"<methodResponse/>",                                          # wrong root
-    b"<methodCall><params/></methodCall>",                         # no name
-    _call("<param><value><int>twelve</int></value></param>"),
-    _call("<param><value><bogus>1</bogus></value></param>"),
-    _call("<param><notvalue/></param>"),
-    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><methodCall><methodName>&a;</methodName></methodCall>',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not xml at all",
+        b"<methodCall><methodName>x</methodName><params>",  # truncated
+        b"<methodResponse/>",  # wrong root
+        b"<methodCall><params/></methodCall>",  # no name
+        _call("<param><value><int>twelve</int></value></param>"),
+        _call("<param><value><bogus>1</bogus></value></param>"),
+        _call("<param><notvalue/></param>"),
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><methodCall><methodName>&a;</methodName></methodCall>',
+    ],
+)
 def test_decode_rejects_garbage(body):
     with pytest.raises(WireError):
         decode_xmlrpc_request(body)
@@ -124,21 +157,28 @@ def test_decode_rejects_garbage(body):
 
 # --- round trips (hypothesis) -------------------------------------------------------
 
-_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), min_codepoint=0x20,
-                                       blacklist_characters="\x7f\ufffe\uffff"), max_size=20)
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), min_codepoint=0x20, blacklist_characters="\x7f\ufffe\uffff"),
+    max_size=20,
+)
 _times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)).map(
-    lambda d: d.replace(microsecond=0, tzinfo=timezone.utc))
-_scalars = st.one_of(_text, st.integers(-(2 ** 63), 2 ** 63 - 1), st.booleans(),
-                     st.floats(allow_nan=False, allow_infinity=False), _times)
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(_text, inner, max_size=4)), max_leaves=12)
+    lambda d: d.replace(microsecond=0, tzinfo=timezone.utc)
+)
+_scalars = st.one_of(
+    _text, st.integers(-(2**63), 2**63 - 1), st.booleans(), st.floats(allow_nan=False, allow_infinity=False), _times
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_text, inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def _as_client_sees(value):
     """What a client gets from our reply: int64 arrive as decimal strings."""
     if isinstance(value, bool) or isinstance(value, str):
         return value
-    if isinstance(value, float):   # xapi prints %.16g, which may lose the 17th digit
+    if isinstance(value, float):  # xapi prints %.16g, which may lose the 17th digit
         return float(format(value, ".16g"))
     if isinstance(value, int):
         return str(value)
@@ -156,6 +196,7 @@ def test_reply_roundtrip_through_python_xmlrpc_client(value):
     (decoded,), _ = xmlrpc.client.loads(body)
     assert decoded["Status"] == "Success"
     got = decoded["Value"]
+
     # The SDK hands out xmlrpc.client.DateTime; compare its text.
     def norm(v):
         if isinstance(v, xmlrpc.client.DateTime):
@@ -165,22 +206,24 @@ def test_reply_roundtrip_through_python_xmlrpc_client(value):
         if isinstance(v, dict):
             return {k: norm(x) for k, x in v.items()}
         return v
+
     assert norm(got) == _as_client_sees(value)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_values, max_size=4))
 def test_request_roundtrip_from_python_xmlrpc_client(params):
-    def fits(v):   # xmlrpc.client refuses ints beyond 32 bits
+    def fits(v):  # xmlrpc.client refuses ints beyond 32 bits
         if isinstance(v, bool):
             return True
         if isinstance(v, int):
-            return -(2 ** 31) <= v < 2 ** 31
+            return -(2**31) <= v < 2**31
         if isinstance(v, list):
             return all(fits(x) for x in v)
         if isinstance(v, dict):
             return all(fits(x) for x in v.values())
         return True
+
     if not fits(params):
         return
     body = xmlrpc.client.dumps(tuple(params), methodname="x.y", allow_none=True).encode()
@@ -202,14 +245,24 @@ def test_strings_with_control_characters_lose_only_those(text):
 
 
 def test_jsonrpc_decode_versions_and_errors():
-    assert decode_jsonrpc_request(b'{"method":"VM.get_all","params":["s"],"id":1}') == (
-        "VM.get_all", ["s"], 1, "1.0")
+    assert decode_jsonrpc_request(b'{"method":"VM.get_all","params":["s"],"id":1}') == ("VM.get_all", ["s"], 1, "1.0")
     assert decode_jsonrpc_request(b'{"jsonrpc":"2.0","method":"m","id":"a"}') == ("m", [], "a", "2.0")
     assert decode_jsonrpc_request(b'{"jsonrpc":"2.0","method":"m","params":{"k":1},"id":2}') == (
-        "m", [{"k": 1}], 2, "2.0")
-    for bad in (b"{", b"[]", b'{"params":[],"id":1}', b'{"method":"m","id":1}',
-                b'{"method":"m","params":[]}', b'{"jsonrpc":"3.0","method":"m","params":[],"id":1}',
-                b'{"method":"m","params":[],"id":1.5}', b'{"method":"m","params":"x","id":1}'):
+        "m",
+        [{"k": 1}],
+        2,
+        "2.0",
+    )
+    for bad in (
+        b"{",
+        b"[]",
+        b'{"params":[],"id":1}',
+        b'{"method":"m","id":1}',
+        b'{"method":"m","params":[]}',
+        b'{"jsonrpc":"3.0","method":"m","params":[],"id":1}',
+        b'{"method":"m","params":[],"id":1.5}',
+        b'{"method":"m","params":"x","id":1}',
+    ):
         with pytest.raises(WireError):
             decode_jsonrpc_request(bad)
 
@@ -220,12 +273,20 @@ def test_jsonrpc_encode_v1_and_v2():
     assert ok1 == {"result": {"n": 5, "t": "20240102T03:04:05Z", "c": 2}, "error": None, "id": 7}
     err = ApiError("HANDLE_INVALID", "VM", "OpaqueRef:x")
     assert json.loads(encode_jsonrpc_response(Reply(error=err), 7, "1.0")) == {
-        "result": None, "error": ["HANDLE_INVALID", "VM", "OpaqueRef:x"], "id": 7}
+        "result": None,
+        "error": ["HANDLE_INVALID", "VM", "OpaqueRef:x"],
+        "id": 7,
+    }
     assert json.loads(encode_jsonrpc_response(Reply(value=[1]), "x", "2.0")) == {
-        "jsonrpc": "2.0", "result": [1], "id": "x"}
+        "jsonrpc": "2.0",
+        "result": [1],
+        "id": "x",
+    }
     assert json.loads(encode_jsonrpc_response(Reply(error=err), "x", "2.0")) == {
-        "jsonrpc": "2.0", "error": {"code": 1, "message": "HANDLE_INVALID",
-                                    "data": ["VM", "OpaqueRef:x"]}, "id": "x"}
+        "jsonrpc": "2.0",
+        "error": {"code": 1, "message": "HANDLE_INVALID", "data": ["VM", "OpaqueRef:x"]},
+        "id": "x",
+    }
 
 
 # --- the wire through the server ----------------------------------------------------------
@@ -253,8 +314,10 @@ def test_raw_get_record_shape(stack):
     assert "<string>" not in body and "<int>" not in body and "<i4>" not in body
     assert "<member><name>API_version_major</name><value>2</value></member>" in body
     assert "<member><name>enabled</name><value><boolean>1</boolean></value></member>" in body
-    assert ("<member><name>last_software_update</name><value><dateTime.iso8601>19700101T00:00:00Z"
-            "</dateTime.iso8601></value></member>") in body
+    assert (
+        "<member><name>last_software_update</name><value><dateTime.iso8601>19700101T00:00:00Z"
+        "</dateTime.iso8601></value></member>"
+    ) in body
     assert "<member><name>suspend_image_sr</name><value>OpaqueRef:NULL</value></member>" in body
     assert "<member><name>virtual_hardware_platform_versions</name><value><array><data><value>0</value>" in body
 
@@ -303,8 +366,7 @@ def test_failures_are_envelopes_not_faults(stack):
         (xml_call("VM.get_record", session, "OpaqueRef:nope"), ["HANDLE_INVALID", "VM", "OpaqueRef:nope"]),
         (xml_call("VM.get_by_uuid", session, "nope"), ["UUID_INVALID", "VM", "nope"]),
         (xml_call("VM.get_all", "OpaqueRef:stale"), ["SESSION_INVALID", "OpaqueRef:stale"]),
-        (xml_call("event.from", session, ["vm"], "garbage", 1.0),
-         ["EVENT_FROM_TOKEN_PARSE_FAILURE", "garbage"]),
+        (xml_call("event.from", session, ["vm"], "garbage", 1.0), ["EVENT_FROM_TOKEN_PARSE_FAILURE", "garbage"]),
     ]
     for body, details in cases:
         resp = raw_post(stack.listeners.tcp_port, body)
@@ -317,10 +379,15 @@ def test_int64_params_accept_strings_and_ints(stack):
     session = _login(stack)
     vm = stack.db.refs("VM")[0]
     for given, stored in (("7", 7), (8, 8)):
-        body = _call(f"<param><value>{session}</value></param><param><value>{vm}</value></param>"
-                     + (f"<param><value>{given}</value></param>" if isinstance(given, str)
-                        else f"<param><value><i8>{given}</i8></value></param>"),
-                     name="VM.set_user_version")
+        body = _call(
+            f"<param><value>{session}</value></param><param><value>{vm}</value></param>"
+            + (
+                f"<param><value>{given}</value></param>"
+                if isinstance(given, str)
+                else f"<param><value><i8>{given}</i8></value></param>"
+            ),
+            name="VM.set_user_version",
+        )
         (result,), _ = xmlrpc.client.loads(raw_post(stack.listeners.tcp_port, body).read())
         assert result == {"Status": "Success", "Value": ""}
         assert stack.db.get_field("VM", vm, "user_version") == stored
@@ -335,16 +402,23 @@ def test_jsonrpc_endpoint_v1_and_v2(stack):
     assert resp.getheader("Content-Type") == "application/json"
     doc = json.loads(resp.read())
     assert doc["error"] is None and doc["id"] == 1
-    assert doc["result"]["API_version_major"] == 2          # a JSON number, not a string
+    assert doc["result"]["API_version_major"] == 2  # a JSON number, not a string
     assert doc["result"]["enabled"] is True
     assert doc["result"]["last_software_update"] == "19700101T00:00:00Z"
-    v2 = json.dumps({"jsonrpc": "2.0", "method": "VM.get_record", "params": [session, "OpaqueRef:x"],
-                     "id": "q"}).encode()
+    v2 = json.dumps(
+        {"jsonrpc": "2.0", "method": "VM.get_record", "params": [session, "OpaqueRef:x"], "id": "q"}
+    ).encode()
     doc = json.loads(raw_post(port, v2, path="/jsonrpc").read())
-    assert doc == {"jsonrpc": "2.0", "error": {"code": 1, "message": "HANDLE_INVALID",
-                                               "data": ["VM", "OpaqueRef:x"]}, "id": "q"}
+    assert doc == {
+        "jsonrpc": "2.0",
+        "error": {"code": 1, "message": "HANDLE_INVALID", "data": ["VM", "OpaqueRef:x"]},
+        "id": "q",
+    }
     v1_err = json.dumps({"method": "VM.get_all", "params": ["OpaqueRef:bad"], "id": 3}).encode()
     assert json.loads(raw_post(port, v1_err, path="/jsonrpc").read()) == {
-        "result": None, "error": ["SESSION_INVALID", "OpaqueRef:bad"], "id": 3}
+        "result": None,
+        "error": ["SESSION_INVALID", "OpaqueRef:bad"],
+        "id": 3,
+    }
     resp = raw_post(port, b'{"method": "VM.get_all"', path="/jsonrpc")
     assert resp.status == 500

@@ -66,7 +66,8 @@ class InProcessSshd:
         self.port = self.listener.getsockname()[1]
         self.known_hosts = tmp_path / "known_hosts"
         self.known_hosts.write_text(
-            f"[127.0.0.1]:{self.port} {self.host_key.get_name()} {self.host_key.get_base64()}\n")
+            f"[127.0.0.1]:{self.port} {self.host_key.get_name()} {self.host_key.get_base64()}\n"
+        )
         self._stop = threading.Event()
         self._threads: List[threading.Thread] = []
         self._spawn(self._accept_loop)
@@ -155,7 +156,6 @@ class InProcessSshd:
             thread.join(timeout=1)
 
 
-
 @pytest.fixture
 def sshd(tmp_path):
     server = InProcessSshd(tmp_path)
@@ -173,9 +173,15 @@ def fake(tmp_path):
 def target_for(sshd, fake, tmp_path, **overrides):
     config = tmp_path / "ssh_config"
     config.write_text("")
-    values = dict(identity=str(sshd.client_key_path), known_hosts=str(sshd.known_hosts),
-                  accepted_known_hosts=str(tmp_path / "accepted"), ssh_config=str(config),
-                  xapi_socket=str(fake.unix_path), xapi_port=fake.tcp_port, connect_timeout=1.0)
+    values = dict(
+        identity=str(sshd.client_key_path),
+        known_hosts=str(sshd.known_hosts),
+        accepted_known_hosts=str(tmp_path / "accepted"),
+        ssh_config=str(config),
+        xapi_socket=str(fake.unix_path),
+        xapi_port=fake.tcp_port,
+        connect_timeout=1.0,
+    )
     values.update(overrides)
     return parse_target(f"root@127.0.0.1:{sshd.port}", **values)
 

@@ -46,8 +46,9 @@ def test_host_key_name_matches_openssh():
 
 @pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen not installed")
 def test_fingerprint_format_is_exactly_openssh(tmp_path, keys):
-    out = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "key_a.pub")], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["ssh-keygen", "-lf", str(tmp_path / "key_a.pub")], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split()[1] == sha256_fingerprint(keys["a"][2])
 
 
@@ -78,12 +79,14 @@ def test_lines_openssh_accepts_and_lines_it_skips(keys):
 
 def test_patterns_hashes_and_negation(keys):
     t, b64, blob = keys["a"]
-    known = KnownHosts([
-        parse_known_hosts_line(f"*.example.org,!bad.example.org {t} {b64}"),
-        parse_known_hosts_line(f"{hashed('[10.0.0.5]:2222')} {t} {b64}"),
-        parse_known_hosts_line(f"xcp?.lan {t} {b64}"),
-        parse_known_hosts_line(f"[127.0.0.*]:2200 {t} {b64}"),
-    ])
+    known = KnownHosts(
+        [
+            parse_known_hosts_line(f"*.example.org,!bad.example.org {t} {b64}"),
+            parse_known_hosts_line(f"{hashed('[10.0.0.5]:2222')} {t} {b64}"),
+            parse_known_hosts_line(f"xcp?.lan {t} {b64}"),
+            parse_known_hosts_line(f"[127.0.0.*]:2200 {t} {b64}"),
+        ]
+    )
     known.check("dom0.example.org", 22, t, blob)
     known.check("10.0.0.5", 2222, t, blob)
     known.check("XCP1.lan", 22, t, blob)
@@ -97,12 +100,14 @@ def test_unknown_changed_and_revoked(keys):
     ta, b64a, blob_a = keys["a"]
     tb, b64b, blob_b = keys["b"]
     tc, b64c, blob_c = keys["c"]
-    known = KnownHosts([
-        parse_known_hosts_line(f"xcp1 {ta} {b64a}"),
-        parse_known_hosts_line(f"@cert-authority * {tc} {b64c}"),  # never trusts a plain key
-        parse_known_hosts_line(f"@revoked * {tb} {b64b}"),
-        parse_known_hosts_line(f"xcp2 {tb} {b64b}"),  # listed AND revoked: refused
-    ])
+    known = KnownHosts(
+        [
+            parse_known_hosts_line(f"xcp1 {ta} {b64a}"),
+            parse_known_hosts_line(f"@cert-authority * {tc} {b64c}"),  # never trusts a plain key
+            parse_known_hosts_line(f"@revoked * {tb} {b64b}"),
+            parse_known_hosts_line(f"xcp2 {tb} {b64b}"),  # listed AND revoked: refused
+        ]
+    )
     known.check("xcp1", 22, ta, blob_a)
     with pytest.raises(HostKeyChanged) as changed:
         known.check("xcp1", 22, tc, blob_c)

@@ -57,9 +57,13 @@ def host_key_line(server) -> str:
 
 def ssh_target(server, fake, tmp_path, config, **overrides):
     values = dict(
-        identity=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
-        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"), ssh_config=str(config),
-        xapi_socket=str(fake.unix_path), xapi_port=fake.tcp_port, connect_timeout=5.0,
+        identity=str(server.client_key_path),
+        known_hosts=str(server.known_hosts_path),
+        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"),
+        ssh_config=str(config),
+        xapi_socket=str(fake.unix_path),
+        xapi_port=fake.tcp_port,
+        connect_timeout=5.0,
     )
     values.update(overrides)
     return parse_target(f"root@{server.host}:{server.port}", **values)
@@ -79,6 +83,7 @@ def test_streamlocal_as_root_reaches_the_unix_socket(sshd_server, fake, tmp_path
         assert session.xenapi.host.get_all() == [fake.host_ref]
         # TCP_NODELAY on the SSH socket (the 44 ms trap)
         import socket
+
         sock = endpoint.ssh_client.get_transport().sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         # the same SSH connection serves exec/SFTP for the host layer
@@ -171,8 +176,14 @@ def test_permit_open_none_refuses_direct_tcpip(sshd_factory, fake, tmp_path, emp
 
 
 def test_xapi_down_behind_ssh_is_connection_refused(sshd_server, fake, tmp_path, empty_config):
-    target = ssh_target(sshd_server, fake, tmp_path, empty_config,
-                        xapi_socket=str(tmp_path / "no_such_socket"), xapi_port=refused_tcp_port())
+    target = ssh_target(
+        sshd_server,
+        fake,
+        tmp_path,
+        empty_config,
+        xapi_socket=str(tmp_path / "no_such_socket"),
+        xapi_port=refused_tcp_port(),
+    )
     with open_endpoint(target) as endpoint:
         assert endpoint.transport_name == "ssh-streamlocal"  # root keeps its preferred way
         with pytest.raises(ConnectionRefused):
@@ -188,8 +199,9 @@ def test_proxyjump_through_the_same_sshd_twice(sshd_server, fake, tmp_path):
         f"Host dom0\n  HostName {s.host}\n  Port {s.port}\n  User root\n  IdentityFile {s.client_key_path}\n"
         f"  UserKnownHostsFile {s.known_hosts_path}\n  ProxyJump jump,jump\n"
     )
-    target = parse_target("dom0", ssh_config=str(config), accepted_known_hosts=str(tmp_path / "acc"),
-                          xapi_socket=str(fake.unix_path))
+    target = parse_target(
+        "dom0", ssh_config=str(config), accepted_known_hosts=str(tmp_path / "acc"), xapi_socket=str(fake.unix_path)
+    )
     with open_endpoint(target) as endpoint:
         assert [hop.alias for hop in endpoint.connection.hops] == ["jump", "jump", "dom0"]
         session = session_for(endpoint)
@@ -207,8 +219,13 @@ def test_proxyjump_hop_with_unknown_key_is_checked(sshd_server, fake, tmp_path):
         f"Host dom0\n  HostName localhost\n  Port {s.port}\n  User root\n  ProxyJump jump\n"
         f"  UserKnownHostsFile {s.known_hosts_path}\n"
     )
-    target = parse_target("dom0", ssh_config=str(config), accepted_known_hosts=str(tmp_path / "acc"),
-                          identity=str(s.client_key_path), xapi_socket=str(fake.unix_path))
+    target = parse_target(
+        "dom0",
+        ssh_config=str(config),
+        accepted_known_hosts=str(tmp_path / "acc"),
+        identity=str(s.client_key_path),
+        xapi_socket=str(fake.unix_path),
+    )
     with pytest.raises(HostKeyUnknown) as error:
         open_endpoint(target)
     assert (error.value.host, error.value.port) == (s.host, s.port)  # the JUMP host's key
@@ -218,8 +235,9 @@ def test_unknown_host_key_then_explicit_accept(sshd_server, fake, tmp_path, empt
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     accepted = tmp_path / "data" / "xentui" / "known_hosts"
-    target = ssh_target(sshd_server, fake, tmp_path, empty_config, known_hosts=str(empty),
-                        accepted_known_hosts=str(accepted))
+    target = ssh_target(
+        sshd_server, fake, tmp_path, empty_config, known_hosts=str(empty), accepted_known_hosts=str(accepted)
+    )
     with pytest.raises(HostKeyUnknown) as error:
         open_endpoint(target)
     unknown = error.value
@@ -239,8 +257,9 @@ def test_accept_host_key_parameter_accepts_exactly_that_fingerprint(sshd_server,
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     accepted = tmp_path / "accepted"
-    target = ssh_target(sshd_server, fake, tmp_path, empty_config, known_hosts=str(empty),
-                        accepted_known_hosts=str(accepted))
+    target = ssh_target(
+        sshd_server, fake, tmp_path, empty_config, known_hosts=str(empty), accepted_known_hosts=str(accepted)
+    )
     with pytest.raises(HostKeyUnknown):
         open_endpoint(target, accept_host_key="SHA256:" + "A" * 43)  # not this key
     assert not accepted.exists()
@@ -254,6 +273,7 @@ def test_accept_host_key_parameter_accepts_exactly_that_fingerprint(sshd_server,
 def test_changed_host_key_is_refused_even_with_accept(sshd_server, fake, tmp_path, empty_config):
     other = tmp_path / "other_host_key"
     from sshd_fixture import _write_keypair
+
     other_pub = _write_keypair(other).split()
     changed = tmp_path / "known_hosts"
     changed.write_text(f"[{sshd_server.host}]:{sshd_server.port} {other_pub[0]} {other_pub[1]}\n")
@@ -270,11 +290,13 @@ def test_known_hosts_with_markers_hashes_and_comments(sshd_server, fake, tmp_pat
     import hmac
 
     from sshd_fixture import _write_keypair
+
     other = _write_keypair(tmp_path / "ca_key").split()
     name = f"[{sshd_server.host}]:{sshd_server.port}".encode()
     salt = os.urandom(20)
-    hashed = "|1|{}|{}".format(base64.b64encode(salt).decode(),
-                               base64.b64encode(hmac.new(salt, name, hashlib.sha1).digest()).decode())
+    hashed = "|1|{}|{}".format(
+        base64.b64encode(salt).decode(), base64.b64encode(hmac.new(salt, name, hashlib.sha1).digest()).decode()
+    )
     known = tmp_path / "known_hosts"
     known.write_text(
         "# a comment\n\n"
@@ -303,10 +325,13 @@ def test_revoked_host_key_is_refused(sshd_server, fake, tmp_path, empty_config):
 def test_ssh_config_user_known_hosts_and_identity_are_honoured(sshd_server, fake, tmp_path):
     s = sshd_server
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host box\n  HostName {s.host}\n  Port {s.port}\n  User root\n"
-                      f"  IdentityFile {s.client_key_path}\n  UserKnownHostsFile {s.known_hosts_path}\n")
-    target = parse_target("box", ssh_config=str(config), accepted_known_hosts=str(tmp_path / "acc"),
-                          xapi_socket=str(fake.unix_path))
+    config.write_text(
+        f"Host box\n  HostName {s.host}\n  Port {s.port}\n  User root\n"
+        f"  IdentityFile {s.client_key_path}\n  UserKnownHostsFile {s.known_hosts_path}\n"
+    )
+    target = parse_target(
+        "box", ssh_config=str(config), accepted_known_hosts=str(tmp_path / "acc"), xapi_socket=str(fake.unix_path)
+    )
     with open_endpoint(target) as endpoint:
         assert endpoint.connection.hops[-1].port == s.port
         assert endpoint.connection.username == "root"
@@ -314,6 +339,7 @@ def test_ssh_config_user_known_hosts_and_identity_are_honoured(sshd_server, fake
 
 def test_wrong_identity_is_authentication_failed(sshd_server, fake, tmp_path, empty_config, monkeypatch):
     from sshd_fixture import _write_keypair
+
     _write_keypair(tmp_path / "stranger")
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     target = ssh_target(sshd_server, fake, tmp_path, empty_config, identity=str(tmp_path / "stranger"))
@@ -322,8 +348,12 @@ def test_wrong_identity_is_authentication_failed(sshd_server, fake, tmp_path, em
 
 
 def test_ssh_port_refused_and_silent(tmp_path, fake, empty_config):
-    base = dict(identity=str(tmp_path / "none"), known_hosts=str(tmp_path / "kh"), ssh_config=str(empty_config),
-                accepted_known_hosts=str(tmp_path / "acc"))
+    base = dict(
+        identity=str(tmp_path / "none"),
+        known_hosts=str(tmp_path / "kh"),
+        ssh_config=str(empty_config),
+        accepted_known_hosts=str(tmp_path / "acc"),
+    )
     with pytest.raises(ConnectionRefused):
         open_endpoint(parse_target(f"root@127.0.0.1:{refused_tcp_port()}", **base))
     listener = SilentListener()
@@ -335,7 +365,6 @@ def test_ssh_port_refused_and_silent(tmp_path, fake, empty_config):
         assert time.monotonic() - started < 3
     finally:
         listener.close()
-
 
 
 def _wait_until(predicate, seconds=3.0):
@@ -391,6 +420,7 @@ def test_transport_closed_mid_call_is_connection_lost(sshd_server, fake, tmp_pat
 
 def test_call_timeout_over_ssh(sshd_server, fake, tmp_path, empty_config):
     from xentui.xapi.errors import CallTimeout
+
     with open_endpoint(ssh_target(sshd_server, fake, tmp_path, empty_config)) as endpoint:
         session = session_for(endpoint, call_timeout=0.3)
         session.login_with_password("root", "")
@@ -410,8 +440,9 @@ def test_proxycommand_from_ssh_config(sshd_server, fake, tmp_path):
         f"  ProxyCommand /usr/bin/ssh -F /dev/null -i {s.client_key_path} -o BatchMode=yes"
         f" -o StrictHostKeyChecking=yes -o UserKnownHostsFile={s.known_hosts_path} -p {s.port} -W %h:%p root@{s.host}\n"
     )
-    target = parse_target("viacmd", ssh_config=str(config), accepted_known_hosts=str(tmp_path / "acc"),
-                          xapi_socket=str(fake.unix_path))
+    target = parse_target(
+        "viacmd", ssh_config=str(config), accepted_known_hosts=str(tmp_path / "acc"), xapi_socket=str(fake.unix_path)
+    )
     with open_endpoint(target) as endpoint:
         assert "-W" in endpoint.connection.hops[0].proxy_command
         session = session_for(endpoint)

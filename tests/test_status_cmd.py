@@ -129,8 +129,9 @@ def test_hung_master_itself_is_exit_3_timed_out(start_sim, capsys, monkeypatch):
     sim = start_sim("master-hung")
     monkeypatch.setenv(MASTER_DOWN_PASSWORD_ENV, sim.endpoints.root_password)
     started = time.monotonic()
-    code, _, err = run_status(capsys, http_target(sim, "xen1"), "--password-env", MASTER_DOWN_PASSWORD_ENV,
-                              "--call-timeout", "0.5")
+    code, _, err = run_status(
+        capsys, http_target(sim, "xen1"), "--password-env", MASTER_DOWN_PASSWORD_ENV, "--call-timeout", "0.5"
+    )
     assert time.monotonic() - started < 2.0
     assert code == 3 and "Timed out" in err
 
@@ -141,7 +142,9 @@ def test_hung_master_member_console_returns_within_a_hard_bound(start_sim):
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "xentui", "status", sim_target(sim, "xen2"), "--call-timeout", "0.5", "--json"],
-        capture_output=True, text=True, timeout=15,
+        capture_output=True,
+        text=True,
+        timeout=15,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 2, result.stderr  # MASTER_UNREACHABLE is critical

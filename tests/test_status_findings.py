@@ -69,7 +69,7 @@ def test_master_down_is_exit_2_with_findings_and_host_files(start_sim, capsys):
     assert "Role:       slave, master at 127.0.0.11" in out and "pool.conf, as of" in out
     assert "state.db, as of" in out and "old)" in out
     assert "Management: xenbr0 127.0.0.12/8" in out
-    findings = out[out.index("Findings (worst: critical):"):]
+    findings = out[out.index("Findings (worst: critical):") :]
     assert "CRITICAL EMERGENCY_MODE" in findings and "MASTER_UNREACHABLE [xen1]" in findings
     assert "VMS_ON_DEAD_HOST [xen1]" in findings and "      - " in findings  # evidence lines
 
@@ -81,7 +81,9 @@ def test_master_hung_member_is_exit_2_within_bounds(start_sim):
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "xentui", "status", sim_target(sim, "xen2"), "--call-timeout", "0.5", "--json"],
-        capture_output=True, text=True, timeout=15,
+        capture_output=True,
+        text=True,
+        timeout=15,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 2, result.stderr
@@ -109,8 +111,11 @@ def test_unplugged_pbd_is_degraded_exit_1(start_sim, capsys):
     session.xenapi.login_with_password("root", sim.endpoints.root_password)
     try:
         api = session.xenapi
-        local = [ref for ref, rec in api.PBD.get_all_records().items()
-                 if not api.SR.get_shared(rec["SR"]) and api.host.get_name_label(rec["host"]) == "xen1"]
+        local = [
+            ref
+            for ref, rec in api.PBD.get_all_records().items()
+            if not api.SR.get_shared(rec["SR"]) and api.host.get_name_label(rec["host"]) == "xen1"
+        ]
         api.PBD.unplug(local[0])
     finally:
         session.xenapi.session.logout()

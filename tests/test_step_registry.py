@@ -30,9 +30,21 @@ def test_declarations_build_steps_of_their_own_kind():
     from xentui.xapi.model import Host
 
     def host(name: str) -> Host:
-        return Host(ref=f"OpaqueRef:{name}", uuid=f"uuid-{name}", name_label=name, hostname=name,
-                    address=f"127.0.0.{name[-1]}", enabled=True, metrics_ref="", control_domain="",
-                    resident_vms=(), pifs=(), pbds=(), api_version_major=2, api_version_minor=21)
+        return Host(
+            ref=f"OpaqueRef:{name}",
+            uuid=f"uuid-{name}",
+            name_label=name,
+            hostname=name,
+            address=f"127.0.0.{name[-1]}",
+            enabled=True,
+            metrics_ref="",
+            control_domain="",
+            resident_vms=(),
+            pifs=(),
+            pbds=(),
+            api_version_major=2,
+            api_version_minor=21,
+        )
 
     a, b = host("xen1"), host("xen2")
     built = {
@@ -57,8 +69,7 @@ def test_declarations_build_steps_of_their_own_kind():
 
 PRECONDITIONS = [
     (pc.Fenced("xen1"), "fenced:xen1", "The operator has attested that xen1 is powered off / fenced"),
-    (pc.Silent("xen1", "10.0.0.1"), "silent:xen1",
-     "xen1 (10.0.0.1) neither accepts connections nor answers as xapi"),
+    (pc.Silent("xen1", "10.0.0.1"), "silent:xen1", "xen1 (10.0.0.1) neither accepts connections nor answers as xapi"),
     (pc.Answers("xen2"), "answers:xen2", "xen2's xapi answers"),
     (pc.IsMaster("xen2"), "is-master:xen2", "xen2 answers as the pool master (not in emergency mode)"),
     (pc.HaDisarmed("xen2"), "ha-disarmed:xen2", "HA is disarmed on xen2"),
@@ -81,6 +92,9 @@ def test_precondition_ids_and_sentences_are_the_audited_ones(pre, pid, text):
 
 
 def test_every_precondition_class_is_covered_above():
-    classes = {c for c in vars(pc).values()
-               if isinstance(c, type) and issubclass(c, pc.Precondition) and c is not pc.Precondition}
+    classes = {
+        c
+        for c in vars(pc).values()
+        if isinstance(c, type) and issubclass(c, pc.Precondition) and c is not pc.Precondition
+    }
     assert classes == {type(p) for p, _, _ in PRECONDITIONS}

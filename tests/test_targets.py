@@ -23,13 +23,26 @@ def sim_dir(tmp_path):
     state.mkdir()
     hosts = []
     for i, name in enumerate(["xcp1", "xcp2"]):
-        hosts.append({
-            "name": name, "uuid": f"uuid-{i}", "address": f"10.0.0.{i + 1}", "port": 40000 + i,
-            "socket": str(state / name / "var/lib/xcp/xapi"), "root": str(state / name),
-        })
-    (state / "endpoints.json").write_text(json.dumps({
-        "scenario": "healthy", "console": "xcp2", "root_password": "s3cret", "hosts": hosts,
-    }))
+        hosts.append(
+            {
+                "name": name,
+                "uuid": f"uuid-{i}",
+                "address": f"10.0.0.{i + 1}",
+                "port": 40000 + i,
+                "socket": str(state / name / "var/lib/xcp/xapi"),
+                "root": str(state / name),
+            }
+        )
+    (state / "endpoints.json").write_text(
+        json.dumps(
+            {
+                "scenario": "healthy",
+                "console": "xcp2",
+                "root_password": "s3cret",
+                "hosts": hosts,
+            }
+        )
+    )
     return state
 
 
@@ -47,18 +60,21 @@ def test_socket_override_keeps_underscores():
     assert target.socket_path == "/tmp/my_sim/xapi_sock"
 
 
-@pytest.mark.parametrize("text,user,host,port", [
-    ("root@xcp1", "root", "xcp1", None),
-    ("root@xcp1:2222", "root", "xcp1", 2222),
-    ("ssh://root@127.0.0.1:2222", "root", "127.0.0.1", 2222),
-    ("ssh://admin@xcp1.example.org/", "admin", "xcp1.example.org", None),
-    ("xcp1", None, "xcp1", None),
-    ("ssh://xcp1", None, "xcp1", None),
-    ("root@[::1]:2222", "root", "::1", 2222),
-    ("root@[fe80::1]", "root", "fe80::1", None),
-    ("root@::1", "root", "::1", None),
-    ("root@[127.0.0.1]:22", "root", "127.0.0.1", 22),
-])
+@pytest.mark.parametrize(
+    "text,user,host,port",
+    [
+        ("root@xcp1", "root", "xcp1", None),
+        ("root@xcp1:2222", "root", "xcp1", 2222),
+        ("ssh://root@127.0.0.1:2222", "root", "127.0.0.1", 2222),
+        ("ssh://admin@xcp1.example.org/", "admin", "xcp1.example.org", None),
+        ("xcp1", None, "xcp1", None),
+        ("ssh://xcp1", None, "xcp1", None),
+        ("root@[::1]:2222", "root", "::1", 2222),
+        ("root@[fe80::1]", "root", "fe80::1", None),
+        ("root@::1", "root", "::1", None),
+        ("root@[127.0.0.1]:22", "root", "127.0.0.1", 22),
+    ],
+)
 def test_ssh_targets(text, user, host, port):
     target = parse_target(text)
     assert (target.kind, target.user, target.host, target.port) == ("ssh", user, host, port)
@@ -66,42 +82,48 @@ def test_ssh_targets(text, user, host, port):
     assert target.raw == text
 
 
-@pytest.mark.parametrize("text,kind,host,port", [
-    ("https://xcp1", "https", "xcp1", 443),
-    ("https://xcp1:8443/", "https", "xcp1", 8443),
-    ("http://127.0.0.1:8080", "http", "127.0.0.1", 8080),
-    ("http://xcp1", "http", "xcp1", 80),
-    ("HTTPS://[::1]:443", "https", "::1", 443),
-])
+@pytest.mark.parametrize(
+    "text,kind,host,port",
+    [
+        ("https://xcp1", "https", "xcp1", 443),
+        ("https://xcp1:8443/", "https", "xcp1", 8443),
+        ("http://127.0.0.1:8080", "http", "127.0.0.1", 8080),
+        ("http://xcp1", "http", "xcp1", 80),
+        ("HTTPS://[::1]:443", "https", "::1", 443),
+    ],
+)
 def test_http_targets(text, kind, host, port):
     target = parse_target(text)
     assert (target.kind, target.host, target.port) == (kind, host, port)
     assert target.tls_verify is True
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("root@xcp1:0", "out of range"),
-    ("root@xcp1:65536", "out of range"),
-    ("root@xcp1:abc", "invalid port"),
-    ("root@xcp1:", "invalid port"),
-    ("root@", "empty host"),
-    ("@xcp1", "empty user"),
-    ("ssh://", "empty host"),
-    ("https://", "empty host"),
-    ("https://:443", "empty host"),
-    ("ftp://xcp1", "unknown scheme"),
-    ("root@[1.2.3.999]:22", "invalid IP"),
-    ("root@[not-an-ip]", "invalid IP"),
-    ("root@[::1", "missing ']'"),
-    ("root@[::1]x", "unexpected"),
-    ("root:pw@xcp1", "--password-env"),
-    ("https://root:pw@xcp1", "--password-env"),
-    ("https://xcp1/some/path", "unexpected path"),
-    ("root@xc p1", "white space"),
-    ("root@xcp1!", "invalid host name"),
-    ("root@1:2:3:zz", "invalid host"),
-    ("some/relative/path", "cannot parse"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("root@xcp1:0", "out of range"),
+        ("root@xcp1:65536", "out of range"),
+        ("root@xcp1:abc", "invalid port"),
+        ("root@xcp1:", "invalid port"),
+        ("root@", "empty host"),
+        ("@xcp1", "empty user"),
+        ("ssh://", "empty host"),
+        ("https://", "empty host"),
+        ("https://:443", "empty host"),
+        ("ftp://xcp1", "unknown scheme"),
+        ("root@[1.2.3.999]:22", "invalid IP"),
+        ("root@[not-an-ip]", "invalid IP"),
+        ("root@[::1", "missing ']'"),
+        ("root@[::1]x", "unexpected"),
+        ("root:pw@xcp1", "--password-env"),
+        ("https://root:pw@xcp1", "--password-env"),
+        ("https://xcp1/some/path", "unexpected path"),
+        ("root@xc p1", "white space"),
+        ("root@xcp1!", "invalid host name"),
+        ("root@1:2:3:zz", "invalid host"),
+        ("some/relative/path", "cannot parse"),
+    ],
+)
 def test_invalid_targets_give_one_line_value_errors(text, fragment):
     with pytest.raises(ValueError) as error:
         parse_target(text)
@@ -140,9 +162,16 @@ def test_sim_target_errors(sim_dir, tmp_path):
 
 
 def test_sim_endpoints_without_socket_field_use_the_default_layout(tmp_path):
-    (tmp_path / "endpoints.json").write_text(json.dumps({
-        "scenario": "x", "console": "a", "root_password": "", "hosts": [{"name": "a", "port": 1}],
-    }))
+    (tmp_path / "endpoints.json").write_text(
+        json.dumps(
+            {
+                "scenario": "x",
+                "console": "a",
+                "root_password": "",
+                "hosts": [{"name": "a", "port": 1}],
+            }
+        )
+    )
     target = parse_target(f"sim:{tmp_path}/a")
     assert target.socket_path == str(tmp_path / "a" / "var/lib/xcp/xapi")
 
@@ -186,11 +215,25 @@ def test_shared_options_defaults_and_target_from_args():
 
 
 def test_shared_options_reach_the_target(tmp_path):
-    args = _parser().parse_args([
-        "--identity", str(tmp_path / "id"), "--known-hosts", str(tmp_path / "kh"),
-        "--xapi-socket", "/var/xapi/xapi", "--user", "admin", "--password-env", "XAPI_PW",
-        "--connect-timeout", "2.5", "--call-timeout", "30", "root@127.0.0.1:2222",
-    ])
+    args = _parser().parse_args(
+        [
+            "--identity",
+            str(tmp_path / "id"),
+            "--known-hosts",
+            str(tmp_path / "kh"),
+            "--xapi-socket",
+            "/var/xapi/xapi",
+            "--user",
+            "admin",
+            "--password-env",
+            "XAPI_PW",
+            "--connect-timeout",
+            "2.5",
+            "--call-timeout",
+            "30",
+            "root@127.0.0.1:2222",
+        ]
+    )
     target = target_from_args(args, args.target)
     assert target.kind == "ssh" and target.port == 2222
     assert target.identity == str(tmp_path / "id")

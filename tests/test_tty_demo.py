@@ -45,8 +45,9 @@ class Tmux:
         self.tmp = tmp
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True,
-                              timeout=10, check=check)
+        return subprocess.run(
+            [TMUX, "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10, check=check
+        )
 
     def capture(self) -> str:
         return self.run("capture-pane", "-p", "-t", "demo", check=False).stdout
@@ -71,11 +72,12 @@ def test_installed_demo_in_a_linux_console_at_80x25(tmp_path):
     rc_file = tmp_path / "rc"
     pid_file = tmp_path / "pid"
     tmux = Tmux(tmp_path)
-    env = (f"TERM=linux XDG_CONFIG_HOME={tmp_path}/config XDG_STATE_HOME={tmp_path}/state "
-           f"XDG_DATA_HOME={tmp_path}/data")
+    env = f"TERM=linux XDG_CONFIG_HOME={tmp_path}/config XDG_STATE_HOME={tmp_path}/state XDG_DATA_HOME={tmp_path}/data"
     # The pane waits for a signal so that pipe-pane is recording before the first byte.
-    command = (f"{TMUX} -L {tmux.socket} wait-for go; echo $$ > {pid_file}; "
-               f"exec env {env} sh -c '{xentui} --demo; echo $? > {rc_file}'")
+    command = (
+        f"{TMUX} -L {tmux.socket} wait-for go; echo $$ > {pid_file}; "
+        f"exec env {env} sh -c '{xentui} --demo; echo $? > {rc_file}'"
+    )
     try:
         tmux.run("new-session", "-d", "-s", "demo", "-x", "80", "-y", "25", command)
         tmux.run("pipe-pane", "-t", "demo", "-o", f"cat >> {raw}")
@@ -91,9 +93,15 @@ def test_installed_demo_in_a_linux_console_at_80x25(tmp_path):
         assert len(lines) <= 25 and max(len(line) for line in lines) <= 80
 
         # Walk a few screens by keyboard so their glyphs are recorded too.
-        for key, needle in (("2", "Virtual machines"), ("3", "Network interfaces"), ("?", "Help - xentui keys"),
-                            ("Escape", "Network interfaces"), ("d", "DEMO: inject"), ("Escape", "Network"),
-                            ("1", "EMERGENCY MODE")):
+        for key, needle in (
+            ("2", "Virtual machines"),
+            ("3", "Network interfaces"),
+            ("?", "Help - xentui keys"),
+            ("Escape", "Network interfaces"),
+            ("d", "DEMO: inject"),
+            ("Escape", "Network"),
+            ("1", "EMERGENCY MODE"),
+        ):
             tmux.run("send-keys", "-t", "demo", key)
             assert wait_until(lambda: needle in tmux.capture(), timeout=10), (key, tmux.capture())
 

@@ -53,10 +53,16 @@ async def test_every_screen_by_keyboard_only():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        for key, needle in [("2", "Virtual machines: 10, 3 on a host"), ("3", "Network interfaces: 7 PIFs"),
-                            ("4", "Log of this run"), ("5", "Connect to a pool host"),
-                            ("question_mark", "Help - xentui keys"), ("escape", "Connect to a pool host"),
-                            ("f1", "Help - xentui keys"), ("1", "EMERGENCY MODE")]:
+        for key, needle in [
+            ("2", "Virtual machines: 10, 3 on a host"),
+            ("3", "Network interfaces: 7 PIFs"),
+            ("4", "Log of this run"),
+            ("5", "Connect to a pool host"),
+            ("question_mark", "Help - xentui keys"),
+            ("escape", "Connect to a pool host"),
+            ("f1", "Help - xentui keys"),
+            ("1", "EMERGENCY MODE"),
+        ]:
             await pilot.press(key)
             assert await wait_for(pilot, lambda: needle in screen_text(app), timeout=3), (key, screen_text(app))
         # Enter/Right open the selected host's details; Esc/Left come back.
@@ -202,7 +208,9 @@ async def test_keys_answer_and_q_quits_while_the_observer_hangs():
         await pilot.pause(0.2)
         assert app.observation is None
         await pilot.press("2")
-        assert await wait_for(pilot, lambda: "Virtual machines" in screen_text(app) or type(app.screen).__name__ == "VmsScreen", timeout=1)
+        assert await wait_for(
+            pilot, lambda: "Virtual machines" in screen_text(app) or type(app.screen).__name__ == "VmsScreen", timeout=1
+        )
         await pilot.press("f5")  # another blocked observe: still answers
         await pilot.press("1")
         assert await wait_for(pilot, lambda: type(app.screen).__name__ == "DashboardScreen", timeout=1)

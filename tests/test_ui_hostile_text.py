@@ -60,26 +60,36 @@ def hostile_observation():
     base = fx.master_down()
     this_host = _evil(fx.CONSOLE_HOST)
     findings = (
-        Finding(Code.MASTER_UNREACHABLE, Severity.CRITICAL, _evil("master unreachable "),
-                explanation=_evil("why "), host=_evil("xcp-a"), evidence=(_evil("probe "),),
-                data={"master_name": _evil("xcp-a"), "master_address": "127.0.0.11",
-                      "since": str(fx.FIXED_NOW - 420)}),
+        Finding(
+            Code.MASTER_UNREACHABLE,
+            Severity.CRITICAL,
+            _evil("master unreachable "),
+            explanation=_evil("why "),
+            host=_evil("xcp-a"),
+            evidence=(_evil("probe "),),
+            data={"master_name": _evil("xcp-a"), "master_address": "127.0.0.11", "since": str(fx.FIXED_NOW - 420)},
+        ),
         Finding(Code.EMERGENCY_MODE, Severity.CRITICAL, _evil("emergency "), host=this_host),
         Finding(Code.VMS_ON_DEAD_HOST, Severity.WARNING, _evil("vms "), host=_evil("xcp-a"), data={"count": "3"}),
-        Finding(Code.STALE_PIF, Severity.INFO, _evil("stale pif "), host=_evil("xcp-a"),
-                data={"pif_uuid": "pif-xcp-a-eth2"}),
+        Finding(
+            Code.STALE_PIF, Severity.INFO, _evil("stale pif "), host=_evil("xcp-a"), data={"pif_uuid": "pif-xcp-a-eth2"}
+        ),
     )
     ground_truth = dataclasses.replace(
-        base.ground_truth, state_db=Fact(records, "/var/lib/xcp/state.db", fx.FIXED_NOW - 240),
-        xapi_running=Fact(None, "/var/run/xapi.pid", fx.FIXED_NOW - 2, error=_evil("pid file ")))
+        base.ground_truth,
+        state_db=Fact(records, "/var/lib/xcp/state.db", fx.FIXED_NOW - 240),
+        xapi_running=Fact(None, "/var/run/xapi.pid", fx.FIXED_NOW - 2, error=_evil("pid file ")),
+    )
     return dataclasses.replace(
         base,
         snapshot=PoolSnapshot.from_records(records),
         ground_truth=ground_truth,
-        connection=dataclasses.replace(base.connection, detail=_evil("INTERNAL_ERROR "),
-                                       label=_evil("local "), limits=(_evil("limit "),)),
-        emergency=dataclasses.replace(base.emergency, reason_code=_evil("INTERNAL_ERROR"),
-                                      reason_params=(_evil("Connection refused "),)),
+        connection=dataclasses.replace(
+            base.connection, detail=_evil("INTERNAL_ERROR "), label=_evil("local "), limits=(_evil("limit "),)
+        ),
+        emergency=dataclasses.replace(
+            base.emergency, reason_code=_evil("INTERNAL_ERROR"), reason_params=(_evil("Connection refused "),)
+        ),
         this_host_name=this_host,
         findings=findings,
     )
@@ -101,23 +111,32 @@ async def _check(app, pilot, where: str, must_show: str = SHOWN) -> str:
 
 async def test_hostile_pool_text_is_shown_escaped_on_every_screen(tmp_path):
     observer = StaticObserver(hostile_observation())
-    app = XenTuiApp(lambda: observer, clock=lambda: fx.FIXED_NOW, audit_path=tmp_path / "audit.jsonl",
-                    read_only=True)
+    app = XenTuiApp(lambda: observer, clock=lambda: fx.FIXED_NOW, audit_path=tmp_path / "audit.jsonl", read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         # The whole dashboard drawn: the hosts table, the banner's reason and the
         # top bar's connection label (each repaints on its own under load).
-        assert await wait_for(pilot, lambda: all(part in screen_text(app) for part in (
-            "127.0.0.13", "xapi says", "local " + SHOWN)))
+        assert await wait_for(
+            pilot, lambda: all(part in screen_text(app) for part in ("127.0.0.13", "xapi says", "local " + SHOWN))
+        )
         text = await _check(app, pilot, "dashboard")
-        for needle in ("xcp-a" + SHOWN, "master unreachable " + SHOWN, "pool" + SHOWN, "eth0" + SHOWN,
-                       "local " + SHOWN):
+        for needle in (
+            "xcp-a" + SHOWN,
+            "master unreachable " + SHOWN,
+            "pool" + SHOWN,
+            "eth0" + SHOWN,
+            "local " + SHOWN,
+        ):
             assert needle in text, (needle, text)
         reason = next(line for line in text.splitlines() if "xapi says" in line)
         assert "\\x1b[2" in reason, reason  # xapi's error string, escaped
         # A core log record quoting the peer (the log screen shows them).
         logging.getLogger("xentui.transport").warning("peer said %s", EVIL)
-        for key, title in (("2", "Virtual machines"), ("3", "Network interfaces"), ("4", "Log of this run"),
-                           ("5", "Connect to a pool host")):
+        for key, title in (
+            ("2", "Virtual machines"),
+            ("3", "Network interfaces"),
+            ("4", "Log of this run"),
+            ("5", "Connect to a pool host"),
+        ):
             await pilot.press(key)
             assert await wait_for(pilot, lambda: title in screen_text(app), timeout=3), (key, screen_text(app))
             # The log and connect screens quote the pool's text only in the top bar.
@@ -128,8 +147,9 @@ async def test_hostile_pool_text_is_shown_escaped_on_every_screen(tmp_path):
             if key == "3":
                 assert "eth0[b" in text, text
             if key == "4":
-                assert await wait_for(pilot, lambda: "peer said " + SHOWN in screen_text(app), timeout=3), \
-                    screen_text(app)
+                assert await wait_for(pilot, lambda: "peer said " + SHOWN in screen_text(app), timeout=3), screen_text(
+                    app
+                )
         await pilot.press("1")
         assert await wait_for(pilot, lambda: "Findings" in screen_text(app), timeout=3)
         await pilot.press("enter")
@@ -140,8 +160,9 @@ async def test_hostile_pool_text_is_shown_escaped_on_every_screen(tmp_path):
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: "Findings" in screen_text(app), timeout=3)
         await pilot.press("r")
-        assert await wait_for(pilot, lambda: type(app.screen).__name__ in ("RecoveryWizard", "PlanScreen"),
-                              timeout=10), screen_text(app)
+        assert await wait_for(
+            pilot, lambda: type(app.screen).__name__ in ("RecoveryWizard", "PlanScreen"), timeout=10
+        ), screen_text(app)
         await _check(app, pilot, type(app.screen).__name__, must_show="\\x1b[2J")
         if type(app.screen).__name__ == "RecoveryWizard":
             # Each step's page names hosts: walk them read-only.

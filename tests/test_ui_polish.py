@@ -50,6 +50,7 @@ async def ready(app, pilot) -> None:
 
 # --- 1. an open recovery run is on the dashboard at once ------------------------
 
+
 def test_recovery_in_progress_counts_steps_of_the_open_run_only(tmp_path):
     path = tmp_path / "audit.jsonl"
     write_open_run(path)
@@ -88,6 +89,7 @@ async def test_no_recovery_hint_when_the_run_ended_healthy(tmp_path):
 
 
 # --- 2. the log screen shows this run's xapi calls, never a password -------------
+
 
 class _Collect(logging.Handler):
     def __init__(self) -> None:
@@ -150,8 +152,18 @@ async def test_log_screen_shows_xapi_calls_and_never_the_password(start_sim):
 
 # What a recovery changes, per host (the emergency flag is left out: a member
 # enters emergency mode on its own as the simulated minutes pass).
-STABLE_FIELDS = ("address", "powered", "has_ip", "xapi_up", "role", "master_address", "running_role",
-                 "running_master_address", "ha_armed", "domains")
+STABLE_FIELDS = (
+    "address",
+    "powered",
+    "has_ip",
+    "xapi_up",
+    "role",
+    "master_address",
+    "running_role",
+    "running_master_address",
+    "ha_armed",
+    "domains",
+)
 
 
 def pool_state(sim) -> dict:
@@ -179,17 +191,30 @@ async def test_read_only_every_key_changes_nothing(start_sim, tmp_path):
     assert before[("xen2", "pool.conf")], before
     collect = _Collect()
     logging.getLogger("xentui").addHandler(collect)
-    app = XenTuiApp(lambda: observer_for(sim, read_only=True), target_label="sim", read_only=True,
-                    audit_path=audit_path, time_scale=0.01)
+    app = XenTuiApp(
+        lambda: observer_for(sim, read_only=True),
+        target_label="sim",
+        read_only=True,
+        audit_path=audit_path,
+        time_scale=0.01,
+    )
     pressed = []
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await ready(app, pilot)
             # Each screen's own keys on that screen, then the global ones once (from the
             # dashboard, where a recovery would start).
-            plan = [(number, action) for number, scope in (("1", "dashboard"), ("2", "vms"), ("3", "network"),
-                                                           ("4", "log"), ("5", "connect"))
-                    for action in actions_for(scope, read_only=True)]
+            plan = [
+                (number, action)
+                for number, scope in (
+                    ("1", "dashboard"),
+                    ("2", "vms"),
+                    ("3", "network"),
+                    ("4", "log"),
+                    ("5", "connect"),
+                )
+                for action in actions_for(scope, read_only=True)
+            ]
             plan += [("1", action) for action in actions_for("app", read_only=True) if action.id != "app.quit"]
             for number, action in plan:
                 await pilot.press(number)
@@ -200,8 +225,9 @@ async def test_read_only_every_key_changes_nothing(start_sim, tmp_path):
             await pilot.press("escape", "1")
             assert await wait_for(pilot, lambda: type(app.screen).__name__ == "DashboardScreen", timeout=3)
             await pilot.press("r")
-            assert await wait_for(pilot, lambda: type(app.screen).__name__ == "RecoveryWizard", timeout=10), \
+            assert await wait_for(pilot, lambda: type(app.screen).__name__ == "RecoveryWizard", timeout=10), (
                 screen_text(app)
+            )
             assert app.screen.read_only
             wizard = app.screen
             # The keys an operator who agrees with the plan presses (the wizard tests'
@@ -234,12 +260,14 @@ async def test_read_only_every_key_changes_nothing(start_sim, tmp_path):
 
 # --- 4. the size guard: 80x24 is enough, one less is not -----------------------
 
+
 @pytest.mark.parametrize("size", [(79, 24), (80, 23)])
 async def test_too_small_screen_below_80x24(size):
     app = make_app()
     async with app.run_test(size=size) as pilot:
-        assert await wait_for(pilot, lambda: f"Terminal too small: {size[0]}x{size[1]}" in screen_text(app),
-                              timeout=3), screen_text(app)
+        assert await wait_for(
+            pilot, lambda: f"Terminal too small: {size[0]}x{size[1]}" in screen_text(app), timeout=3
+        ), screen_text(app)
         assert "needs at least 80x24" in screen_text(app)
 
 
@@ -247,8 +275,10 @@ async def test_too_small_screen_below_80x24(size):
 async def test_dashboard_fits_80x24_with_the_whole_key_hint(tmp_path, read_only):
     path = tmp_path / "audit.jsonl"
     write_open_run(path)
-    for audit_path, hint in ((None, "Press r to " + ("show the recovery plan" if read_only else "start recovery")),
-                             (path, vm.recovery_hint(vm.RecoveryInProgress("run-1", 2, 4), "r", read_only))):
+    for audit_path, hint in (
+        (None, "Press r to " + ("show the recovery plan" if read_only else "start recovery")),
+        (path, vm.recovery_hint(vm.RecoveryInProgress("run-1", 2, 4), "r", read_only)),
+    ):
         app = make_app(audit_path=audit_path or tmp_path / "none.jsonl", read_only=read_only)
         async with app.run_test(size=(80, 24)) as pilot:
             await ready(app, pilot)

@@ -35,20 +35,30 @@ def sim_app(sim, **kw) -> XenTuiApp:
 
 async def first_observation(app, pilot, timeout=20.0):
     """The first look with the peers' answers (follow() draws the look before the peer logins)."""
-    assert await wait_for(pilot, lambda: app.observation is not None and not app.observation.peers_pending,
-                          timeout=timeout), screen_text(app)
+    assert await wait_for(
+        pilot, lambda: app.observation is not None and not app.observation.peers_pending, timeout=timeout
+    ), screen_text(app)
     await pilot.pause()
 
 
 async def open_connect_screen(app, pilot):
     await pilot.press("5")
-    assert await wait_for(pilot, lambda: type(app.screen).__name__ == "ConnectScreen"
-                          and app.screen.query_one("#targets").has_focus, timeout=3)
+    assert await wait_for(
+        pilot,
+        lambda: type(app.screen).__name__ == "ConnectScreen" and app.screen.query_one("#targets").has_focus,
+        timeout=3,
+    )
     await pilot.pause()
 
 
-SCREEN_KEYS = [("2", "Virtual machines"), ("3", "Network interfaces"), ("4", "Log of this run"),
-               ("5", "Connect to a pool host"), ("question_mark", "Help - xentui keys"), ("1", "(* = this host)")]
+SCREEN_KEYS = [
+    ("2", "Virtual machines"),
+    ("3", "Network interfaces"),
+    ("4", "Log of this run"),
+    ("5", "Connect to a pool host"),
+    ("question_mark", "Help - xentui keys"),
+    ("1", "(* = this host)"),
+]
 
 
 @pytest.mark.parametrize(
@@ -121,7 +131,9 @@ async def test_q_quits_at_once_while_the_master_hangs(start_sim):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.3)  # observer calls are now blocked on the hung master
         await pilot.press("2")
-        assert await wait_for(pilot, lambda: "Virtual machines" in screen_text(app) or type(app.screen).__name__ == "VmsScreen", timeout=1)
+        assert await wait_for(
+            pilot, lambda: "Virtual machines" in screen_text(app) or type(app.screen).__name__ == "VmsScreen", timeout=1
+        )
         started = time.monotonic()
         await pilot.press("q")
         assert await wait_for(pilot, lambda: not app.is_running, timeout=2)
@@ -149,8 +161,9 @@ async def test_demo_panel_injects_a_fault_and_the_dashboard_follows(tmp_path):
             await pilot.press("enter")
             assert await wait_for(pilot, lambda: "demo: Hang xen1" in "\n".join(app.log_lines), timeout=5)
             await pilot.press("escape")
-            assert await wait_for(pilot, lambda: "NOT ANSWERING" in screen_text(app) or "hung" in screen_text(app),
-                                  timeout=20), screen_text(app)
+            assert await wait_for(
+                pilot, lambda: "NOT ANSWERING" in screen_text(app) or "hung" in screen_text(app), timeout=20
+            ), screen_text(app)
             assert "DEMO" in screen_text(app)
             await pilot.press("q")
     finally:
@@ -205,10 +218,16 @@ async def test_connect_screen_ssh_host_key_needs_explicit_f8(start_sim, sshd_ser
     empty_known_hosts = tmp_path / "known_hosts"
     empty_known_hosts.write_text("", encoding="ascii")
     sim = start_sim("healthy")
-    app = XenTuiApp(lambda: observer_for(sim), target_label="sim", follow=False,
-                    connect_overrides={"identity": str(sshd_server.client_key_path),
-                                       "known_hosts": str(empty_known_hosts),
-                                       "accepted_known_hosts": str(tmp_path / "accepted_known_hosts")})
+    app = XenTuiApp(
+        lambda: observer_for(sim),
+        target_label="sim",
+        follow=False,
+        connect_overrides={
+            "identity": str(sshd_server.client_key_path),
+            "known_hosts": str(empty_known_hosts),
+            "accepted_known_hosts": str(tmp_path / "accepted_known_hosts"),
+        },
+    )
     async with app.run_test(size=SIZE) as pilot:
         await first_observation(app, pilot)
         await open_connect_screen(app, pilot)
@@ -221,7 +240,10 @@ async def test_connect_screen_ssh_host_key_needs_explicit_f8(start_sim, sshd_ser
         assert await wait_for(pilot, lambda: "Unknown SSH host key" in screen_text(app), timeout=15)
         assert not (tmp_path / "accepted_known_hosts").exists()
         await pilot.press("f8")
-        assert await wait_for(pilot, lambda: "Unknown SSH host key" not in screen_text(app)
-                              and "Connecting" not in screen_text(app), timeout=20), screen_text(app)
+        assert await wait_for(
+            pilot,
+            lambda: "Unknown SSH host key" not in screen_text(app) and "Connecting" not in screen_text(app),
+            timeout=20,
+        ), screen_text(app)
         accepted = (tmp_path / "accepted_known_hosts").read_text(encoding="ascii")
         assert f"[127.0.0.1]:{sshd_server.port}" in accepted

@@ -28,8 +28,13 @@ def utc_clock(monkeypatch):
 def _app(scenario: str, basic: bool, **kw) -> XenTuiApp:
     observer = StaticObserver(fx.SCENARIOS[scenario]())
     # follow=False: one observe() worker that completes, so the test can wait for it.
-    return XenTuiApp(lambda: observer, clock=lambda: fx.FIXED_NOW, profile=ConsoleProfile(basic, "--basic" if basic else ""),
-                     follow=False, **kw)
+    return XenTuiApp(
+        lambda: observer,
+        clock=lambda: fx.FIXED_NOW,
+        profile=ConsoleProfile(basic, "--basic" if basic else ""),
+        follow=False,
+        **kw,
+    )
 
 
 async def _wait_for_dashboard(pilot) -> None:
@@ -56,5 +61,6 @@ def test_vms_screen_snapshot(snap_compare):
 
 
 def test_read_only_console_snapshot(snap_compare):
-    assert snap_compare(_app("master-down", True, read_only=True), terminal_size=(80, 25),
-                        run_before=_wait_for_dashboard)
+    assert snap_compare(
+        _app("master-down", True, read_only=True), terminal_size=(80, 25), run_before=_wait_for_dashboard
+    )

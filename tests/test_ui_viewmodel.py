@@ -54,8 +54,11 @@ def test_banner_claims_no_health_while_the_peers_are_not_asked_yet():
 
 def test_banner_uses_first_seen_when_nothing_dates_the_trouble():
     obs = fx.master_down()
-    obs = dataclasses.replace(obs, emergency=EmergencyState(True, "HOST_STILL_BOOTING"),
-                              findings=tuple(dataclasses.replace(f, data={}) for f in obs.findings))
+    obs = dataclasses.replace(
+        obs,
+        emergency=EmergencyState(True, "HOST_STILL_BOOTING"),
+        findings=tuple(dataclasses.replace(f, data={}) for f in obs.findings),
+    )
     text = "\n".join(vm.banner(obs, NOW, first_seen=NOW - 120).lines)
     assert "noticed" in text and "2 min ago" in text
 
@@ -109,7 +112,9 @@ def test_findings_sorted_most_severe_first():
     assert severities == sorted(severities, reverse=True)
 
 
-@pytest.mark.parametrize("seconds,text", [(0, "just now"), (42, "42 s"), (420, "7 min"), (7300, "2 h 1 min"), (3 * 86400, "3 d")])
+@pytest.mark.parametrize(
+    "seconds,text", [(0, "just now"), (42, "42 s"), (420, "7 min"), (7300, "2 h 1 min"), (3 * 86400, "3 d")]
+)
 def test_format_age(seconds, text):
     assert vm.format_age(seconds) == text
 
@@ -133,7 +138,25 @@ def test_every_action_has_a_unique_id_a_scope_and_keys():
 
 def test_required_keys_are_bound():
     keys = {k for a in act.ACTIONS for k in a.keys.split(",")}
-    for key in ("question_mark", "f1", "slash", "q", "f5", "f8", "escape", "enter", "right", "left", "1", "2", "3", "4", "5", "r", "d"):
+    for key in (
+        "question_mark",
+        "f1",
+        "slash",
+        "q",
+        "f5",
+        "f8",
+        "escape",
+        "enter",
+        "right",
+        "left",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "r",
+        "d",
+    ):
         assert key in keys, key
     assert all("shift+tab" not in a.keys for a in act.ACTIONS)
 

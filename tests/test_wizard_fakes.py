@@ -31,9 +31,18 @@ class ScriptedPrecondition:
     description: str
 
 
-def make_step(step_id: str, title: str, *, confirm: Confirm = Confirm.ENTER, risk: str = "low",
-              target_host: str = "", requires_fenced: Sequence[str] = (), choice: Sequence[str] = (),
-              phase: str = "now", xe: Sequence[str] = ()) -> Step:
+def make_step(
+    step_id: str,
+    title: str,
+    *,
+    confirm: Confirm = Confirm.ENTER,
+    risk: str = "low",
+    target_host: str = "",
+    requires_fenced: Sequence[str] = (),
+    choice: Sequence[str] = (),
+    phase: str = "now",
+    xe: Sequence[str] = (),
+) -> Step:
     return Step(
         id=step_id,
         title=title,
@@ -58,15 +67,36 @@ def master_down_plan() -> Plan:
     """The shape of the master-down runbook: one of each confirmation level."""
     return Plan(
         steps=(
-            make_step("confirm-master-down", "Confirm the master is down", confirm=Confirm.ENTER,
-                      risk="none", xe=("xe host-is-in-emergency-mode",)),
-            make_step("promote:xs02", "Promote xs02 to master", confirm=Confirm.TYPED_HOST,
-                      risk="critical", target_host="xs02", requires_fenced=("xs01",),
-                      xe=("xe pool-emergency-transition-to-master",)),
-            make_step("recover-members", "Point the members at xs02", confirm=Confirm.F8, risk="medium",
-                      xe=("xe pool-recover-slaves",)),
-            make_step("backup-db", "Back up the pool database", confirm=Confirm.ENTER, phase="later",
-                      xe=("xe pool-dump-database file-name=pool.db",)),
+            make_step(
+                "confirm-master-down",
+                "Confirm the master is down",
+                confirm=Confirm.ENTER,
+                risk="none",
+                xe=("xe host-is-in-emergency-mode",),
+            ),
+            make_step(
+                "promote:xs02",
+                "Promote xs02 to master",
+                confirm=Confirm.TYPED_HOST,
+                risk="critical",
+                target_host="xs02",
+                requires_fenced=("xs01",),
+                xe=("xe pool-emergency-transition-to-master",),
+            ),
+            make_step(
+                "recover-members",
+                "Point the members at xs02",
+                confirm=Confirm.F8,
+                risk="medium",
+                xe=("xe pool-recover-slaves",),
+            ),
+            make_step(
+                "backup-db",
+                "Back up the pool database",
+                confirm=Confirm.ENTER,
+                phase="later",
+                xe=("xe pool-dump-database file-name=pool.db",),
+            ),
         ),
         finding_codes=("MASTER_UNREACHABLE",),
         console_host="xs02",
@@ -106,8 +136,9 @@ class FakeExecutor:
             out.append(CheckResult(pre.id, bad is None, bad or "ok: as expected"))
         return tuple(out)
 
-    def run(self, step, *, progress=lambda p: None, cancel: Optional[threading.Event] = None,
-            choice: str = "") -> StepResult:
+    def run(
+        self, step, *, progress=lambda p: None, cancel: Optional[threading.Event] = None, choice: str = ""
+    ) -> StepResult:
         self.ran.append((step.id, choice))
         started = time.time()
         progress(Progress(step.id, f"calling for {step.id}"))
@@ -117,15 +148,19 @@ class FakeExecutor:
             while not self.hold[step.id].wait(0.01):
                 if cancel is not None and cancel.is_set():
                     self.cancel_seen.set()
-                    return StepResult(step.id, "failed", "cancelled by the operator before the "
-                                      "restart wait; the call was already sent", started, time.time())
+                    return StepResult(
+                        step.id,
+                        "failed",
+                        "cancelled by the operator before the restart wait; the call was already sent",
+                        started,
+                        time.time(),
+                    )
         if step.id in self.raises:
             raise self.raises[step.id]
         result = self.results.get(step.id)
         if result is not None:
             return result
-        return StepResult(step.id, "done", f"{step.id} done", started, time.time(),
-                          verification=f"verified {step.id}")
+        return StepResult(step.id, "done", f"{step.id} done", started, time.time(), verification=f"verified {step.id}")
 
 
 class FakeObserver:
@@ -181,8 +216,7 @@ async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
 
 async def wait_state(pilot, wizard: RecoveryWizard, state: WizardState, timeout: float = 5.0) -> None:
     try:
-        await wait_for(pilot, lambda: wizard.state is state and wizard.is_mounted and wizard.page.lines,
-                       timeout)
+        await wait_for(pilot, lambda: wizard.state is state and wizard.is_mounted and wizard.page.lines, timeout)
     except AssertionError:
         raise AssertionError(f"wizard in {wizard.state}, expected {state}:\n{words(wizard)}")
 
@@ -232,8 +266,7 @@ def operator_keys(wizard: RecoveryWizard) -> Optional[List[str]]:
     return None  # PRECHECK / RUNNING / SUMMARY: wait (or done)
 
 
-async def drive_until(pilot, wizard: RecoveryWizard, stop, timeout: float = 60.0,
-                      pause: float = 0.02) -> int:
+async def drive_until(pilot, wizard: RecoveryWizard, stop, timeout: float = 60.0, pause: float = 0.02) -> int:
     """Press the operator's keys until `stop(wizard)`; returns the number of keystrokes."""
     pressed = 0
     deadline = time.monotonic() + timeout

@@ -11,8 +11,8 @@ from test_wizard_fakes import (
     Dashboard,
     FakeExecutor,
     FakeObserver,
-    flat,
     WizardHost,
+    flat,
     make_step,
     master_down_plan,
     screen_text,
@@ -23,14 +23,21 @@ from test_wizard_fakes import (
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import StepResult
 from xentui.recovery.plan import Confirm, Plan
-from xentui.ui.wizard import RecoveryWizard, WizardState as S
+from xentui.ui.wizard import RecoveryWizard
+from xentui.ui.wizard import WizardState as S
 
 
 def make_wizard(tmp_path, plan=None, executor=None, read_only=False, audit=None):
     executor = executor or FakeExecutor()
     audit = audit or AuditLog(tmp_path / "audit.jsonl")
-    wizard = RecoveryWizard(FakeObserver(), plan or master_down_plan(), executor, read_only=read_only,
-                            audit=audit, report_dir=tmp_path / "reports")
+    wizard = RecoveryWizard(
+        FakeObserver(),
+        plan or master_down_plan(),
+        executor,
+        read_only=read_only,
+        audit=audit,
+        report_dir=tmp_path / "reports",
+    )
     return wizard, executor
 
 
@@ -188,9 +195,20 @@ async def test_esc_backs_out_without_changing_anything(tmp_path, case):
     if case == "summary":  # a plan whose only urgent step is the first one
         plan = Plan(steps=plan.steps[:1], finding_codes=(), console_host="xs02", created_at=0.0)
     if case == "choose":  # split brain: the operator decides which master to keep
-        plan = Plan(steps=(make_step("keep-master", "Keep one master", confirm=Confirm.TYPED_HOST,
-                                     choice=("xs01", "xs02"), target_host="xs02"),),
-                    finding_codes=("TWO_MASTERS",), console_host="xs02", created_at=0.0)
+        plan = Plan(
+            steps=(
+                make_step(
+                    "keep-master",
+                    "Keep one master",
+                    confirm=Confirm.TYPED_HOST,
+                    choice=("xs01", "xs02"),
+                    target_host="xs02",
+                ),
+            ),
+            finding_codes=("TWO_MASTERS",),
+            console_host="xs02",
+            created_at=0.0,
+        )
     wizard, executor = make_wizard(tmp_path, plan=plan)
     app = WizardHost(wizard)
     async with app.run_test(size=SIZE) as pilot:
@@ -253,8 +271,12 @@ async def test_typed_host_name_must_match_exactly(tmp_path):
 
 
 async def test_f8_step_refuses_enter(tmp_path):
-    plan = Plan(steps=(make_step("recover-members", "Point the members at xs02", confirm=Confirm.F8),),
-                finding_codes=(), console_host="xs02", created_at=0.0)
+    plan = Plan(
+        steps=(make_step("recover-members", "Point the members at xs02", confirm=Confirm.F8),),
+        finding_codes=(),
+        console_host="xs02",
+        created_at=0.0,
+    )
     wizard, executor = make_wizard(tmp_path, plan=plan)
     app = WizardHost(wizard)
     async with app.run_test(size=SIZE) as pilot:
@@ -319,8 +341,7 @@ async def test_failure_is_explained_in_plain_words(tmp_path):
     from xentui.xapi.error_table import explain
 
     wizard, executor = make_wizard(tmp_path)
-    executor.results["confirm-master-down"] = StepResult(
-        "confirm-master-down", "failed", "HA_IS_ENABLED", 1.0, 2.0)
+    executor.results["confirm-master-down"] = StepResult("confirm-master-down", "failed", "HA_IS_ENABLED", 1.0, 2.0)
     app = WizardHost(wizard)
     async with app.run_test(size=SIZE) as pilot:
         await run_first_step(pilot, wizard)
@@ -354,9 +375,20 @@ async def test_an_exception_from_the_executor_becomes_a_failed_step(tmp_path):
 
 async def test_choice_step_asks_then_types_the_chosen_host(tmp_path):
     plan = Plan(
-        steps=(make_step("keep-master", "Keep one master", confirm=Confirm.TYPED_HOST, risk="critical",
-                         choice=("xs02", "xs01"), target_host="xs01"),),
-        finding_codes=("TWO_MASTERS",), console_host="xs02", created_at=0.0)
+        steps=(
+            make_step(
+                "keep-master",
+                "Keep one master",
+                confirm=Confirm.TYPED_HOST,
+                risk="critical",
+                choice=("xs02", "xs01"),
+                target_host="xs01",
+            ),
+        ),
+        finding_codes=("TWO_MASTERS",),
+        console_host="xs02",
+        created_at=0.0,
+    )
     wizard, executor = make_wizard(tmp_path, plan=plan)
     app = WizardHost(wizard)
     async with app.run_test(size=SIZE) as pilot:

@@ -7,8 +7,12 @@ from xentui.ui.wizard.machine import (
     EXECUTION_EVENTS,
     TRANSITIONS,
     IllegalTransition,
-    WizardEvent as E,
     WizardMachine,
+)
+from xentui.ui.wizard.machine import (
+    WizardEvent as E,
+)
+from xentui.ui.wizard.machine import (
     WizardState as S,
 )
 

@@ -26,7 +26,8 @@ from xentui.recovery.executor import PlanExecutor
 from xentui.recovery.observer import Observer
 from xentui.recovery.plan_builder import build_plan
 from xentui.sim.runner import Simulator
-from xentui.ui.wizard import RecoveryWizard, WizardState as S
+from xentui.ui.wizard import RecoveryWizard
+from xentui.ui.wizard import WizardState as S
 from xentui.xapi.targets import parse_target
 
 TIME_SCALE = 0.01
@@ -70,8 +71,13 @@ def open_recovery(sim, audit_path: Path, *, wait_for_steps: float = 0.0):
     the plan has steps, for scenarios whose first look can be incomplete.
     """
     ep = sim.endpoints
-    observer = Observer(parse_target(f"sim:{sim.state_dir}/{ep.console}"), password=ep.root_password,
-                        call_timeout=2.0, connect_timeout=2.0, probe_timeout=0.5)
+    observer = Observer(
+        parse_target(f"sim:{sim.state_dir}/{ep.console}"),
+        password=ep.root_password,
+        call_timeout=2.0,
+        connect_timeout=2.0,
+        probe_timeout=0.5,
+    )
     audit = AuditLog(audit_path)
     executor = PlanExecutor(observer, audit, time_scale=TIME_SCALE)
     plan = build_plan(observer.observe())
@@ -97,8 +103,9 @@ def assert_pool_recovered(sim, survivor: str, dead: str, vms_on_dead: list) -> N
         restartable = []
         for uuid in vms_on_dead:
             vm = api.VM.get_by_uuid(uuid)
-            srs = {api.VDI.get_SR(api.VBD.get_VDI(vbd)) for vbd in api.VM.get_VBDs(vm)
-                   if api.VBD.get_type(vbd) == "Disk"}
+            srs = {
+                api.VDI.get_SR(api.VBD.get_VDI(vbd)) for vbd in api.VM.get_VBDs(vm) if api.VBD.get_type(vbd) == "Disk"
+            }
             if all(api.SR.get_shared(sr) for sr in srs):
                 restartable.append(uuid)
                 assert api.VM.get_power_state(vm) == "Running", uuid
@@ -124,7 +131,11 @@ def vms_resident_on(sim, host_name: str) -> list:
     host_ref = db.by_name_label("host", host_name)[0]
     out = []
     for ref, rec in db.records("VM").items():
-        if rec.get("resident_on") == host_ref and not rec.get("is_control_domain") and rec.get("power_state") == "Running":
+        if (
+            rec.get("resident_on") == host_ref
+            and not rec.get("is_control_domain")
+            and rec.get("power_state") == "Running"
+        ):
             out.append(rec["uuid"])
     return sorted(out)
 
@@ -216,11 +227,13 @@ async def test_killed_mid_step_resumes_where_it_stopped(master_down, tmp_path):
     dead = [h.name for h in sim.endpoints.hosts if h.name != console][0]
     stranded = vms_resident_on(sim, dead)
     audit_path = tmp_path / "audit.jsonl"
-    script = CRASHING_SESSION.format(tests=str(TESTS), state_dir=str(sim.state_dir), audit=str(audit_path),
-                                     stop_at=f"promote:{console}")
+    script = CRASHING_SESSION.format(
+        tests=str(TESTS), state_dir=str(sim.state_dir), audit=str(audit_path), stop_at=f"promote:{console}"
+    )
     env = dict(os.environ, PYTHONPATH=str(TESTS.parent))
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=str(tmp_path), env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=str(tmp_path), env=env
+    )
     assert proc.returncode == 17, proc.stdout + proc.stderr
     audit = AuditLog(audit_path)
     kinds = [(r.kind, r.step_id) for r in audit.records()]
@@ -243,10 +256,12 @@ async def test_killed_mid_step_resumes_where_it_stopped(master_down, tmp_path):
             # lists them as earlier work).
             confirm_title = f"Confirm the old master {dead} is really down"
             promote_title = f"Promote {console} to pool master"
-            assert ("[x] done earlier" in page and confirm_title in page) or \
-                f"[x]  1. {confirm_title}" in checklist, page + checklist
-            assert ("[?] interrupted" in page and promote_title in page) or \
-                f"[?]  2. {promote_title} - interrupted" in checklist, page + checklist
+            assert ("[x] done earlier" in page and confirm_title in page) or f"[x]  1. {confirm_title}" in checklist, (
+                page + checklist
+            )
+            assert (
+                "[?] interrupted" in page and promote_title in page
+            ) or f"[?]  2. {promote_title} - interrupted" in checklist, page + checklist
             first_run = [r.run_id for r in audit.records() if r.kind == "run-start"]
             assert executor.run_id == first_run[0]  # one incident, one run
             assert f"confirm-master-down:{dead}" in executor.completed
@@ -257,7 +272,6 @@ async def test_killed_mid_step_resumes_where_it_stopped(master_down, tmp_path):
         assert len(runs) == 1
     finally:
         observer.close()
-
 
 
 def with_fault_during(executor, step_kind: str, fault) -> list:
@@ -271,6 +285,7 @@ def with_fault_during(executor, step_kind: str, fault) -> list:
             if step.kind == step_kind and not fired and update.message.startswith("starting"):
                 fired.append(update.message)
                 fault()
+
         return real_run(step, progress=report, cancel=cancel, choice=choice)
 
     executor.run = run
@@ -417,8 +432,7 @@ async def test_hung_master_blocks_promotion_until_powered_off(tmp_path):
             # whose check still fails reads why and presses R again.
             for attempt in range(20):
                 await pilot.press("r")
-                await drive_until(pilot, wizard, lambda w: summary_healthy(w) or w.state is S.BLOCKED,
-                                  timeout=120)
+                await drive_until(pilot, wizard, lambda w: summary_healthy(w) or w.state is S.BLOCKED, timeout=120)
                 if summary_healthy(wizard):
                     break
                 await pilot.pause(0.2)
@@ -466,8 +480,15 @@ async def test_split_brain_keeping_the_other_master_replans(tmp_path):
         sim.stop()
 
 
-ALL_SCENARIOS = ["healthy", "master-down", "master-down-ha", "master-hung", "no-management-ip",
-                 "replaced-nics", "split-brain"]
+ALL_SCENARIOS = [
+    "healthy",
+    "master-down",
+    "master-down-ha",
+    "master-hung",
+    "no-management-ip",
+    "replaced-nics",
+    "split-brain",
+]
 
 
 @pytest.mark.parametrize("scenario", ALL_SCENARIOS)

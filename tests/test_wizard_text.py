@@ -1,13 +1,12 @@
 """The wizard's text helpers: CP437-safe words, the checklist window, resume rules."""
 
+from test_wizard_fakes import make_step, master_down_plan
 from xentui.recovery.audit import AuditRecord
 from xentui.recovery.executor import StepResult
 from xentui.recovery.plan import Plan
 from xentui.ui.wizard.page import Page, console_text, fit
 from xentui.ui.wizard.progress import RecoveryProgress, progress_from_records
 from xentui.ui.wizard.views import checklist_lines
-
-from test_wizard_fakes import make_step, master_down_plan
 
 
 def test_console_text_replaces_what_the_vt_font_lacks():
@@ -26,8 +25,12 @@ def test_page_wraps_to_the_console_width():
 
 
 def _long_plan(n):
-    return Plan(steps=tuple(make_step(f"s{i}", f"Step number {i}") for i in range(n)),
-                finding_codes=(), console_host="xs02", created_at=0.0)
+    return Plan(
+        steps=tuple(make_step(f"s{i}", f"Step number {i}") for i in range(n)),
+        finding_codes=(),
+        console_host="xs02",
+        created_at=0.0,
+    )
 
 
 def test_checklist_window_keeps_the_selected_row_visible():
@@ -61,8 +64,11 @@ def _rec(run, kind, step="", outcome="", ts=0.0, detail=""):
 
 def test_resume_ignores_runs_that_ended_healthy_and_unmarked_records():
     plan = master_down_plan()
-    done_yesterday = [_rec("a", "run-start", ts=1), _rec("a", "step-end", "confirm-master-down", "done", 2),
-                      _rec("a", "run-end", outcome="healthy", ts=3)]
+    done_yesterday = [
+        _rec("a", "run-start", ts=1),
+        _rec("a", "step-end", "confirm-master-down", "done", 2),
+        _rec("a", "run-end", outcome="healthy", ts=3),
+    ]
     progress, info = progress_from_records(plan, done_yesterday)
     assert not info.resumed and progress.status("confirm-master-down") == "pending"
     unmarked = [_rec("cli", "step-end", "confirm-master-down", "done", 2)]
@@ -72,13 +78,17 @@ def test_resume_ignores_runs_that_ended_healthy_and_unmarked_records():
 
 def test_resume_lists_steps_the_rebuilt_plan_no_longer_has():
     plan = Plan(steps=master_down_plan().steps[2:], finding_codes=(), console_host="xs02", created_at=0.0)
-    records = [_rec("r", "run-start", ts=1),
-               _rec("r", "step-start", "confirm-master-down", ts=2, detail="Confirm the master is down"),
-               _rec("r", "step-end", "confirm-master-down", "done", 3),
-               _rec("r", "step-start", "promote:xs02", ts=4, detail="Promote xs02 to master")]
+    records = [
+        _rec("r", "run-start", ts=1),
+        _rec("r", "step-start", "confirm-master-down", ts=2, detail="Confirm the master is down"),
+        _rec("r", "step-end", "confirm-master-down", "done", 3),
+        _rec("r", "step-start", "promote:xs02", ts=4, detail="Promote xs02 to master"),
+    ]
     progress, info = progress_from_records(plan, records)
     assert info.resumed and info.run_id == "r"
     earlier = {e.step_id: (e.title, e.outcome) for e in info.earlier}
-    assert earlier == {"confirm-master-down": ("Confirm the master is down", "done"),
-                       "promote:xs02": ("Promote xs02 to master", "interrupted")}
+    assert earlier == {
+        "confirm-master-down": ("Confirm the master is down", "done"),
+        "promote:xs02": ("Promote xs02 to master", "interrupted"),
+    }
     assert info.done_ids == ("confirm-master-down",)

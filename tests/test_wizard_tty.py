@@ -38,8 +38,9 @@ class Pane:
         self.socket = f"xentui-wizard-{os.getpid()}-{int(time.monotonic() * 1000)}"
 
     def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args], capture_output=True,
-                              text=True, timeout=10, check=check)
+        return subprocess.run(
+            [TMUX, "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10, check=check
+        )
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "w", check=False).stdout
@@ -88,10 +89,11 @@ def test_installed_demo_recovers_by_keys_in_a_linux_console(tmp_path):
     assert xentui, "the xentui command is not installed (pip install -e .)"
     raw, rc_file = tmp_path / "raw.out", tmp_path / "rc"
     pane = Pane()
-    env = (f"TERM=linux XDG_CONFIG_HOME={tmp_path}/config XDG_STATE_HOME={tmp_path}/state "
-           f"XDG_DATA_HOME={tmp_path}/data")
-    command = (f"{TMUX} -L {pane.socket} wait-for go; "
-               f"exec env {env} sh -c '{xentui} --demo --time-scale 0.02; echo $? > {rc_file}'")
+    env = f"TERM=linux XDG_CONFIG_HOME={tmp_path}/config XDG_STATE_HOME={tmp_path}/state XDG_DATA_HOME={tmp_path}/data"
+    command = (
+        f"{TMUX} -L {pane.socket} wait-for go; "
+        f"exec env {env} sh -c '{xentui} --demo --time-scale 0.02; echo $? > {rc_file}'"
+    )
     try:
         pane.tmux("new-session", "-d", "-s", "w", "-x", "80", "-y", "25", command)
         pane.tmux("pipe-pane", "-t", "w", "-o", f"cat >> {raw}")

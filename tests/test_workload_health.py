@@ -44,8 +44,7 @@ def crashed(tmp_path):
 
 
 def status_argv(pool: Pool, audit_path: Path, *extra: str):
-    return ["status", f"sim:{pool.root / 'sim'}/xen2", "--audit-log", str(audit_path),
-            "--call-timeout", "2", *extra]
+    return ["status", f"sim:{pool.root / 'sim'}/xen2", "--audit-log", str(audit_path), "--call-timeout", "2", *extra]
 
 
 def _run_id(pool: Pool) -> str:
@@ -80,8 +79,9 @@ def test_the_installed_status_command_exits_critical(crashed):
     pool = crashed
     exe = shutil.which("xentui", path=str(Path(sys.executable).parent)) or shutil.which("xentui")
     assert exe, "the xentui command is not installed next to this Python"
-    proc = subprocess.run([exe, *status_argv(crashed, pool.audit_path, "--json")], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [exe, *status_argv(crashed, pool.audit_path, "--json")], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2, proc.stderr
     assert "VMS_NOT_RESTARTED" in {f["code"] for f in json.loads(proc.stdout)["findings"]}
 
@@ -113,8 +113,9 @@ async def test_dashboard_says_not_healthy_and_names_the_vms(crashed):
         class endpoints:
             console = "xen2"
 
-    app = XenTuiApp(lambda: observer_for(Sim, "xen2"), target_label="sim xen2", read_only=True,
-                    audit_path=crashed.audit_path)
+    app = XenTuiApp(
+        lambda: observer_for(Sim, "xen2"), target_label="sim xen2", read_only=True, audit_path=crashed.audit_path
+    )
     async with app.run_test(size=(80, 25)) as pilot:
         assert await wait_for(pilot, lambda: app.observation is not None, timeout=20), screen_text(app)
         await pilot.pause()
@@ -177,5 +178,3 @@ def test_recover_does_not_wait_for_vms_its_start_step_could_not_start(tmp_path, 
             assert recover.settled_unhealthy(observer.observe(), audit.records(), "another-run") == ""
     finally:
         pool.close()
-
-

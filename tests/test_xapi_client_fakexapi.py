@@ -38,9 +38,16 @@ class FakeXapi:
     """One fake host's xapi. `role` is "master" or "slave"; `emergency` is
     None or (code, *params), the stored error."""
 
-    def __init__(self, root: Path, *, name: str = "fake", role: str = "master",
-                 emergency: Optional[Tuple[str, ...]] = None, master_address: str = "10.0.0.1",
-                 password: str = "secret") -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        name: str = "fake",
+        role: str = "master",
+        emergency: Optional[Tuple[str, ...]] = None,
+        master_address: str = "10.0.0.1",
+        password: str = "secret",
+    ) -> None:
         self.name = name
         self.role = role
         self.emergency = emergency
@@ -130,8 +137,9 @@ class FakeXapi:
         wanted = {c.lower() for c in classes}
         with self._cond:
             if token == "":
-                events = [self._event(cls, "add", ref) for cls, recs in self.objects.items()
-                          if cls in wanted for ref in recs]
+                events = [
+                    self._event(cls, "add", ref) for cls, recs in self.objects.items() if cls in wanted for ref in recs
+                ]
             else:
                 try:
                     since = int(token.split(",")[0])

@@ -20,14 +20,16 @@ from xentui.xapi.transport import open_endpoint
 pytestmark = pytest.mark.sshd
 
 
-
 def _target(server, sim, host, tmp_path, **overrides):
     config = tmp_path / "ssh_config"
     config.write_text("")
     values = dict(
-        identity=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
-        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"), ssh_config=str(config),
-        xapi_socket=sim.endpoints.host(host).socket, connect_timeout=5.0,
+        identity=str(server.client_key_path),
+        known_hosts=str(server.known_hosts_path),
+        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"),
+        ssh_config=str(config),
+        xapi_socket=sim.endpoints.host(host).socket,
+        connect_timeout=5.0,
     )
     values.update(overrides)
     return parse_target(f"root@{server.host}:{server.port}", **values)

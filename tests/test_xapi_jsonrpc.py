@@ -21,8 +21,7 @@ from xentui.xapi.transport import open_endpoint
 
 def _client(sim, host: str, *, json: bool, timeout: float = 3.0) -> XapiClient:
     client = XapiClient(call_timeout=timeout, prefer_jsonrpc=json)
-    client.connect(open_endpoint(parse_target(f"sim:{sim.state_dir}/{host}")),
-                   password=sim.endpoints.root_password)
+    client.connect(open_endpoint(parse_target(f"sim:{sim.state_dir}/{host}")), password=sim.endpoints.root_password)
     return client
 
 
@@ -68,7 +67,7 @@ def _same(a: PoolSnapshot, b: PoolSnapshot) -> None:
 def test_json_and_xml_give_identical_snapshots(start_sim, scenario):
     sim = start_sim(scenario)
     # every host of the small pools; the master of `large`
-    hosts = sorted((h.name for h in sim.endpoints.hosts), key=lambda n: (len(n), n))[:1 if scenario == "large" else 3]
+    hosts = sorted((h.name for h in sim.endpoints.hosts), key=lambda n: (len(n), n))[: 1 if scenario == "large" else 3]
     compared = 0
     for host in hosts:
         # a hung host costs a login timeout: short, but enough for `large`
@@ -122,8 +121,10 @@ def test_session_invalid_over_jsonrpc_logs_in_again(start_sim):
 
 def test_decode_reply_error_forms():
     with pytest.raises(XapiFailure) as err:
-        jsonrpc.decode_reply(b'{"jsonrpc":"2.0","error":{"code":-32000,"message":"SESSION_INVALID",'
-                             b'"data":["OpaqueRef:x"]},"id":1}', "event.from")
+        jsonrpc.decode_reply(
+            b'{"jsonrpc":"2.0","error":{"code":-32000,"message":"SESSION_INVALID","data":["OpaqueRef:x"]},"id":1}',
+            "event.from",
+        )
     assert err.value.code == "SESSION_INVALID" and err.value.params == ("OpaqueRef:x",)
     with pytest.raises(XapiFailure) as err:
         jsonrpc.decode_reply(b'{"jsonrpc":"2.0","error":["MESSAGE_METHOD_UNKNOWN","x.y"],"id":0}', "x.y")
@@ -137,12 +138,14 @@ def test_decode_reply_error_forms():
 
 
 def test_lean_hook_builds_records_while_decoding():
-    body = (b'{"jsonrpc":"2.0","id":1,"result":{"token":"t1","valid_ref_counts":{},"events":['
-            b'{"id":"1","timestamp":"0","class":"VM","operation":"add","ref":"OpaqueRef:v",'
-            b'"snapshot":{"uuid":"u","name_label":"web","power_state":"Running","other_config":{"a":"b"},'
-            b'"is_a_template":false,"is_control_domain":false,"is_a_snapshot":false}},'
-            b'{"id":"2","timestamp":"0","class":"message","operation":"add","ref":"OpaqueRef:m",'
-            b'"snapshot":{"body":"ignored"}}]}}')
+    body = (
+        b'{"jsonrpc":"2.0","id":1,"result":{"token":"t1","valid_ref_counts":{},"events":['
+        b'{"id":"1","timestamp":"0","class":"VM","operation":"add","ref":"OpaqueRef:v",'
+        b'"snapshot":{"uuid":"u","name_label":"web","power_state":"Running","other_config":{"a":"b"},'
+        b'"is_a_template":false,"is_control_domain":false,"is_a_snapshot":false}},'
+        b'{"id":"2","timestamp":"0","class":"message","operation":"add","ref":"OpaqueRef:m",'
+        b'"snapshot":{"body":"ignored"}}]}}'
+    )
     reply = jsonrpc.decode_reply(body, "event.from", object_hook=lean_event_hook)
     snap = PoolSnapshot.from_event_from(reply)
     vm = snap.vms["OpaqueRef:v"]
@@ -154,10 +157,15 @@ def _ssh_target(server, sim, host, tmp_path):
     config = tmp_path / "ssh_config"
     config.write_text("")
     return parse_target(
-        f"root@{server.host}:{server.port}", identity=str(server.client_key_path),
-        known_hosts=str(server.known_hosts_path), accepted_known_hosts=str(tmp_path / "xentui_known_hosts"),
-        ssh_config=str(config), xapi_socket=sim.endpoints.host(host).socket,
-        xapi_port=sim.endpoints.host(host).port, connect_timeout=5.0)
+        f"root@{server.host}:{server.port}",
+        identity=str(server.client_key_path),
+        known_hosts=str(server.known_hosts_path),
+        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"),
+        ssh_config=str(config),
+        xapi_socket=sim.endpoints.host(host).socket,
+        xapi_port=sim.endpoints.host(host).port,
+        connect_timeout=5.0,
+    )
 
 
 @pytest.mark.sshd
@@ -197,8 +205,11 @@ def test_the_follow_loop_reads_events_through_jsonrpc(start_sim, unix_session):
         session.xenapi.login_with_password("root", sim.endpoints.root_password)
         vm = session.xenapi.VM.get_by_name_label("web01")[0]
         session.xenapi.VM.set_name_label(vm, "web01-json")
-        wait_until(lambda: any(v.name_label == "web01-json" for v in updates[-1].vms.values()), 10,
-                   what="the rename through an incremental event.from")
+        wait_until(
+            lambda: any(v.name_label == "web01-json" for v in updates[-1].vms.values()),
+            10,
+            what="the rename through an incremental event.from",
+        )
     finally:
         follower.stop(wait=False)
     assert follower.reloads == 1 and client.jsonrpc_calls >= 2
@@ -206,11 +217,13 @@ def test_the_follow_loop_reads_events_through_jsonrpc(start_sim, unix_session):
 
 
 def test_hostile_records_decode_to_defaults_or_one_clear_error():
-    body = (b'{"result":{"token":"t","events":['
-            b'{"class":[1],"operation":"add","ref":{"a":1},"snapshot":{"uuid":{"a":1}}},'
-            b'{"class":"host_metrics","operation":"add","ref":"r","snapshot":{"memory_total":1e400,'
-            b'"last_updated":{"x":1}}},'
-            b'{"class":"host","operation":"add","ref":"h","snapshot":{"software_version":[1],"PIFs":{"a":1}}}]}}')
+    body = (
+        b'{"result":{"token":"t","events":['
+        b'{"class":[1],"operation":"add","ref":{"a":1},"snapshot":{"uuid":{"a":1}}},'
+        b'{"class":"host_metrics","operation":"add","ref":"r","snapshot":{"memory_total":1e400,'
+        b'"last_updated":{"x":1}}},'
+        b'{"class":"host","operation":"add","ref":"h","snapshot":{"software_version":[1],"PIFs":{"a":1}}}]}}'
+    )
     snap = PoolSnapshot.from_event_from(jsonrpc.decode_reply(body, "event.from", object_hook=lean_event_hook))
     assert snap.raw["host_metrics"]["r"].memory_total == 0 and snap.raw["host"]["h"].pifs == ()
 

@@ -63,8 +63,15 @@ def test_follower_recovers_after_xapi_restart(start_sim):
     c = client()
     c.connect(unix_endpoint(sim, "xen1"))
     updates, errors = [], []
-    follower = SnapshotFollower(c, updates.append, on_error=errors.append, event_timeout=10.0,
-                                call_timeout=3.0, backoff_initial=0.02, backoff_cap=0.2).start()
+    follower = SnapshotFollower(
+        c,
+        updates.append,
+        on_error=errors.append,
+        event_timeout=10.0,
+        call_timeout=3.0,
+        backoff_initial=0.02,
+        backoff_cap=0.2,
+    ).start()
     try:
         wait_until(lambda: follower.reloads == 1, 5.0, what="first snapshot")
         ref = c.session_ref
@@ -86,8 +93,9 @@ def test_emergency_mode_follower_reports_the_stored_error(start_sim):
     c = client()
     c.connect(unix_endpoint(sim, "xen2"))
     errors = []
-    follower = SnapshotFollower(c, lambda s: None, on_error=errors.append,
-                                backoff_initial=0.02, backoff_cap=0.05).start()
+    follower = SnapshotFollower(
+        c, lambda s: None, on_error=errors.append, backoff_initial=0.02, backoff_cap=0.05
+    ).start()
     try:
         wait_until(lambda: errors, 5.0, what="an error")
     finally:
@@ -108,5 +116,6 @@ def test_large_pool_snapshot_is_one_call(start_sim):
     assert len(snapshot.hosts) == 64
     assert len(snapshot.guest_vms()) == 2000
     assert sum(snapshot.vm_count_by_host().values()) == sum(
-        1 for v in snapshot.guest_vms() if v.power_state in ("Running", "Paused"))
+        1 for v in snapshot.guest_vms() if v.power_state in ("Running", "Paused")
+    )
     c.close()

@@ -28,8 +28,16 @@ def _wait_for(predicate, timeout=5.0):
 def pool(tmp_path):
     fake = FakeXapi(tmp_path)
     metrics = fake.add("host_metrics", {"live": True, "memory_total": "1024"})
-    host = fake.add("host", {"name_label": "h0", "address": "10.0.0.1", "metrics": metrics,
-                             "software_version": {"xapi": "25.0"}, "enabled": True})
+    host = fake.add(
+        "host",
+        {
+            "name_label": "h0",
+            "address": "10.0.0.1",
+            "metrics": metrics,
+            "software_version": {"xapi": "25.0"},
+            "enabled": True,
+        },
+    )
     fake.add("pool", {"name_label": "p", "master": host})
     fake.add("vm", {"name_label": "web", "power_state": "Running", "resident_on": host})
     fake.add("message", {"name": "ignored: not subscribed"})
@@ -49,7 +57,7 @@ def client(pool):
 def test_load_snapshot_is_one_event_from_call(pool, client):
     before = list(pool.methods_called())
     snapshot = load_snapshot(client, timeout=2.0)
-    new_calls = pool.methods_called()[len(before):]
+    new_calls = pool.methods_called()[len(before) :]
     assert new_calls == ["event.from"]
     assert snapshot.pool.name_label == "p"
     assert snapshot.master.name_label == "h0"
@@ -83,8 +91,15 @@ def test_follower_applies_events_and_stops_promptly(pool, client):
 
 def test_follower_reloads_after_xapi_restart(pool, client):
     updates, errors = [], []
-    follower = SnapshotFollower(client, updates.append, on_error=errors.append,
-                                event_timeout=10.0, call_timeout=2.0, backoff_initial=0.02, backoff_cap=0.1)
+    follower = SnapshotFollower(
+        client,
+        updates.append,
+        on_error=errors.append,
+        event_timeout=10.0,
+        call_timeout=2.0,
+        backoff_initial=0.02,
+        backoff_cap=0.1,
+    )
     follower.start()
     try:
         assert _wait_for(lambda: follower.reloads == 1)
@@ -103,9 +118,16 @@ def test_follower_reloads_after_xapi_restart(pool, client):
 
 def test_follower_reports_a_hung_peer_as_timeout(pool, client):
     errors = []
-    follower = SnapshotFollower(client, lambda s: None, on_error=errors.append,
-                                event_timeout=10.0, call_timeout=0.3, snapshot_timeout=0.3,
-                                backoff_initial=0.02, backoff_cap=0.05)
+    follower = SnapshotFollower(
+        client,
+        lambda s: None,
+        on_error=errors.append,
+        event_timeout=10.0,
+        call_timeout=0.3,
+        snapshot_timeout=0.3,
+        backoff_initial=0.02,
+        backoff_cap=0.05,
+    )
     pool.hang()
     try:
         follower.start()
@@ -142,19 +164,44 @@ def test_follower_with_hand_written_replies():
     host = "OpaqueRef:h"
     full = {
         "events": [
-            {"id": "1", "timestamp": "0.0", "class": "host", "operation": "add", "ref": host,
-             "snapshot": {"name_label": "a", "uuid": "u1"}},  # missing most fields: tolerated
-            {"id": "2", "timestamp": "0.0", "class": "pool", "operation": "add", "ref": "OpaqueRef:p",
-             "snapshot": {"name_label": "pool", "master": host}},
+            {
+                "id": "1",
+                "timestamp": "0.0",
+                "class": "host",
+                "operation": "add",
+                "ref": host,
+                "snapshot": {"name_label": "a", "uuid": "u1"},
+            },  # missing most fields: tolerated
+            {
+                "id": "2",
+                "timestamp": "0.0",
+                "class": "pool",
+                "operation": "add",
+                "ref": "OpaqueRef:p",
+                "snapshot": {"name_label": "pool", "master": host},
+            },
         ],
         "valid_ref_counts": {"host": 1},
         "token": "00000000000000000002,00000000000000000000",
     }
-    mod = {"events": [{"id": "3", "class": "host", "operation": "mod", "ref": host,
-                       "snapshot": {"name_label": "b", "uuid": "u1", "enabled": False}}],
-           "valid_ref_counts": {}, "token": "00000000000000000003,00000000000000000000"}
-    delete = {"events": [{"id": "4", "class": "host", "operation": "del", "ref": host}],
-              "valid_ref_counts": {}, "token": "00000000000000000004,00000000000000000000"}
+    mod = {
+        "events": [
+            {
+                "id": "3",
+                "class": "host",
+                "operation": "mod",
+                "ref": host,
+                "snapshot": {"name_label": "b", "uuid": "u1", "enabled": False},
+            }
+        ],
+        "valid_ref_counts": {},
+        "token": "00000000000000000003,00000000000000000000",
+    }
+    delete = {
+        "events": [{"id": "4", "class": "host", "operation": "del", "ref": host}],
+        "valid_ref_counts": {},
+        "token": "00000000000000000004,00000000000000000000",
+    }
     client = _ScriptedClient([full, mod, "garbage", delete])
     updates, errors = [], []
     follower = SnapshotFollower(client, updates.append, on_error=errors.append, backoff_initial=0.01).start()

@@ -61,8 +61,9 @@ class Prepared:
     removed_leftovers: List[str] = field(default_factory=list)
 
 
-def ensure_identity(environ: MutableMapping[str, str], uid: int,
-                    getpwuid: Callable[[int], "pwd.struct_passwd"] = pwd.getpwuid) -> Dict[str, str]:
+def ensure_identity(
+    environ: MutableMapping[str, str], uid: int, getpwuid: Callable[[int], "pwd.struct_passwd"] = pwd.getpwuid
+) -> Dict[str, str]:
     """Fill HOME and USER from the passwd entry; raise EnvironmentProblem when
     neither the environment nor the passwd database can say."""
     try:
@@ -74,7 +75,8 @@ def ensure_identity(environ: MutableMapping[str, str], uid: int,
         if entry is None or not entry.pw_dir:
             raise EnvironmentProblem(
                 f"HOME is not set and user id {uid} has no passwd entry: set HOME "
-                f"(for example HOME=/root) so xentui knows where its config and audit log go")
+                f"(for example HOME=/root) so xentui knows where its config and audit log go"
+            )
         changed["HOME"] = entry.pw_dir
     if not (environ.get("USER") or environ.get("LOGNAME")):
         if entry is not None:
@@ -83,7 +85,8 @@ def ensure_identity(environ: MutableMapping[str, str], uid: int,
             changed["USER"] = "root"  # uid 0 is root by definition (xsconsole's wrapper does the same)
         else:
             raise EnvironmentProblem(
-                f"USER is not set and user id {uid} has no passwd entry: set USER to your user name")
+                f"USER is not set and user id {uid} has no passwd entry: set USER to your user name"
+            )
     environ.update(changed)
     return changed
 
@@ -93,9 +96,13 @@ def _xdg_dirs_set(environ: MutableMapping[str, str]) -> bool:
     return bool(state and environ.get("XDG_CONFIG_HOME") and environ.get("XDG_DATA_HOME"))
 
 
-def ensure_ca_paths(environ: MutableMapping[str, str], *,
-                    default_paths: Optional[ssl.DefaultVerifyPaths] = None,
-                    ca_files: Iterable[str] = CA_FILES, ca_dirs: Iterable[str] = CA_DIRS) -> Dict[str, str]:
+def ensure_ca_paths(
+    environ: MutableMapping[str, str],
+    *,
+    default_paths: Optional[ssl.DefaultVerifyPaths] = None,
+    ca_files: Iterable[str] = CA_FILES,
+    ca_dirs: Iterable[str] = CA_DIRS,
+) -> Dict[str, str]:
     """Point OpenSSL at this host's CA store when its compiled-in one is absent."""
     if environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR"):
         return {}  # the user chose
@@ -137,9 +144,14 @@ def ensure_locale(environ: MutableMapping[str, str]) -> Dict[str, str]:
     return changed
 
 
-def clean_leftovers(tmp_root: Path, *, own: Iterable[str] = (), now: Optional[float] = None,
-                    in_use: Optional[Callable[[Path], bool]] = None,
-                    min_age_s: float = LEFTOVER_MIN_AGE_S) -> List[str]:
+def clean_leftovers(
+    tmp_root: Path,
+    *,
+    own: Iterable[str] = (),
+    now: Optional[float] = None,
+    in_use: Optional[Callable[[Path], bool]] = None,
+    min_age_s: float = LEFTOVER_MIN_AGE_S,
+) -> List[str]:
     """Remove unpacked copies of a killed single-file run that no process uses.
 
     Only directories this user owns and that look like the bundle's layers
@@ -161,8 +173,12 @@ def clean_leftovers(tmp_root: Path, *, own: Iterable[str] = (), now: Optional[fl
         except OSError:
             continue
         path = Path(entry.path)
-        if (not entry.is_dir(follow_symlinks=False) or info.st_uid != os.getuid()
-                or os.path.realpath(path) in own_paths or now - info.st_mtime < min_age_s):
+        if (
+            not entry.is_dir(follow_symlinks=False)
+            or info.st_uid != os.getuid()
+            or os.path.realpath(path) in own_paths
+            or now - info.st_mtime < min_age_s
+        ):
             continue
         if entry.name.startswith("staticx-") and not (path / ".staticx.interp").exists():
             continue

@@ -41,8 +41,8 @@ import time
 from typing import List, Optional, Sequence, TextIO
 
 from xentui.recovery import audit as au
-from xentui.recovery import peers as pv
 from xentui.recovery import open_run as shared_open_run
+from xentui.recovery import peers as pv
 from xentui.recovery import run_record
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.diagnosis import with_run_record
@@ -71,30 +71,52 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "Exit codes:" + (__doc__ or "").split("Exit codes:", 1)[-1]
-    parser.add_argument("target", nargs="?", default=None,
-                        help="local (default), [ssh://]user@host, https://host, sim:STATE_DIR[/HOST]")
+    parser.add_argument(
+        "target", nargs="?", default=None, help="local (default), [ssh://]user@host, https://host, sim:STATE_DIR[/HOST]"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--plan", action="store_true", help="print the runbook; change nothing (default)")
     mode.add_argument("--run", action="store_true", help="run the plan non-interactively")
     parser.add_argument("--json", action="store_true", help="--plan: print findings and plan as JSON")
-    parser.add_argument("--confirm-dead", metavar="HOST", action="append", default=[],
-                        help="attest that HOST is powered off / fenced (repeatable); required for "
-                             "promotion and for resetting its VMs")
-    parser.add_argument("--keep-master", metavar="HOST", default="",
-                        help="with two masters: the one to keep (the other is demoted)")
-    parser.add_argument("--prefer-master", metavar="HOST", default="",
-                        help="add a later step handing the master role to HOST once healthy")
-    parser.add_argument("--later", action="store_true",
-                        help="--run: also run the 'later' steps that change the pool (re-enable HA, "
-                             "designate master); the database backup always runs")
-    parser.add_argument("--read-only", action="store_true",
-                        help="--run: audit what would run, execute nothing")
-    parser.add_argument("--audit-log", metavar="FILE", default=None,
-                        help="audit log (default: $XENTUI_STATE_DIR or the user state dir /audit.jsonl)")
-    parser.add_argument("--verify-timeout", metavar="S", type=float, default=120.0,
-                        help="--run: seconds to wait for the pool to verify healthy at the end (default 120)")
-    parser.add_argument("--probe-timeout", metavar="S", type=float, default=1.0,
-                        help="seconds for each peer TCP probe (default 1)")
+    parser.add_argument(
+        "--confirm-dead",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="attest that HOST is powered off / fenced (repeatable); required for promotion and for resetting its VMs",
+    )
+    parser.add_argument(
+        "--keep-master", metavar="HOST", default="", help="with two masters: the one to keep (the other is demoted)"
+    )
+    parser.add_argument(
+        "--prefer-master",
+        metavar="HOST",
+        default="",
+        help="add a later step handing the master role to HOST once healthy",
+    )
+    parser.add_argument(
+        "--later",
+        action="store_true",
+        help="--run: also run the 'later' steps that change the pool (re-enable HA, "
+        "designate master); the database backup always runs",
+    )
+    parser.add_argument("--read-only", action="store_true", help="--run: audit what would run, execute nothing")
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        default=None,
+        help="audit log (default: $XENTUI_STATE_DIR or the user state dir /audit.jsonl)",
+    )
+    parser.add_argument(
+        "--verify-timeout",
+        metavar="S",
+        type=float,
+        default=120.0,
+        help="--run: seconds to wait for the pool to verify healthy at the end (default 120)",
+    )
+    parser.add_argument(
+        "--probe-timeout", metavar="S", type=float, default=1.0, help="seconds for each peer TCP probe (default 1)"
+    )
     parser.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)
     add_target_arguments(parser)
 
@@ -120,14 +142,21 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"xentui recover: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    observer = Observer(target, password=password, call_timeout=target.call_timeout,
-                        connect_timeout=target.connect_timeout, probe_timeout=args.probe_timeout,
-                        read_only=bool(args.read_only or not args.run))
+    observer = Observer(
+        target,
+        password=password,
+        call_timeout=target.call_timeout,
+        connect_timeout=target.connect_timeout,
+        probe_timeout=args.probe_timeout,
+        read_only=bool(args.read_only or not args.run),
+    )
     try:
         obs = observer.observe()
         if obs.snapshot is None and obs.ground_truth is None:
-            print(f"xentui recover: cannot observe {target.label}: {obs.connection.state} "
-                  f"{obs.connection.detail}", file=err)
+            print(
+                f"xentui recover: cannot observe {target.label}: {obs.connection.state} {obs.connection.detail}",
+                file=err,
+            )
             return EXIT_NO_OBSERVATION
         unknown = _unknown_host_options(obs, args)
         if unknown:
@@ -207,19 +236,28 @@ def render_plan(obs: Observation, plan: Plan) -> str:
     asked = {v.host_name for v in obs.peer_views if v.reach != pv.NOT_ASKED}
     unasked = [p.host_name for p in (gt.peers if gt is not None else ()) if p.answers and p.host_name not in asked]
     if unasked:
-        notes.append("Not asked which role they play (no xapi password given): " + ", ".join(unasked)
-                     + ". Their port is open, so they count as alive. Pass --password-env VAR to check.")
+        notes.append(
+            "Not asked which role they play (no xapi password given): "
+            + ", ".join(unasked)
+            + ". Their port is open, so they count as alive. Pass --password-env VAR to check."
+        )
     for note in notes:
         lines.append(f"NOTE: {note}")
     if notes:
         lines.append("")
     if not plan.steps:
-        lines.append("No recovery steps: nothing to do." if obs.worst < Severity.WARNING
-                     else "No automatic steps for these findings; see the explanations above.")
+        lines.append(
+            "No recovery steps: nothing to do."
+            if obs.worst < Severity.WARNING
+            else "No automatic steps for these findings; see the explanations above."
+        )
         return "\n".join(lines) + "\n"
     if plan.requires_fenced:
-        lines.append("To run it: xentui recover --run " + " ".join(f"--confirm-dead {h}" for h in plan.requires_fenced)
-                     + "   (only after making sure those hosts are powered off)")
+        lines.append(
+            "To run it: xentui recover --run "
+            + " ".join(f"--confirm-dead {h}" for h in plan.requires_fenced)
+            + "   (only after making sure those hosts are powered off)"
+        )
         lines.append("")
     n = 0
     for phase, title in (("now", "Steps now"), ("later", "Later (back to normal)")):
@@ -257,9 +295,14 @@ def _healthy(obs: Observation) -> bool:
 
 
 def _findings_record(audit: AuditLog, run_id: str, obs: Observation, label: str) -> None:
-    audit.record(run_id, FINDINGS, host=obs.this_host_name, outcome=label,
-                 inputs={"findings": [f.to_json() for f in obs.findings]},
-                 detail=", ".join(f.code.value for f in obs.findings))
+    audit.record(
+        run_id,
+        FINDINGS,
+        host=obs.this_host_name,
+        outcome=label,
+        inputs={"findings": [f.to_json() for f in obs.findings]},
+        detail=", ".join(f.code.value for f in obs.findings),
+    )
 
 
 def _refusal(out: TextIO, audit: AuditLog, run_id: str, message: str) -> int:
@@ -282,10 +325,19 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
     run_id = open_run or au.new_run_id()
     run_records = [r for r in records if r.run_id == run_id] if open_run else []
     progress = au.progress_from_audit(run_records)
-    audit.record(run_id, au.RUN_START, host=obs.this_host_name, outcome="resumed" if open_run else "started",
-                 inputs={"target": observer.target.label, "confirm_dead": list(args.confirm_dead),
-                         "keep_master": args.keep_master, "read_only": bool(args.read_only)},
-                 detail=f"xentui recover --run on {observer.target.label}")
+    audit.record(
+        run_id,
+        au.RUN_START,
+        host=obs.this_host_name,
+        outcome="resumed" if open_run else "started",
+        inputs={
+            "target": observer.target.label,
+            "confirm_dead": list(args.confirm_dead),
+            "keep_master": args.keep_master,
+            "read_only": bool(args.read_only),
+        },
+        detail=f"xentui recover --run on {observer.target.label}",
+    )
     if not args.read_only:
         # Before any step: which VMs ran where when the incident began, so a
         # resumed run knows them after declare_dead has reset them.
@@ -306,20 +358,30 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
     for name in args.confirm_dead:
         host = sit.snap.host_by_name(name)
         if host is None:
-            return _refusal(out, audit, run_id, f"--confirm-dead {name}: no such host in the pool "
-                            f"(hosts: {', '.join(sorted(h.name_label for h in sit.snap.hosts.values()))})")
+            return _refusal(
+                out,
+                audit,
+                run_id,
+                f"--confirm-dead {name}: no such host in the pool "
+                f"(hosts: {', '.join(sorted(h.name_label for h in sit.snap.hosts.values()))})",
+            )
         if sit.is_this(host):
             return _refusal(out, audit, run_id, f"--confirm-dead {name}: that is this host")
         st = sit.state(host)
         if st.reach == pv.ANSWERS:
-            return _refusal(out, audit, run_id, f"--confirm-dead {name}: {name} ANSWERS, it is not dead "
-                            f"({st.evidence})")
+            return _refusal(
+                out, audit, run_id, f"--confirm-dead {name}: {name} ANSWERS, it is not dead ({st.evidence})"
+            )
         if st.reach == pv.HUNG:
-            return _refusal(out, audit, run_id, f"--confirm-dead {name}: {name} still accepts connections "
-                            f"(xapi hung, machine on). Power it off through its BMC first ({st.evidence})")
+            return _refusal(
+                out,
+                audit,
+                run_id,
+                f"--confirm-dead {name}: {name} still accepts connections "
+                f"(xapi hung, machine on). Power it off through its BMC first ({st.evidence})",
+            )
 
-    executor = PlanExecutor(observer, audit, read_only=bool(args.read_only), time_scale=args.time_scale,
-                            run_id=run_id)
+    executor = PlanExecutor(observer, audit, read_only=bool(args.read_only), time_scale=args.time_scale, run_id=run_id)
     executor.mark_completed(k for k, v in progress.items() if v in ("done", "skipped"))
     for name in args.confirm_dead:
         executor.attest_fenced(name)
@@ -331,8 +393,12 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
         return EXIT_OK
     if any(s.kind == "keep-master" for s in plan.steps) and not args.keep_master:
         masters = next(s.choice for s in plan.steps if s.kind == "keep-master")
-        return _refusal(out, audit, run_id, "two masters: " + ", ".join(masters)
-                        + ". Choose the one to keep with --keep-master HOST")
+        return _refusal(
+            out,
+            audit,
+            run_id,
+            "two masters: " + ", ".join(masters) + ". Choose the one to keep with --keep-master HOST",
+        )
     missing = [h for h in plan.requires_fenced if h not in executor.fenced]
     if missing:
         hints = []
@@ -340,10 +406,16 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
             host = sit.snap.host_by_name(h)
             if host is not None and sit.state(host).reach == pv.HUNG:
                 hints.append(f"{h} still accepts connections: power it off first")
-        return _refusal(out, audit, run_id, "this plan resets or replaces "
-                        + ", ".join(missing) + "; attest each is powered off with "
-                        + " ".join(f"--confirm-dead {h}" for h in missing)
-                        + (" (" + "; ".join(hints) + ")" if hints else ""))
+        return _refusal(
+            out,
+            audit,
+            run_id,
+            "this plan resets or replaces "
+            + ", ".join(missing)
+            + "; attest each is powered off with "
+            + " ".join(f"--confirm-dead {h}" for h in missing)
+            + (" (" + "; ".join(hints) + ")" if hints else ""),
+        )
 
     last_message = [""]
 
@@ -379,8 +451,10 @@ def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO)
             return EXIT_REFUSED
         if result.status == "failed":
             audit.record(run_id, au.RUN_END, outcome="failed", detail=f"{step.id}: {result.detail}")
-            out.write(f"Stopped at {step.id}. Fix the cause, then run the same command again to resume.\n"
-                      f"Audit log: {audit.path}\n")
+            out.write(
+                f"Stopped at {step.id}. Fix the cause, then run the same command again to resume.\n"
+                f"Audit log: {audit.path}\n"
+            )
             return EXIT_FAILED
         if step.kind in ("promote", "demote-master", "keep-master") and rounds < 50:
             # The pool changed shape: re-plan from a fresh look (the rest may differ).
@@ -404,13 +478,24 @@ def _wanted(step: Step, args: argparse.Namespace) -> bool:
 def ha_to_reenable(records: Sequence[au.AuditRecord]) -> bool:
     """HA was armed when a recovery started (HA_ARMED recorded) and no
     enable-ha step has succeeded since."""
-    armed_at = max((r.ts for r in records if r.kind == FINDINGS
-                    and any(f.get("code") == Code.HA_ARMED.value for f in r.inputs.get("findings") or [])),
-                   default=None)
+    armed_at = max(
+        (
+            r.ts
+            for r in records
+            if r.kind == FINDINGS and any(f.get("code") == Code.HA_ARMED.value for f in r.inputs.get("findings") or [])
+        ),
+        default=None,
+    )
     if armed_at is None:
         return False
-    enabled_at = max((r.ts for r in records if r.kind == au.STEP_END and r.step_id == "enable-ha"
-                      and r.outcome in ("done", "skipped")), default=None)
+    enabled_at = max(
+        (
+            r.ts
+            for r in records
+            if r.kind == au.STEP_END and r.step_id == "enable-ha" and r.outcome in ("done", "skipped")
+        ),
+        default=None,
+    )
     return enabled_at is None or enabled_at < armed_at
 
 
@@ -420,15 +505,25 @@ def _build(obs: Observation, args: argparse.Namespace, records: Sequence[au.Audi
     re-enabled if any recovery found it armed and it was not re-enabled since."""
     from xentui.recovery.plan_builder import build
 
-    return build(obs, keep_master=args.keep_master, preferred_master=args.prefer_master,
-                 reenable_ha=ha_to_reenable(records), run_record=run_record.from_records(records, run_id))
+    return build(
+        obs,
+        keep_master=args.keep_master,
+        preferred_master=args.prefer_master,
+        reenable_ha=ha_to_reenable(records),
+        run_record=run_record.from_records(records, run_id),
+    )
 
 
 def _merge(old: Plan, new: Plan, executed) -> Plan:
     """The new plan's steps, minus those already executed in this process."""
     steps = tuple(s for s in new.steps if s.id not in executed)
-    return Plan(steps=steps, finding_codes=new.finding_codes, console_host=new.console_host,
-                created_at=new.created_at, notes=new.notes)
+    return Plan(
+        steps=steps,
+        finding_codes=new.finding_codes,
+        console_host=new.console_host,
+        created_at=new.created_at,
+        notes=new.notes,
+    )
 
 
 def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
@@ -450,8 +545,9 @@ def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Names
             out.write(f"  {f.severity.label.upper():8} {f.code.value:20} {f.summary}\n")
         return EXIT_OK
     codes = ", ".join(f.code.value for f in obs.findings if f.severity >= Severity.WARNING)
-    audit.record(run_id, au.RUN_END, outcome="not-healthy",
-                 detail=codes + (f"; not waited for: {settled}" if settled else ""))
+    audit.record(
+        run_id, au.RUN_END, outcome="not-healthy", detail=codes + (f"; not waited for: {settled}" if settled else "")
+    )
     if settled:
         out.write("The steps ran but the pool is NOT healthy, and waiting will not change it:\n")
     else:
@@ -459,8 +555,10 @@ def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Names
     for f in obs.findings:
         out.write(f"  {f.severity.label.upper():8} {f.code.value:20} {f.summary}\n")
     if settled:
-        out.write(f"{settled}\nNothing else starts them: fix the cause, then run the same command again "
-                  f"(or start them by hand). Audit log: {audit.path}\n")
+        out.write(
+            f"{settled}\nNothing else starts them: fix the cause, then run the same command again "
+            f"(or start them by hand). Audit log: {audit.path}\n"
+        )
     return EXIT_NOT_HEALTHY
 
 

@@ -260,8 +260,9 @@ def _this_ref_in(snapshot: PoolSnapshot, obs: Observation, client: Any, endpoint
     return ""
 
 
-def view_from_observation(obs: Observation, *, call_timeout: float, client: Any = None, endpoint: Any = None,
-                          target: Optional[Target] = None) -> StatusView:
+def view_from_observation(
+    obs: Observation, *, call_timeout: float, client: Any = None, endpoint: Any = None, target: Optional[Target] = None
+) -> StatusView:
     """What `render_status` / `status_json` show, from one Observer observation."""
     live = obs.snapshot is not None and obs.snapshot_source.startswith("xapi")
     snapshot = obs.snapshot if live else None
@@ -306,7 +307,9 @@ def _host_role(snapshot: PoolSnapshot, ref: str) -> str:
 def _host_rows(snapshot: PoolSnapshot) -> List[Dict[str, Any]]:
     counts = snapshot.vm_count_by_host()
     rows = []
-    hosts = sorted(snapshot.hosts.items(), key=lambda item: (_host_role(snapshot, item[0]) != "master", item[1].name_label))
+    hosts = sorted(
+        snapshot.hosts.items(), key=lambda item: (_host_role(snapshot, item[0]) != "master", item[1].name_label)
+    )
     for ref, host in hosts:
         rows.append(
             {
@@ -380,15 +383,24 @@ def status_json(view: Any) -> Dict[str, Any]:
             {"at": emergency.since, "source": emergency.since_source} if emergency.since is not None else None
         )
         this_json["emergency_reason"] = (
-            {"code": emergency.reason_code, "params": list(emergency.reason_params),
-             "title": explain(emergency.reason_code, emergency.reason_params, in_emergency=True).title}
-            if emergency.reason_code else None
+            {
+                "code": emergency.reason_code,
+                "params": list(emergency.reason_params),
+                "title": explain(emergency.reason_code, emergency.reason_params, in_emergency=True).title,
+            }
+            if emergency.reason_code
+            else None
         )
     findings = tuple(getattr(view, "findings", ()) or ())
     result: Dict[str, Any] = {
         "findings": [
-            {"code": f.code.value, "severity": f.severity.label, "host": f.host, "summary": f.summary,
-             "evidence": list(f.evidence)}
+            {
+                "code": f.code.value,
+                "severity": f.severity.label,
+                "host": f.host,
+                "summary": f.summary,
+                "evidence": list(f.evidence),
+            }
             for f in findings
         ],
         "worst": max((f.severity for f in findings), default=Severity.OK).label,
@@ -399,9 +411,14 @@ def status_json(view: Any) -> Dict[str, Any]:
         "hosts": hosts_json,
         "snapshot_source": getattr(view, "snapshot_source", "") or "",
         "snapshot_error": (
-            {"code": snapshot_error.code, "title": snapshot_error.title, "meaning": snapshot_error.meaning,
-             "next_step": snapshot_error.next_step}
-            if snapshot_error is not None else None
+            {
+                "code": snapshot_error.code,
+                "title": snapshot_error.title,
+                "meaning": snapshot_error.meaning,
+                "next_step": snapshot_error.next_step,
+            }
+            if snapshot_error is not None
+            else None
         ),
     }
     return result
@@ -425,12 +442,16 @@ def render_status(view: Any) -> str:
     this_name = getattr(view, "this_host_name", "") or ""
     if emergency is not None and emergency.in_emergency:
         exp = explain(emergency.reason_code or "HOST_STILL_BOOTING", emergency.reason_params, in_emergency=True)
-        lines.append(f"This host:     {_p(this_name or '?')} is in EMERGENCY MODE: {_p(exp.title)}"
-                     + (f" ({_p(emergency.reason_code)})" if emergency.reason_code else ""))
+        lines.append(
+            f"This host:     {_p(this_name or '?')} is in EMERGENCY MODE: {_p(exp.title)}"
+            + (f" ({_p(emergency.reason_code)})" if emergency.reason_code else "")
+        )
         if emergency.since is not None:
             age = max(0.0, (getattr(view, "at", 0.0) or time.time()) - emergency.since)
-            lines.append(f"               xapi (re)started into emergency mode at {_stamp(emergency.since)} "
-                         f"({_age_text(age).replace(' old', ' ago')}; mtime of its pid file)")
+            lines.append(
+                f"               xapi (re)started into emergency mode at {_stamp(emergency.since)} "
+                f"({_age_text(age).replace(' old', ' ago')}; mtime of its pid file)"
+            )
     lines.append("")
 
     if snapshot is None or snapshot.pool is None:
@@ -449,8 +470,10 @@ def render_status(view: Any) -> str:
     pool = snapshot.pool
     master = snapshot.master
     master_text = _p(f"{master.name_label} ({master.address})" if master else pool.master)
-    lines.append(f"Pool:          {_p(pool.name_label or pool.uuid)}   master: {master_text}"
-                 + ("   HA: on" if pool.ha_enabled else ""))
+    lines.append(
+        f"Pool:          {_p(pool.name_label or pool.uuid)}   master: {master_text}"
+        + ("   HA: on" if pool.ha_enabled else "")
+    )
     if this_ref and this_ref in snapshot.hosts:
         host = snapshot.hosts[this_ref]
         lines.append(f"This host:     {_p(host.name_label)} ({_host_role(snapshot, this_ref)}, {_p(host.address)})")
@@ -485,8 +508,10 @@ def _liveness_disagreements(view: Any, snapshot: PoolSnapshot) -> List[str]:
     for row in _host_rows(snapshot):
         probe = probes.get(row["address"])
         if row["live"] and probe is not None and not probe.answers:
-            out.append(f"  note: LIVE is what xapi's record says; {_p(row['name'])}'s xapi port "
-                       f"{probe.outcome} to a tcp probe just now")
+            out.append(
+                f"  note: LIVE is what xapi's record says; {_p(row['name'])}'s xapi port "
+                f"{probe.outcome} to a tcp probe just now"
+            )
     return out
 
 
@@ -514,8 +539,13 @@ def _host_files_json(view: Any) -> Optional[Dict[str, Any]]:
     now = getattr(view, "at", 0.0) or time.time()
 
     def fact_json(fact: Any, value: Any) -> Dict[str, Any]:
-        return {"source": fact.source, "as_of": fact.observed_at, "age_s": round(max(0.0, now - fact.observed_at), 1),
-                "error": fact.error or None, "value": value if fact.ok else None}
+        return {
+            "source": fact.source,
+            "as_of": fact.observed_at,
+            "age_s": round(max(0.0, now - fact.observed_at), 1),
+            "error": fact.error or None,
+            "value": value if fact.ok else None,
+        }
 
     role = gt.pool_role.value if gt.pool_role.ok else None
     inv = gt.inventory.value if gt.inventory.ok else None
@@ -525,11 +555,19 @@ def _host_files_json(view: Any) -> Optional[Dict[str, Any]]:
     for row in hosts:
         row.pop("live", None)  # state.db's host_metrics.live is as stale as the file: not shown
     return {
-        "pool_conf": fact_json(gt.pool_role, {"role": role.role, "master_address": role.master_address} if role else None),
+        "pool_conf": fact_json(
+            gt.pool_role, {"role": role.role, "master_address": role.master_address} if role else None
+        ),
         "management_interface": fact_json(
             gt.management_link,
-            {"interface": link.ifname, "operstate": link.operstate, "carrier": link.carrier,
-             "ipv4": [f"{a.address}/{a.prefixlen}" for a in link.ipv4]} if link else None,
+            {
+                "interface": link.ifname,
+                "operstate": link.operstate,
+                "carrier": link.carrier,
+                "ipv4": [f"{a.address}/{a.prefixlen}" for a in link.ipv4],
+            }
+            if link
+            else None,
         ),
         "inventory_management_interface": inv.management_interface if inv else None,
         "state_db": fact_json(gt.state_db, {"hosts": hosts} if gt.state_db.ok else None),
@@ -557,15 +595,19 @@ def _host_files_lines(view: Any) -> List[str]:
         lines.append(_p(f"  Management: {link.ifname} {addrs}, link {link.operstate}   ({gt.management_link.source})"))
     else:
         iface = gt.inventory.value.management_interface if gt.inventory.ok else ""
-        lines.append(_p(f"  Management: {iface or '?'} unknown ({gt.management_link.source}: {gt.management_link.error})"))
+        lines.append(
+            _p(f"  Management: {iface or '?'} unknown ({gt.management_link.source}: {gt.management_link.error})")
+        )
     fallback: Optional[PoolSnapshot] = getattr(view, "fallback_snapshot", None)
     if gt.state_db.ok and fallback is not None:
         lines.append(f"  Hosts ({_fact_label(gt.state_db, now)}):")
         this_name = getattr(view, "this_host_name", "") or ""
         for row in _host_rows(fallback):
             mark = "*" if row["name"] == this_name else " "
-            lines.append(f"  {mark} {_p(row['name'])[:16]:<16} {row['role']:<7} {_p(row['address'])[:16]:<16} "
-                         f"{_p(row['xapi_version'])[:10]:<10} {row['resident_vms']:>4} VMs")
+            lines.append(
+                f"  {mark} {_p(row['name'])[:16]:<16} {row['role']:<7} {_p(row['address'])[:16]:<16} "
+                f"{_p(row['xapi_version'])[:10]:<10} {row['resident_vms']:>4} VMs"
+            )
     elif not gt.state_db.ok:
         lines.append(f"  Hosts:      unknown ({_p(gt.state_db.source)}: {_p(gt.state_db.error)})")
     return lines
@@ -589,12 +631,20 @@ def _findings_lines(view: Any) -> List[str]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", nargs="?", default=None,
-                        help="where xapi is: local (default), [ssh://]root@host, https://host, sim:DIR/HOST")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        default=None,
+        help="where xapi is: local (default), [ssh://]root@host, https://host, sim:DIR/HOST",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--audit-log", metavar="FILE", default=None,
-                        help="the recovery audit log whose open run's workload counts for health "
-                             "(default: $XENTUI_STATE_DIR or the user state dir /audit.jsonl)")
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        default=None,
+        help="the recovery audit log whose open run's workload counts for health "
+        "(default: $XENTUI_STATE_DIR or the user state dir /audit.jsonl)",
+    )
     add_target_arguments(parser)
 
 
@@ -640,9 +690,13 @@ def run(args: argparse.Namespace) -> int:
     # Over http(s) we are not on a pool host: no host files, and the peers'
     # xapi ports are guesses (443, or the target's port), so only what this
     # xapi says is used. Local, SSH and simulator targets also ask the peers.
-    observer = Observer(target, call_timeout=target.call_timeout, connect_timeout=target.connect_timeout,
-                        probe_timeout=min(1.0, target.call_timeout),
-                        ask_peers=target.kind not in ("http", "https"))
+    observer = Observer(
+        target,
+        call_timeout=target.call_timeout,
+        connect_timeout=target.connect_timeout,
+        probe_timeout=min(1.0, target.call_timeout),
+        ask_peers=target.kind not in ("http", "https"),
+    )
     try:
         try:
             endpoint = observer.open_endpoint()
@@ -654,8 +708,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"xentui status: {exc}", file=sys.stderr)
             return EXIT_USAGE
         if password is None and not getattr(endpoint, "preauthenticated_root", False):
-            print(f"xentui status: cannot connect to {target.label}: a password is needed "
-                  "(use --password-env VAR, or run on a terminal to be asked)", file=sys.stderr)
+            print(
+                f"xentui status: cannot connect to {target.label}: a password is needed "
+                "(use --password-env VAR, or run on a terminal to be asked)",
+                file=sys.stderr,
+            )
             return EXIT_CANNOT_CONNECT
         if password is not None:
             observer.set_password(password)
@@ -664,8 +721,9 @@ def run(args: argparse.Namespace) -> int:
         obs = judge.apply(observer.observe())
         if judge.problem:
             print(_p(f"xentui status: warning: {judge.problem}"), file=sys.stderr)
-        view = view_from_observation(obs, call_timeout=target.call_timeout, client=observer.client,
-                                     endpoint=endpoint, target=target)
+        view = view_from_observation(
+            obs, call_timeout=target.call_timeout, client=observer.client, endpoint=endpoint, target=target
+        )
         connected = obs.connection.session_kind is not SessionKind.NONE
         if not connected and obs.ground_truth is None:
             # Nothing else to show: one clear line.
@@ -678,15 +736,19 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(render_status(view))
         if not connected:
-            print(_p(f"xentui status: cannot connect to xapi on {target.label}: {obs.connection.detail}"),
-                  file=sys.stderr)
+            print(
+                _p(f"xentui status: cannot connect to xapi on {target.label}: {obs.connection.detail}"), file=sys.stderr
+            )
             return EXIT_CANNOT_CONNECT
         code = exit_code_for(view)
         if judge.unreadable and code == 0:
             # Never claim health that isn't there: an unreadable audit log may
             # hide an interrupted recovery whose VMs are still down.
-            print("xentui status: not reported healthy: the audit log could not be read, so VMs an "
-                  "interrupted recovery left down cannot be ruled out", file=sys.stderr)
+            print(
+                "xentui status: not reported healthy: the audit log could not be read, so VMs an "
+                "interrupted recovery left down cannot be ruled out",
+                file=sys.stderr,
+            )
             code = 1
         return code
     finally:

@@ -23,15 +23,28 @@ DEFAULT_DEMO_SCENARIO = "master-down"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", nargs="?", metavar="TARGET",
-                        help="local (default), [ssh://]user@host[:port], https://host, sim:STATE_DIR/HOST")
-    parser.add_argument("--demo", nargs="?", const=DEFAULT_DEMO_SCENARIO, metavar="SCENARIO",
-                        help=f"run against the built-in simulator (default scenario: {DEFAULT_DEMO_SCENARIO})")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="TARGET",
+        help="local (default), [ssh://]user@host[:port], https://host, sim:STATE_DIR/HOST",
+    )
+    parser.add_argument(
+        "--demo",
+        nargs="?",
+        const=DEFAULT_DEMO_SCENARIO,
+        metavar="SCENARIO",
+        help=f"run against the built-in simulator (default scenario: {DEFAULT_DEMO_SCENARIO})",
+    )
     parser.add_argument("--read-only", action="store_true", help="hide every action that changes anything")
-    parser.add_argument("--basic", action="store_true",
-                        help="Linux-console profile: 8 colours, CP437 glyphs only (automatic on TERM=linux)")
-    parser.add_argument("--time-scale", type=float, default=None, metavar="F",
-                        help="demo: simulated-to-real time factor (default 0.05)")
+    parser.add_argument(
+        "--basic",
+        action="store_true",
+        help="Linux-console profile: 8 colours, CP437 glyphs only (automatic on TERM=linux)",
+    )
+    parser.add_argument(
+        "--time-scale", type=float, default=None, metavar="F", help="demo: simulated-to-real time factor (default 0.05)"
+    )
     parser.add_argument("--config", metavar="FILE", help="config.toml (default: the user config dir)")
     parser.add_argument("--audit-log", metavar="FILE", help="audit log (default: the user state dir)")
     try:
@@ -64,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
 
         known = scenarios.available()
         if args.demo not in known:
-            print(f"xentui: unknown demo scenario {args.demo!r}; choose one of: " + ", ".join(sorted(known)),
-                  file=sys.stderr)
+            print(
+                f"xentui: unknown demo scenario {args.demo!r}; choose one of: " + ", ".join(sorted(known)),
+                file=sys.stderr,
+            )
             return 2
 
         time_scale = args.time_scale if args.time_scale else DEFAULT_TIME_SCALE
@@ -88,17 +103,26 @@ def run(args: argparse.Namespace) -> int:
         label = target.label
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("xentui: the console UI needs a terminal; `xentui status` prints a one-shot report instead",
-              file=sys.stderr)
+        print(
+            "xentui: the console UI needs a terminal; `xentui status` prints a one-shot report instead", file=sys.stderr
+        )
         if demo is not None:
             demo.stop()
         return 2
 
     from xentui.ui.app import XenTuiApp
 
-    app = XenTuiApp(opener, target_label=label, profile=profile, read_only=args.read_only, demo=demo,
-                    config=config, audit_path=audit_path, time_scale=time_scale,
-                    connect_overrides=_connect_overrides(args))
+    app = XenTuiApp(
+        opener,
+        target_label=label,
+        profile=profile,
+        read_only=args.read_only,
+        demo=demo,
+        config=config,
+        audit_path=audit_path,
+        time_scale=time_scale,
+        connect_overrides=_connect_overrides(args),
+    )
     started = time.monotonic()
     try:
         result = app.run(mouse=False)
@@ -118,8 +142,12 @@ def run(args: argparse.Namespace) -> int:
 def _connect_overrides(args: argparse.Namespace) -> Dict[str, Any]:
     """The shared connection options, for targets typed on the connect screen."""
     overrides: Dict[str, Any] = {}
-    for option, field_name in (("identity", "identity"), ("known_hosts", "known_hosts"),
-                               ("ssh_config", "ssh_config"), ("user", "xapi_user")):
+    for option, field_name in (
+        ("identity", "identity"),
+        ("known_hosts", "known_hosts"),
+        ("ssh_config", "ssh_config"),
+        ("user", "xapi_user"),
+    ):
         value = getattr(args, option, None)
         if value:
             overrides[field_name] = str(Path(value).expanduser()) if option != "user" else value
@@ -147,8 +175,15 @@ def _demo_opener(demo: Any, *, read_only: bool) -> Callable[[], "Observer"]:
         demo.start()
         target = parse_target(demo.target)
         password = target.sim_endpoints().root_password or None
-        return Observer(target, password=password, read_only=read_only, demo=True,
-                        call_timeout=2.0, connect_timeout=1.0, probe_timeout=0.5)
+        return Observer(
+            target,
+            password=password,
+            read_only=read_only,
+            demo=True,
+            call_timeout=2.0,
+            connect_timeout=1.0,
+            probe_timeout=0.5,
+        )
 
     return open_demo
 

@@ -50,9 +50,14 @@ _LOCAL_CHUNK = 1024 * 1024
 
 def _not_regular(mode: int) -> str:
     """What a non-regular file is, for the one-line refusal ("" if regular)."""
-    for test, kind in ((stat.S_ISREG, ""), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, kind in (
+        (stat.S_ISREG, ""),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return kind
     return "an unknown kind of file"
@@ -141,8 +146,9 @@ class LocalAccess:
     def _read_capped(self, handle: Any, size: int, where: str, deadline: float, timeout: float) -> bytes:
         limit = self.max_file_bytes
         if size > limit:
-            raise AccessError("%s: %d bytes, more than the %s a dom0 file may have; not read"
-                              % (where, size, _size_text(limit)))
+            raise AccessError(
+                "%s: %d bytes, more than the %s a dom0 file may have; not read" % (where, size, _size_text(limit))
+            )
         # The size fstat gives first, in ONE buffer: a 13 MB state.db read as
         # 1 MiB chunks then joined would need twice its size at once.
         first = handle.read(size) if size > 0 else b""
@@ -167,8 +173,12 @@ class LocalAccess:
     def run(self, argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> Tuple[int, bytes, bytes]:
         try:
             done = subprocess.run(
-                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, timeout=timeout, check=False,
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise AccessTimeout("%s: no answer within %.1f s" % (shlex.join(argv), timeout)) from None
@@ -321,8 +331,10 @@ class SshAccess:
                 if kind:
                     raise AccessError("%s: %s, not a regular file; not read" % (self.describe(path), kind))
                 if attrs.st_size is not None and attrs.st_size > MAX_FILE_BYTES:
-                    raise AccessError("%s: %d bytes, more than the %d MB a dom0 file may have"
-                                      % (self.describe(path), attrs.st_size, MAX_FILE_BYTES >> 20))
+                    raise AccessError(
+                        "%s: %d bytes, more than the %d MB a dom0 file may have"
+                        % (self.describe(path), attrs.st_size, MAX_FILE_BYTES >> 20)
+                    )
                 handle.prefetch(attrs.st_size)
                 chunks, total = [], 0
                 while True:

@@ -18,6 +18,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
+from xentui.xapi.model import RECORD_FIELDS
+
 from .access import AccessError, HostAccess
 from .facts import Fact, GroundTruth, Inventory, LinkState, PeerProbe, PoolRole, StateDbHost
 from .inventory import INVENTORY_PATH, parse_inventory
@@ -25,7 +27,6 @@ from .iplink import IpLinkError, ip_addr_argv, ip_link_argv, parse_ip_addr_json,
 from .pool_conf import POOL_CONF_PATH, parse_pool_conf
 from .probes import DEFAULT_PROBE_TIMEOUT, Peer, PortFor, default_port_for, probe_peers
 from .statedb import STATE_DB_PATH, parse_state_db
-from xentui.xapi.model import RECORD_FIELDS
 from .xapi_process import check_xapi_running
 
 FILE_TIMEOUT = 10.0  # state.db can be tens of MB over a slow SSH link
@@ -103,11 +104,12 @@ def _host_table_fragment(data: bytes) -> Optional[bytes]:
     end = data.find(b"</table>", start) if start >= 0 else -1
     if start < 0 or end < 0 or data.find(b"<database", 0, start) < 0:
         return None
-    return b"<database>" + data[start:end + len(b"</table>")] + b"</database>"
+    return b"<database>" + data[start : end + len(b"</table>")] + b"</database>"
 
 
-def read_state_db(access: HostAccess, now: Clock = time.time,
-                  cache: Optional[StateDbCache] = None) -> Fact[Dict[str, Any]]:
+def read_state_db(
+    access: HostAccess, now: Clock = time.time, cache: Optional[StateDbCache] = None
+) -> Fact[Dict[str, Any]]:
     parse = (cache or StateDbCache()).parse
     return _read_fact(access, STATE_DB_PATH, parse, now)
 
@@ -154,13 +156,13 @@ def read_links(access: HostAccess, now: Clock = time.time) -> Fact[Tuple[LinkSta
 def state_db_hosts(tables: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> List[StateDbHost]:
     hosts = []
     for ref, rec in sorted((tables.get("host") or {}).items()):
-        hosts.append(StateDbHost(ref, str(rec.get("uuid", "")), str(rec.get("name_label", "")),
-                                 str(rec.get("address", ""))))
+        hosts.append(
+            StateDbHost(ref, str(rec.get("uuid", "")), str(rec.get("name_label", "")), str(rec.get("address", "")))
+        )
     return hosts
 
 
-def peers_to_probe(pool_role: Fact[PoolRole], inventory: Fact[Inventory],
-                   state_db: Fact[Dict[str, Any]]) -> List[Peer]:
+def peers_to_probe(pool_role: Fact[PoolRole], inventory: Fact[Inventory], state_db: Fact[Dict[str, Any]]) -> List[Peer]:
     """Every host in state.db except this one, plus pool.conf's master if it is not among them."""
     me = inventory.value.installation_uuid if inventory.ok and inventory.value is not None else ""
     peers: List[Peer] = []
@@ -219,9 +221,7 @@ def gather_ground_truth(
     try:
         probes = probe_peers(peers, port_for=as_port_for(port_for), timeout=probe_timeout, now=now)
     except Exception as exc:  # noqa: BLE001 - e.g. out of file descriptors
-        probes = tuple(
-            PeerProbe(p.name, p.address, 0, "error", 0.0, now(), "probe failed: %s" % exc) for p in peers
-        )
+        probes = tuple(PeerProbe(p.name, p.address, 0, "error", 0.0, now(), "probe failed: %s" % exc) for p in peers)
     return GroundTruth(
         host_root=access.describe(),
         pool_role=pool_role,

@@ -33,8 +33,11 @@ def parse_ip_link_json(text: str) -> Tuple[LinkState, ...]:
         raise IpLinkError("not JSON: %s" % exc) from None
     if not isinstance(doc, list):
         raise IpLinkError("expected a JSON list of interfaces")
-    return tuple(parse_ip_addr_json(json.dumps([d]), str(d.get("ifname", "")))
-                 for d in doc if isinstance(d, dict) and d.get("ifname"))
+    return tuple(
+        parse_ip_addr_json(json.dumps([d]), str(d.get("ifname", "")))
+        for d in doc
+        if isinstance(d, dict) and d.get("ifname")
+    )
 
 
 def parse_ip_addr_json(text: str, ifname: Optional[str] = None) -> LinkState:

@@ -32,8 +32,7 @@ DEFAULT_PROBE_TIMEOUT = 1.0
 PortFor = Callable[[str], int]
 
 _REFUSED = {errno.ECONNREFUSED}
-_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
-                errno.EADDRNOTAVAIL}
+_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 _TIMEOUT = {errno.ETIMEDOUT}
 
 
@@ -88,14 +87,14 @@ def probe_peers(
             try:
                 port = int(port_for(peer.address))
             except Exception as exc:  # noqa: BLE001 - a broken mapping must not stop the others
-                results[index] = PeerProbe(peer.name, peer.address, 0, "error", 0.0, wall,
-                                           "no port for this address: %s" % exc)
+                results[index] = PeerProbe(
+                    peer.name, peer.address, 0, "error", 0.0, wall, "no port for this address: %s" % exc
+                )
                 continue
             try:
                 ip = ipaddress.ip_address(peer.address)
             except ValueError:
-                results[index] = PeerProbe(peer.name, peer.address, port, "error", 0.0, wall,
-                                           "not an IP address")
+                results[index] = PeerProbe(peer.name, peer.address, port, "error", 0.0, wall, "not an IP address")
                 continue
             family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
@@ -104,15 +103,21 @@ def probe_peers(
             if code in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
                 if code == 0:
                     sock.close()
-                    results[index] = PeerProbe(peer.name, peer.address, port, "open",
-                                               time.monotonic() - started, wall)
+                    results[index] = PeerProbe(peer.name, peer.address, port, "open", time.monotonic() - started, wall)
                     continue
                 pending[sock.fileno()] = _Pending(index, peer, port, sock, started, wall)
                 selector.register(sock, selectors.EVENT_WRITE)
             else:
                 sock.close()
-                results[index] = PeerProbe(peer.name, peer.address, port, classify_errno(code),
-                                           time.monotonic() - started, wall, errno.errorcode.get(code, str(code)))
+                results[index] = PeerProbe(
+                    peer.name,
+                    peer.address,
+                    port,
+                    classify_errno(code),
+                    time.monotonic() - started,
+                    wall,
+                    errno.errorcode.get(code, str(code)),
+                )
         deadline = time.monotonic() + timeout
         while pending:
             remaining = deadline - time.monotonic()
@@ -126,14 +131,21 @@ def probe_peers(
                 elapsed = time.monotonic() - item.started
                 outcome = "open" if code == 0 else classify_errno(code)
                 detail = "" if code == 0 else errno.errorcode.get(code, str(code))
-                results[item.index] = PeerProbe(item.peer.name, item.peer.address, item.port,
-                                                outcome, elapsed, item.wall, detail)
+                results[item.index] = PeerProbe(
+                    item.peer.name, item.peer.address, item.port, outcome, elapsed, item.wall, detail
+                )
         for item in pending.values():
             selector.unregister(item.sock)
             item.sock.close()
-            results[item.index] = PeerProbe(item.peer.name, item.peer.address, item.port, "timeout",
-                                            time.monotonic() - item.started, item.wall,
-                                            "no answer within %.1f s" % timeout)
+            results[item.index] = PeerProbe(
+                item.peer.name,
+                item.peer.address,
+                item.port,
+                "timeout",
+                time.monotonic() - item.started,
+                item.wall,
+                "no answer within %.1f s" % timeout,
+            )
         pending.clear()
     finally:
         for item in pending.values():

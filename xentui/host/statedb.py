@@ -195,8 +195,12 @@ def api_field_name(db_name: str) -> str:
 # --- the file ----------------------------------------------------------------------
 
 
-def _decode_row(cls: str, attrs: Mapping[str, str], wanted: Optional[AbstractSet[str]] = None,
-                names: Optional[Dict[str, str]] = None) -> Tuple[str, Dict[str, Any]]:
+def _decode_row(
+    cls: str,
+    attrs: Mapping[str, str],
+    wanted: Optional[AbstractSet[str]] = None,
+    names: Optional[Dict[str, str]] = None,
+) -> Tuple[str, Dict[str, Any]]:
     """`names` memoizes db name -> API name ("" = not wanted) across the rows of a table."""
     ref = attrs.get("ref") or attrs.get("_ref") or ""
     record: Dict[str, Any] = {}
@@ -229,8 +233,7 @@ def _regenerate_reverse_sets(tables: Tables) -> None:
             rec[set_field] = found[ref]
 
 
-def parse_state_db(source: Union[bytes, IO[bytes]],
-                   keep: Optional[Mapping[str, AbstractSet[str]]] = None) -> StateDb:
+def parse_state_db(source: Union[bytes, IO[bytes]], keep: Optional[Mapping[str, AbstractSet[str]]] = None) -> StateDb:
     """Parse a whole state.db (bytes or a binary file object). Raises StateDbError.
 
     `keep` ({class: API field names}) decodes only those tables and fields:
@@ -259,8 +262,12 @@ def parse_state_db(source: Union[bytes, IO[bytes]],
                 continue
             stack.pop()
             if elem.tag == "row" and current is not None:
-                ref, record = _decode_row(current_cls, elem.attrib, None if keep is None else keep[current_cls],
-                                          row_names.setdefault(current_cls, {}))
+                ref, record = _decode_row(
+                    current_cls,
+                    elem.attrib,
+                    None if keep is None else keep[current_cls],
+                    row_names.setdefault(current_cls, {}),
+                )
                 if ref:
                     current[ref] = record
             elif elem.tag == "pair":

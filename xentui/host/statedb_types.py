@@ -44,8 +44,7 @@ FIELD_KINDS: Dict[str, Dict[str, str]] = {
         int="ha_host_failures_to_tolerate ha_plan_exists_for ext_auth_max_threads "
         "local_auth_max_threads ext_auth_cache_size ext_auth_cache_expiry",
         set="ha_statefiles metadata_VDIs repositories",
-        map="ha_configuration gui_config health_check_config restrictions guest_agent_config "
-        "cpu_info",
+        map="ha_configuration gui_config health_check_config restrictions guest_agent_config cpu_info",
     ),
     "host": _kinds(
         bool="enabled ssl_legacy tls_verification_enabled https_only multipathing ssh_enabled "
@@ -70,10 +69,15 @@ FIELD_KINDS: Dict[str, Dict[str, str]] = {
         map="properties",
     ),
     "pif_metrics": _kinds(
-        bool="carrier duplex", int="speed", float="io_read_kbs io_write_kbs",
+        bool="carrier duplex",
+        int="speed",
+        float="io_read_kbs io_write_kbs",
     ),
     "network": _kinds(
-        bool="managed", int="MTU", set="PIFs VIFs purpose", map="assigned_ips",
+        bool="managed",
+        int="MTU",
+        set="PIFs VIFs purpose",
+        map="assigned_ips",
     ),
     "vm": _kinds(
         bool="is_a_template is_default_template is_control_domain is_a_snapshot "
@@ -142,7 +146,7 @@ BOOKKEEPING: FrozenSet[str] = frozenset({"ref", "_ref", "__ctime", "__mtime"})
 
 
 def field_kind(cls: str, field: str) -> str:
-    """"bool", "int", "float", "set", "map" or "string"."""
+    """ "bool", "int", "float", "set", "map" or "string"."""
     kind = FIELD_KINDS.get(cls, {}).get(field)
     if kind is None:
         kind = COMMON.get(field, "string")

@@ -73,8 +73,7 @@ def check_xapi_running(access: HostAccess, now: Callable[[], float], timeout: fl
         name = posixpath.basename(exe)
         if name in XAPI_EXE_NAMES:
             return Fact(True, "%s -> %s" % (where, one_line(exe, 120)), now())
-        return Fact(False, "%s -> %s (pid %d is not xapi: a stale pid file)" % (where, one_line(exe, 120), pid),
-                    now())
+        return Fact(False, "%s -> %s (pid %d is not xapi: a stale pid file)" % (where, one_line(exe, 120), pid), now())
     # No link: either no such process (stale pid file) or we may not read it.
     try:
         rc, _, err2 = access.run(["test", "-d", "/proc/%d" % pid], timeout)

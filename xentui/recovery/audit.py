@@ -176,8 +176,10 @@ def describe_quarantine(path: Path, lines: Iterable[QuarantinedLine]) -> str:
         return ""
     shown = ", ".join(q.describe() for q in lines[:5])
     more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""
-    return (f"audit log {path}: {len(lines)} damaged line(s) skipped: {shown}{more}; "
-            "the records around them are used as they are")
+    return (
+        f"audit log {path}: {len(lines)} damaged line(s) skipped: {shown}{more}; "
+        "the records around them are used as they are"
+    )
 
 
 _reason = os_error_reason  # the cause without the path: our message names the path once
@@ -363,8 +365,9 @@ def progress_from_audit(records: Iterable[AuditRecord], plan: Any = None) -> Dic
     return status
 
 
-def last_open_run(records: Iterable[AuditRecord], *, max_age: Optional[float] = None,
-                  now: Optional[float] = None) -> Optional[str]:
+def last_open_run(
+    records: Iterable[AuditRecord], *, max_age: Optional[float] = None, now: Optional[float] = None
+) -> Optional[str]:
     """The run_id of the newest run that started and did not end healthy.
 
     A run that ended before it attempted any step (refused up front, e.g.

@@ -45,8 +45,9 @@ def _http_dump(observer: Observer, timeout: float) -> Optional[bytes]:
         return None
     stream = endpoint.open_stream(timeout)
     try:
-        request = (f"GET {DUMP_PATH}?session_id={client.session_ref} HTTP/1.0\r\n"
-                   f"Host: localhost\r\nUser-Agent: xentui\r\n\r\n").encode("ascii")
+        request = (
+            f"GET {DUMP_PATH}?session_id={client.session_ref} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: xentui\r\n\r\n"
+        ).encode("ascii")
         stream.sendall(request)
         chunks = []
         deadline = time.monotonic() + timeout
@@ -68,8 +69,9 @@ def _http_dump(observer: Observer, timeout: float) -> Optional[bytes]:
     return body
 
 
-def backup_pool_database(observer: Observer, target_dir: Path, *, run_id: str = "", on_master: bool = True,
-                         timeout: float = 30.0) -> BackupResult:
+def backup_pool_database(
+    observer: Observer, target_dir: Path, *, run_id: str = "", on_master: bool = True, timeout: float = 30.0
+) -> BackupResult:
     from xentui.host.statedb import StateDbError, parse_state_db
 
     target_dir = Path(target_dir)
@@ -100,9 +102,11 @@ def backup_pool_database(observer: Observer, target_dir: Path, *, run_id: str = 
         except Exception as exc:  # noqa: BLE001 - reported, not raised raw
             raise BackupFailed(f"neither {DUMP_PATH} nor {STATE_DB} could be read: {exc}") from None
         age = max(0.0, time.time() - mtime)
-        how = (f"xapi's {DUMP_PATH} handler is not available here, so the master's replicated "
-               f"{STATE_DB} ({age:.0f} s old, same XML format) was copied instead; "
-               "'xe pool-dump-database file-name=...' would have written a fresh dump")
+        how = (
+            f"xapi's {DUMP_PATH} handler is not available here, so the master's replicated "
+            f"{STATE_DB} ({age:.0f} s old, same XML format) was copied instead; "
+            "'xe pool-dump-database file-name=...' would have written a fresh dump"
+        )
     try:
         db = parse_state_db(body)
     except StateDbError as exc:

@@ -59,8 +59,16 @@ def _no_progress(_: Progress) -> None:
 
 
 class PlanExecutor:
-    def __init__(self, observer, audit: AuditLog, *, read_only: bool = False,
-                 fenced: Iterable[str] = (), time_scale: float = 1.0, run_id: str = "") -> None:
+    def __init__(
+        self,
+        observer,
+        audit: AuditLog,
+        *,
+        read_only: bool = False,
+        fenced: Iterable[str] = (),
+        time_scale: float = 1.0,
+        run_id: str = "",
+    ) -> None:
         self.observer = observer
         self.audit = audit
         self.read_only = read_only
@@ -72,7 +80,8 @@ class PlanExecutor:
         self.master_change = threading.Lock()  # single flight for role changes (xen-api#6056)
         # step kind -> its action; each module of recovery/steps registers its own
         self._handlers: Dict[str, Callable[[StepRunner, StepContext], str]] = {
-            kind: step.run for kind, step in step_kinds().items()}
+            kind: step.run for kind, step in step_kinds().items()
+        }
         for name in fenced:
             self.attest_fenced(name)
 
@@ -84,8 +93,13 @@ class PlanExecutor:
         if not host_name or host_name in self.fenced:
             return
         self.fenced.add(host_name)
-        self.audit.record(self.run_id, au.ATTEST, host=host_name, outcome="attested",
-                          detail=f"operator attests {host_name} is powered off / fenced")
+        self.audit.record(
+            self.run_id,
+            au.ATTEST,
+            host=host_name,
+            outcome="attested",
+            detail=f"operator attests {host_name} is powered off / fenced",
+        )
 
     def mark_completed(self, step_ids: Iterable[str]) -> None:
         """Steps done earlier in this run (resume): satisfies ha-disarmed etc."""
@@ -98,40 +112,76 @@ class PlanExecutor:
         # The fence gate holds for every step that resets or starts a dead host's
         # VMs, whatever its declaration lists (fence_gate).
         checks = list(step.preconditions) + [p for p in fence_gate.gate(step, sit) if p.id not in declared]
-        ctx = CheckContext(sit, fenced=frozenset(self.fenced), completed=frozenset(self.completed),
-                           kept_master=self.kept_master, master_change_in_flight=self.master_change.locked())
+        ctx = CheckContext(
+            sit,
+            fenced=frozenset(self.fenced),
+            completed=frozenset(self.completed),
+            kept_master=self.kept_master,
+            master_change_in_flight=self.master_change.locked(),
+        )
         return tuple(p.check(ctx) for p in checks)
 
-    def run(self, step: Step, *, progress: Callable[[Progress], None] = _no_progress,
-            cancel: Optional[threading.Event] = None, choice: str = "") -> StepResult:
+    def run(
+        self,
+        step: Step,
+        *,
+        progress: Callable[[Progress], None] = _no_progress,
+        cancel: Optional[threading.Event] = None,
+        choice: str = "",
+    ) -> StepResult:
         started = time.time()
         t0 = time.monotonic()
-        inputs = {"params": dict(step.params), "choice": choice, "fenced": sorted(self.fenced),
-                  "read_only": self.read_only, "risk": step.risk}
-        self.audit.record(self.run_id, au.STEP_START, step_id=step.id, host=step.target_host,
-                          inputs=inputs, outcome="started", detail=step.title, xe=step.xe)
+        inputs = {
+            "params": dict(step.params),
+            "choice": choice,
+            "fenced": sorted(self.fenced),
+            "read_only": self.read_only,
+            "risk": step.risk,
+        }
+        self.audit.record(
+            self.run_id,
+            au.STEP_START,
+            step_id=step.id,
+            host=step.target_host,
+            inputs=inputs,
+            outcome="started",
+            detail=step.title,
+            xe=step.xe,
+        )
 
         def finish(status: str, detail: str, verification: str = "") -> StepResult:
             result = StepResult(step.id, status, detail, started, time.time(), verification)
-            self.audit.record(self.run_id, au.STEP_END, step_id=step.id, host=step.target_host,
-                              inputs={"verification": verification, "choice": choice},
-                              outcome=status, detail=detail, duration=time.monotonic() - t0, xe=step.xe)
+            self.audit.record(
+                self.run_id,
+                au.STEP_END,
+                step_id=step.id,
+                host=step.target_host,
+                inputs={"verification": verification, "choice": choice},
+                outcome=status,
+                detail=detail,
+                duration=time.monotonic() - t0,
+                xe=step.xe,
+            )
             if status in ("done", "skipped"):
                 self.completed.add(step.id)
             return result
 
         if self.read_only:
-            return finish("read-only", "read-only mode: nothing was executed; would run: "
-                          + "; ".join(step.xe))
+            return finish("read-only", "read-only mode: nothing was executed; would run: " + "; ".join(step.xe))
         try:
             obs = self.observer.observe()
             checks = self.check(step, obs)
         except XapiError as exc:
             return finish("failed", f"could not observe the pool: {exc}")
-        self.audit.record(self.run_id, au.CHECK, step_id=step.id, host=step.target_host,
-                          inputs={c.precondition_id: c.ok for c in checks},
-                          outcome="ok" if all(c.ok for c in checks) else "refused",
-                          detail="; ".join(f"{c.precondition_id}: {c.detail}" for c in checks))
+        self.audit.record(
+            self.run_id,
+            au.CHECK,
+            step_id=step.id,
+            host=step.target_host,
+            inputs={c.precondition_id: c.ok for c in checks},
+            outcome="ok" if all(c.ok for c in checks) else "refused",
+            detail="; ".join(f"{c.precondition_id}: {c.detail}" for c in checks),
+        )
         failed = [c for c in checks if not c.ok]
         if failed:
             return finish("refused", "; ".join(f"{c.precondition_id}: {c.detail}" for c in failed))
@@ -175,8 +225,9 @@ class PlanExecutor:
                 last_shown = shown
             time.sleep(min(left, 0.05))
 
-    def poll(self, ctx: StepContext, until: Callable[[Observation], Tuple[bool, str]], budget: float,
-              message: str) -> Tuple[Observation, str]:
+    def poll(
+        self, ctx: StepContext, until: Callable[[Observation], Tuple[bool, str]], budget: float, message: str
+    ) -> Tuple[Observation, str]:
         """Observe repeatedly until `until(obs)` is true or `budget` (real s) ends."""
         deadline = time.monotonic() + budget
         delay = 0.05
@@ -213,16 +264,23 @@ class PlanExecutor:
             return self.console_client(), False
         return self.observer.host_client(host_name), True
 
-    def call_xapi(self, ctx: StepContext, client, method: str, *args: Any, shown: Sequence[str] = (),
-              lost_ok: bool = False, timeout: Optional[float] = None) -> Any:
+    def call_xapi(
+        self,
+        ctx: StepContext,
+        client,
+        method: str,
+        *args: Any,
+        shown: Sequence[str] = (),
+        lost_ok: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Any:
         """One audited xapi call. `shown` is what the audit records for the
         arguments (names and uuids, never refs). `lost_ok`: a dropped
         connection means the call probably took effect (xapi restarting)."""
         t0 = time.monotonic()
         outcome, detail = "ok", ""
         try:
-            return client.call(method, *args, timeout=timeout,
-                               recover_within=self.scaled(20.0, floor=2.0))
+            return client.call(method, *args, timeout=timeout, recover_within=self.scaled(20.0, floor=2.0))
         except ConnectionLost as exc:
             outcome, detail = ("lost", str(exc))
             if lost_ok:
@@ -235,7 +293,13 @@ class PlanExecutor:
             outcome, detail = type(exc).__name__, str(exc)
             raise
         finally:
-            self.audit.record(self.run_id, "call", step_id=ctx.step.id,
-                              host=ctx.step.target_host,
-                              inputs={"method": method, "args": list(shown)}, outcome=outcome,
-                              detail=detail, duration=time.monotonic() - t0)
+            self.audit.record(
+                self.run_id,
+                "call",
+                step_id=ctx.step.id,
+                host=ctx.step.target_host,
+                inputs={"method": method, "args": list(shown)},
+                outcome=outcome,
+                detail=detail,
+                duration=time.monotonic() - t0,
+            )

@@ -26,8 +26,15 @@ from xentui.recovery import peers as pv
 from xentui.recovery.observation import EmergencyState, Observation
 from xentui.xapi.client import connection_state_for
 from xentui.xapi.errors import CallTimeout, ConnectFailed, ConnectionLost, MalformedReply, XapiError, XapiFailure
-from xentui.xapi.liveness import (PROBE_INTERVAL, PROBE_MISSES, PROBE_TIMEOUT, LivenessMonitor, Verdict, probe_once,
-                                  stream_opener)
+from xentui.xapi.liveness import (
+    PROBE_INTERVAL,
+    PROBE_MISSES,
+    PROBE_TIMEOUT,
+    LivenessMonitor,
+    Verdict,
+    probe_once,
+    stream_opener,
+)
 from xentui.xapi.model import PoolSnapshot
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
 
@@ -43,6 +50,7 @@ PEER_REFRESH = 15.0  # follow(): re-ask a peer that answered at most this often
 # this long after it, so that the UI draws it without 63 logins' threads competing
 # for the GIL (the banner says they are being asked meanwhile).
 PEERS_AFTER_FIRST_LOOK = 0.3
+
 
 def _fmt_age(seconds: float) -> str:
     if seconds < 90:
@@ -149,14 +157,31 @@ class Observer:
             emergency = self._with_since(emergency)
         if snap_error and conn.state in ("connected",) and snap_error not in conn.detail:
             conn = replace(conn, detail=(conn.detail + "; " if conn.detail else "") + snap_error)
-        obs = self._assemble(at, conn, snapshot, "xapi event.from" if snapshot is not None else "", emergency,
-                             "", gt, early_views, fresh_peers, None if not peers_later else pending)
+        obs = self._assemble(
+            at,
+            conn,
+            snapshot,
+            "xapi event.from" if snapshot is not None else "",
+            emergency,
+            "",
+            gt,
+            early_views,
+            fresh_peers,
+            None if not peers_later else pending,
+        )
         self._last = obs
         return obs
 
-    def complete(self, connection: ConnectionInfo, snapshot: Optional[PoolSnapshot],
-                 emergency: Optional[EmergencyState], *, snapshot_source: str = "",
-                 this_host_name: str = "", at: Optional[float] = None) -> Observation:
+    def complete(
+        self,
+        connection: ConnectionInfo,
+        snapshot: Optional[PoolSnapshot],
+        emergency: Optional[EmergencyState],
+        *,
+        snapshot_source: str = "",
+        this_host_name: str = "",
+        at: Optional[float] = None,
+    ) -> Observation:
         """An observation from what a caller already got through its own xapi
         session (e.g. `xentui status`): adds the ground truth, the state.db
         fallback, the peers' answers and the findings, without logging in to
@@ -208,9 +233,19 @@ class Observer:
             self._state_db_snapshot = (tables, snapshot)
         return snapshot
 
-    def _assemble(self, at: float, conn: ConnectionInfo, snapshot: Optional[PoolSnapshot], snapshot_source: str,
-                  emergency: Optional[EmergencyState], this_name: str, gt: Optional[GroundTruth], early_views,
-                  fresh: bool, unasked: Optional[list] = None) -> Observation:
+    def _assemble(
+        self,
+        at: float,
+        conn: ConnectionInfo,
+        snapshot: Optional[PoolSnapshot],
+        snapshot_source: str,
+        emergency: Optional[EmergencyState],
+        this_name: str,
+        gt: Optional[GroundTruth],
+        early_views,
+        fresh: bool,
+        unasked: Optional[list] = None,
+    ) -> Observation:
         if snapshot is None and gt is not None and gt.state_db.ok:
             gt = self._full_state_db(gt)
         if snapshot is None and gt is not None and gt.state_db.ok:
@@ -371,8 +406,14 @@ class Observer:
         try:
             # Blocks until something changes or EVENT_WAIT (xapi's seconds)
             # passes; our socket timeout adds the call timeout as margin.
-            reply = client.call("event.from", list(SNAPSHOT_CLASSES), obs.snapshot.token, EVENT_WAIT,
-                                timeout=EVENT_WAIT + self.call_timeout, object_hook=lean_event_hook)
+            reply = client.call(
+                "event.from",
+                list(SNAPSHOT_CLASSES),
+                obs.snapshot.token,
+                EVENT_WAIT,
+                timeout=EVENT_WAIT + self.call_timeout,
+                object_hook=lean_event_hook,
+            )
         except XapiError:
             return None
         if stop.is_set():
@@ -406,8 +447,13 @@ class Observer:
 
         client = XapiClient(call_timeout=timeout or self.call_timeout)
         try:
-            client.connect(peer_endpoint, username=self._user(), password=self._password or "",
-                           label=f"{host_name} ({address})", target_text=address)
+            client.connect(
+                peer_endpoint,
+                username=self._user(),
+                password=self._password or "",
+                label=f"{host_name} ({address})",
+                target_text=address,
+            )
         except BaseException:
             client.close()
             raise
@@ -491,8 +537,13 @@ class Observer:
         # The login may wait a whole call_timeout (hung master): never hold
         # the observer's lock meanwhile, or ground truth would wait too.
         try:
-            client.connect(endpoint, username=self._user(), password=self._password or "",
-                           label=self.target.label, target_text=self.target.raw or self.target.label)
+            client.connect(
+                endpoint,
+                username=self._user(),
+                password=self._password or "",
+                label=self.target.label,
+                target_text=self.target.raw or self.target.label,
+            )
         except BaseException:
             client.close(close_endpoint=False)
             raise
@@ -526,12 +577,14 @@ class Observer:
             detail=explain_exception(exc).one_line(),
             read_only=self.read_only,
             demo=self.demo,
-            master_address=getattr(exc, "params", ("",))[0] if isinstance(exc, XapiFailure)
-            and exc.code == "HOST_IS_SLAVE" and exc.params else "",
+            master_address=getattr(exc, "params", ("",))[0]
+            if isinstance(exc, XapiFailure) and exc.code == "HOST_IS_SLAVE" and exc.params
+            else "",
         )
 
-    def _look_through_xapi(self, retried: bool = False) -> Tuple[ConnectionInfo, Optional[PoolSnapshot],
-                                                                   Optional[EmergencyState], str]:
+    def _look_through_xapi(
+        self, retried: bool = False
+    ) -> Tuple[ConnectionInfo, Optional[PoolSnapshot], Optional[EmergencyState], str]:
         """Login (re-using the session), emergency state, live snapshot."""
         from xentui.xapi.live import load_snapshot
 
@@ -545,8 +598,13 @@ class Observer:
             # reconnect once before reporting an outage.
             with self._lock:
                 self._drop_client()
-            if client is not None and not retried and not (
-                    isinstance(exc, ConnectFailed) and exc.reason in ("auth", "hostkey-unknown", "hostkey-changed")):
+            if (
+                client is not None
+                and not retried
+                and not (
+                    isinstance(exc, ConnectFailed) and exc.reason in ("auth", "hostkey-unknown", "hostkey-changed")
+                )
+            ):
                 try:
                     if self._endpoint is not None:
                         self._endpoint.reconnect()
@@ -578,8 +636,11 @@ class Observer:
             # would hang the same way, costing another full call timeout.
             # follow() drops such a session now and then, so a fresh login
             # notices when the master answers again.
-            info = replace(info, detail=f"pool-wide calls hang: the login got no answer within "
-                           f"{self.call_timeout:g} s (the master does not answer)")
+            info = replace(
+                info,
+                detail=f"pool-wide calls hang: the login got no answer within "
+                f"{self.call_timeout:g} s (the master does not answer)",
+            )
             error = "pool-wide calls hang"
         elif not in_emergency:
             try:
@@ -589,8 +650,11 @@ class Observer:
                 # database hang. The session itself works (emergency calls answer),
                 # so the connection stays "connected" and the detail says why the
                 # pool is shown from state.db.
-                info = replace(info, detail=f"pool-wide calls hang: event.from got no answer within "
-                               f"{exc.seconds:g} s (the master does not answer)")
+                info = replace(
+                    info,
+                    detail=f"pool-wide calls hang: event.from got no answer within "
+                    f"{exc.seconds:g} s (the master does not answer)",
+                )
                 error = "pool-wide calls hang"
             except (ConnectionLost, ConnectFailed) as exc:
                 info = replace(info, state=connection_state_for(exc), detail=str(exc))
@@ -604,17 +668,21 @@ class Observer:
                     from xentui.xapi.live import load_snapshot_by_listing
 
                     master = getattr(client, "master_address", "") or ""
-                    why = ("this host is a pool member: it has no pool database of its own, so event.from "
-                           "fails here (INTERNAL_ERROR missing table) and there is no live event feed"
-                           + (f"; connect to the master {master} for it" if master else ""))
+                    why = (
+                        "this host is a pool member: it has no pool database of its own, so event.from "
+                        "fails here (INTERNAL_ERROR missing table) and there is no live event feed"
+                        + (f"; connect to the master {master} for it" if master else "")
+                    )
                     try:
                         # The listing calls do work: a member sends them to the master's database.
                         snapshot = load_snapshot_by_listing(client, timeout=self.call_timeout)
-                        info = replace(info, detail=why + "; the pool was listed with get_all_records "
-                                       "through this member")
+                        info = replace(
+                            info, detail=why + "; the pool was listed with get_all_records through this member"
+                        )
                     except XapiError as listing:
-                        info = replace(info, detail=why + f"; listing the pool failed too ({listing}); "
-                                       "the view comes from probes")
+                        info = replace(
+                            info, detail=why + f"; listing the pool failed too ({listing}); the view comes from probes"
+                        )
                         error = "no live pool view on a member"
                 else:
                     error = f"event.from failed: {exc}"
@@ -690,8 +758,13 @@ class Observer:
             return None
         if access is None:
             return None
-        return gather_ground_truth(access, port_for=self._port_for(), probe_timeout=self.probe_timeout,
-                                   now=self.now, state_db_cache=self._state_db_cache)
+        return gather_ground_truth(
+            access,
+            port_for=self._port_for(),
+            probe_timeout=self.probe_timeout,
+            now=self.now,
+            state_db_cache=self._state_db_cache,
+        )
 
     def _file_access(self):
         with self._lock:
@@ -722,8 +795,11 @@ class Observer:
             _, mtime = access.read_file(XAPI_PID_PATH, min(self.probe_timeout * 3, 3.0))
         except Exception:  # noqa: BLE001 - AccessError, FileMissing, SSH trouble: unknown
             return replace(emergency, since=None, since_source="")
-        return replace(emergency, since=float(mtime),
-                       since_source=f"xapi (re)started into emergency mode (mtime of {XAPI_PID_PATH})")
+        return replace(
+            emergency,
+            since=float(mtime),
+            since_source=f"xapi (re)started into emergency mode (mtime of {XAPI_PID_PATH})",
+        )
 
     # -- peers ----------------------------------------------------------------
 
@@ -748,8 +824,14 @@ class Observer:
     def _this_uuid(gt: Optional[GroundTruth]) -> str:
         return gt.inventory.value.installation_uuid if gt is not None and gt.inventory.ok else ""
 
-    def _peer_views(self, snap: PoolSnapshot, gt: Optional[GroundTruth], this_uuid: str,
-                    fresh: bool = True, unasked: Optional[list] = None) -> Tuple[pv.PeerView, ...]:
+    def _peer_views(
+        self,
+        snap: PoolSnapshot,
+        gt: Optional[GroundTruth],
+        this_uuid: str,
+        fresh: bool = True,
+        unasked: Optional[list] = None,
+    ) -> Tuple[pv.PeerView, ...]:
         """What each other host's xapi says. With an `unasked` list, no peer is
         logged into: those that would be asked are appended to it instead."""
         probes = {p.address: p for p in (gt.peers if gt is not None else ())}
@@ -762,14 +844,21 @@ class Observer:
             probe = probes.get(h.address)
             if probe is not None and not probe.answers:
                 reach = {"refused": pv.REFUSED, "timeout": pv.TIMEOUT}.get(probe.outcome, pv.UNREACHABLE)
-                views.append(pv.PeerView(h.name_label, h.address, reach, seconds=probe.seconds,
-                                         asked_at=probe.probed_at, detail=f"tcp probe: {probe.outcome}"))
+                views.append(
+                    pv.PeerView(
+                        h.name_label,
+                        h.address,
+                        reach,
+                        seconds=probe.seconds,
+                        asked_at=probe.probed_at,
+                        detail=f"tcp probe: {probe.outcome}",
+                    )
+                )
                 continue
             if not self.ask_peers or self._password is None:
                 continue
             cached = self._peer_cache.get(h.name_label)
-            if (cached is not None and not fresh and cached[0].answers
-                    and time.monotonic() - cached[1] < PEER_REFRESH):
+            if cached is not None and not fresh and cached[0].answers and time.monotonic() - cached[1] < PEER_REFRESH:
                 views.append(cached[0])
                 continue
             if unasked is not None:
@@ -793,8 +882,9 @@ class Observer:
         client = XapiClient(call_timeout=self.peer_timeout)
         try:
             endpoint = self._peer_endpoint(address)
-            client.connect(endpoint, username=self._user(), password=self._password or "",
-                           label=name, target_text=address)
+            client.connect(
+                endpoint, username=self._user(), password=self._password or "", label=name, target_text=address
+            )
             kind = client.session_kind
             reason = client.emergency_reason
             running: Tuple[str, ...] = ()
@@ -809,36 +899,70 @@ class Observer:
             else:
                 role, master_address = pv.UNKNOWN, ""
             return pv.PeerView(
-                name, address, pv.ANSWERS, role=role, master_address=master_address,
-                reason_code=reason[0] if reason else "", reason_params=tuple(reason[1]) if reason else (),
-                seconds=time.monotonic() - started, asked_at=asked_at, running_vm_uuids=running,
+                name,
+                address,
+                pv.ANSWERS,
+                role=role,
+                master_address=master_address,
+                reason_code=reason[0] if reason else "",
+                reason_params=tuple(reason[1]) if reason else (),
+                seconds=time.monotonic() - started,
+                asked_at=asked_at,
+                running_vm_uuids=running,
             )
         except CallTimeout:
-            return pv.PeerView(name, address, pv.HUNG, seconds=time.monotonic() - started, asked_at=asked_at,
-                               detail=f"accepted the connection, no answer within {self.peer_timeout:g} s")
+            return pv.PeerView(
+                name,
+                address,
+                pv.HUNG,
+                seconds=time.monotonic() - started,
+                asked_at=asked_at,
+                detail=f"accepted the connection, no answer within {self.peer_timeout:g} s",
+            )
         except XapiFailure as exc:
             if exc.code == "HOST_IS_SLAVE":
-                return pv.PeerView(name, address, pv.ANSWERS, role=pv.SLAVE,
-                                   master_address=exc.params[0] if exc.params else "",
-                                   seconds=time.monotonic() - started, asked_at=asked_at)
-            return pv.PeerView(name, address, pv.ANSWERS, seconds=time.monotonic() - started, asked_at=asked_at,
-                               detail=f"xapi error {exc.code}")
+                return pv.PeerView(
+                    name,
+                    address,
+                    pv.ANSWERS,
+                    role=pv.SLAVE,
+                    master_address=exc.params[0] if exc.params else "",
+                    seconds=time.monotonic() - started,
+                    asked_at=asked_at,
+                )
+            return pv.PeerView(
+                name,
+                address,
+                pv.ANSWERS,
+                seconds=time.monotonic() - started,
+                asked_at=asked_at,
+                detail=f"xapi error {exc.code}",
+            )
         except ConnectFailed as exc:
             if exc.reason == "auth":
-                return pv.PeerView(name, address, pv.ANSWERS, seconds=time.monotonic() - started,
-                                   asked_at=asked_at, detail="login refused (password?)")
+                return pv.PeerView(
+                    name,
+                    address,
+                    pv.ANSWERS,
+                    seconds=time.monotonic() - started,
+                    asked_at=asked_at,
+                    detail="login refused (password?)",
+                )
             reach = {"refused": pv.REFUSED, "timeout": pv.TIMEOUT}.get(exc.reason, pv.UNREACHABLE)
-            return pv.PeerView(name, address, reach, seconds=time.monotonic() - started, asked_at=asked_at,
-                               detail=str(exc))
+            return pv.PeerView(
+                name, address, reach, seconds=time.monotonic() - started, asked_at=asked_at, detail=str(exc)
+            )
         except (XapiError, ValueError, OSError) as exc:
             # ValueError: the simulator's endpoints.json vanished or is torn.
-            return pv.PeerView(name, address, pv.UNREACHABLE, seconds=time.monotonic() - started,
-                               asked_at=asked_at, detail=str(exc))
+            return pv.PeerView(
+                name, address, pv.UNREACHABLE, seconds=time.monotonic() - started, asked_at=asked_at, detail=str(exc)
+            )
         finally:
             try:
                 client.close()
             except (OSError, XapiError):
                 pass
+
 
 # Fields that change on every heartbeat or memory sample; a change in them
 # alone is not worth a re-diagnosis, a repaint or a new look at the host.
@@ -874,8 +998,13 @@ def _what_changed(before: PoolSnapshot, after: PoolSnapshot, events) -> Tuple[bo
 
 def _observation_key(obs: Observation, version):
     """What must differ for follow() to report an observation again."""
-    return (tuple(repr(f.to_json()) for f in obs.findings), obs.connection.state,
-            obs.snapshot_source.split(" (")[0], version, obs.peers_pending)
+    return (
+        tuple(repr(f.to_json()) for f in obs.findings),
+        obs.connection.state,
+        obs.snapshot_source.split(" (")[0],
+        version,
+        obs.peers_pending,
+    )
 
 
 def _snapshot_key(snapshot: Optional[PoolSnapshot]):
@@ -988,8 +1117,10 @@ class _MasterLiveness:
             self._monitor = LivenessMonitor(
                 lambda: probe_once(stream_opener(endpoint), timeout, host_header=target[1]),
                 lambda verdict: self._on_change(),
-                interval=self._observer.liveness_interval, misses=self._observer.liveness_misses,
-                now=self._observer.now, name=f"xentui-liveness-{target[0]}",
+                interval=self._observer.liveness_interval,
+                misses=self._observer.liveness_misses,
+                now=self._observer.now,
+                name=f"xentui-liveness-{target[0]}",
             ).start()
 
     def verdict(self) -> Optional[Tuple[str, str, Verdict]]:
@@ -1011,8 +1142,10 @@ class _MasterLiveness:
         existing = next((v for v in obs.peer_views if v.host_name == name), None)
         if existing is not None and existing.down:
             return obs  # the look itself found it down: its words stand
-        detail = (f"liveness probe: {verdict.misses} probes in a row failed "
-                  f"({verdict.outcome}{': ' + verdict.detail if verdict.detail else ''})")
+        detail = (
+            f"liveness probe: {verdict.misses} probes in a row failed "
+            f"({verdict.outcome}{': ' + verdict.detail if verdict.detail else ''})"
+        )
         views.append(pv.PeerView(name, address, verdict.outcome, asked_at=verdict.since or obs.at, detail=detail))
         from xentui.recovery.diagnosis import diagnose
 

@@ -27,9 +27,16 @@ def _by_code(findings: Sequence[Finding], code: Code) -> List[Finding]:
     return [f for f in findings if f.code is code]
 
 
-def build(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
-          pending_vm_starts: Sequence[str] = (), reenable_ha: bool = False, now: Optional[float] = None,
-          run_record=None) -> Plan:
+def build(
+    observation: Observation,
+    *,
+    keep_master: str = "",
+    preferred_master: str = "",
+    pending_vm_starts: Sequence[str] = (),
+    reenable_ha: bool = False,
+    now: Optional[float] = None,
+    run_record=None,
+) -> Plan:
     """See `build_plan`. `pending_vm_starts`: uuids of VMs whose power state
     an earlier (interrupted) run reset; still-Halted ones get a start step.
     `reenable_ha`: HA was armed before the recovery (the audit log says so) and
@@ -41,9 +48,12 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         from xentui.recovery.diagnosis import with_run_record
 
         observation = with_run_record(observation, run_record)
-        pending_vm_starts = tuple(u for u in tuple(pending_vm_starts) + tuple(
-            u for u in run_record.reset_vm_uuids if u not in pending_vm_starts)
-            if u not in run_record.left_down)
+        pending_vm_starts = tuple(
+            u
+            for u in tuple(pending_vm_starts)
+            + tuple(u for u in run_record.reset_vm_uuids if u not in pending_vm_starts)
+            if u not in run_record.left_down
+        )
     findings = observation.findings
     if not findings:
         from xentui.recovery.rules import run_rules
@@ -56,13 +66,17 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
     this = s.this_host
     codes = {f.code for f in findings}
     if this is None:
-        notes.append("This host was not found in the pool database; xentui cannot plan actions "
-                     "for it. Check /etc/xensource-inventory and state.db.")
+        notes.append(
+            "This host was not found in the pool database; xentui cannot plan actions "
+            "for it. Check /etc/xensource-inventory and state.db."
+        )
         return _plan(steps, findings, observation, notes, now)
 
     if Code.XAPI_DOWN in codes:
-        notes.append("xapi is not running on this host: start it first ('systemctl restart xapi'); "
-                     "no xapi action can run until it answers.")
+        notes.append(
+            "xapi is not running on this host: start it first ('systemctl restart xapi'); "
+            "no xapi action can run until it answers."
+        )
 
     # Split brain first: nothing else is safe while two masters write.
     claimants = s.master_claimants()
@@ -71,16 +85,22 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
     if Code.TWO_MASTERS in codes and len(claimants) >= 2:
         tm = _by_code(findings, Code.TWO_MASTERS)[0]
         flagged = [x for x in tm.data.get("both_claim", "").split(",") if x]
-        keep = keep_master if keep_master in claimants else (this.name_label if this.name_label in claimants
-                                                             else claimants[0])
+        keep = (
+            keep_master
+            if keep_master in claimants
+            else (this.name_label if this.name_label in claimants else claimants[0])
+        )
         keep_host = s.snap.host_by_name(keep) or this
         steps.append(kinds["keep-master"](keep, claimants))
         for other in claimants:
             if other != keep:
                 steps.append(kinds["demote-master"](other, keep_host, flagged))
         if flagged:
-            notes.append("VMs both masters mark as running: " + ", ".join(flagged)
-                         + ". Check where each really runs before starting anything.")
+            notes.append(
+                "VMs both masters mark as running: "
+                + ", ".join(flagged)
+                + ". Check where each really runs before starting anything."
+            )
         master_for_rest = keep_host
 
     # This host's own network comes before anything that needs the master.
@@ -96,9 +116,16 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             if not iface and pif is not None:
                 net = s.snap.network_of(pif)
                 iface = net.bridge if net is not None else ""
-            steps.append(kinds["management-reconfigure"](h, iface, emergency or not s.snap_live, pif,
-                                                         cause=f.data.get("cause", ""),
-                                                         new_nics=f.data.get("new_nics", "")))
+            steps.append(
+                kinds["management-reconfigure"](
+                    h,
+                    iface,
+                    emergency or not s.snap_live,
+                    pif,
+                    cause=f.data.get("cause", ""),
+                    new_nics=f.data.get("new_nics", ""),
+                )
+            )
 
     # Master gone: confirm, disarm HA, promote.
     mu = _by_code(findings, Code.MASTER_UNREACHABLE)
@@ -116,25 +143,43 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         skew = _by_code(findings, Code.VERSION_SKEW)
         newest = skew[0].data.get("newest", "") if skew else ""
         if newest and newest != this.name_label and newest != old_master.name_label:
-            notes.append(f"{newest} runs a newer xapi than {this.name_label}: promote {newest} "
-                         "instead (run xentui on its console), or members newer than the new master "
-                         "stay in emergency mode.")
+            notes.append(
+                f"{newest} runs a newer xapi than {this.name_label}: promote {newest} "
+                "instead (run xentui on its console), or members newer than the new master "
+                "stay in emergency mode."
+            )
     elif s.role_change_pending and s.reason_code.startswith("HA_") and master_for_rest is None:
         # Xapi_ha.on_server_restart holds a master too (HA armed, no statefile): pool.conf
         # says master, xapi loops in emergency mode; only disarming HA lets its start-up
         # carry on (no restart is coming). The rest is planned once it answers as master.
         steps.append(kinds["ha-disable"](this, local=True))
-        notes.append(f"{this.name_label}'s pool.conf says master but its xapi waits in the HA start-up "
-                     "loop (no statefile). Disarm HA on it; it then carries on as master within 10 s: "
-                     "run xentui again for the rest.")
+        notes.append(
+            f"{this.name_label}'s pool.conf says master but its xapi waits in the HA start-up "
+            "loop (no statefile). Disarm HA on it; it then carries on as master within 10 s: "
+            "run xentui again for the rest."
+        )
     elif s.this_is_master:
         master_for_rest = master_for_rest or this
     elif master_for_rest is None and s.believed_master is not None and not s.is_down(s.believed_master):
         master_for_rest = s.believed_master
 
-    recovering = bool(steps) or bool(pending_vm_starts) or any(c in codes for c in (
-        Code.ORPHANED_MEMBER, Code.VMS_ON_DEAD_HOST, Code.VMS_NOT_RESTARTED, Code.MEMBER_UNREACHABLE,
-        Code.PBD_UNPLUGGED, Code.DEFAULT_SR_INVALID, Code.STALE_PIF, Code.HOST_DISABLED))
+    recovering = (
+        bool(steps)
+        or bool(pending_vm_starts)
+        or any(
+            c in codes
+            for c in (
+                Code.ORPHANED_MEMBER,
+                Code.VMS_ON_DEAD_HOST,
+                Code.VMS_NOT_RESTARTED,
+                Code.MEMBER_UNREACHABLE,
+                Code.PBD_UNPLUGGED,
+                Code.DEFAULT_SR_INVALID,
+                Code.STALE_PIF,
+                Code.HOST_DISABLED,
+            )
+        )
+    )
 
     if master_for_rest is not None and recovering:
         m = master_for_rest
@@ -143,8 +188,14 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         demoted = {st.params.get("host") for st in steps if st.kind == "demote-master"}
         # Everyone but the master, the dead and the just-demoted (this host
         # included when the master is another host).
-        members = sorted((h for h in s.snap.hosts.values() if h.ref != m.ref and h.name_label not in dead_names
-                          and h.name_label not in demoted), key=lambda h: h.name_label)
+        members = sorted(
+            (
+                h
+                for h in s.snap.hosts.values()
+                if h.ref != m.ref and h.name_label not in dead_names and h.name_label not in demoted
+            ),
+            key=lambda h: h.name_label,
+        )
         promoting = any(st.kind == "promote" for st in steps)
         orphans = {f.host for f in _by_code(findings, Code.ORPHANED_MEMBER)}
         need_recover = promoting or bool(orphans) or bool(demoted)
@@ -173,14 +224,15 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
                 steps.append(kinds["management-reconfigure"].variants["move"](h, mgmt[0], m))
             steps.append(kinds["forget-stale-pifs"](h, gone, m))
             if f.data.get("renamed") == "true":
-                notes.append(f"{h.name_label}'s new NICs came up under new names, so PIF.scan puts them on new "
-                             "networks (xenbr2, ...), not on the pool-wide networks of the old eth0/eth1: VMs "
-                             "whose VIFs use those networks cannot start there until the names are pinned back "
-                             "('interface-rename --update eth0=<new MAC> ...' then a reboot and pif-scan).")
+                notes.append(
+                    f"{h.name_label}'s new NICs came up under new names, so PIF.scan puts them on new "
+                    "networks (xenbr2, ...), not on the pool-wide networks of the old eth0/eth1: VMs "
+                    "whose VIFs use those networks cannot start there until the names are pinned back "
+                    "('interface-rename --update eth0=<new MAC> ...' then a reboot and pif-scan)."
+                )
             if f.data.get("management") == "none" or f.data.get("renamed") == "true":
                 # the management PIF is the scan's new one: bring up the new NICs and keep its address
-                steps.append(kinds["pif-plug"](h, m, h.address, "255.0.0.0" if h.address.startswith("127.")
-                                               else ""))
+                steps.append(kinds["pif-plug"](h, m, h.address, "255.0.0.0" if h.address.startswith("127.") else ""))
         steps.append(kinds["plug-pbds"](m))
         steps.append(kinds["check-default-sr"](m))
         known = {v.uuid for v in vms_to_start}
@@ -197,8 +249,11 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             h = s.snap.host_by_name(f.data.get("from_host", f.host))
             if h is not None and s.is_down(h) and h.name_label not in fence:
                 fence.append(h.name_label)
-        pending = [by_uuid[u] for u in pending_vm_starts if u in by_uuid and u not in known
-                   and by_uuid[u].power_state == "Halted"]
+        pending = [
+            by_uuid[u]
+            for u in pending_vm_starts
+            if u in by_uuid and u not in known and by_uuid[u].power_state == "Halted"
+        ]
         if pending:
             vms_to_start.extend(pending)
             known.update(v.uuid for v in pending)
@@ -209,14 +264,16 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
             steps.append(kinds["start-vms"](vms_to_start, fence, m, flagged, addresses))
         if ha:
             pool = s.snap.pool
-            steps.append(kinds["enable-ha"](m, pool.ha_statefiles if pool is not None else (),
-                                            _heartbeat_candidates(s)))
+            steps.append(
+                kinds["enable-ha"](m, pool.ha_statefiles if pool is not None else (), _heartbeat_candidates(s))
+            )
         steps.append(kinds["backup-db"](m))
     # Handing the master role back is asked for explicitly and may come long
     # after the recovery, when the pool is healthy again (the seed article's end).
     pref = s.snap.host_by_name(preferred_master) if preferred_master else None
-    current = master_for_rest or (s.believed_master if s.believed_master is not None
-                                  and not s.is_down(s.believed_master) else None)
+    current = master_for_rest or (
+        s.believed_master if s.believed_master is not None and not s.is_down(s.believed_master) else None
+    )
     if pref is not None and current is not None and pref.ref != current.ref and not s.is_down(pref):
         steps.append(kinds["designate-master"](pref, [h for h in s.snap.hosts.values() if h.ref != pref.ref]))
     pool = s.snap.pool
@@ -224,19 +281,29 @@ def build(observation: Observation, *, keep_master: str = "", preferred_master: 
         steps.append(kinds["enable-ha"](current, pool.ha_statefiles, _heartbeat_candidates(s)))
 
     if Code.HOST_DISABLED in codes:
-        notes.append("A disabled host that answers is re-enabled by xapi once it has rejoined; "
-                     "if it stays disabled: xe host-enable uuid=<host>.")
+        notes.append(
+            "A disabled host that answers is re-enabled by xapi once it has rejoined; "
+            "if it stays disabled: xe host-enable uuid=<host>."
+        )
     if Code.MEMBER_UNREACHABLE in codes and master_for_rest is None:
         notes.append("Members that do not answer: check their consoles/BMC.")
     hung = [f for f in mu if f.data.get("reach") == pv.HUNG]
     if hung:
-        notes.append(f"The old master {hung[0].host} still accepts connections (xapi hung). Power it "
-                     "off through its BMC first; xentui refuses to promote while it accepts connections.")
+        notes.append(
+            f"The old master {hung[0].host} still accepts connections (xapi hung). Power it "
+            "off through its BMC first; xentui refuses to promote while it accepts connections."
+        )
     return _plan(steps, findings, observation, notes, now)
 
 
-def build_plan(observation: Observation, *, keep_master: str = "", preferred_master: str = "",
-               reenable_ha: bool = False, run_record=None) -> Plan:
+def build_plan(
+    observation: Observation,
+    *,
+    keep_master: str = "",
+    preferred_master: str = "",
+    reenable_ha: bool = False,
+    run_record=None,
+) -> Plan:
     """The ordered runbook for what `observation.findings` says is wrong
     (diagnosed here if the observation carries no findings).
 
@@ -247,15 +314,21 @@ def build_plan(observation: Observation, *, keep_master: str = "", preferred_mas
     `run_record`: the recovery run's `run_record.RunRecord` when resuming:
     the plan is built from the pool's state plus what the run recorded.
     """
-    return build(observation, keep_master=keep_master, preferred_master=preferred_master,
-                 reenable_ha=reenable_ha, run_record=run_record)
+    return build(
+        observation,
+        keep_master=keep_master,
+        preferred_master=preferred_master,
+        reenable_ha=reenable_ha,
+        run_record=run_record,
+    )
 
 
 def _heartbeat_candidates(s: Situation) -> list:
     """SRs that can hold an HA statefile: shared, and not an ISO library."""
-    return sorted((sr for sr in s.snap.srs.values()
-                   if sr.shared and sr.content_type != "iso" and sr.type != "iso"),
-                  key=lambda sr: sr.name_label)
+    return sorted(
+        (sr for sr in s.snap.srs.values() if sr.shared and sr.content_type != "iso" and sr.type != "iso"),
+        key=lambda sr: sr.name_label,
+    )
 
 
 def _plan(steps, findings, observation, notes, now) -> Plan:

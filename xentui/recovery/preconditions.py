@@ -78,8 +78,12 @@ class Fenced(Precondition):
 
     def check(self, ctx: CheckContext) -> CheckResult:
         ok = self.host in ctx.fenced
-        return self.result(ok, "attested by the operator" if ok else
-                           f"the operator has not attested that {self.host} is powered off/fenced")
+        return self.result(
+            ok,
+            "attested by the operator"
+            if ok
+            else f"the operator has not attested that {self.host} is powered off/fenced",
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,10 @@ class Silent(Precondition):
         if st.reach in (pv.REFUSED, pv.TIMEOUT, pv.UNREACHABLE):
             return self.result(True, st.evidence)
         if st.reach == pv.HUNG:
-            return self.result(False, f"{arg} still accepts connections (xapi hung, machine "
-                                      f"running): power it off first — {st.evidence}")
+            return self.result(
+                False,
+                f"{arg} still accepts connections (xapi hung, machine running): power it off first — {st.evidence}",
+            )
         if st.reach == pv.ANSWERS:
             return self.result(False, f"{arg} ANSWERS — it is alive: {st.evidence}")
         return self.result(False, f"{arg}: not probed, cannot tell")
@@ -150,8 +156,9 @@ class IsMaster(Precondition):
         name, sit = self.host, ctx.sit
         if name == sit.this_name:
             ok = sit.this_is_master and sit.xapi_answers_here and not sit.emergency and sit.snap_live
-            return self.result(ok, f"this host: pool.conf {sit.pool_conf_role}, connection "
-                                   f"{sit.conn_state}, emergency {sit.emergency}")
+            return self.result(
+                ok, f"this host: pool.conf {sit.pool_conf_role}, connection {sit.conn_state}, emergency {sit.emergency}"
+            )
         host = sit.snap.host_by_name(name)
         st = sit.state(host) if host is not None else None
         ok = st is not None and st.reach == pv.ANSWERS and st.role == pv.MASTER
@@ -173,8 +180,9 @@ class HaDisarmed(Precondition):
     def check(self, ctx: CheckContext) -> CheckResult:
         arg = self.host
         ok = f"ha-disable:{arg}" in ctx.completed or not ctx.sit.reason_code.startswith("HA_")
-        return self.result(ok, "HA disarmed in this run" if ok else
-                           f"HA still armed on {arg} (run ha-disable:{arg} first)")
+        return self.result(
+            ok, "HA disarmed in this run" if ok else f"HA still armed on {arg} (run ha-disable:{arg} first)"
+        )
 
 
 @dataclass(frozen=True)

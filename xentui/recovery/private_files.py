@@ -44,8 +44,12 @@ def make_private_dir(path: PathLike, *, fix_existing: bool = False) -> Path:
         os.chmod(directory, DIR_MODE)
     if fix_existing and not missing:
         st = os.stat(path)
-        if (stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != DIR_MODE and st.st_uid == os.geteuid()
-                and _holds_only_our_files(path)):
+        if (
+            stat.S_ISDIR(st.st_mode)
+            and stat.S_IMODE(st.st_mode) != DIR_MODE
+            and st.st_uid == os.geteuid()
+            and _holds_only_our_files(path)
+        ):
             os.chmod(path, DIR_MODE)
     return path
 
@@ -74,8 +78,13 @@ def fix_file_mode(fd: int) -> None:
 
 def file_kind(mode: int) -> str:
     """'a directory', 'a FIFO', ... for one-line refusals."""
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "a special file"

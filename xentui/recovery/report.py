@@ -28,8 +28,12 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(records: Iterable[AuditRecord], findings: Sequence[Finding], path: Union[str, "os.PathLike[str]"],
-                 quarantined: Sequence[QuarantinedLine] = ()) -> Path:
+def write_report(
+    records: Iterable[AuditRecord],
+    findings: Sequence[Finding],
+    path: Union[str, "os.PathLike[str]"],
+    quarantined: Sequence[QuarantinedLine] = (),
+) -> Path:
     """Write the report for `records` (+ the current `findings`) to `path`:
     0600 (it names hosts and what was done to them), written whole or not at
     all. OSError (NotRegularFile for a FIFO or directory) if it cannot be."""
@@ -44,8 +48,10 @@ def _findings_table(items: List[Dict[str, Any]]) -> List[str]:
         return ["(none recorded)", ""]
     out = ["| severity | code | host | summary |", "|---|---|---|---|"]
     for f in items:
-        out.append(f"| {_cell(f.get('severity', ''))} | {_cell(f.get('code', ''))} | {_cell(f.get('host', ''))} "
-                   f"| {_cell(f.get('summary', ''))} |")
+        out.append(
+            f"| {_cell(f.get('severity', ''))} | {_cell(f.get('code', ''))} | {_cell(f.get('host', ''))} "
+            f"| {_cell(f.get('summary', ''))} |"
+        )
     out.append("")
     for f in items:
         ev = f.get("evidence") or []
@@ -78,8 +84,12 @@ def run_outcome(recs: Sequence[AuditRecord]) -> str:
     return last_end.outcome
 
 
-def render_report(records: List[AuditRecord], findings: Sequence[Finding],
-                  generated_at: Optional[float] = None, quarantined: Sequence[QuarantinedLine] = ()) -> str:
+def render_report(
+    records: List[AuditRecord],
+    findings: Sequence[Finding],
+    generated_at: Optional[float] = None,
+    quarantined: Sequence[QuarantinedLine] = (),
+) -> str:
     generated_at = time.time() if generated_at is None else generated_at
     lines: List[str] = ["# Pool incident report", ""]
     lines.append(f"Generated {_t(generated_at)} by xentui from {len(records)} audit record(s).")
@@ -105,20 +115,26 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
         done = sum(1 for r in steps if r.outcome in ("done", "skipped"))
         if is_read_only_run(recs):
             read_only_runs += 1
-            lines.append(f"- Run `{run_id}`: {_t(start)} – {_t(end)}, read-only: nothing was executed "
-                         f"({len(steps)} step(s) shown), not counted in the totals.")
+            lines.append(
+                f"- Run `{run_id}`: {_t(start)} – {_t(end)}, read-only: nothing was executed "
+                f"({len(steps)} step(s) shown), not counted in the totals."
+            )
             continue
         totals[0] += 1
         totals[1] += len(steps)
         totals[2] += done
-        lines.append(f"- Run `{run_id}`: {_t(start)} – {_t(end)}, {done}/{len(steps)} step attempt(s) "
-                     f"succeeded, outcome: **{outcome}**.")
+        lines.append(
+            f"- Run `{run_id}`: {_t(start)} – {_t(end)}, {done}/{len(steps)} step attempt(s) "
+            f"succeeded, outcome: **{outcome}**."
+        )
         fenced = sorted({r.host for r in recs if r.kind == au.ATTEST})
         if fenced:
             lines.append(f"  - Operator attested as powered off / fenced: {', '.join(fenced)}.")
     if runs:
-        lines.append(f"- Totals: {totals[0]} recovery run(s), {totals[2]}/{totals[1]} step attempt(s) succeeded"
-                     + (f"; {read_only_runs} read-only run(s) not counted." if read_only_runs else "."))
+        lines.append(
+            f"- Totals: {totals[0]} recovery run(s), {totals[2]}/{totals[1]} step attempt(s) succeeded"
+            + (f"; {read_only_runs} read-only run(s) not counted." if read_only_runs else ".")
+        )
     lines.append("")
 
     first_findings = next((r for r in records if r.kind == FINDINGS), None)
@@ -131,8 +147,11 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
         stranded = [v for v in baseline.inputs.get("vms") or () if isinstance(v, dict) and v.get("host") in down]
         if stranded:
             lines += [f"## Workload on hosts that did not answer at the start ({_t(baseline.ts)})", ""]
-            lines += [f"- {_cell(v.get('name', ''))} ({_cell(v.get('uuid', ''))}): {_cell(v.get('power_state', ''))} "
-                      f"on {_cell(v.get('host', ''))}" for v in stranded]
+            lines += [
+                f"- {_cell(v.get('name', ''))} ({_cell(v.get('uuid', ''))}): {_cell(v.get('power_state', ''))} "
+                f"on {_cell(v.get('host', ''))}"
+                for v in stranded
+            ]
             lines.append("")
     last_findings = next((r for r in reversed(records) if r.kind == FINDINGS), None)
     if findings:
@@ -158,19 +177,28 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
             title = step_start.detail if step_start is not None else rec.step_id
             lines.append(f"### {n}. {title} — {rec.outcome}")
             lines.append("")
-            lines.append(f"- Step `{rec.step_id}` on {rec.host or 'the pool'}, {_t(rec.ts)}, "
-                         f"took {rec.duration:.1f} s.")
+            lines.append(
+                f"- Step `{rec.step_id}` on {rec.host or 'the pool'}, {_t(rec.ts)}, took {rec.duration:.1f} s."
+            )
             if rec.detail:
                 lines.append(f"- Result: {rec.detail}")
             verification = rec.inputs.get("verification") if isinstance(rec.inputs, dict) else ""
             if verification:
                 lines.append(f"- Verified: {verification}")
-            calls = [r for r in records if r.kind == "call" and r.run_id == rec.run_id and r.step_id == rec.step_id
-                     and (step_start is None or step_start.ts <= r.ts <= rec.ts)]
+            calls = [
+                r
+                for r in records
+                if r.kind == "call"
+                and r.run_id == rec.run_id
+                and r.step_id == rec.step_id
+                and (step_start is None or step_start.ts <= r.ts <= rec.ts)
+            ]
             for c in calls:
                 args = ", ".join(str(a) for a in c.inputs.get("args", []))
-                lines.append(f"- Call `{c.inputs.get('method', '')}({args})`: {c.outcome}"
-                             + (f" — {c.detail}" if c.detail else ""))
+                lines.append(
+                    f"- Call `{c.inputs.get('method', '')}({args})`: {c.outcome}"
+                    + (f" — {c.detail}" if c.detail else "")
+                )
             if rec.xe:
                 lines.append("- xe equivalent:")
                 lines.append("")
@@ -180,8 +208,10 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
             lines.append("")
     interrupted.extend(starts.values())
     for step_start in sorted(interrupted, key=lambda r: r.ts):
-        lines.append(f"- Step `{step_start.step_id}` (run `{step_start.run_id}`) started at {_t(step_start.ts)} "
-                     "and has no end record: the process stopped mid-step. Check its effect before re-running.")
+        lines.append(
+            f"- Step `{step_start.step_id}` (run `{step_start.run_id}`) started at {_t(step_start.ts)} "
+            "and has no end record: the process stopped mid-step. Check its effect before re-running."
+        )
     if n == 0 and not interrupted:
         lines += ["No step was executed.", ""]
     lines.append("")
@@ -194,8 +224,10 @@ def render_report(records: List[AuditRecord], findings: Sequence[Finding],
             detail = rec.detail
         if rec.kind == "call":
             detail = f"{rec.inputs.get('method', '')} {rec.detail}".strip()
-        lines.append(f"| {_t(rec.ts)} | {_cell(rec.kind)} | {_cell(rec.step_id)} | {_cell(rec.host)} | "
-                     f"{_cell(rec.outcome)} | {_cell(detail[:200])} |")
+        lines.append(
+            f"| {_t(rec.ts)} | {_cell(rec.kind)} | {_cell(rec.step_id)} | {_cell(rec.host)} | "
+            f"{_cell(rec.outcome)} | {_cell(detail[:200])} |"
+        )
     lines.append("")
     # Records quote peer text (names, xapi errors): no raw control character
     # reaches whoever `cat`s the report or prints it on stdout.

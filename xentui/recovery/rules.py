@@ -58,15 +58,20 @@ def rule_xapi_down(s: Situation) -> List[Finding]:
         evidence.append(f"connection to xapi: {s.conn_state} {s.obs.connection.detail}".strip())
         if s.has_snapshot:
             evidence.append(f"pool database shown from {s.snap_label}")
-        return [Finding(
-            Code.XAPI_DOWN, Severity.CRITICAL,
-            f"xapi is not running on {s.this_name or 'this host'}",
-            "Nothing answers on xapi's socket here, so no xapi action is possible. xapi restarts "
-            "itself every 1-3 minutes while in emergency mode; if it stays down, restart it on the "
-            "host's console ('systemctl restart xapi'; never 'xe-toolstack-restart' with HA armed). "
-            "What is shown comes from the host's own files.",
-            host=s.this_name, evidence=tuple(evidence), data={"connection": s.conn_state},
-        )]
+        return [
+            Finding(
+                Code.XAPI_DOWN,
+                Severity.CRITICAL,
+                f"xapi is not running on {s.this_name or 'this host'}",
+                "Nothing answers on xapi's socket here, so no xapi action is possible. xapi restarts "
+                "itself every 1-3 minutes while in emergency mode; if it stays down, restart it on the "
+                "host's console ('systemctl restart xapi'; never 'xe-toolstack-restart' with HA armed). "
+                "What is shown comes from the host's own files.",
+                host=s.this_name,
+                evidence=tuple(evidence),
+                data={"connection": s.conn_state},
+            )
+        ]
     return []
 
 
@@ -84,15 +89,22 @@ def rule_not_xapi(s: Situation) -> List[Finding]:
     evidence = [f"reply from {s.obs.connection.label}: {s.obs.connection.detail}".strip()]
     gt = s.gt
     if gt is not None and gt.xapi_running.ok:
-        evidence.append(f"{gt.xapi_running.source}: "
-                        + ("a xapi process runs" if gt.xapi_running.value else "no xapi process"))
-    return [Finding(
-        Code.NOT_XAPI, Severity.CRITICAL, NOT_XAPI_TITLE,
-        "The peer accepted the connection and answered, but not with what xapi sends (a value of the "
-        "wrong type, a web page, an HTTP error). Either the address, port or socket path leads to "
-        "something else, or this xapi is broken. Nothing can be done through it.",
-        host=s.this_name, evidence=tuple(evidence), data={"connection": s.conn_state},
-    )]
+        evidence.append(
+            f"{gt.xapi_running.source}: " + ("a xapi process runs" if gt.xapi_running.value else "no xapi process")
+        )
+    return [
+        Finding(
+            Code.NOT_XAPI,
+            Severity.CRITICAL,
+            NOT_XAPI_TITLE,
+            "The peer accepted the connection and answered, but not with what xapi sends (a value of the "
+            "wrong type, a web page, an HTTP error). Either the address, port or socket path leads to "
+            "something else, or this xapi is broken. Nothing can be done through it.",
+            host=s.this_name,
+            evidence=tuple(evidence),
+            data={"connection": s.conn_state},
+        )
+    ]
 
 
 def rule_emergency(s: Situation) -> List[Finding]:
@@ -104,30 +116,44 @@ def rule_emergency(s: Situation) -> List[Finding]:
     if s.reason_code:
         evidence.append(f"stored error: {s.reason_code}" + (f" {list(s.reason_params)}" if s.reason_params else ""))
     if s.pool_conf_role != "unknown" and s.gt is not None:
-        evidence.append(f"{s.gt.pool_role.source}: {s.pool_conf_role}"
-                        + (f":{s.pool_conf_master}" if s.pool_conf_master else ""))
-    return [Finding(
-        Code.EMERGENCY_MODE, Severity.CRITICAL,
-        f"{s.this_name or 'This host'} is in emergency mode: {exp.title}",
-        f"{exp.meaning} Only the emergency calls answer here; pool-wide views come from the "
-        f"replicated database. {exp.next_step}",
-        host=s.this_name, evidence=tuple(evidence),
-        data={"reason_code": code, "reason_params": ",".join(s.reason_params), "reason_text": exp.title},
-    )]
+        evidence.append(
+            f"{s.gt.pool_role.source}: {s.pool_conf_role}" + (f":{s.pool_conf_master}" if s.pool_conf_master else "")
+        )
+    return [
+        Finding(
+            Code.EMERGENCY_MODE,
+            Severity.CRITICAL,
+            f"{s.this_name or 'This host'} is in emergency mode: {exp.title}",
+            f"{exp.meaning} Only the emergency calls answer here; pool-wide views come from the "
+            f"replicated database. {exp.next_step}",
+            host=s.this_name,
+            evidence=tuple(evidence),
+            data={"reason_code": code, "reason_params": ",".join(s.reason_params), "reason_text": exp.title},
+        )
+    ]
 
 
 # --- the master -----------------------------------------------------------------
 
 
 _REACH_WORDS = {
-    pv.REFUSED: ("refuses connections", "refused",
-                 "The host is up without xapi, or the address now belongs to nothing that listens."),
-    pv.TIMEOUT: ("does not answer", "timed out",
-                 "Nothing answered in time: powered off, crashed, or cut off by the network."),
+    pv.REFUSED: (
+        "refuses connections",
+        "refused",
+        "The host is up without xapi, or the address now belongs to nothing that listens.",
+    ),
+    pv.TIMEOUT: (
+        "does not answer",
+        "timed out",
+        "Nothing answered in time: powered off, crashed, or cut off by the network.",
+    ),
     pv.UNREACHABLE: ("is unreachable", "unreachable", "The network has no route to it."),
-    pv.HUNG: ("accepts connections but xapi never answers", "hung",
-              "Its xapi is hung (the machine may still run VMs). Power it off through the BMC "
-              "before promoting anyone, or two masters will write to the same storage."),
+    pv.HUNG: (
+        "accepts connections but xapi never answers",
+        "hung",
+        "Its xapi is hung (the machine may still run VMs). Power it off through the BMC "
+        "before promoting anyone, or two masters will write to the same storage.",
+    ),
 }
 
 
@@ -152,15 +178,19 @@ def rule_master_unreachable(s: Situation) -> List[Finding]:
         evidence.append(f"{s.gt.pool_role.source}: slave:{s.pool_conf_master}")
     if blocked:
         evidence.append("this host's xapi calls that need the master hang (not yet in emergency mode)")
-    return [Finding(
-        Code.MASTER_UNREACHABLE, Severity.CRITICAL,
-        f"Master {name} ({address}) {verb}",
-        f"{meaning} While the master is gone nobody can manage the pool; VMs keep running. "
-        "If it will not come back soon: make sure it is really off (fence it), then promote a "
-        "surviving member.",
-        host=name, evidence=tuple(evidence),
-        data={"outcome": outcome, "address": address, "reach": reach},
-    )]
+    return [
+        Finding(
+            Code.MASTER_UNREACHABLE,
+            Severity.CRITICAL,
+            f"Master {name} ({address}) {verb}",
+            f"{meaning} While the master is gone nobody can manage the pool; VMs keep running. "
+            "If it will not come back soon: make sure it is really off (fence it), then promote a "
+            "surviving member.",
+            host=name,
+            evidence=tuple(evidence),
+            data={"outcome": outcome, "address": address, "reach": reach},
+        )
+    ]
 
 
 def rule_two_masters(s: Situation) -> List[Finding]:
@@ -175,13 +205,23 @@ def rule_two_masters(s: Situation) -> List[Finding]:
             evidence.append(s.states[n].evidence)
     both = _vms_claimed_by_several(s, claimants)
     summary = "Two masters: " + " and ".join(claimants)
-    expl = ("More than one host believes it is the pool master (split brain). Each writes its own "
-            "database and may start VMs on shared storage. Pick the one to keep; the other is "
-            "demoted and joins it. Do not start any VM until then.")
+    expl = (
+        "More than one host believes it is the pool master (split brain). Each writes its own "
+        "database and may start VMs on shared storage. Pick the one to keep; the other is "
+        "demoted and joins it. Do not start any VM until then."
+    )
     if both:
         expl += f" VMs marked running by both: {', '.join(both)} — check them before anything starts."
-    return [Finding(Code.TWO_MASTERS, Severity.CRITICAL, summary, expl, evidence=tuple(evidence),
-                    data={"masters": ",".join(claimants), "both_claim": ",".join(both)})]
+    return [
+        Finding(
+            Code.TWO_MASTERS,
+            Severity.CRITICAL,
+            summary,
+            expl,
+            evidence=tuple(evidence),
+            data={"masters": ",".join(claimants), "both_claim": ",".join(both)},
+        )
+    ]
 
 
 def _vms_claimed_by_several(s: Situation, claimants: Sequence[str]) -> List[str]:
@@ -214,15 +254,19 @@ def rule_ha_armed(s: Situation) -> List[Finding]:
         evidence.append(f"pool.ha_enabled = true ({s.snap_label})")
     if ha_reason:
         evidence.append(f"emergency reason {s.reason_code}")
-    return [Finding(
-        Code.HA_ARMED, Severity.CRITICAL,
-        "HA is armed: emergency promotion will refuse (HA_IS_ENABLED)",
-        "With HA armed, xapi refuses emergency transition and reset, and restarting the toolstack "
-        "gets the host fenced (rebooted). Disarm HA locally first (host.emergency_ha_disable, "
-        "soft=false) on each surviving host; re-enable it once every host is back.",
-        host=s.this_name, evidence=tuple(evidence),
-        data={"reason_code": s.reason_code if ha_reason else ""},
-    )]
+    return [
+        Finding(
+            Code.HA_ARMED,
+            Severity.CRITICAL,
+            "HA is armed: emergency promotion will refuse (HA_IS_ENABLED)",
+            "With HA armed, xapi refuses emergency transition and reset, and restarting the toolstack "
+            "gets the host fenced (rebooted). Disarm HA locally first (host.emergency_ha_disable, "
+            "soft=false) on each surviving host; re-enable it once every host is back.",
+            host=s.this_name,
+            evidence=tuple(evidence),
+            data={"reason_code": s.reason_code if ha_reason else ""},
+        )
+    ]
 
 
 # --- members --------------------------------------------------------------------
@@ -238,23 +282,32 @@ def rule_members(s: Situation) -> List[Finding]:
         if not st.down:
             continue
         if s.declared_dead(h):
-            out.append(Finding(
-                Code.MEMBER_UNREACHABLE, Severity.INFO,
-                f"{h.name_label} is down and declared dead",
-                "It is disabled and has no VMs. Reinstall it before it rejoins (or forget it); "
-                "never just boot it back into the pool: it still believes in its old role.",
-                host=h.name_label, evidence=(st.evidence, f"host.enabled = false ({s.snap_label})"),
-                data={"reach": st.reach, "declared_dead": "true"},
-            ))
+            out.append(
+                Finding(
+                    Code.MEMBER_UNREACHABLE,
+                    Severity.INFO,
+                    f"{h.name_label} is down and declared dead",
+                    "It is disabled and has no VMs. Reinstall it before it rejoins (or forget it); "
+                    "never just boot it back into the pool: it still believes in its old role.",
+                    host=h.name_label,
+                    evidence=(st.evidence, f"host.enabled = false ({s.snap_label})"),
+                    data={"reach": st.reach, "declared_dead": "true"},
+                )
+            )
             continue
         verb = _REACH_WORDS.get(st.reach, ("cannot be reached",))[0]
-        out.append(Finding(
-            Code.MEMBER_UNREACHABLE, Severity.WARNING,
-            f"Member {h.name_label} ({h.address}) {verb}",
-            "The member's xapi does not answer. Its VMs may still be running if only the network "
-            "or xapi failed. Check its console/BMC.",
-            host=h.name_label, evidence=(st.evidence,), data={"reach": st.reach, "address": h.address},
-        ))
+        out.append(
+            Finding(
+                Code.MEMBER_UNREACHABLE,
+                Severity.WARNING,
+                f"Member {h.name_label} ({h.address}) {verb}",
+                "The member's xapi does not answer. Its VMs may still be running if only the network "
+                "or xapi failed. Check its console/BMC.",
+                host=h.name_label,
+                evidence=(st.evidence,),
+                data={"reach": st.reach, "address": h.address},
+            )
+        )
     return out
 
 
@@ -266,19 +319,25 @@ def rule_vms_on_dead_host(s: Situation) -> List[Finding]:
             continue
         st = s.state(h)
         hung = st.reach == pv.HUNG
-        out.append(Finding(
-            Code.VMS_ON_DEAD_HOST, Severity.CRITICAL,
-            f"{len(vms)} VM(s) still marked running on {h.name_label}",
-            "The database still says these VMs run on a host that does not answer, so they cannot "
-            "be started elsewhere. Only after you have made sure the host is powered off (fenced) "
-            "may their power state be reset and they be started on a survivor; starting a VM that "
-            "still runs corrupts its disks."
-            + (" This host accepts connections (xapi hung): its VMs may well still be running." if hung else ""),
-            host=h.name_label,
-            evidence=(f"{_names(vms)} resident on {h.name_label} ({s.snap_label})", st.evidence),
-            data={"vm_uuids": ",".join(v.uuid for v in vms), "vm_names": ",".join(v.name_label for v in vms),
-                  "reach": st.reach},
-        ))
+        out.append(
+            Finding(
+                Code.VMS_ON_DEAD_HOST,
+                Severity.CRITICAL,
+                f"{len(vms)} VM(s) still marked running on {h.name_label}",
+                "The database still says these VMs run on a host that does not answer, so they cannot "
+                "be started elsewhere. Only after you have made sure the host is powered off (fenced) "
+                "may their power state be reset and they be started on a survivor; starting a VM that "
+                "still runs corrupts its disks."
+                + (" This host accepts connections (xapi hung): its VMs may well still be running." if hung else ""),
+                host=h.name_label,
+                evidence=(f"{_names(vms)} resident on {h.name_label} ({s.snap_label})", st.evidence),
+                data={
+                    "vm_uuids": ",".join(v.uuid for v in vms),
+                    "vm_names": ",".join(v.name_label for v in vms),
+                    "reach": st.reach,
+                },
+            )
+        )
     return out
 
 
@@ -301,14 +360,18 @@ def rule_orphans(s: Situation) -> List[Finding]:
             why = f"follows {st.master_address or 'the old master'}, which does not answer"
         else:
             continue
-        out.append(Finding(
-            Code.ORPHANED_MEMBER, Severity.WARNING if not s.this_is_master else Severity.CRITICAL,
-            f"Member {h.name_label} is orphaned: {why}",
-            "The member runs but is not part of a working pool. Once a master is running, "
-            "'recover slaves' on it (or 'emergency reset master' on the member) points it there.",
-            host=h.name_label, evidence=(st.evidence,),
-            data={"address": h.address, "role": st.role, "follows": st.master_address},
-        ))
+        out.append(
+            Finding(
+                Code.ORPHANED_MEMBER,
+                Severity.WARNING if not s.this_is_master else Severity.CRITICAL,
+                f"Member {h.name_label} is orphaned: {why}",
+                "The member runs but is not part of a working pool. Once a master is running, "
+                "'recover slaves' on it (or 'emergency reset master' on the member) points it there.",
+                host=h.name_label,
+                evidence=(st.evidence,),
+                data={"address": h.address, "role": st.role, "follows": st.master_address},
+            )
+        )
     return out
 
 
@@ -322,8 +385,11 @@ def present_nics(s: Situation) -> Optional[Dict[str, str]]:
     links = getattr(gt, "links", None) if gt is not None else None
     if links is None or not links.ok:
         return None
-    nics = {link.ifname: link.mac.lower() for link in links.value
-            if link.ifname.startswith("eth") and link.ifname[3:].isdigit()}
+    nics = {
+        link.ifname: link.mac.lower()
+        for link in links.value
+        if link.ifname.startswith("eth") and link.ifname[3:].isdigit()
+    }
     return nics or None
 
 
@@ -368,36 +434,54 @@ def rule_no_management_ip(s: Situation) -> List[Finding]:
     nics = present_nics(s)
     this = s.snap.host_by_name(s.this_name) if s.this_name else None
     new_nics = ""
-    if (evidence and iface and nics is not None and _bridge_device(iface) not in nics and this is not None
-            and gt is not None and gt.links is not None):  # known NICs imply gt.links
+    if (
+        evidence
+        and iface
+        and nics is not None
+        and _bridge_device(iface) not in nics
+        and this is not None
+        and gt is not None
+        and gt.links is not None
+    ):  # known NICs imply gt.links
         # The management bridge's NIC is gone (replaced under a new name): nothing
         # xapi can do brings the address back; networkd has no config for the new
         # names (interface-rename + reboot, or the emergency network reset).
         new = unrepresented_nics(s, this)
-        evidence.append(f"{gt.links.source}: no {_bridge_device(iface)} behind {iface}; present NICs: "
-                        + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items())))
+        evidence.append(
+            f"{gt.links.source}: no {_bridge_device(iface)} behind {iface}; present NICs: "
+            + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items()))
+        )
         cause = "no-uplink"
         new_nics = ",".join(f"{d}={nics[d]}" for d in new)
     if evidence:
-        out.append(Finding(
-            Code.NO_MANAGEMENT_IP, Severity.CRITICAL,
-            f"{s.this_name or 'This host'} has no management IP address",
-            "Without an address on the management interface this host cannot reach its master or "
-            "be reached. What brings the address back depends on why it is gone (the link, "
-            "the lease, a NIC that is gone); see the repair step. xe-reset-networking is the "
-            "last resort: it reboots the host with -f and kills its running VMs.",
-            host=s.this_name, evidence=tuple(evidence),
-            data={"interface": iface, "cause": cause or "unknown", "new_nics": new_nics},
-        ))
+        out.append(
+            Finding(
+                Code.NO_MANAGEMENT_IP,
+                Severity.CRITICAL,
+                f"{s.this_name or 'This host'} has no management IP address",
+                "Without an address on the management interface this host cannot reach its master or "
+                "be reached. What brings the address back depends on why it is gone (the link, "
+                "the lease, a NIC that is gone); see the repair step. xe-reset-networking is the "
+                "last resort: it reboots the host with -f and kills its running VMs.",
+                host=s.this_name,
+                evidence=tuple(evidence),
+                data={"interface": iface, "cause": cause or "unknown", "new_nics": new_nics},
+            )
+        )
     for h in s.other_hosts():
         st = s.state(h)
         if st.reason_code == "HOST_HAS_NO_MANAGEMENT_IP":
-            out.append(Finding(
-                Code.NO_MANAGEMENT_IP, Severity.CRITICAL,
-                f"{h.name_label} has no management IP address",
-                "That host is in emergency mode because its management interface has no address.",
-                host=h.name_label, evidence=(st.evidence,), data={"interface": "", "cause": "remote"},
-            ))
+            out.append(
+                Finding(
+                    Code.NO_MANAGEMENT_IP,
+                    Severity.CRITICAL,
+                    f"{h.name_label} has no management IP address",
+                    "That host is in emergency mode because its management interface has no address.",
+                    host=h.name_label,
+                    evidence=(st.evidence,),
+                    data={"interface": "", "cause": "remote"},
+                )
+            )
     return out
 
 
@@ -415,9 +499,16 @@ def stale_pifs(s: Situation, host: Host) -> List[PIF]:
     dead = [p for p in pifs if not p.currently_attached and p.carrier is False]
     mgmt = [p for p in pifs if p.management]
     gt = s.gt
-    if (s.is_this(host) and gt is not None and gt.management_link.ok and mgmt
-            and gt.management_link.value is not None and gt.management_link.value.mac and mgmt[0].mac
-            and gt.management_link.value.mac.lower() != mgmt[0].mac.lower()):
+    if (
+        s.is_this(host)
+        and gt is not None
+        and gt.management_link.ok
+        and mgmt
+        and gt.management_link.value is not None
+        and gt.management_link.value.mac
+        and mgmt[0].mac
+        and gt.management_link.value.mac.lower() != mgmt[0].mac.lower()
+    ):
         # The kernel's NIC behind the management bridge is not the one the
         # database describes: whatever xapi still reports, that PIF is stale.
         return [mgmt[0]] + [p for p in dead if p is not mgmt[0]]
@@ -458,17 +549,31 @@ def _stale_evidence(s: Situation, host: Host, pif: PIF) -> str:
     nics = present_nics(s) if s.is_this(host) else None
     if nics is not None and pif.device not in nics and gt is not None and gt.links is not None:  # implied by nics
         state = "attached" if pif.currently_attached else "not attached"
-        return (f"{gt.links.source}: no device {pif.device} on {host.name_label}; the PIF {pif.device} "
-                f"(MAC {pif.mac}) is {state}" + (", management" if pif.management else "")
-                + f" in {s.snap_label}; present NICs: " + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items())))
-    if (pif.management and s.is_this(host) and gt is not None and gt.management_link.ok
-            and gt.management_link.value is not None
-            and gt.management_link.value.mac.lower() != pif.mac.lower()):
+        return (
+            f"{gt.links.source}: no device {pif.device} on {host.name_label}; the PIF {pif.device} "
+            f"(MAC {pif.mac}) is {state}"
+            + (", management" if pif.management else "")
+            + f" in {s.snap_label}; present NICs: "
+            + ", ".join(f"{d} ({m})" for d, m in sorted(nics.items()))
+        )
+    if (
+        pif.management
+        and s.is_this(host)
+        and gt is not None
+        and gt.management_link.ok
+        and gt.management_link.value is not None
+        and gt.management_link.value.mac.lower() != pif.mac.lower()
+    ):
         link = gt.management_link.value
-        return (f"{gt.management_link.source}: {link.ifname} runs on MAC {link.mac}, but the management "
-                f"PIF {pif.device} describes MAC {pif.mac} ({s.snap_label})")
-    return (f"PIF {pif.device} MAC {pif.mac}: not attached, no carrier" + (" (management)" if pif.management else "")
-            + f" ({s.snap_label})")
+        return (
+            f"{gt.management_link.source}: {link.ifname} runs on MAC {link.mac}, but the management "
+            f"PIF {pif.device} describes MAC {pif.mac} ({s.snap_label})"
+        )
+    return (
+        f"PIF {pif.device} MAC {pif.mac}: not attached, no carrier"
+        + (" (management)" if pif.management else "")
+        + f" ({s.snap_label})"
+    )
 
 
 def rule_stale_pif(s: Situation) -> List[Finding]:
@@ -481,33 +586,44 @@ def rule_stale_pif(s: Situation) -> List[Finding]:
             continue
         shadowed = shadowed_management_pifs(s, h, gone)
         if shadowed and len(shadowed) == len(gone):
-            out.append(Finding(
-                Code.STALE_PIF, Severity.INFO,
-                f"{h.name_label}: an old management PIF is left over from a replaced NIC",
-                "xapi still flags it as management because it sits on the management network next to "
-                "the new NIC's PIF, so it cannot be forgotten through the API. It is harmless; it goes "
-                "away with an emergency network reset (xe-reset-networking: reboots the host, evacuate "
-                "its VMs first) or a reinstall.",
-                host=h.name_label,
-                evidence=tuple(f"PIF {p.device} MAC {p.mac}: not attached, no carrier, management "
-                               f"({s.snap_label})" for p in shadowed),
-                data={"pif_uuids": ",".join(p.uuid for p in shadowed), "management": "shadowed"},
-            ))
+            out.append(
+                Finding(
+                    Code.STALE_PIF,
+                    Severity.INFO,
+                    f"{h.name_label}: an old management PIF is left over from a replaced NIC",
+                    "xapi still flags it as management because it sits on the management network next to "
+                    "the new NIC's PIF, so it cannot be forgotten through the API. It is harmless; it goes "
+                    "away with an emergency network reset (xe-reset-networking: reboots the host, evacuate "
+                    "its VMs first) or a reinstall.",
+                    host=h.name_label,
+                    evidence=tuple(
+                        f"PIF {p.device} MAC {p.mac}: not attached, no carrier, management ({s.snap_label})"
+                        for p in shadowed
+                    ),
+                    data={"pif_uuids": ",".join(p.uuid for p in shadowed), "management": "shadowed"},
+                )
+            )
             continue
         mgmt = [p for p in gone if p.management]
-        out.append(Finding(
-            Code.STALE_PIF, Severity.CRITICAL if mgmt else Severity.WARNING,
-            f"{h.name_label}: {len(gone)} network interface(s) whose NIC is gone",
-            "These PIFs describe NICs that are no longer present (replaced NIC or motherboard). "
-            "Scan for the new NICs, move the management interface onto one of them if needed, "
-            "then forget the stale PIFs." + (" The management interface is one of them." if mgmt else ""),
-            host=h.name_label,
-            evidence=tuple(_stale_evidence(s, h, p) for p in gone),
-            data={"pif_uuids": ",".join(p.uuid for p in gone),
-                  "renamed": "true" if s.is_this(h) and unrepresented_nics(s, h) else "false",
-                  "management": "true" if mgmt else (
-                      "false" if any(p.management for p in s.snap.pifs_of(h.ref)) else "none")},
-        ))
+        out.append(
+            Finding(
+                Code.STALE_PIF,
+                Severity.CRITICAL if mgmt else Severity.WARNING,
+                f"{h.name_label}: {len(gone)} network interface(s) whose NIC is gone",
+                "These PIFs describe NICs that are no longer present (replaced NIC or motherboard). "
+                "Scan for the new NICs, move the management interface onto one of them if needed, "
+                "then forget the stale PIFs." + (" The management interface is one of them." if mgmt else ""),
+                host=h.name_label,
+                evidence=tuple(_stale_evidence(s, h, p) for p in gone),
+                data={
+                    "pif_uuids": ",".join(p.uuid for p in gone),
+                    "renamed": "true" if s.is_this(h) and unrepresented_nics(s, h) else "false",
+                    "management": "true"
+                    if mgmt
+                    else ("false" if any(p.management for p in s.snap.pifs_of(h.ref)) else "none"),
+                },
+            )
+        )
     return out
 
 
@@ -526,14 +642,18 @@ def rule_pbd_unplugged(s: Situation) -> List[Finding]:
         if not bad:
             continue
         names = [srs[p.sr].name_label if p.sr in srs else p.sr for p in bad]
-        out.append(Finding(
-            Code.PBD_UNPLUGGED, Severity.WARNING,
-            f"{h.name_label}: storage not connected: {', '.join(names)}",
-            "VMs on these SRs cannot start on this host until the PBDs are plugged (plug shared "
-            "SRs on the master first, then on the members).",
-            host=h.name_label, evidence=tuple(f"PBD {p.uuid}: currently_attached = false" for p in bad),
-            data={"pbd_uuids": ",".join(p.uuid for p in bad)},
-        ))
+        out.append(
+            Finding(
+                Code.PBD_UNPLUGGED,
+                Severity.WARNING,
+                f"{h.name_label}: storage not connected: {', '.join(names)}",
+                "VMs on these SRs cannot start on this host until the PBDs are plugged (plug shared "
+                "SRs on the master first, then on the members).",
+                host=h.name_label,
+                evidence=tuple(f"PBD {p.uuid}: currently_attached = false" for p in bad),
+                data={"pbd_uuids": ",".join(p.uuid for p in bad)},
+            )
+        )
     return out
 
 
@@ -547,36 +667,48 @@ def _version_key(h: Host) -> Tuple[int, int, Tuple[int, ...]]:
 
 def _version_evidence(s: Situation) -> Tuple[str, ...]:
     """Both versions, this member's and its master's, as far as they are known."""
-    return tuple(f"{h.name_label}: xapi {h.xapi_version or '?'}" for h in sorted(
-        s.snap.hosts.values(), key=lambda h: h.name_label) if h.xapi_version)
+    return tuple(
+        f"{h.name_label}: xapi {h.xapi_version or '?'}"
+        for h in sorted(s.snap.hosts.values(), key=lambda h: h.name_label)
+        if h.xapi_version
+    )
 
 
 def rule_version_skew(s: Situation) -> List[Finding]:
     hosts = [h for h in s.snap.hosts.values() if h.xapi_version or h.api_version_major]
     out = []
     if s.reason_code == "HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR":
-        out.append(Finding(
-            Code.VERSION_SKEW, Severity.CRITICAL,
-            f"{s.this_name}: newer xapi than its master",
-            "A member may never run a newer xapi than the master; xapi keeps it in emergency mode and "
-            "retries every 60 s. xentui cannot update anything: apply the same update to the master "
-            "first (then this member rejoins by itself). Promoting this newer member instead makes it "
-            "the master of hosts older than itself and is not a fix; choose it only knowing that.",
-            host=s.this_name, evidence=(f"stored emergency error {s.reason_code} {list(s.reason_params)}",
-                                        *_version_evidence(s)),
-        ))
+        out.append(
+            Finding(
+                Code.VERSION_SKEW,
+                Severity.CRITICAL,
+                f"{s.this_name}: newer xapi than its master",
+                "A member may never run a newer xapi than the master; xapi keeps it in emergency mode and "
+                "retries every 60 s. xentui cannot update anything: apply the same update to the master "
+                "first (then this member rejoins by itself). Promoting this newer member instead makes it "
+                "the master of hosts older than itself and is not a fix; choose it only knowing that.",
+                host=s.this_name,
+                evidence=(f"stored emergency error {s.reason_code} {list(s.reason_params)}", *_version_evidence(s)),
+            )
+        )
     if len({_version_key(h) for h in hosts}) <= 1:
         return out
     newest = max(hosts, key=_version_key)
-    evidence = tuple(f"{h.name_label}: xapi {h.xapi_version or '?'} API {h.api_version_major}."
-                     f"{h.api_version_minor}" for h in sorted(hosts, key=lambda h: h.name_label))
-    out.append(Finding(
-        Code.VERSION_SKEW, Severity.WARNING,
-        f"Hosts run different xapi versions (newest: {newest.name_label})",
-        "Members must never be newer than the master. If you must promote a member, promote "
-        f"the newest ({newest.name_label}); finish the update on all hosts soon.",
-        evidence=evidence, data={"newest": newest.name_label},
-    ))
+    evidence = tuple(
+        f"{h.name_label}: xapi {h.xapi_version or '?'} API {h.api_version_major}.{h.api_version_minor}"
+        for h in sorted(hosts, key=lambda h: h.name_label)
+    )
+    out.append(
+        Finding(
+            Code.VERSION_SKEW,
+            Severity.WARNING,
+            f"Hosts run different xapi versions (newest: {newest.name_label})",
+            "Members must never be newer than the master. If you must promote a member, promote "
+            f"the newest ({newest.name_label}); finish the update on all hosts soon.",
+            evidence=evidence,
+            data={"newest": newest.name_label},
+        )
+    )
     return out
 
 
@@ -589,23 +721,30 @@ def rule_default_sr(s: Situation) -> List[Finding]:
     sr = s.snap.srs.get(pool.default_sr)
     if sr is None:
         why = "is not set" if pool.default_sr == NULL_REF else "points to an SR that does not exist"
-        return [Finding(
-            Code.DEFAULT_SR_INVALID, Severity.WARNING, f"The pool's default SR {why}",
-            "New VMs and some operations use the default SR. Set it to a shared SR that is "
-            "connected on the master ('xe pool-param-set default-SR=<uuid>').",
-            evidence=(f"pool.default_SR = {pool.default_sr.split(':')[0]}… ({s.snap_label})",),
-        )]
+        return [
+            Finding(
+                Code.DEFAULT_SR_INVALID,
+                Severity.WARNING,
+                f"The pool's default SR {why}",
+                "New VMs and some operations use the default SR. Set it to a shared SR that is "
+                "connected on the master ('xe pool-param-set default-SR=<uuid>').",
+                evidence=(f"pool.default_SR = {pool.default_sr.split(':')[0]}… ({s.snap_label})",),
+            )
+        ]
     master = s.this_host
     if master is not None:
         attached = [p for p in s.snap.pbds_of(master.ref) if p.sr == sr.ref and p.currently_attached]
         if not attached:
-            return [Finding(
-                Code.DEFAULT_SR_INVALID, Severity.WARNING,
-                f"The default SR {sr.name_label} is not connected on the master",
-                "Plug its PBD on the master, or choose another default SR.",
-                evidence=(f"no attached PBD of SR {sr.uuid} on {master.name_label}",),
-                data={"sr_uuid": sr.uuid},
-            )]
+            return [
+                Finding(
+                    Code.DEFAULT_SR_INVALID,
+                    Severity.WARNING,
+                    f"The default SR {sr.name_label} is not connected on the master",
+                    "Plug its PBD on the master, or choose another default SR.",
+                    evidence=(f"no attached PBD of SR {sr.uuid} on {master.name_label}",),
+                    data={"sr_uuid": sr.uuid},
+                )
+            ]
     return []
 
 
@@ -616,12 +755,17 @@ def rule_host_disabled(s: Situation) -> List[Finding]:
     for h in sorted(s.snap.hosts.values(), key=lambda h: h.name_label):
         if h.enabled or s.is_down(h):
             continue
-        out.append(Finding(
-            Code.HOST_DISABLED, Severity.WARNING, f"{h.name_label} is disabled",
-            "No VM can start on a disabled host. A member is disabled briefly while it rejoins; "
-            "if it stays disabled, enable it ('xe host-enable').",
-            host=h.name_label, evidence=(f"host.enabled = false ({s.snap_label})",),
-        ))
+        out.append(
+            Finding(
+                Code.HOST_DISABLED,
+                Severity.WARNING,
+                f"{h.name_label} is disabled",
+                "No VM can start on a disabled host. A member is disabled briefly while it rejoins; "
+                "if it stays disabled, enable it ('xe host-enable').",
+                host=h.name_label,
+                evidence=(f"host.enabled = false ({s.snap_label})",),
+            )
+        )
     return out
 
 
@@ -646,28 +790,39 @@ def rule_workload(s: Situation, record: Optional["RunRecord"]) -> List[Finding]:
     out = []
     for host, items in sorted(missing.items()):
         names = ", ".join(b.name for b, _ in items)
-        out.append(Finding(
-            Code.VMS_NOT_RESTARTED, Severity.CRITICAL,
-            f"{len(items)} VM(s) that ran on {host} are not running: {names}",
-            f"When this recovery began these VMs were running on {host}, which does not answer. Their "
-            "power state has been reset but they were not started again: the pool is not healthy until "
-            "they run (the start-vms step starts them on a survivor) or you decide to leave them down.",
-            host=host,
-            evidence=(f"running on {host} at the first observation ({source}; audit run {record.run_id})",
-                      "now " + ", ".join(f"{b.name} {v.power_state}" for b, v in items) + f" ({s.snap_label})"),
-            data={"vm_uuids": ",".join(b.uuid for b, _ in items), "vm_names": ",".join(b.name for b, _ in items),
-                  "from_host": host},
-        ))
+        out.append(
+            Finding(
+                Code.VMS_NOT_RESTARTED,
+                Severity.CRITICAL,
+                f"{len(items)} VM(s) that ran on {host} are not running: {names}",
+                f"When this recovery began these VMs were running on {host}, which does not answer. Their "
+                "power state has been reset but they were not started again: the pool is not healthy until "
+                "they run (the start-vms step starts them on a survivor) or you decide to leave them down.",
+                host=host,
+                evidence=(
+                    f"running on {host} at the first observation ({source}; audit run {record.run_id})",
+                    "now " + ", ".join(f"{b.name} {v.power_state}" for b, v in items) + f" ({s.snap_label})",
+                ),
+                data={
+                    "vm_uuids": ",".join(b.uuid for b, _ in items),
+                    "vm_names": ",".join(b.name for b, _ in items),
+                    "from_host": host,
+                },
+            )
+        )
     for host, items in sorted(left.items()):
         names = ", ".join(b.name for b, _ in items)
-        out.append(Finding(
-            Code.VMS_LEFT_DOWN, Severity.INFO,
-            f"Left down on purpose: {names} (ran on {host})",
-            "The recovery did not start these VMs, for the reason given; they come back with their host.",
-            host=host,
-            evidence=tuple(f"{b.name}: {record.left_down.get(b.uuid) or 'not started'}" for b, _ in items),
-            data={"vm_uuids": ",".join(b.uuid for b, _ in items), "vm_names": ",".join(b.name for b, _ in items)},
-        ))
+        out.append(
+            Finding(
+                Code.VMS_LEFT_DOWN,
+                Severity.INFO,
+                f"Left down on purpose: {names} (ran on {host})",
+                "The recovery did not start these VMs, for the reason given; they come back with their host.",
+                host=host,
+                evidence=tuple(f"{b.name}: {record.left_down.get(b.uuid) or 'not started'}" for b, _ in items),
+                data={"vm_uuids": ",".join(b.uuid for b, _ in items), "vm_names": ",".join(b.name for b, _ in items)},
+            )
+        )
     return out
 
 
@@ -678,12 +833,15 @@ def rule_healthy(s: Situation, found: List[Finding]) -> List[Finding]:
         return []  # (peers_pending: whether another host claims to be master is not asked yet)
     master = s.snap.master
     n = len(s.snap.hosts)
-    return [Finding(
-        Code.POOL_HEALTHY, Severity.OK,
-        f"Pool healthy: {n} host(s), master {master.name_label if master else '?'}",
-        "xapi answers, every host that should be up answers and follows the master.",
-        evidence=(f"{s.snap_label}",),
-    )]
+    return [
+        Finding(
+            Code.POOL_HEALTHY,
+            Severity.OK,
+            f"Pool healthy: {n} host(s), master {master.name_label if master else '?'}",
+            "xapi answers, every host that should be up answers and follows the master.",
+            evidence=(f"{s.snap_label}",),
+        )
+    ]
 
 
 RULES: Tuple[Rule, ...] = (
@@ -709,8 +867,9 @@ def sort_findings(findings: Sequence[Finding]) -> Tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: (-int(f.severity), _CODE_ORDER[f.code], f.host)))
 
 
-def run_rules(observation: Observation, situation: Optional[Situation] = None,
-              run_record: Optional["RunRecord"] = None) -> Tuple[Finding, ...]:
+def run_rules(
+    observation: Observation, situation: Optional[Situation] = None, run_record: Optional["RunRecord"] = None
+) -> Tuple[Finding, ...]:
     """`run_record`: the recovery run's `RunRecord`, for the workload finding."""
     s = situation or Situation(observation)
     found: List[Finding] = []

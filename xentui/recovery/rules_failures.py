@@ -41,19 +41,22 @@ def rule_tls_verify_failed(s: Situation) -> List[Finding]:
     if not reason:
         return []
     name = s.this_name or "this host"
-    return [Finding(
-        Code.TLS_VERIFY_FAILED, Severity.CRITICAL,
-        f"{name} rejects its coordinator's TLS certificate: {reason}",
-        "The member verifies the coordinator's certificate against its pool bundle and the check fails "
-        "(Stunnel_verify_error), so it stays in emergency mode. Fix: on the member "
-        "'xe host-emergency-disable-tls-verification'; on the coordinator 'xe pool-certificate-sync' "
-        "(rebuilds every host's bundle) or 'xe host-refresh-server-certificate host=<coordinator>' (a new "
-        "certificate); then on the member 'xe host-emergency-reenable-tls-verification'. A 1024-bit "
-        "server key needs 'xe host-emergency-reset-server-certificate' on that host.",
-        host=s.this_name,
-        evidence=(f"stored emergency error INTERNAL_ERROR {list(s.reason_params)}",),
-        data={"reason": reason},
-    )]
+    return [
+        Finding(
+            Code.TLS_VERIFY_FAILED,
+            Severity.CRITICAL,
+            f"{name} rejects its coordinator's TLS certificate: {reason}",
+            "The member verifies the coordinator's certificate against its pool bundle and the check fails "
+            "(Stunnel_verify_error), so it stays in emergency mode. Fix: on the member "
+            "'xe host-emergency-disable-tls-verification'; on the coordinator 'xe pool-certificate-sync' "
+            "(rebuilds every host's bundle) or 'xe host-refresh-server-certificate host=<coordinator>' (a new "
+            "certificate); then on the member 'xe host-emergency-reenable-tls-verification'. A 1024-bit "
+            "server key needs 'xe host-emergency-reset-server-certificate' on that host.",
+            host=s.this_name,
+            evidence=(f"stored emergency error INTERNAL_ERROR {list(s.reason_params)}",),
+            data={"reason": reason},
+        )
+    ]
 
 
 _HA_FIX = (
@@ -76,11 +79,17 @@ def rule_ha_armed_mismatch(s: Situation) -> List[Finding]:
             st = s.state(h)
             if st.reason_code == "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED":
                 stuck.append((h.name_label, st.evidence))
-    return [Finding(
-        Code.HA_ARMED_MISMATCH, Severity.CRITICAL,
-        f"{name}: HA is disarmed there but enabled on the pool (HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED)",
-        _HA_FIX, host=name, evidence=(f"{source}: HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED",),
-    ) for name, source in stuck]
+    return [
+        Finding(
+            Code.HA_ARMED_MISMATCH,
+            Severity.CRITICAL,
+            f"{name}: HA is disarmed there but enabled on the pool (HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED)",
+            _HA_FIX,
+            host=name,
+            evidence=(f"{source}: HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED",),
+        )
+        for name, source in stuck
+    ]
 
 
 RULES = (rule_tls_verify_failed, rule_ha_armed_mismatch)

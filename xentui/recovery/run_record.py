@@ -39,8 +39,12 @@ class BaselineVM:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "BaselineVM":
-        return cls(str(data.get("uuid", "")), str(data.get("name", "")), str(data.get("host", "")),
-                   str(data.get("power_state", "")))
+        return cls(
+            str(data.get("uuid", "")),
+            str(data.get("name", "")),
+            str(data.get("host", "")),
+            str(data.get("power_state", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,17 @@ def from_records(records: Sequence[au.AuditRecord], run_id: str) -> RunRecord:
                     left[str(v["uuid"])] = str(v.get("reason", ""))
         elif rec.kind == au.RUN_START and rec.inputs.get("read_only"):
             read_only = True
-    return RunRecord(run_id=run_id, has_baseline=has_baseline, baseline=baseline, baseline_down=down,
-                     baseline_source=source, reset_vm_uuids=tuple(resets), left_down=left,
-                     progress=au.progress_from_audit(mine), read_only=read_only)
+    return RunRecord(
+        run_id=run_id,
+        has_baseline=has_baseline,
+        baseline=baseline,
+        baseline_down=down,
+        baseline_source=source,
+        reset_vm_uuids=tuple(resets),
+        left_down=left,
+        progress=au.progress_from_audit(mine),
+        read_only=read_only,
+    )
 
 
 def baseline_inputs(observation: "Observation") -> Optional[Dict[str, Any]]:
@@ -111,14 +123,15 @@ def baseline_inputs(observation: "Observation") -> Optional[Dict[str, Any]]:
         if v.power_state not in RUNNING:
             continue
         host = s.snap.hosts.get(v.resident_on)
-        vms.append(BaselineVM(v.uuid, v.name_label, host.name_label if host is not None else "",
-                              v.power_state).to_json())
-    return {"vms": vms, "down_hosts": [h.name_label for h in s.down_hosts()],
-            "source": observation.snapshot_source}
+        vms.append(
+            BaselineVM(v.uuid, v.name_label, host.name_label if host is not None else "", v.power_state).to_json()
+        )
+    return {"vms": vms, "down_hosts": [h.name_label for h in s.down_hosts()], "source": observation.snapshot_source}
 
 
-def record_baseline(audit: au.AuditLog, run_id: str, observation: "Observation",
-                    records: Sequence[au.AuditRecord]) -> bool:
+def record_baseline(
+    audit: au.AuditLog, run_id: str, observation: "Observation", records: Sequence[au.AuditRecord]
+) -> bool:
     """Write the run's baseline unless it has one. True if one exists after."""
     if from_records(records, run_id).has_baseline:
         return True
@@ -126,9 +139,15 @@ def record_baseline(audit: au.AuditLog, run_id: str, observation: "Observation",
     if inputs is None:
         return False
     names = sorted({f"{v['name']} on {v['host']}" for v in inputs["vms"] if v["host"] in inputs["down_hosts"]})
-    audit.record(run_id, BASELINE, host=observation.this_host_name, inputs=inputs, outcome="recorded",
-                 detail="workload at the first observation"
-                        + (": on hosts that do not answer: " + ", ".join(names) if names else ""))
+    audit.record(
+        run_id,
+        BASELINE,
+        host=observation.this_host_name,
+        inputs=inputs,
+        outcome="recorded",
+        detail="workload at the first observation"
+        + (": on hosts that do not answer: " + ", ".join(names) if names else ""),
+    )
     return True
 
 
@@ -136,5 +155,4 @@ def record_baseline(audit: au.AuditLog, run_id: str, observation: "Observation",
 # recorded as done: they only check or copy (cheap, idempotent), or the plan
 # lists them only while their effect is missing (a start-vms that started
 # some VMs and died keeps the rest to do).
-RERUN_WHEN_PLANNED = ("plug-pbds", "check-default-sr", "backup-db", "start-vms", "declare-dead",
-                      "power-state-reset")
+RERUN_WHEN_PLANNED = ("plug-pbds", "check-default-sr", "backup-db", "start-vms", "declare-dead", "power-state-reset")

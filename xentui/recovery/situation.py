@@ -126,14 +126,21 @@ class Situation:
         # xapi answers here when we hold a session and it answered the
         # emergency question, even if pool-wide calls then hang (a member
         # whose master is gone still takes the emergency calls).
-        self.xapi_answers_here = (self.conn_state in ("connected", "emergency") or self.emergency
-                                  or (obs.emergency is not None and obs.emergency.in_emergency is not None))
+        self.xapi_answers_here = (
+            self.conn_state in ("connected", "emergency")
+            or self.emergency
+            or (obs.emergency is not None and obs.emergency.in_emergency is not None)
+        )
         # A member whose pool-wide calls hang: the session works, the master does not.
         # Only on evidence of a hang (a timeout, or the observer saying so): a
         # member that simply has no live view of its own (slave-local over TCP)
         # must not invent an unreachable master.
-        self.pool_calls_hang = (self.xapi_answers_here and not self.emergency and not self.snap_live
-                                and (self.conn_state == "timed-out" or "hang" in obs.connection.detail))
+        self.pool_calls_hang = (
+            self.xapi_answers_here
+            and not self.emergency
+            and not self.snap_live
+            and (self.conn_state == "timed-out" or "hang" in obs.connection.detail)
+        )
         self.states: Dict[str, HostState] = {h.name_label: self._host_state(h) for h in self.snap.hosts.values()}
         self.this_is_master = self._this_is_master()
         self.role_change_pending = self.pool_conf_role == "master" and self.emergency
@@ -206,9 +213,15 @@ class Situation:
 
     def _host_state(self, host: Host) -> HostState:
         if self.this_host is not None and host.ref == self.this_host.ref:
-            return HostState(host.name_label, host.uuid, host.address, SELF,
-                             role=self._own_role(), master_address=self.pool_conf_master,
-                             reason_code=self.reason_code)
+            return HostState(
+                host.name_label,
+                host.uuid,
+                host.address,
+                SELF,
+                role=self._own_role(),
+                master_address=self.pool_conf_master,
+                reason_code=self.reason_code,
+            )
         view = self.views.get(host.name_label)
         probe = self.probes.get(host.name_label)
         if view is not None and view.reach != pv.NOT_ASKED:
@@ -221,8 +234,16 @@ class Situation:
                     ev += f" ({view.reason_code})"
             if view.detail:
                 ev += f" — {view.detail}"
-            return HostState(host.name_label, host.uuid, host.address, view.reach, role=view.role,
-                             master_address=view.master_address, reason_code=view.reason_code, evidence=ev)
+            return HostState(
+                host.name_label,
+                host.uuid,
+                host.address,
+                view.reach,
+                role=view.role,
+                master_address=view.master_address,
+                reason_code=view.reason_code,
+                evidence=ev,
+            )
         if probe is not None:
             reach = {
                 "open": pv.ANSWERS,

@@ -47,8 +47,14 @@ class Cancelled(Exception):
 class StepContext:
     """Per-run context handed to a step handler."""
 
-    def __init__(self, step: Step, obs: Observation, progress: Callable[[Progress], None],
-                 cancel: Optional[threading.Event], choice: str) -> None:
+    def __init__(
+        self,
+        step: Step,
+        obs: Observation,
+        progress: Callable[[Progress], None],
+        cancel: Optional[threading.Event],
+        choice: str,
+    ) -> None:
         self.step = step
         self.obs = obs
         self.sit = Situation(obs)
@@ -74,15 +80,24 @@ class StepRunner(Protocol):
 
     def sleep(self, ctx: "StepContext", seconds: float, message: str = "") -> None: ...
 
-    def poll(self, ctx: "StepContext", until: Callable[[Observation], Tuple[bool, str]], budget: float,
-             message: str) -> Tuple[Observation, str]: ...
+    def poll(
+        self, ctx: "StepContext", until: Callable[[Observation], Tuple[bool, str]], budget: float, message: str
+    ) -> Tuple[Observation, str]: ...
 
     def console_client(self) -> Any: ...
 
     def client_for(self, sit: Situation, host_name: str) -> Tuple[Any, bool]: ...
 
-    def call_xapi(self, ctx: "StepContext", client: Any, method: str, *args: Any, shown: Sequence[str] = (),
-                  lost_ok: bool = False, timeout: Optional[float] = None) -> Any: ...
+    def call_xapi(
+        self,
+        ctx: "StepContext",
+        client: Any,
+        method: str,
+        *args: Any,
+        shown: Sequence[str] = (),
+        lost_ok: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Any: ...
 
 
 def host_ref_by_uuid(ex: StepRunner, ctx: StepContext, client: Any, uuid: str) -> str:
@@ -98,5 +113,7 @@ def master_of(ctx: StepContext) -> str:
 def timed_out_but_going_on(ctx: StepContext, method: str, exc: CallTimeout, why: str) -> None:
     """A call that timed out on OUR side: xapi has no deadline for it (its inter-host
     calls wait for the peer), so it is not a failure; the step re-checks the pool."""
-    ctx.notes.append(f"{method}: no answer within {exc.seconds:g} s on our side; xapi carries on "
-                     f"with it ({why}); checking the result instead")
+    ctx.notes.append(
+        f"{method}: no answer within {exc.seconds:g} s on our side; xapi carries on "
+        f"with it ({why}); checking the result instead"
+    )

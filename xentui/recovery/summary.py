@@ -33,8 +33,9 @@ def render_findings(findings: Sequence[Finding], *, verbose: bool = True) -> str
         lines.append("  (none)")
     for f in findings:
         head = f"  {f.severity.label.upper():8} {f.code.value:19} "
-        lines.extend(textwrap.wrap(f.summary, width=78, initial_indent=head,
-                                   subsequent_indent=" " * len(head)) or [head])
+        lines.extend(
+            textwrap.wrap(f.summary, width=78, initial_indent=head, subsequent_indent=" " * len(head)) or [head]
+        )
         if verbose and f.severity >= Severity.WARNING:
             lines.extend(_wrap(f.explanation, " " * 11))
             for e in f.evidence:
@@ -76,8 +77,11 @@ def render_ground_truth(gt: Optional[GroundTruth], peers: Sequence[PeerView] = (
         v = views.get(p.host_name)
         said = ""
         if v is not None and v.answers:
-            said = f", xapi says {v.role}" + (f" of {v.master_address}" if v.master_address else "") + (
-                f" ({v.reason_code})" if v.reason_code else "")
+            said = (
+                f", xapi says {v.role}"
+                + (f" of {v.master_address}" if v.master_address else "")
+                + (f" ({v.reason_code})" if v.reason_code else "")
+            )
         elif v is not None and v.reach == "hung":
             said = ", xapi accepts but never answers (hung)"
         line = f"    {p.host_name:<16} {p.address:<16} port {p.port}: {p.outcome}"
@@ -89,8 +93,9 @@ def render_ground_truth(gt: Optional[GroundTruth], peers: Sequence[PeerView] = (
     return "\n".join(lines) + "\n"
 
 
-def ground_truth_json(gt: Optional[GroundTruth], peers: Sequence[PeerView] = (), now: Optional[float] = None
-                      ) -> Optional[Dict[str, Any]]:
+def ground_truth_json(
+    gt: Optional[GroundTruth], peers: Sequence[PeerView] = (), now: Optional[float] = None
+) -> Optional[Dict[str, Any]]:
     if gt is None:
         return None
     now = time.time() if now is None else now
@@ -98,11 +103,22 @@ def ground_truth_json(gt: Optional[GroundTruth], peers: Sequence[PeerView] = (),
     link = gt.management_link.value if gt.management_link.ok else None
     return {
         "pool_conf": {"role": role.role, "master_address": role.master_address} if role else None,
-        "management": ({"interface": link.ifname, "state": link.operstate, "mac": link.mac,
-                        "ipv4": [a.address for a in link.ipv4]} if link else None),
+        "management": (
+            {"interface": link.ifname, "state": link.operstate, "mac": link.mac, "ipv4": [a.address for a in link.ipv4]}
+            if link
+            else None
+        ),
         "xapi_running": gt.xapi_running.value if gt.xapi_running.ok else None,
         "state_db_age_seconds": round(gt.state_db.age(now), 1) if gt.state_db.ok else None,
-        "probes": [{"host": p.host_name, "address": p.address, "port": p.port, "outcome": p.outcome,
-                    "seconds": round(p.seconds, 3)} for p in gt.peers],
+        "probes": [
+            {
+                "host": p.host_name,
+                "address": p.address,
+                "port": p.port,
+                "outcome": p.outcome,
+                "seconds": round(p.seconds, 3),
+            }
+            for p in gt.peers
+        ],
         "peers": [v.to_json() for v in peers],
     }

@@ -26,31 +26,106 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Tuple
 NULL_REF = "OpaqueRef:NULL"
 
 _VM_BY_STATE = {
-    "Halted": ("start", "start_on", "clone", "copy", "snapshot", "export", "destroy", "make_into_template",
-               "provision", "changing_VCPUs", "changing_memory_limits", "changing_static_range",
-               "changing_dynamic_range", "changing_shadow_memory", "metadata_export"),
-    "Running": ("clean_shutdown", "hard_shutdown", "clean_reboot", "hard_reboot", "suspend", "pause",
-                "pool_migrate", "migrate_send", "snapshot", "checkpoint", "changing_VCPUs_live",
-                "changing_dynamic_range", "changing_memory_live", "metadata_export", "send_sysrq",
-                "send_trigger"),
+    "Halted": (
+        "start",
+        "start_on",
+        "clone",
+        "copy",
+        "snapshot",
+        "export",
+        "destroy",
+        "make_into_template",
+        "provision",
+        "changing_VCPUs",
+        "changing_memory_limits",
+        "changing_static_range",
+        "changing_dynamic_range",
+        "changing_shadow_memory",
+        "metadata_export",
+    ),
+    "Running": (
+        "clean_shutdown",
+        "hard_shutdown",
+        "clean_reboot",
+        "hard_reboot",
+        "suspend",
+        "pause",
+        "pool_migrate",
+        "migrate_send",
+        "snapshot",
+        "checkpoint",
+        "changing_VCPUs_live",
+        "changing_dynamic_range",
+        "changing_memory_live",
+        "metadata_export",
+        "send_sysrq",
+        "send_trigger",
+    ),
     "Paused": ("unpause", "hard_shutdown", "hard_reboot", "metadata_export"),
-    "Suspended": ("resume", "resume_on", "hard_shutdown", "clone", "copy", "snapshot", "export",
-                  "destroy", "metadata_export"),
+    "Suspended": (
+        "resume",
+        "resume_on",
+        "hard_shutdown",
+        "clone",
+        "copy",
+        "snapshot",
+        "export",
+        "destroy",
+        "metadata_export",
+    ),
 }
-_TEMPLATE_OPS = ("clone", "copy", "export", "destroy", "provision", "metadata_export",
-                 "changing_memory_limits", "changing_static_range", "changing_VCPUs")
+_TEMPLATE_OPS = (
+    "clone",
+    "copy",
+    "export",
+    "destroy",
+    "provision",
+    "metadata_export",
+    "changing_memory_limits",
+    "changing_static_range",
+    "changing_VCPUs",
+)
 _CONTROL_DOMAIN_OPS = ("changing_dynamic_range", "changing_memory_live", "metadata_export")
 
 _HOST_ALWAYS = ("provision", "evacuate", "vm_start", "vm_resume", "vm_migrate")
 _HOST_DISABLED_ONLY = ("reboot", "shutdown", "apply_updates")
 
-_SR_OPS = ("scan", "plug", "unplug", "update", "vdi_create", "vdi_introduce", "vdi_destroy", "vdi_resize",
-           "vdi_clone", "vdi_snapshot", "vdi_mirror", "vdi_enable_cbt", "vdi_disable_cbt", "vdi_data_destroy",
-           "vdi_list_changed_blocks", "vdi_set_on_boot", "pbd_create", "pbd_destroy")
+_SR_OPS = (
+    "scan",
+    "plug",
+    "unplug",
+    "update",
+    "vdi_create",
+    "vdi_introduce",
+    "vdi_destroy",
+    "vdi_resize",
+    "vdi_clone",
+    "vdi_snapshot",
+    "vdi_mirror",
+    "vdi_enable_cbt",
+    "vdi_disable_cbt",
+    "vdi_data_destroy",
+    "vdi_list_changed_blocks",
+    "vdi_set_on_boot",
+    "pbd_create",
+    "pbd_destroy",
+)
 _SR_UNPLUGGED_ONLY = ("destroy", "forget")
 
-_VDI_OPS = ("clone", "copy", "snapshot", "mirror", "resize", "resize_online", "generate_config",
-            "enable_cbt", "disable_cbt", "list_changed_blocks", "update", "blocked")
+_VDI_OPS = (
+    "clone",
+    "copy",
+    "snapshot",
+    "mirror",
+    "resize",
+    "resize_online",
+    "generate_config",
+    "enable_cbt",
+    "disable_cbt",
+    "list_changed_blocks",
+    "update",
+    "blocked",
+)
 _VDI_DETACHED_ONLY = ("destroy", "forget", "data_destroy", "set_on_boot")
 
 
@@ -101,10 +176,24 @@ def vdi_ops(db: Any, ref: str, f: Mapping[str, Any]) -> List[str]:
 # xapi_pool_helpers.ml compute_valid_operations. Operations newer than xapi 24.19 are
 # left out (exchange_crls_on_join is 26.13.0 per datamodel_lifecycle.ml; sync_bundle
 # could not be dated, so it is left out too).
-_POOL_BLOCKING = ("ha_enable", "ha_disable", "cluster_create", "designate_new_master", "tls_verification_enable",
-                  "configure_repositories", "sync_updates", "apply_updates")
-_POOL_WAITING = ("cert_refresh", "exchange_certificates_on_join", "exchange_ca_certificates_on_join",
-                 "copy_primary_host_certs", "eject", "get_updates")
+_POOL_BLOCKING = (
+    "ha_enable",
+    "ha_disable",
+    "cluster_create",
+    "designate_new_master",
+    "tls_verification_enable",
+    "configure_repositories",
+    "sync_updates",
+    "apply_updates",
+)
+_POOL_WAITING = (
+    "cert_refresh",
+    "exchange_certificates_on_join",
+    "exchange_ca_certificates_on_join",
+    "copy_primary_host_certs",
+    "eject",
+    "get_updates",
+)
 
 
 def pool_ops(db: Any, ref: str, f: Mapping[str, Any]) -> List[str]:
@@ -122,8 +211,19 @@ Derive = Callable[[Any, str, Mapping[str, Any]], List[str]]
 
 # class -> (fields that change the answer, how to compute it)
 DERIVED: Dict[str, Tuple[FrozenSet[str], Derive]] = {
-    "VM": (frozenset({"power_state", "current_operations", "is_control_domain", "is_a_template",
-                      "is_a_snapshot", "blocked_operations"}), vm_ops),
+    "VM": (
+        frozenset(
+            {
+                "power_state",
+                "current_operations",
+                "is_control_domain",
+                "is_a_template",
+                "is_a_snapshot",
+                "blocked_operations",
+            }
+        ),
+        vm_ops,
+    ),
     "host": (frozenset({"enabled", "current_operations", "power_on_mode"}), host_ops),
     "SR": (frozenset({"current_operations"}), sr_ops),
     "VDI": (frozenset({"current_operations"}), vdi_ops),

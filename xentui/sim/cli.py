@@ -1,8 +1,8 @@
 """`xentui sim ...`: serve a simulated pool, control it, list scenarios.
 
-    xentui sim serve --scenario NAME --state-dir DIR [--port N] [--time-scale F] [--seed S]
-    xentui sim ctl --state-dir DIR ACTION [HOST ...]
-    xentui sim scenarios
+xentui sim serve --scenario NAME --state-dir DIR [--port N] [--time-scale F] [--seed S]
+xentui sim ctl --state-dir DIR ACTION [HOST ...]
+xentui sim scenarios
 """
 
 from __future__ import annotations
@@ -38,14 +38,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--scenario", required=True, help="scenario name (see `xentui sim scenarios`)")
     serve.add_argument("--state-dir", required=True, type=Path, help="directory for sockets and host files")
     serve.add_argument("--port", type=int, default=0, help="TCP port on every host address (0 = ephemeral)")
-    serve.add_argument("--time-scale", type=float, default=1.0,
-                       help="real seconds per simulated second (0.01 = 100x faster)")
+    serve.add_argument(
+        "--time-scale", type=float, default=1.0, help="real seconds per simulated second (0.01 = 100x faster)"
+    )
     serve.add_argument("--seed", type=int, default=0)
     ctl = sub.add_parser("ctl", help="inject a fault into a running simulator")
     ctl.add_argument("--state-dir", required=True, type=Path)
-    ctl.add_argument("action", help="power_off, power_on, hang, unhang, slow, unslow, partition, heal, restart_xapi, "
-                                    "lose_management_ip, restore_management_ip, lose_statefile, "
-                                    "restore_statefile, replace_nics, restore_nics, status, log, double_starts")
+    ctl.add_argument(
+        "action",
+        help="power_off, power_on, hang, unhang, slow, unslow, partition, heal, restart_xapi, "
+        "lose_management_ip, restore_management_ip, lose_statefile, "
+        "restore_statefile, replace_nics, restore_nics, status, log, double_starts",
+    )
     ctl.add_argument("hosts", nargs="*")
     sub.add_parser("scenarios", help="list the scenarios, one per line")
     for child in (serve, ctl):
@@ -118,8 +122,9 @@ def _lock_state_dir(state_dir: Path) -> int:
         holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
         os.close(fd)
         who = f" (pid {holder})" if holder.isdigit() else ""
-        raise StateDirBusy(f"--state-dir {state_dir}: another simulator{who} is serving it; "
-                           "stop that one or choose another directory") from None
+        raise StateDirBusy(
+            f"--state-dir {state_dir}: another simulator{who} is serving it; stop that one or choose another directory"
+        ) from None
     except OSError:
         os.close(fd)
         raise
@@ -140,8 +145,7 @@ def _serve_locked(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        sim = Simulator.start(args.scenario, args.state_dir, port=args.port, time_scale=args.time_scale,
-                              seed=args.seed)
+        sim = Simulator.start(args.scenario, args.state_dir, port=args.port, time_scale=args.time_scale, seed=args.seed)
     except OSError as exc:
         sys.stderr.write(f"xentui sim: cannot start: {exc}\n")
         return 1
@@ -149,8 +153,11 @@ def _serve_locked(args: argparse.Namespace) -> int:
     control.start()
     try:
         ep = sim.endpoints
-        print(f"serving scenario {ep.scenario} ({len(ep.hosts)} hosts, console {ep.console}); "
-              f"endpoints in {Path(args.state_dir) / 'endpoints.json'}", flush=True)
+        print(
+            f"serving scenario {ep.scenario} ({len(ep.hosts)} hosts, console {ep.console}); "
+            f"endpoints in {Path(args.state_dir) / 'endpoints.json'}",
+            flush=True,
+        )
         while not stop.wait(3600):
             pass
     finally:

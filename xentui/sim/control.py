@@ -21,11 +21,29 @@ CONTROL_SOCKET = "control.sock"
 
 # action -> number of host arguments
 ACTIONS: Dict[str, int] = {
-    "power_off": 1, "power_on": 1, "hang": 1, "unhang": 1, "slow": 1, "unslow": 1, "partition": 2, "heal": 2,
-    "restart_xapi": 1, "lose_management_ip": 1, "restore_management_ip": 1, "flush_management_ip": 1,
-    "reboot": 1, "rename_interfaces": 1, "block_one_way": 2, "unblock_one_way": 2,
-    "lose_statefile": 0, "restore_statefile": 0, "replace_nics": 1, "restore_nics": 1,
-    "status": 0, "log": 0, "double_starts": 0,
+    "power_off": 1,
+    "power_on": 1,
+    "hang": 1,
+    "unhang": 1,
+    "slow": 1,
+    "unslow": 1,
+    "partition": 2,
+    "heal": 2,
+    "restart_xapi": 1,
+    "lose_management_ip": 1,
+    "restore_management_ip": 1,
+    "flush_management_ip": 1,
+    "reboot": 1,
+    "rename_interfaces": 1,
+    "block_one_way": 2,
+    "unblock_one_way": 2,
+    "lose_statefile": 0,
+    "restore_statefile": 0,
+    "replace_nics": 1,
+    "restore_nics": 1,
+    "status": 0,
+    "log": 0,
+    "double_starts": 0,
 }
 
 

@@ -10,6 +10,7 @@ Reverse one-to-many sets (host.resident_VMs, SR.PBDs, ...) are computed from
 an index of the pointing fields, and a change of a pointing field "touches"
 both the old and the new owner, so both get a `mod` event, as in xapi.
 """
+
 from __future__ import annotations
 
 import threading
@@ -61,8 +62,8 @@ class _Table:
         self.by_uuid: Dict[str, str] = {}
         # Stored fields whose values are mutable containers (copied on read).
         self.containers: Tuple[str, ...] = tuple(
-            f.name for f in schema.stored_fields
-            if f.type in ("map", "string_set", "ref_set", "int_set"))
+            f.name for f in schema.stored_fields if f.type in ("map", "string_set", "ref_set", "int_set")
+        )
 
     def touch(self, ref: str, generation: int) -> None:
         row = self.rows.get(ref)
@@ -141,8 +142,7 @@ class Database:
     def _coerce(self, table: _Table, name: str, value: Any) -> Any:
         fs = self._field(table, name)
         if fs.computed:
-            raise ValueError(f"{table.schema.name}.{name} is computed from "
-                             f"{fs.reverse_of[0]}.{fs.reverse_of[1]}")  # type: ignore[index]
+            raise ValueError(f"{table.schema.name}.{name} is computed from {fs.reverse_of[0]}.{fs.reverse_of[1]}")  # type: ignore[index]
         try:
             return coerce(fs, value)
         except FieldTypeError:
@@ -152,8 +152,9 @@ class Database:
         self.generation += 1
         return self.generation
 
-    def _link(self, cls: str, ref: str, fields: Dict[str, Any], generation: int,
-              old: Optional[Dict[str, Any]] = None) -> None:
+    def _link(
+        self, cls: str, ref: str, fields: Dict[str, Any], generation: int, old: Optional[Dict[str, Any]] = None
+    ) -> None:
         """Update the reverse index for the pointing fields of one row.
 
         `old` is the row's previous values (None for a new row); `fields`
@@ -194,8 +195,15 @@ class Database:
             row.fields = {**row.fields, "allowed_operations": ops}  # replaced, never mutated
             table.touch(ref, generation)
 
-    def _after_write(self, cls: str, ref: str, changed: Iterable[str], generation: int,
-                     old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+    def _after_write(
+        self,
+        cls: str,
+        ref: str,
+        changed: Iterable[str],
+        generation: int,
+        old: Optional[Dict[str, Any]],
+        new: Optional[Dict[str, Any]],
+    ) -> None:
         spec = DERIVED.get(cls)
         if spec is not None and new is not None and (old is None or not spec[0].isdisjoint(changed)):
             self._rederive(cls, ref, generation)
@@ -332,8 +340,7 @@ class Database:
             table = self._table(cls)
             for name in equal:
                 self._field(table, name)
-            return [ref for ref, row in table.rows.items()
-                    if all(row.fields.get(k) == v for k, v in equal.items())]
+            return [ref for ref, row in table.rows.items() if all(row.fields.get(k) == v for k, v in equal.items())]
 
     def by_uuid(self, cls: str, uuid: str) -> str:
         with self._lock:
@@ -344,8 +351,7 @@ class Database:
 
     def by_name_label(self, cls: str, name: str) -> List[str]:
         with self._lock:
-            return [ref for ref, row in self._table(cls).rows.items()
-                    if row.fields.get("name_label") == name]
+            return [ref for ref, row in self._table(cls).rows.items() if row.fields.get("name_label") == name]
 
     def count(self, cls: str) -> int:
         with self._lock:
@@ -356,8 +362,9 @@ class Database:
         with self._lock:
             return {cls: self.records(cls) for cls in self._tables}
 
-    def persisted_rows(self, wants: Optional[Callable[[str, str, int], bool]] = None,
-                       skip: Iterable[str] = ()) -> Dict[str, List[Tuple[str, int, int, Optional[Dict[str, Any]]]]]:
+    def persisted_rows(
+        self, wants: Optional[Callable[[str, str, int], bool]] = None, skip: Iterable[str] = ()
+    ) -> Dict[str, List[Tuple[str, int, int, Optional[Dict[str, Any]]]]]:
         """Rows for a state.db flush: {class: [(ref, created, modified, record or None)]}.
 
         The record (a shallow copy with the computed sets) is only built when
@@ -406,14 +413,14 @@ class Database:
                     dst.recency[ref] = None
                 dst.by_uuid = dict(table.by_uuid)
                 dst.tombstones = [_Tombstone(t.ref, t.created, t.deleted) for t in table.tombstones]
-            copy._reverse = {key: {owner: dict(members) for owner, members in index.items()}
-                             for key, index in self._reverse.items()}
+            copy._reverse = {
+                key: {owner: dict(members) for owner, members in index.items()} for key, index in self._reverse.items()
+            }
             return copy
 
     # --- event.from ----------------------------------------------------------
 
-    def event_from(self, classes: List[str], token: str, timeout: float,
-                   wait: Optional[Wait] = None) -> Dict[str, Any]:
+    def event_from(self, classes: List[str], token: str, timeout: float, wait: Optional[Wait] = None) -> Dict[str, Any]:
         """xapi's event.from; see events.py. `timeout` is in simulated seconds."""
         return _event_from(self, classes, token, timeout, wait)
 

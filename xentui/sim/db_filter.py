@@ -57,7 +57,7 @@ def tokenize(text: str) -> List[Tuple[str, str]]:
             end = text.find('"', i + 1)
             if end < 0:
                 raise FilterError("unterminated string")
-            tokens.append(("IDENT", text[i + 1:end]))
+            tokens.append(("IDENT", text[i + 1 : end]))
             i = end + 1
         else:
             for word in _KEYWORDS:

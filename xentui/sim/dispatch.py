@@ -35,32 +35,34 @@ if TYPE_CHECKING:  # pragma: no cover
     from xentui.sim.xapi_host import XapiHost
 
 # datamodel.ml emergency_call_list, in the dot form api_server.ml compares against.
-EMERGENCY_CALLS = frozenset({
-    "pool.emergency_reset_master",
-    "pool.emergency_transition_to_master",
-    "pool.is_slave",
-    "session.slave_local_login",
-    "session.slave_local_login_with_password",
-    "session.local_logout",
-    "host.propose_new_master",
-    "host.commit_new_master",
-    "host.abort_new_master",
-    "host.local_assert_healthy",
-    "host.signal_networking_change",
-    "host.local_management_reconfigure",
-    "host.ha_xapi_healthcheck",
-    "host.emergency_ha_disable",
-    "host.management_disable",
-    "host.get_system_status_capabilities",
-    "host.is_in_emergency_mode",
-    "host.shutdown_agent",
-    "host.emergency_reset_server_certificate",
-    "host.emergency_disable_tls_verification",
-    "host.emergency_reenable_tls_verification",
-    "host.emergency_clear_mandatory_guidance",
-    # (HEAD also lists host.update_firewalld_service_status: published in 25.34.0, newer
-    # than the xapi 24.19 the simulator reports, so it does not exist here)
-})
+EMERGENCY_CALLS = frozenset(
+    {
+        "pool.emergency_reset_master",
+        "pool.emergency_transition_to_master",
+        "pool.is_slave",
+        "session.slave_local_login",
+        "session.slave_local_login_with_password",
+        "session.local_logout",
+        "host.propose_new_master",
+        "host.commit_new_master",
+        "host.abort_new_master",
+        "host.local_assert_healthy",
+        "host.signal_networking_change",
+        "host.local_management_reconfigure",
+        "host.ha_xapi_healthcheck",
+        "host.emergency_ha_disable",
+        "host.management_disable",
+        "host.get_system_status_capabilities",
+        "host.is_in_emergency_mode",
+        "host.shutdown_agent",
+        "host.emergency_reset_server_certificate",
+        "host.emergency_disable_tls_verification",
+        "host.emergency_reenable_tls_verification",
+        "host.emergency_clear_mandatory_guidance",
+        # (HEAD also lists host.update_firewalld_service_status: published in 25.34.0, newer
+        # than the xapi 24.19 the simulator reports, so it does not exist here)
+    }
+)
 # Datamodel.whitelist: what a slave serves itself when it arrives on the unix socket.
 WHITELIST = EMERGENCY_CALLS | {"session.login_with_password", "session.slave_login"}
 NULL_REF = "OpaqueRef:NULL"
@@ -69,8 +71,9 @@ OPTIONAL_PARAMS = {"session.login_with_password": 2, "host.emergency_ha_disable"
 # Calls that may block for a long time inside the database; they run without the World lock.
 UNLOCKED_CALLS = frozenset({"event.from", "event.next"})
 # Handlers that open the master connection themselves (they must work in part without it).
-SELF_CONNECTING_CALLS = frozenset({"session.login_with_password", "session.slave_login",
-                                   "session.logout", "session.get_this_host"})
+SELF_CONNECTING_CALLS = frozenset(
+    {"session.login_with_password", "session.slave_login", "session.logout", "session.get_this_host"}
+)
 
 
 class XapiStopped(Exception):
@@ -181,7 +184,6 @@ class CallContext:
         return self.db
 
 
-
 class Dispatcher:
     """The request-handling half of a host's xapi (mixed into XapiHost)."""
 
@@ -215,8 +217,11 @@ class Dispatcher:
             if request.protocol == "http":  # a plain GET handler (httpd.GET_PATHS), not an RPC
                 if not self.up:
                     raise XapiStopped()
-                value = RawValue(http_get.serve(cast("XapiHost", self), request.method[len("GET "):], list(request.params),
-                                                request.transport))
+                value = RawValue(
+                    http_get.serve(
+                        cast("XapiHost", self), request.method[len("GET ") :], list(request.params), request.transport
+                    )
+                )
             else:
                 value = self.call(request.method, list(request.params), request.transport)
         except RaisedFailure as raised:
@@ -250,8 +255,9 @@ class Dispatcher:
                 return method.handler(ctx, *args)
         return method.handler(ctx, *args)
 
-    def _prepare(self, name: str, params: List[Any], transport: str,
-                 incarnation: int) -> Tuple[Optional[Method], Any, Sequence[Any]]:
+    def _prepare(
+        self, name: str, params: List[Any], transport: str, incarnation: int
+    ) -> Tuple[Optional[Method], Any, Sequence[Any]]:
         master: Optional[XapiHost]
         methods = cast(MethodTable, self.world.methods)  # set by the runner before any host starts
         # 1. emergency mode: everything outside the (dot-form) emergency list gets the stashed
@@ -265,12 +271,13 @@ class Dispatcher:
         # gen_server.ml dispatch_call: every parameter must be valid UTF-8 (before the lookup)
         for param in params:
             if _invalid_utf8(param):
-                raise RaisedFailure(ApiError("INVALID_VALUE", "Invalid UTF-8 string in parameter",
-                                             _rpc_to_string(param)))
+                raise RaisedFailure(
+                    ApiError("INVALID_VALUE", "Invalid UTF-8 string in parameter", _rpc_to_string(param))
+                )
         if name == "system.listMethods":
             return None, RawValue(methods.names()), ()
         asynchronous = name.startswith("Async.")
-        method = methods.lookup(name[len("Async."):] if asynchronous else name)
+        method = methods.lookup(name[len("Async.") :] if asynchronous else name)
         if asynchronous and method is not None and method.name not in tasks.ASYNC_CALLS:
             method = None  # gen_server.ml knows Async.<call> only for calls flagged `Async
         if method is None:
@@ -304,8 +311,16 @@ class Dispatcher:
             master = cast("XapiHost", self) if self.is_master else None
         else:
             master, db = self.master_db(incarnation)
-        ctx = CallContext(db=db, host=self.name, proc=cast("XapiHost", self), master=master, session=session,
-                          transport=transport, world=self.world, incarnation=incarnation)
+        ctx = CallContext(
+            db=db,
+            host=self.name,
+            proc=cast("XapiHost", self),
+            master=master,
+            session=session,
+            transport=transport,
+            world=self.world,
+            incarnation=incarnation,
+        )
         if asynchronous:
             method = self._as_task(method)
         return method, ctx, args
@@ -316,8 +331,7 @@ class Dispatcher:
         def launch(ctx: CallContext, *args: Any) -> str:
             db = ctx.need_db()
             proc = ctx.master or ctx.proc
-            task = tasks.create_task(db, "Async." + inner.name, proc.host_ref_in(db) or NULL_REF,
-                                     self.clock.now())
+            task = tasks.create_task(db, "Async." + inner.name, proc.host_ref_in(db) or NULL_REF, self.clock.now())
             tasks.start(self.world, db, task, lambda: inner.handler(ctx, *args), _task_error)
             return task
 
@@ -344,17 +358,29 @@ class Dispatcher:
 
     def _session_info(self, db: "Database", ref: str) -> SessionInfo:
         record = db.get_record("session", ref)
-        return SessionInfo(ref=ref, uname=str(record.get("auth_user_name") or "root"), local=False,
-                           pool=bool(record.get("pool")), host=self.name)
+        return SessionInfo(
+            ref=ref,
+            uname=str(record.get("auth_user_name") or "root"),
+            local=False,
+            pool=bool(record.get("pool")),
+            host=self.name,
+        )
 
     # --- sessions -------------------------------------------------------------
 
-    def create_db_session(self, db: "Database", uname: str, pool: bool, originator: str,
-                          this_host: str) -> str:
+    def create_db_session(self, db: "Database", uname: str, pool: bool, originator: str, this_host: str) -> str:
         ref = "OpaqueRef:" + str(uuidlib.uuid4())
-        db.create("session", ref=ref, this_host=this_host, pool=pool, originator=originator,
-                  is_local_superuser=True, auth_user_name=uname, last_active=_dt(self.clock.now()),
-                  validation_time=_dt(self.clock.now()))
+        db.create(
+            "session",
+            ref=ref,
+            this_host=this_host,
+            pool=pool,
+            originator=originator,
+            is_local_superuser=True,
+            auth_user_name=uname,
+            last_active=_dt(self.clock.now()),
+            validation_time=_dt(self.clock.now()),
+        )
         return ref
 
     def create_local_session(self, uname: str, pool: bool) -> str:
@@ -364,8 +390,6 @@ class Dispatcher:
 
     def check_password(self, uname: str, pwd: str) -> bool:
         return uname == "root" and pwd == self.world.root_password
-
-
 
 
 def _task_error(exc: BaseException) -> ApiError:

@@ -66,10 +66,37 @@ NON_PERSISTENT_TABLES = frozenset({"session", "task", "message", "event", "data_
 # Tables a real state.db always has (xapi writes every table, even empty ones).
 # Only the ones a recovery reader could care about; extra tables passed in are written too.
 STANDARD_TABLES = (
-    "Bond", "Certificate", "Cluster", "Cluster_host", "PBD", "PCI", "PGPU", "PIF",
-    "PIF_metrics", "SM", "SR", "VBD", "VBD_metrics", "VDI", "VIF", "VIF_metrics", "VLAN",
-    "VM", "VMPP", "VMSS", "VM_appliance", "VM_guest_metrics", "VM_metrics",
-    "host", "host_cpu", "host_metrics", "message", "network", "pool", "session", "task",
+    "Bond",
+    "Certificate",
+    "Cluster",
+    "Cluster_host",
+    "PBD",
+    "PCI",
+    "PGPU",
+    "PIF",
+    "PIF_metrics",
+    "SM",
+    "SR",
+    "VBD",
+    "VBD_metrics",
+    "VDI",
+    "VIF",
+    "VIF_metrics",
+    "VLAN",
+    "VM",
+    "VMPP",
+    "VMSS",
+    "VM_appliance",
+    "VM_guest_metrics",
+    "VM_metrics",
+    "host",
+    "host_cpu",
+    "host_metrics",
+    "message",
+    "network",
+    "pool",
+    "session",
+    "task",
     "tunnel",
 )
 
@@ -112,12 +139,29 @@ def render_pool_conf(role: str, master_address: str = "") -> str:
 
 # The keys of a real XCP-ng 8.x inventory, in a plausible order; callers pass values.
 INVENTORY_KEYS = (
-    "PRIMARY_DISK", "PRODUCT_VERSION", "DOM0_VCPUS", "CONTROL_DOMAIN_UUID", "PRODUCT_BRAND",
-    "DOM0_MEM", "PLATFORM_VERSION", "MANAGEMENT_ADDRESS_TYPE", "BUILD_NUMBER",
-    "PARTITION_LAYOUT", "BRAND_CONSOLE", "INSTALLATION_DATE", "PLATFORM_NAME",
-    "COMPANY_NAME_SHORT", "BACKUP_PARTITION", "PRODUCT_VERSION_TEXT",
-    "PRODUCT_VERSION_TEXT_SHORT", "INSTALLATION_UUID", "MANAGEMENT_INTERFACE",
-    "CURRENT_INTERFACES", "XEN_VERSION", "KERNEL_VERSION", "COMPANY_NAME",
+    "PRIMARY_DISK",
+    "PRODUCT_VERSION",
+    "DOM0_VCPUS",
+    "CONTROL_DOMAIN_UUID",
+    "PRODUCT_BRAND",
+    "DOM0_MEM",
+    "PLATFORM_VERSION",
+    "MANAGEMENT_ADDRESS_TYPE",
+    "BUILD_NUMBER",
+    "PARTITION_LAYOUT",
+    "BRAND_CONSOLE",
+    "INSTALLATION_DATE",
+    "PLATFORM_NAME",
+    "COMPANY_NAME_SHORT",
+    "BACKUP_PARTITION",
+    "PRODUCT_VERSION_TEXT",
+    "PRODUCT_VERSION_TEXT_SHORT",
+    "INSTALLATION_UUID",
+    "MANAGEMENT_INTERFACE",
+    "CURRENT_INTERFACES",
+    "XEN_VERSION",
+    "KERNEL_VERSION",
+    "COMPANY_NAME",
 )
 
 
@@ -140,7 +184,7 @@ def db_field_name(cls: str, api_name: str) -> str:
     """The database column for an API field name (`name_label` -> `name__label`)."""
     for prefix in ("name",) + _NAMESPACES.get(cls, ()):
         if api_name.startswith(prefix + "_") and len(api_name) > len(prefix) + 1:
-            return prefix + "__" + api_name[len(prefix) + 1:]
+            return prefix + "__" + api_name[len(prefix) + 1 :]
     return api_name
 
 
@@ -155,9 +199,9 @@ def marshal_set(items: Iterable[Any]) -> str:
 
 
 def marshal_map(pairs: Mapping[Any, Any]) -> str:
-    return "(" + " ".join(
-        "(%s %s)" % (sexpr_string(_scalar(k)), sexpr_string(_scalar(v))) for k, v in pairs.items()
-    ) + ")"
+    return (
+        "(" + " ".join("(%s %s)" % (sexpr_string(_scalar(k)), sexpr_string(_scalar(v))) for k, v in pairs.items()) + ")"
+    )
 
 
 def _datetime_text(value: datetime) -> str:
@@ -195,10 +239,7 @@ def marshal_value(value: Any) -> str:
 
 def protect(text: str) -> str:
     """Xml_spaces.protect: whitespace and '%' become '%'-escapes."""
-    return (
-        text.replace("%", "%%").replace(" ", "%.").replace("\t", "%t")
-        .replace("\n", "%n").replace("\r", "%r")
-    )
+    return text.replace("%", "%%").replace(" ", "%.").replace("\t", "%t").replace("\n", "%n").replace("\r", "%r")
 
 
 def _xml_attr(text: str) -> str:
@@ -228,15 +269,24 @@ def _row_reference(cls: str, ref: str, record: Mapping[str, Any], generation: in
 # Python work), and StateDbRenderer re-renders only rows whose generation changed.
 
 # Xml_spaces.protect + XML attribute escaping + dropping XML-invalid characters, in one table.
-_ATTR_TABLE: Dict[int, Optional[str]] = {ord("%"): "%%", ord(" "): "%.", ord("\t"): "%t", ord("\n"): "%n", ord("\r"): "%r",
-               ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;"}
+_ATTR_TABLE: Dict[int, Optional[str]] = {
+    ord("%"): "%%",
+    ord(" "): "%.",
+    ord("\t"): "%t",
+    ord("\n"): "%n",
+    ord("\r"): "%r",
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord('"'): "&quot;",
+}
 for _c in list(range(0x00, 0x09)) + [0x0B, 0x0C] + list(range(0x0E, 0x20)) + [0xFFFE, 0xFFFF]:
     _ATTR_TABLE[_c] = None
 # ... plus the s-expression escaping of set/map atoms (`\\` and `'`).
 _ATOM_TABLE = dict(_ATTR_TABLE)
 _ATOM_TABLE[ord("\\")] = "\\\\"
 _ATOM_TABLE[ord("'")] = "\\'"
-_ATTR_SPECIAL = re.compile("[%\\s&<>\"\x00-\x1f\ufffe\uffff\ud800-\udfff]")
+_ATTR_SPECIAL = re.compile('[%\\s&<>"\x00-\x1f\ufffe\uffff\ud800-\udfff]')
 _ATOM_SPECIAL = re.compile("[%\\s&<>\"'\\\\\x00-\x1f\ufffe\uffff\ud800-\udfff]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -277,8 +327,14 @@ def _attr_value(value: Any) -> str:
     if t is datetime:
         if value.tzinfo is not None and value.utcoffset():
             value = value.astimezone(timezone.utc)
-        return "%04d%02d%02dT%02d:%02d:%02dZ" % (value.year, value.month, value.day,
-                                                 value.hour, value.minute, value.second)
+        return "%04d%02d%02dT%02d:%02d:%02dZ" % (
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+        )
     if value is None:
         return ""
     if isinstance(value, (set, frozenset)):
@@ -306,16 +362,21 @@ def _plan(cls: str, names: Tuple[str, ...]) -> Sequence[Tuple[Optional[str], str
     return plan
 
 
-def _row(cls: str, ref: str, record: Mapping[str, Any], generation: int,
-         ctime: Optional[int] = None, mtime: Optional[int] = None) -> str:
+def _row(
+    cls: str,
+    ref: str,
+    record: Mapping[str, Any],
+    generation: int,
+    ctime: Optional[int] = None,
+    mtime: Optional[int] = None,
+) -> str:
     """One `<row .../>` (same text as `_row_reference`)."""
     if ctime is None:
         ctime = record.get("__ctime", generation)
     if mtime is None:
         mtime = record.get("__mtime", generation)
     ref_text = _attr_text(ref)
-    parts = ['<row ref="', ref_text, '" __ctime="', _attr_text(str(ctime)), '" __mtime="',
-             _attr_text(str(mtime)), '"']
+    parts = ['<row ref="', ref_text, '" __ctime="', _attr_text(str(ctime)), '" __mtime="', _attr_text(str(mtime)), '"']
     append = parts.append
     special = _ATTR_SPECIAL.search
     # The common scalar types are inlined: this loop runs ~350k times for a 64-host pool.
@@ -390,8 +451,9 @@ class StateDbRenderer:
         hit = self._cache.get((cls, ref))
         return hit is None or hit[0] != modified
 
-    def render(self, rows: Mapping[str, Sequence[Tuple[str, int, int, Optional[Mapping[str, Any]]]]],
-               generation: int) -> bytes:
+    def render(
+        self, rows: Mapping[str, Sequence[Tuple[str, int, int, Optional[Mapping[str, Any]]]]], generation: int
+    ) -> bytes:
         cache = self._cache
         fresh: Dict[Tuple[str, str], Tuple[int, str]] = {}
         rendered: Dict[str, List[str]] = {}
@@ -455,26 +517,47 @@ def render_ip_addr_json(
     addr_info = []
     for family, address, prefixlen in addresses:
         if family == "inet":
-            addr_info.append({
-                "family": "inet", "local": address, "prefixlen": int(prefixlen),
-                "broadcast": _ipv4_broadcast(address, int(prefixlen)), "scope": "global",
-                "label": ifname, "valid_life_time": 4294967295,
-                "preferred_life_time": 4294967295,
-            })
+            addr_info.append(
+                {
+                    "family": "inet",
+                    "local": address,
+                    "prefixlen": int(prefixlen),
+                    "broadcast": _ipv4_broadcast(address, int(prefixlen)),
+                    "scope": "global",
+                    "label": ifname,
+                    "valid_life_time": 4294967295,
+                    "preferred_life_time": 4294967295,
+                }
+            )
         elif family == "inet6":
-            addr_info.append({
-                "family": "inet6", "local": address, "prefixlen": int(prefixlen),
-                "scope": "link" if address.lower().startswith("fe80:") else "global",
-                "valid_life_time": 4294967295, "preferred_life_time": 4294967295,
-            })
+            addr_info.append(
+                {
+                    "family": "inet6",
+                    "local": address,
+                    "prefixlen": int(prefixlen),
+                    "scope": "link" if address.lower().startswith("fe80:") else "global",
+                    "valid_life_time": 4294967295,
+                    "preferred_life_time": 4294967295,
+                }
+            )
         else:
             raise ValueError("unknown address family %r" % (family,))
-    doc = [{
-        "ifindex": ifindex, "ifname": ifname, "flags": link_flags(operstate, carrier),
-        "mtu": mtu, "qdisc": "noqueue", "operstate": operstate, "group": "default",
-        "txqlen": 1000, "link_type": "ether", "address": mac.lower(),
-        "broadcast": "ff:ff:ff:ff:ff:ff", "addr_info": addr_info,
-    }]
+    doc = [
+        {
+            "ifindex": ifindex,
+            "ifname": ifname,
+            "flags": link_flags(operstate, carrier),
+            "mtu": mtu,
+            "qdisc": "noqueue",
+            "operstate": operstate,
+            "group": "default",
+            "txqlen": 1000,
+            "link_type": "ether",
+            "address": mac.lower(),
+            "broadcast": "ff:ff:ff:ff:ff:ff",
+            "addr_info": addr_info,
+        }
+    ]
     return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
@@ -570,11 +653,18 @@ def render_xapi_ssl_pem(hostname: str, addresses: Sequence[str] = ()) -> bytes:
         except ValueError:
             continue
     now = _dt.datetime.now(_dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _dt.timedelta(days=1)).not_valid_after(now + _dt.timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(days=1))
+        .not_valid_after(now + _dt.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     return key_pem + cert.public_bytes(serialization.Encoding.PEM)

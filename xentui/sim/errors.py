@@ -3,6 +3,7 @@
 A handler raises ApiError; the wire layer turns it into xapi's
 {"Status": "Failure", "ErrorDescription": [code, *params]} envelope (never an
 XML-RPC fault, because xapi never sends one)."""
+
 from __future__ import annotations
 
 from typing import List, Tuple

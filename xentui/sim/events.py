@@ -16,6 +16,7 @@
 * Blocks until something matching changes or the timeout (simulated seconds)
   expires; empty replies are suppressed while time remains.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,6 +81,7 @@ class EventSource(Protocol):
 
     def _snapshot(self, table: Any, ref: str, row: Any) -> Dict[str, Any]: ...
 
+
 # xapi: a non-finite timeout means 24 hours.
 DEFAULT_TIMEOUT = 24 * 3600.0
 _TOKEN = re.compile(r"^(-?[0-9]+),(-?[0-9]+)$")
@@ -141,7 +143,9 @@ _Change = Tuple[str, str, Any, int]
 _Delete = Tuple[str, str, int]
 
 
-def _collect(db: EventSource, subs: Subscription, since: int) -> Tuple[List[_Change], List[_Change], List[_Delete], int]:
+def _collect(
+    db: EventSource, subs: Subscription, since: int
+) -> Tuple[List[_Change], List[_Change], List[_Delete], int]:
     """One pass over the changes after `since` (caller holds the lock)."""
     creates: List[_Change] = []
     mods: List[_Change] = []
@@ -182,15 +186,15 @@ def _collect(db: EventSource, subs: Subscription, since: int) -> Tuple[List[_Cha
 
 
 def _event(lower: str, op: str, ref: str, generation: int, snapshot: Any = None) -> Dict[str, Any]:
-    ev: Dict[str, Any] = {"id": str(generation), "timestamp": "0.0", "class": lower,
-                          "operation": op, "ref": ref}
+    ev: Dict[str, Any] = {"id": str(generation), "timestamp": "0.0", "class": lower, "operation": op, "ref": ref}
     if snapshot is not None:
         ev["snapshot"] = snapshot
     return ev
 
 
-def event_from(db: EventSource, classes: Sequence[Any], token: Any, timeout: Any,
-               wait: Optional[Wait] = None) -> Dict[str, Any]:
+def event_from(
+    db: EventSource, classes: Sequence[Any], token: Any, timeout: Any, wait: Optional[Wait] = None
+) -> Dict[str, Any]:
     if not isinstance(classes, (list, tuple)):
         raise ApiError("EVENT_SUBSCRIPTION_PARSE_FAILURE", str(classes))
     subs = Subscription(classes)
@@ -225,8 +229,7 @@ def event_from(db: EventSource, classes: Sequence[Any], token: Any, timeout: Any
         events.extend(_event(c, "mod", r, g, s) for c, r, s, g in mods)
         events.extend(_event(c, "del", r, g) for c, r, g in deletes)
         counts = {name.lower(): I4(len(table.rows)) for name, table in db._iter_tables()}
-    return {"events": events, "valid_ref_counts": counts,
-            "token": format_token(last, message_generation)}
+    return {"events": events, "valid_ref_counts": counts, "token": format_token(last, message_generation)}
 
 
 def table_name(lower: str) -> Optional[str]:

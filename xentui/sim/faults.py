@@ -62,6 +62,7 @@ class Faults:
                 proc.instant_hello = True
                 proc.start()
             else:
+
                 def boot() -> None:  # unless powered off again meanwhile
                     if machine.powered:
                         proc.start()
@@ -264,6 +265,7 @@ class Faults:
         with self.world.lock:
             machine = self._machine(host)
             machine.nics = [Nic(old.device, new.mac) for old, new in zip(machine.original_nics, machine.nics)]
-            self.world.note(f"[{host}] interface-rename --update: "
-                            + ", ".join(f"{n.device}={n.mac}" for n in machine.nics))
+            self.world.note(
+                f"[{host}] interface-rename --update: " + ", ".join(f"{n.device}={n.mac}" for n in machine.nics)
+            )
         self.reboot(host, immediate=immediate)

@@ -21,10 +21,12 @@ CPU_SPEED = "2394.374"
 CPU_FAMILY = "6"
 CPU_MODEL = "106"
 CPU_STEPPING = "6"
-CPU_FLAGS = ("fpu de tsc msr pae mce cx8 apic sep mca cmov pat clflush acpi mmx fxsr sse sse2 ht syscall nx "
-             "lm constant_tsc rep_good nopl nonstop_tsc cpuid pni pclmulqdq monitor est ssse3 fma cx16 sse4_1 "
-             "sse4_2 movbe popcnt aes xsave avx f16c rdrand hypervisor lahf_lm abm 3dnowprefetch fsgsbase bmi1 "
-             "avx2 bmi2 erms avx512f avx512dq rdseed adx avx512cd sha_ni avx512bw avx512vl")
+CPU_FLAGS = (
+    "fpu de tsc msr pae mce cx8 apic sep mca cmov pat clflush acpi mmx fxsr sse sse2 ht syscall nx "
+    "lm constant_tsc rep_good nopl nonstop_tsc cpuid pni pclmulqdq monitor est ssse3 fma cx16 sse4_1 "
+    "sse4_2 movbe popcnt aes xsave avx f16c rdrand hypervisor lahf_lm abm 3dnowprefetch fsgsbase bmi1 "
+    "avx2 bmi2 erms avx512f avx512dq rdseed adx avx512cd sha_ni avx512bw avx512vl"
+)
 # CPU_policy.to_string: dash-separated 32-bit words, as xenopsd reports them
 FEATURES_PV = "1fc9cbf5-f6f83203-2991cbf5-00000123-00000007-f1bf07a9-00000000-00000000-00000000-00000000"
 FEATURES_HVM = "1fcbfbff-f7fa3223-2d93fbff-00000523-0000000f-f1bf0fab-00000000-00000000-00000000-00000000"
@@ -77,17 +79,31 @@ def cpu_info() -> Dict[str, str]:
 
 def create_host_cpus(db: "Database", host: str) -> List[str]:
     """One host_cpu row per logical CPU, as create_host_cpuinfo recreates them."""
-    return [db.create("host_cpu", host=host, number=i, vendor=CPU_VENDOR, speed=int(float(CPU_SPEED)),
-                      modelname=CPU_MODELNAME, family=int(CPU_FAMILY), model=int(CPU_MODEL),
-                      stepping=CPU_STEPPING, flags=CPU_FLAGS, features="", utilisation=0.0)
-            for i in range(CPU_COUNT)]
+    return [
+        db.create(
+            "host_cpu",
+            host=host,
+            number=i,
+            vendor=CPU_VENDOR,
+            speed=int(float(CPU_SPEED)),
+            modelname=CPU_MODELNAME,
+            family=int(CPU_FAMILY),
+            model=int(CPU_MODEL),
+            stepping=CPU_STEPPING,
+            flags=CPU_FLAGS,
+            features="",
+            utilisation=0.0,
+        )
+        for i in range(CPU_COUNT)
+    ]
 
 
 def fill_host(db: "Database", host: str) -> None:
     """Everything refresh_localhost_info writes about the host itself."""
     hostname = str(db.get_field("host", host, "hostname"))
-    db.update("host", host, software_version=software_version(hostname), capabilities=list(CAPABILITIES),
-              cpu_info=cpu_info())
+    db.update(
+        "host", host, software_version=software_version(hostname), capabilities=list(CAPABILITIES), cpu_info=cpu_info()
+    )
     create_host_cpus(db, host)
 
 
@@ -102,15 +118,29 @@ def create_guest_metrics(db: "Database", vm: str) -> str:
     networks = {}
     for vif in vifs:
         device = db.get_field("VIF", vif, "device")
-        networks[f"{device}/ip"] = networks[f"{device}/ipv4/0"] = "10.0.0.%d" % (int(str(db.get_field("VM", vm, "uuid"))[:4], 16) % 250 + 2)
-    ref = db.create("VM_guest_metrics",
-                    os_version={"name": "Debian GNU/Linux 12 (bookworm)", "distro": "debian", "major": "12",
-                                "minor": "5", "uname": "6.1.0-18-amd64"},
-                    PV_drivers_version={"major": "8", "minor": "3", "micro": "0", "build": "1"},
-                    PV_drivers_up_to_date=True, PV_drivers_detected=True, live=True,
-                    memory={}, disks={}, networks=networks, other={"has-vendor-device": "0",
-                                                                 "feature-suspend": "1"},
-                    can_use_hotplug_vbd="yes", can_use_hotplug_vif="yes",
-                    last_updated=db.now())
+        networks[f"{device}/ip"] = networks[f"{device}/ipv4/0"] = "10.0.0.%d" % (
+            int(str(db.get_field("VM", vm, "uuid"))[:4], 16) % 250 + 2
+        )
+    ref = db.create(
+        "VM_guest_metrics",
+        os_version={
+            "name": "Debian GNU/Linux 12 (bookworm)",
+            "distro": "debian",
+            "major": "12",
+            "minor": "5",
+            "uname": "6.1.0-18-amd64",
+        },
+        PV_drivers_version={"major": "8", "minor": "3", "micro": "0", "build": "1"},
+        PV_drivers_up_to_date=True,
+        PV_drivers_detected=True,
+        live=True,
+        memory={},
+        disks={},
+        networks=networks,
+        other={"has-vendor-device": "0", "feature-suspend": "1"},
+        can_use_hotplug_vbd="yes",
+        can_use_hotplug_vif="yes",
+        last_updated=db.now(),
+    )
     db.set_field("VM", vm, "guest_metrics", ref)
     return ref

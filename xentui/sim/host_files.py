@@ -71,13 +71,15 @@ class HostFiles:
         root = machine.root
         pool_conf = dom0_files.render_pool_conf(proc.conf_role, proc.conf_master_address)
         inventory = dict(PRODUCT)
-        inventory.update({
-            "INSTALLATION_UUID": machine.uuid,
-            "CONTROL_DOMAIN_UUID": machine.control_domain_uuid,
-            "MANAGEMENT_INTERFACE": proc.management_interface,
-            "MANAGEMENT_ADDRESS_TYPE": "IPv4",
-            "CURRENT_INTERFACES": proc.management_interface,
-        })
+        inventory.update(
+            {
+                "INSTALLATION_UUID": machine.uuid,
+                "CONTROL_DOMAIN_UUID": machine.control_domain_uuid,
+                "MANAGEMENT_INTERFACE": proc.management_interface,
+                "MANAGEMENT_ADDRESS_TYPE": "IPv4",
+                "CURRENT_INTERFACES": proc.management_interface,
+            }
+        )
         db: Optional["Database"] = proc.db if (proc.up and proc.is_master and proc.db is not None) else proc.local_db
         link = None
         bridge = proc.management_interface
@@ -87,17 +89,23 @@ class HostFiles:
             addresses = [("inet", machine.address, 8)] if machine.has_ip and bridge == machine.ip_bridge else []
             if nic is not None and machine.link_down and bridge == machine.ip_bridge:
                 # cable / switch port / DHCP gone: no carrier on the management bridge
-                link = {"ifname": bridge, "mac": nic.mac, "operstate": "DOWN", "carrier": False,
-                        "addresses": addresses}
+                link = {"ifname": bridge, "mac": nic.mac, "operstate": "DOWN", "carrier": False, "addresses": addresses}
             elif nic is not None:
                 link = {"ifname": bridge, "mac": nic.mac, "operstate": "UP", "addresses": addresses}
             else:
                 # The bridge's NIC is gone (replaced under another name): networkd still
                 # creates the bridge with its configured MAC (the old NIC's), no uplink.
-                link = {"ifname": bridge, "mac": self._configured_bridge_mac(proc, db), "operstate": "DOWN",
-                        "carrier": False, "addresses": addresses}
-        nics = [{"ifname": nic.device, "mac": nic.mac, "operstate": "UP", "addresses": [], "ifindex": 2 + i}
-                for i, nic in enumerate(machine.nics)]
+                link = {
+                    "ifname": bridge,
+                    "mac": self._configured_bridge_mac(proc, db),
+                    "operstate": "DOWN",
+                    "carrier": False,
+                    "addresses": addresses,
+                }
+        nics = [
+            {"ifname": nic.device, "mac": nic.mac, "operstate": "UP", "addresses": [], "ifindex": 2 + i}
+            for i, nic in enumerate(machine.nics)
+        ]
         with self._lock:
             dom0_files.write_host_files(root, pool_conf=pool_conf, inventory=inventory, link=link, nics=nics)
         if db is not None:

@@ -35,8 +35,12 @@ def serve(proc: HostView, path: str, params: List[Any], transport: str) -> HttpA
     try:
         ctype, body = rrd.export(sources, query, now, want_json)
     except rrd.RrdError as err:
-        return HttpAnswer(err.status, err.reason, "text/html",
-                          f"<html><body><h1>{err.status} {err.reason}</h1>{err.detail}</body></html>".encode())
+        return HttpAnswer(
+            err.status,
+            err.reason,
+            "text/html",
+            f"<html><body><h1>{err.status} {err.reason}</h1>{err.detail}</body></html>".encode(),
+        )
     return HttpAnswer(200, "OK", ctype, body)
 
 
@@ -52,8 +56,15 @@ def rrd_sources(proc: HostView, with_host: bool, vm_uuids: Optional[List[str]]) 
         if db.exists("host_metrics", metrics):
             total = int(db.get_field("host_metrics", metrics, "memory_total"))
             free = int(db.get_field("host_metrics", metrics, "memory_free"))
-        out.append(rrd.host_source(proc.machine.uuid, len(db.get_field("host", host_ref, "host_CPUs")),
-                                   [n.device for n in proc.machine.nics], total, free))
+        out.append(
+            rrd.host_source(
+                proc.machine.uuid,
+                len(db.get_field("host", host_ref, "host_CPUs")),
+                [n.device for n in proc.machine.nics],
+                total,
+                free,
+            )
+        )
     for uuid in sorted(proc.world.running_domains(proc.name)):
         if uuid == proc.machine.control_domain_uuid or (vm_uuids is not None and uuid not in vm_uuids):
             continue

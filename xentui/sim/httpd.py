@@ -10,6 +10,7 @@ once even while a handler is still blocked (SIM-POOL wakes the handler).
 read, but nothing is answered until the host is un-hung, and then the held
 connections are just closed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from xentui.sim.errors import ApiError, WireError
-from xentui.sim.wire import (Reply, decode_jsonrpc_request, decode_xmlrpc_request,
-                             encode_jsonrpc_response, encode_xmlrpc_response)
+from xentui.sim.wire import (
+    Reply,
+    decode_jsonrpc_request,
+    decode_xmlrpc_request,
+    encode_jsonrpc_response,
+    encode_xmlrpc_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +59,7 @@ class HttpAnswer:
 @dataclass
 class Request:
     host: str
-    transport: str          # "unix" | "tcp"
+    transport: str  # "unix" | "tcp"
     peer: str
     method: str
     params: List[Any] = field(default_factory=list)
@@ -122,12 +128,12 @@ class _Connection:
             if len(self._buf) > MAX_HEADER_BYTES:
                 raise _HttpError(431, "Request Header Fields Too Large")
             if self._buf and not self._buf.lstrip(b"\r\n"):
-                self._buf = b""   # tolerate stray CRLFs between requests
+                self._buf = b""  # tolerate stray CRLFs between requests
             self._fill()
         head, _, self._buf = self._buf.partition(b"\r\n\r\n")
         try:
             lines = head.decode("latin-1").split("\r\n")
-        except UnicodeDecodeError:   # pragma: no cover - latin-1 decodes anything
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
             raise _HttpError(400, "Bad Request") from None
         while lines and not lines[0]:
             lines.pop(0)
@@ -151,16 +157,15 @@ class _Connection:
         if length < 0 or length > MAX_BODY_BYTES:
             raise _HttpError(413, "Payload Too Large")
         if headers.get("expect", "").lower() == "100-continue" and len(self._buf) < length:
-            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")   # curl waits for this
+            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this
         while len(self._buf) < length:
             self._fill()
         body, self._buf = self._buf[:length], self._buf[length:]
         path = target
-        if "://" in path:                  # absolute-form request target
+        if "://" in path:  # absolute-form request target
             path = "/" + path.split("://", 1)[1].partition("/")[2]
         path, _, query = path.partition("?")
-        return _HttpRequest(method=method, path=path or "/", version=version, headers=headers, body=body,
-                            query=query)
+        return _HttpRequest(method=method, path=path or "/", version=version, headers=headers, body=body, query=query)
 
     def peer_closed(self) -> bool:
         """Has the peer closed (or reset) its end? Non-blocking; data the client
@@ -199,24 +204,26 @@ class _Connection:
     def close(self) -> None:
         try:
             self.sock.close()
-        except OSError:   # pragma: no cover
+        except OSError:  # pragma: no cover
             pass
 
 
-def _response(status: int, reason: str, body: bytes, content_type: str, keep_alive: bool,
-              extra: Tuple[Tuple[str, str], ...] = ()) -> bytes:
-    lines = [f"HTTP/1.1 {status} {reason}",
-             f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}",
-             "Connection: " + ("keep-alive" if keep_alive else "close")]
+def _response(
+    status: int, reason: str, body: bytes, content_type: str, keep_alive: bool, extra: Tuple[Tuple[str, str], ...] = ()
+) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} {reason}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Connection: " + ("keep-alive" if keep_alive else "close"),
+    ]
     lines.extend(f"{k}: {v}" for k, v in extra)
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def _error_page(status: int, reason: str, detail: str) -> bytes:
     detail = detail.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:300]
-    return (f"<html><body><h1>HTTP {status} {reason}</h1><p>{detail}</p></body></html>"
-            ).encode("utf-8", "replace")
+    return (f"<html><body><h1>HTTP {status} {reason}</h1><p>{detail}</p></body></html>").encode("utf-8", "replace")
 
 
 _CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "X-Requested-With"))
@@ -225,8 +232,9 @@ _CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", 
 class HostListeners:
     """One host's xapi endpoints: a unix socket and a TCP port."""
 
-    def __init__(self, host: str, socket_path: Optional[Path], tcp_address: Optional[str], tcp_port: int,
-                 handler: Handler) -> None:
+    def __init__(
+        self, host: str, socket_path: Optional[Path], tcp_address: Optional[str], tcp_port: int, handler: Handler
+    ) -> None:
         self.host = host
         self.socket_path = Path(socket_path) if socket_path is not None else None
         self.tcp_address = tcp_address
@@ -282,8 +290,7 @@ class HostListeners:
         with self._lock:
             self._listeners = {sock.fileno(): (sock, kind) for sock, kind in listeners}
             self.running = True
-        self._accept_thread = threading.Thread(
-            target=self._accept_loop, name=f"xapi-accept-{self.host}", daemon=True)
+        self._accept_thread = threading.Thread(target=self._accept_loop, name=f"xapi-accept-{self.host}", daemon=True)
         self._accept_thread.start()
 
     def stop(self) -> None:
@@ -299,7 +306,7 @@ class HostListeners:
         if self._wake_w is not None:
             try:
                 os.write(self._wake_w, b"x")
-            except OSError:   # pragma: no cover
+            except OSError:  # pragma: no cover
                 pass
         if self._accept_thread is not None:
             self._accept_thread.join(timeout=5.0)
@@ -312,7 +319,7 @@ class HostListeners:
             if fd is not None:
                 try:
                     os.close(fd)
-                except OSError:   # pragma: no cover
+                except OSError:  # pragma: no cover
                     pass
         self._wake_r = self._wake_w = None
         # The unix socket file stays, like a dead xapi's: connecting gives
@@ -391,8 +398,7 @@ class HostListeners:
                 sock.close()
                 return
             self._connections[id(conn)] = conn
-        threading.Thread(target=self._serve, args=(conn,), daemon=True,
-                         name=f"xapi-conn-{self.host}-{kind}").start()
+        threading.Thread(target=self._serve, args=(conn,), daemon=True, name=f"xapi-conn-{self.host}-{kind}").start()
 
     # --- serving -----------------------------------------------------------------------
 
@@ -406,9 +412,15 @@ class HostListeners:
                 except (socket.timeout, TimeoutError):
                     return
                 except _HttpError as err:
-                    conn.send(_response(err.status, err.reason,
-                                        _error_page(err.status, err.reason, err.detail),
-                                        "text/html", keep_alive=False))
+                    conn.send(
+                        _response(
+                            err.status,
+                            err.reason,
+                            _error_page(err.status, err.reason, err.detail),
+                            "text/html",
+                            keep_alive=False,
+                        )
+                    )
                     return
                 if self._hold_while_hung(conn) or self._hold_while_slow():
                     return
@@ -454,8 +466,9 @@ class HostListeners:
     def _answer(self, conn: _Connection, req: _HttpRequest) -> Tuple[bytes, bool]:
         keep_alive = req.keep_alive
         if req.method == "OPTIONS":
-            return _response(200, "OK", b"", "text/plain", keep_alive,
-                             _CORS + (("Allow", "POST, OPTIONS"),)), keep_alive
+            return _response(
+                200, "OK", b"", "text/plain", keep_alive, _CORS + (("Allow", "POST, OPTIONS"),)
+            ), keep_alive
         if req.method == "GET" and req.path in GET_PATHS:
             return self._get(conn, req)
         if req.path in XMLRPC_PATHS:
@@ -465,8 +478,9 @@ class HostListeners:
         else:
             return self._http_error(404, "Not Found", f"no handler for {req.path}")
         if req.method != "POST":
-            return self._http_error(405, "Method Not Allowed", f"{req.method} {req.path}",
-                                    (("Allow", "POST, OPTIONS"),))
+            return self._http_error(
+                405, "Method Not Allowed", f"{req.method} {req.path}", (("Allow", "POST, OPTIONS"),)
+            )
         try:
             if protocol == "xmlrpc":
                 name, params = decode_xmlrpc_request(req.body)
@@ -475,9 +489,17 @@ class HostListeners:
                 name, params, rid, version = decode_jsonrpc_request(req.body)
         except WireError as err:
             return self._http_error(err.status, "Internal Server Error", str(err))
-        reply = self._call(Request(host=self.host, transport=conn.transport, peer=conn.peer,
-                                   method=name, params=params, protocol=protocol,
-                                   closed_check=lambda: self._stopping or conn.peer_closed()))
+        reply = self._call(
+            Request(
+                host=self.host,
+                transport=conn.transport,
+                peer=conn.peer,
+                method=name,
+                params=params,
+                protocol=protocol,
+                closed_check=lambda: self._stopping or conn.peer_closed(),
+            )
+        )
         try:
             if protocol == "xmlrpc":
                 body = encode_xmlrpc_response(reply)
@@ -494,10 +516,17 @@ class HostListeners:
         from urllib.parse import parse_qsl
 
         query = parse_qsl(req.query, keep_blank_values=True)
-        reply = self._call(Request(host=self.host, transport=conn.transport, peer=conn.peer,
-                                   method="GET " + req.path, params=[query, req.headers.get("accept", "")],
-                                   protocol="http",
-                                   closed_check=lambda: self._stopping or conn.peer_closed()))
+        reply = self._call(
+            Request(
+                host=self.host,
+                transport=conn.transport,
+                peer=conn.peer,
+                method="GET " + req.path,
+                params=[query, req.headers.get("accept", "")],
+                protocol="http",
+                closed_check=lambda: self._stopping or conn.peer_closed(),
+            )
+        )
         answer = reply.value
         if reply.error is not None or not isinstance(answer, HttpAnswer):
             detail = " ".join([reply.error.code, *reply.error.params]) if reply.error else "no answer"
@@ -518,7 +547,9 @@ class HostListeners:
         return reply
 
     @staticmethod
-    def _http_error(status: int, reason: str, detail: str,
-                    extra: Tuple[Tuple[str, str], ...] = ()) -> Tuple[bytes, bool]:
-        return _response(status, reason, _error_page(status, reason, detail), "text/html",
-                         keep_alive=False, extra=extra), False
+    def _http_error(
+        status: int, reason: str, detail: str, extra: Tuple[Tuple[str, str], ...] = ()
+    ) -> Tuple[bytes, bool]:
+        return _response(
+            status, reason, _error_page(status, reason, detail), "text/html", keep_alive=False, extra=extra
+        ), False

@@ -33,5 +33,9 @@ def assert_admitted(db: "Database", san_initiators: AbstractSet[str], pbd: str) 
         return
     iqn = str(db.get_field("host", db.get_field("PBD", pbd, "host"), "iscsi_iqn") or "")
     if iqn not in san_initiators:
-        raise ApiError("SR_BACKEND_FAILURE_47", "",
-                       "The SR is not available [opterr=initiator %s not allowed by the target]" % iqn, "")
+        raise ApiError(
+            "SR_BACKEND_FAILURE_47",
+            "",
+            "The SR is not available [opterr=initiator %s not allowed by the target]" % iqn,
+            "",
+        )

@@ -56,8 +56,13 @@ def overhead_mib(rec: Mapping[str, Any]) -> int:
     internal, external = _MODEL.get(domain_type, _MODEL["hvm"])
     static_max_mib = mib_of_bytes_used(int(rec.get("memory_static_max") or 0))
     vcpus = int(rec.get("VCPUs_max") or 1)
-    return (internal + external + shadow_mib(static_max_mib, vcpus, _multiplier(rec))
-            + _ceil_div(38 * vcpus, PAGES_PER_MIB) + _shim_mib(domain_type, static_max_mib))
+    return (
+        internal
+        + external
+        + shadow_mib(static_max_mib, vcpus, _multiplier(rec))
+        + _ceil_div(38 * vcpus, PAGES_PER_MIB)
+        + _shim_mib(domain_type, static_max_mib)
+    )
 
 
 def vm_memory_overhead(rec: Mapping[str, Any]) -> int:
@@ -88,8 +93,7 @@ def host_free_memory(db: "Database", host: str, ignore_vm: Optional[str] = None)
     consumers = set(db.get_field("host", host, "resident_VMs"))
     consumers.update(v for v in db.find("VM", scheduled_to_be_resident_on=host) if v != ignore_vm)
     for vm in consumers:
-        available -= (int(db.get_field("VM", vm, "memory_dynamic_min"))
-                      + int(db.get_field("VM", vm, "memory_overhead")))
+        available -= int(db.get_field("VM", vm, "memory_dynamic_min")) + int(db.get_field("VM", vm, "memory_overhead"))
     return max(0, available)
 
 

@@ -9,6 +9,7 @@ settable sets (tags). Handlers take (ctx, *args) and only use `ctx.db`.
 Wire names: both "VM.get_record" and "VM_get_record" reach the same method
 (gen_server.ml matches `wire_name` and `alternative_wire_name`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,12 +24,12 @@ from xentui.sim.schema import CLASSES, ClassSchema, FieldSchema
 
 @dataclass
 class Method:
-    name: str                       # dot form: "VM.get_record"
-    params: Tuple[str, ...]         # excluding the session
+    name: str  # dot form: "VM.get_record"
+    params: Tuple[str, ...]  # excluding the session
     takes_session: bool
-    handler: Callable[..., Any]     # handler(ctx, *args)
+    handler: Callable[..., Any]  # handler(ctx, *args)
     emergency: bool = False
-    raw: bool = False               # reply without the Status envelope (system.listMethods)
+    raw: bool = False  # reply without the Status envelope (system.listMethods)
 
 
 class MethodTable:
@@ -71,8 +72,7 @@ def _class_methods(cs: ClassSchema) -> List[Method]:
     out: List[Method] = []
 
     def add(name: str, params: Tuple[str, ...], handler: Callable[..., Any]) -> None:
-        out.append(Method(name=f"{cls}.{name}", params=params, takes_session=True,
-                          handler=handler))
+        out.append(Method(name=f"{cls}.{name}", params=params, takes_session=True, handler=handler))
 
     add("get_all", (), lambda ctx: ctx.db.refs(cls))
     add("get_all_records", (), lambda ctx: ctx.db.records(cls))
@@ -99,10 +99,9 @@ def records_where(db: Any, cs: ClassSchema, expr: Any) -> Dict[str, Dict[str, An
     columns = {db_field_name(cs.name, name): name for name in cs.fields}
     for column in db_filter.fields_used(parsed):
         if column not in columns:
-            raise ApiError("INTERNAL_ERROR", f"Db_exn.DBCache_NotFound(\"missing field\", {column!r}, \"\")")
+            raise ApiError("INTERNAL_ERROR", f'Db_exn.DBCache_NotFound("missing field", {column!r}, "")')
     records: Dict[str, Dict[str, Any]] = db.records(cs.name)
-    return {ref: rec for ref, rec in records.items()
-            if db_filter.evaluate(parsed, _column_text(rec, columns))}
+    return {ref: rec for ref, rec in records.items() if db_filter.evaluate(parsed, _column_text(rec, columns))}
 
 
 def _column_text(rec: Mapping[str, Any], columns: Mapping[str, str]) -> Callable[[str], str]:
@@ -112,8 +111,7 @@ def _column_text(rec: Mapping[str, Any], columns: Mapping[str, str]) -> Callable
 
 def _field_methods(cls: str, fs: FieldSchema) -> List[Method]:
     name = fs.name
-    out = [Method(f"{cls}.get_{name}", ("self",), True,
-                  lambda ctx, ref: ctx.db.get_field(cls, ref, name))]
+    out = [Method(f"{cls}.get_{name}", ("self",), True, lambda ctx, ref: ctx.db.get_field(cls, ref, name))]
     if not fs.settable:
         return out
 
@@ -126,6 +124,7 @@ def _field_methods(cls: str, fs: FieldSchema) -> List[Method]:
     out.append(Method(f"{cls}.set_{name}", ("self", "value"), True, setter))
 
     if fs.type == "map":
+
         def add_to(ctx: Any, ref: str, key: Any, value: Any) -> str:
             with ctx.db.lock:
                 current = ctx.db.get_field(cls, ref, name)
@@ -142,12 +141,13 @@ def _field_methods(cls: str, fs: FieldSchema) -> List[Method]:
                     del current[str(key)]
                     ctx.db.set_field(cls, ref, name, current)
                 else:
-                    ctx.db.get_record(cls, ref)   # HANDLE_INVALID for a bad ref
+                    ctx.db.get_record(cls, ref)  # HANDLE_INVALID for a bad ref
             return ""
 
         out.append(Method(f"{cls}.add_to_{name}", ("self", "key", "value"), True, add_to))
         out.append(Method(f"{cls}.remove_from_{name}", ("self", "key"), True, remove_from))
     elif fs.type in ("string_set", "ref_set"):
+
         def add_item(ctx: Any, ref: str, value: Any) -> str:
             with ctx.db.lock:
                 current = ctx.db.get_field(cls, ref, name)

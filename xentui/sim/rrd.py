@@ -47,7 +47,7 @@ class Source:
 
 def _wave(key: str, t: int, low: float, high: float) -> float:
     digest = hashlib.blake2s(key.encode(), digest_size=4).digest()
-    phase = int.from_bytes(digest, "big") / 2 ** 32 * 2 * math.pi
+    phase = int.from_bytes(digest, "big") / 2**32 * 2 * math.pi
     return low + (high - low) * (0.5 + 0.5 * math.sin(t / 600.0 + phase))
 
 
@@ -63,9 +63,11 @@ def f_to_s(value: float) -> str:
 
 
 def host_source(uuid: str, cpus: int, nics: Sequence[str], memory_total: int, memory_free: int) -> Source:
-    names = (["cpu%d" % i for i in range(cpus)] + ["cpu_avg", "loadavg", "memory_total_kib", "memory_free_kib",
-                                                   "xapi_memory_usage_kib"]
-             + [f"pif_{n}_{d}" for n in nics for d in ("rx", "tx")])
+    names = (
+        ["cpu%d" % i for i in range(cpus)]
+        + ["cpu_avg", "loadavg", "memory_total_kib", "memory_free_kib", "xapi_memory_usage_kib"]
+        + [f"pif_{n}_{d}" for n in nics for d in ("rx", "tx")]
+    )
 
     def value(name: str, t: int) -> float:
         if name == "memory_total_kib":
@@ -84,9 +86,12 @@ def host_source(uuid: str, cpus: int, nics: Sequence[str], memory_total: int, me
 
 
 def vm_source(uuid: str, vcpus: int, memory: int, vifs: Sequence[str], vbds: Sequence[str]) -> Source:
-    names = (["cpu%d" % i for i in range(vcpus)] + ["memory", "memory_target", "memory_internal_free"]
-             + [f"vif_{d}_{x}" for d in vifs for x in ("rx", "tx")]
-             + [f"vbd_{d}_{x}" for d in vbds for x in ("read", "write")])
+    names = (
+        ["cpu%d" % i for i in range(vcpus)]
+        + ["memory", "memory_target", "memory_internal_free"]
+        + [f"vif_{d}_{x}" for d in vifs for x in ("rx", "tx")]
+        + [f"vbd_{d}_{x}" for d in vbds for x in ("read", "write")]
+    )
 
     def value(name: str, t: int) -> float:
         if name in ("memory", "memory_target"):
@@ -108,7 +113,7 @@ def export(sources: List[Source], query: Dict[str, str], now: float, want_json: 
         start = int(query["start"])
         interval = int(query.get("interval") or 0)
     except ValueError:
-        raise RrdError(500, "Internal Server Error", "Failure(\"int_of_string\")") from None
+        raise RrdError(500, "Internal Server Error", 'Failure("int_of_string")') from None
     cf = (query.get("cf") or "").upper()
     if cf and cf not in ("AVERAGE", "MIN", "MAX", "LAST"):
         cf = ""  # Rrd.cf_type_of_string fails: the handler treats it as no filter
@@ -143,12 +148,22 @@ def export(sources: List[Source], query: Dict[str, str], now: float, want_json: 
             break
         data.append((t, [s.value(n, t) for s in sources for n in s.names]))
     if want_json:
-        doc = {"meta": {"start": first_cdp, "step": step, "end": last_cdp, "rows": len(data),
-                        "columns": len(legend), "legend": legend},
-               "data": [{"t": t, "values": [f_to_s(v) for v in vs]} for t, vs in data]}
+        doc = {
+            "meta": {
+                "start": first_cdp,
+                "step": step,
+                "end": last_cdp,
+                "rows": len(data),
+                "columns": len(legend),
+                "legend": legend,
+            },
+            "data": [{"t": t, "values": [f_to_s(v) for v in vs]} for t, vs in data],
+        }
         return "application/json", json.dumps(doc, separators=(",", ":")).encode()
-    parts = ["<xport><meta><start>%d</start><step>%d</step><end>%d</end><rows>%d</rows><columns>%d</columns>"
-             "<legend>" % (first_cdp, step, last_cdp, len(data), len(legend))]
+    parts = [
+        "<xport><meta><start>%d</start><step>%d</step><end>%d</end><rows>%d</rows><columns>%d</columns>"
+        "<legend>" % (first_cdp, step, last_cdp, len(data), len(legend))
+    ]
     parts.extend("<entry>%s</entry>" % escape(e) for e in legend)
     parts.append("</legend></meta><data>")
     for t, vs in data:

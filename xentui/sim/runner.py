@@ -1,8 +1,8 @@
 """Simulator: a whole pool served from one process (see sim-contract.md).
 
-    with Simulator.start("master-down", tmp_path, time_scale=0.01) as sim:
-        sim.endpoints.hosts[1].socket   # the survivor's unix socket
-        sim.faults.power_on("xen1")
+with Simulator.start("master-down", tmp_path, time_scale=0.01) as sim:
+    sim.endpoints.hosts[1].socket   # the survivor's unix socket
+    sim.faults.power_on("xen1")
 """
 
 from __future__ import annotations
@@ -58,8 +58,12 @@ class Endpoints:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Endpoints":
-        return cls(scenario=data["scenario"], console=data["console"], root_password=data["root_password"],
-                   hosts=[HostEndpoint(**h) for h in data["hosts"]])
+        return cls(
+            scenario=data["scenario"],
+            console=data["console"],
+            root_password=data["root_password"],
+            hosts=[HostEndpoint(**h) for h in data["hosts"]],
+        )
 
     @classmethod
     def load(cls, state_dir: Path) -> "Endpoints":
@@ -75,7 +79,7 @@ def _write_private(path: Path, text: str) -> None:
         os.fchmod(fd, 0o600)
         data = memoryview(text.encode("utf-8"))
         while data:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
     finally:
         os.close(fd)
     os.replace(tmp, path)
@@ -102,14 +106,27 @@ class Simulator:
     # --- construction ----------------------------------------------------------
 
     @classmethod
-    def start(cls, scenario: str, state_dir: Path, port: int = 0, time_scale: float = 1.0, seed: int = 0,
-              timings: Optional[Timings] = None) -> "Simulator":
+    def start(
+        cls,
+        scenario: str,
+        state_dir: Path,
+        port: int = 0,
+        time_scale: float = 1.0,
+        seed: int = 0,
+        timings: Optional[Timings] = None,
+    ) -> "Simulator":
         spec = scenario_data.load(scenario, seed)
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         clock = SimClock(time_scale)
-        world: World[XapiHost] = World(clock, timings or Timings(), state_dir, root_password=spec.root_password,
-                      pool_secret="pool-secret-" + spec.name, seed=seed)
+        world: World[XapiHost] = World(
+            clock,
+            timings or Timings(),
+            state_dir,
+            root_password=spec.root_password,
+            pool_secret="pool-secret-" + spec.name,
+            seed=seed,
+        )
         table = MethodTable()
         for method in generated_methods():
             table.register(method)
@@ -129,9 +146,15 @@ class Simulator:
             nics = [Nic("eth%d" % i, mac) for i, mac in enumerate(host.macs)]
             root = state_dir / host.name
             dom0 = db.get_field("host", host_refs[host.name], "control_domain")
-            machines[host.name] = Machine(name=host.name, uuid=host.uuid, address=host.address, root=root,
-                                          nics=nics, original_nics=list(nics),
-                                          control_domain_uuid=db.get_field("VM", dom0, "uuid"))
+            machines[host.name] = Machine(
+                name=host.name,
+                uuid=host.uuid,
+                address=host.address,
+                root=root,
+                nics=nics,
+                original_nics=list(nics),
+                control_domain_uuid=db.get_field("VM", dom0, "uuid"),
+            )
             world.machines[host.name] = machines[host.name]
         by_ref = {ref: name for name, ref in host_refs.items()}
         for vm, record in db.records("VM").items():
@@ -148,10 +171,15 @@ class Simulator:
         for host in spec.hosts:
             is_master = host.name == spec.master
             host_port = port or _free_port(host.address)
-            proc = XapiHost(world, machines[host.name], role="master" if is_master else "slave",
-                            master_address="" if is_master else master_address,
-                            local_db=db if is_master else backup, port=host_port,
-                            ha_armed=ha)
+            proc = XapiHost(
+                world,
+                machines[host.name],
+                role="master" if is_master else "slave",
+                master_address="" if is_master else master_address,
+                local_db=db if is_master else backup,
+                port=host_port,
+                ha_armed=ha,
+            )
             proc.backup_time = now - sync_age
             proc.local_db_is_live = is_master
             proc.files_hook = files.write
@@ -161,16 +189,34 @@ class Simulator:
         srs = scenario_data.srs_of(db)
         networks = db.refs("network")
         for extra in spec.data.get("after_sync", []):
-            scenario_data.create_vm(db, spec, seed, {"name": extra["vm"], "host": extra.get("host"),
-                                                     "sr": extra.get("sr")}, host_refs, srs, networks)
+            scenario_data.create_vm(
+                db,
+                spec,
+                seed,
+                {"name": extra["vm"], "host": extra.get("host"), "sr": extra.get("sr")},
+                host_refs,
+                srs,
+                networks,
+            )
             vm = db.by_name_label("VM", extra["vm"])[0]
             if extra.get("host"):
                 db.set_field("VM", vm, "domid", machines[extra["host"]].start_domain(db.get_field("VM", vm, "uuid")))
-        endpoints = Endpoints(scenario=spec.name, console=spec.console, root_password=spec.root_password,
-                              hosts=[HostEndpoint(name=h.name, uuid=h.uuid, address=h.address,
-                                                  port=world.procs[h.name].port,
-                                                  socket=str(world.procs[h.name].socket_path),
-                                                  root=str(machines[h.name].root)) for h in spec.hosts])
+        endpoints = Endpoints(
+            scenario=spec.name,
+            console=spec.console,
+            root_password=spec.root_password,
+            hosts=[
+                HostEndpoint(
+                    name=h.name,
+                    uuid=h.uuid,
+                    address=h.address,
+                    port=world.procs[h.name].port,
+                    socket=str(world.procs[h.name].socket_path),
+                    root=str(machines[h.name].root),
+                )
+                for h in spec.hosts
+            ],
+        )
         sim = cls(world, spec, endpoints)
         try:
             with world.lock:
@@ -187,10 +233,17 @@ class Simulator:
                     proc = world.procs[host.name]
                     if proc.up and proc.role == "slave" and not proc.emergency:
                         proc.consider_enabling_host()
-            sim.endpoints.hosts = [HostEndpoint(name=h.name, uuid=h.uuid, address=h.address,
-                                                port=world.procs[h.name].port,
-                                                socket=str(world.procs[h.name].socket_path),
-                                                root=str(machines[h.name].root)) for h in spec.hosts]
+            sim.endpoints.hosts = [
+                HostEndpoint(
+                    name=h.name,
+                    uuid=h.uuid,
+                    address=h.address,
+                    port=world.procs[h.name].port,
+                    socket=str(world.procs[h.name].socket_path),
+                    root=str(machines[h.name].root),
+                )
+                for h in spec.hosts
+            ]
             # Every host's files must exist before anyone is told the pool is up:
             # endpoints.json is the ready signal for `sim serve` users, and tests and
             # the demo read pool.conf and state.db right after start().
@@ -254,17 +307,26 @@ class Simulator:
         with self.world.lock:
             for name, proc in self.world.procs.items():
                 machine = proc.machine
-                out.append({
-                    "name": name, "address": machine.address, "powered": machine.powered, "hung": machine.hung,
-                    "has_ip": machine.has_ip, "xapi_up": proc.up,
-                    # pool.conf (what the host will run as after its next start) ...
-                    "role": proc.conf_role, "master_address": proc.conf_master_address,
-                    # ... and what the running xapi uses (Pool_role's cached role)
-                    "running_role": proc.role, "running_master_address": proc.master_address,
-                    "emergency": proc.emergency,
-                    "emergency_error": proc.emergency_error.details if proc.emergency else [],
-                    "ha_armed": proc.ha_armed, "domains": sorted(machine.domains),
-                })
+                out.append(
+                    {
+                        "name": name,
+                        "address": machine.address,
+                        "powered": machine.powered,
+                        "hung": machine.hung,
+                        "has_ip": machine.has_ip,
+                        "xapi_up": proc.up,
+                        # pool.conf (what the host will run as after its next start) ...
+                        "role": proc.conf_role,
+                        "master_address": proc.conf_master_address,
+                        # ... and what the running xapi uses (Pool_role's cached role)
+                        "running_role": proc.role,
+                        "running_master_address": proc.master_address,
+                        "emergency": proc.emergency,
+                        "emergency_error": proc.emergency_error.details if proc.emergency else [],
+                        "ha_armed": proc.ha_armed,
+                        "domains": sorted(machine.domains),
+                    }
+                )
         return out
 
     def stop(self) -> None:

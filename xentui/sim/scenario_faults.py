@@ -145,8 +145,9 @@ def reset_vms_without_declare_dead(sim: SimulatorView, host: str) -> None:
     host-post-declare-dead hook never ran, the attach keys stay."""
     master, db = _master_db(sim)
     ref = _host_ref(sim, host)
-    ctx = CallContext(db=db, host=master.name, proc=master, master=master, session=None, transport="unix",
-                      world=sim.world)
+    ctx = CallContext(
+        db=db, host=master.name, proc=master, master=master, session=None, transport="unix", world=sim.world
+    )
     for vm in list(db.find("VM", resident_on=ref)):
         if not db.get_field("VM", vm, "is_control_domain"):
             reset_power_state(ctx, vm)
@@ -179,9 +180,16 @@ def rebuild_host(sim: SimulatorView, host: str) -> None:
     world = sim.world
     machine, proc = world.machines[host], world.procs[host]
     new_uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "xentui-sim/reinstall/" + machine.uuid))
-    spec = scenario_data.from_data({"name": "%s-%s-reinstall" % (sim.scenario.name, host), "console": host,
-                                    "root_password": sim.scenario.root_password, "hosts": [host],
-                                    "nics": len(machine.nics), "local_srs": True})
+    spec = scenario_data.from_data(
+        {
+            "name": "%s-%s-reinstall" % (sim.scenario.name, host),
+            "console": host,
+            "root_password": sim.scenario.root_password,
+            "hosts": [host],
+            "nics": len(machine.nics),
+            "local_srs": True,
+        }
+    )
     spec.hosts[0].uuid = new_uuid
     spec.hosts[0].address = machine.address
     spec.hosts[0].macs = [nic.mac for nic in machine.nics]
@@ -221,10 +229,22 @@ def age_backup(sim: SimulatorView, host: str, seconds: str) -> None:
 
 
 STEPS: Dict[str, Callable[..., None]] = {
-    fn.__name__: fn for fn in (
-        empty_pool_bundle, expire_certificate, tls_never_enabled, weak_server_key, disarm_ha_locally, upgrade_xapi,
-        lock_vdis, reset_vms_without_declare_dead, pending_guidance, unplug_pbd, disable_host, rebuild_host,
-        sync_backup_to, age_backup,
+    fn.__name__: fn
+    for fn in (
+        empty_pool_bundle,
+        expire_certificate,
+        tls_never_enabled,
+        weak_server_key,
+        disarm_ha_locally,
+        upgrade_xapi,
+        lock_vdis,
+        reset_vms_without_declare_dead,
+        pending_guidance,
+        unplug_pbd,
+        disable_host,
+        rebuild_host,
+        sync_backup_to,
+        age_backup,
     )
 }
 

@@ -35,8 +35,12 @@ def stale_keys(sm_config: Dict[str, Any], host: str) -> List[str]:
 
 def unavailable(vdi_uuid: str, keys: Iterable[str]) -> ApiError:
     # SR_BACKEND_FAILURE_<n> [n; text; stderr-ish] as xapi's storage layer renders sm errors
-    return ApiError("SR_BACKEND_FAILURE_46", "",
-                    "The VDI is not available [opterr=VDI %s locked by %s]" % (vdi_uuid, ",".join(keys)), "")
+    return ApiError(
+        "SR_BACKEND_FAILURE_46",
+        "",
+        "The VDI is not available [opterr=VDI %s locked by %s]" % (vdi_uuid, ",".join(keys)),
+        "",
+    )
 
 
 def assert_activatable(db: "Database", vm: str, host: str) -> None:

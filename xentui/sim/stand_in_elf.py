@@ -15,16 +15,16 @@ _BASE = 0x400000
 _HEADERS = 64 + 56  # ELF header + one program header
 # loop: read(0, rsp-16, 1); if it returned > 0, again; else exit(0)
 _CODE = bytes.fromhex(
-    "31c0"          # xor eax, eax        (SYS_read)
-    "31ff"          # xor edi, edi        (fd 0)
-    "488d7424f0"    # lea rsi, [rsp-16]   (red zone: always mapped)
-    "ba01000000"    # mov edx, 1
-    "0f05"          # syscall
-    "4885c0"        # test rax, rax
-    "7feb"          # jg loop             (-21: back to the first byte)
-    "b83c000000"    # mov eax, 60         (SYS_exit)
-    "31ff"          # xor edi, edi
-    "0f05"          # syscall
+    "31c0"  # xor eax, eax        (SYS_read)
+    "31ff"  # xor edi, edi        (fd 0)
+    "488d7424f0"  # lea rsi, [rsp-16]   (red zone: always mapped)
+    "ba01000000"  # mov edx, 1
+    "0f05"  # syscall
+    "4885c0"  # test rax, rax
+    "7feb"  # jg loop             (-21: back to the first byte)
+    "b83c000000"  # mov eax, 60         (SYS_exit)
+    "31ff"  # xor edi, edi
+    "0f05"  # syscall
 )
 
 

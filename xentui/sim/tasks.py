@@ -30,15 +30,33 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # datamodel.ml `call`'s default flags are [`Session; `Async]: every custom call of the
 # simulator that does not say ~flags:[`Session] (checked one by one in ocaml/idl/datamodel*.ml).
-ASYNC_CALLS = frozenset({
-    "PBD.plug", "PBD.unplug",
-    "PIF.forget", "PIF.plug", "PIF.reconfigure_ip", "PIF.scan", "PIF.unplug",
-    "VM.clean_shutdown", "VM.hard_shutdown", "VM.power_state_reset", "VM.start", "VM.start_on",
-    "host.declare_dead", "host.destroy", "host.disable", "host.enable", "host.management_reconfigure",
-    "host.get_management_interface",
-    "pool.designate_new_master", "pool.disable_ha", "pool.enable_ha", "pool.recover_slaves",
-    "pool.sync_database",
-})
+ASYNC_CALLS = frozenset(
+    {
+        "PBD.plug",
+        "PBD.unplug",
+        "PIF.forget",
+        "PIF.plug",
+        "PIF.reconfigure_ip",
+        "PIF.scan",
+        "PIF.unplug",
+        "VM.clean_shutdown",
+        "VM.hard_shutdown",
+        "VM.power_state_reset",
+        "VM.start",
+        "VM.start_on",
+        "host.declare_dead",
+        "host.destroy",
+        "host.disable",
+        "host.enable",
+        "host.management_reconfigure",
+        "host.get_management_interface",
+        "pool.designate_new_master",
+        "pool.disable_ha",
+        "pool.enable_ha",
+        "pool.recover_slaves",
+        "pool.sync_database",
+    }
+)
 DEFAULT_START_DELAY = 0.2  # simulated seconds between the reply and the work
 POLL = 1.0  # simulated seconds between two looks for a cancel while the work waits
 
@@ -57,24 +75,44 @@ def to_xml(value: Any) -> str:
         return "<value><double>%r</double></value>" % value
     if isinstance(value, dict):
         return "<value><struct>%s</struct></value>" % "".join(
-            "<member><name>%s</name>%s</member>" % (escape(str(k)), to_xml(v)) for k, v in value.items())
+            "<member><name>%s</name>%s</member>" % (escape(str(k)), to_xml(v)) for k, v in value.items()
+        )
     if isinstance(value, (list, tuple)):
         return "<value><array><data>%s</data></array></value>" % "".join(to_xml(v) for v in value)
     return "<value>%s</value>" % escape(str(value))
 
 
 def create_task(db: "Database", name: str, host_ref: str, now: float) -> str:
-    return db.create("task", name_label=name, name_description="", created=_dt(now), finished=_dt(0),
-                     status="pending", progress=0.0, type="<none/>", result="", error_info=[],
-                     resident_on=host_ref, allowed_operations=["cancel"], current_operations={})
+    return db.create(
+        "task",
+        name_label=name,
+        name_description="",
+        created=_dt(now),
+        finished=_dt(0),
+        status="pending",
+        progress=0.0,
+        type="<none/>",
+        result="",
+        error_info=[],
+        resident_on=host_ref,
+        allowed_operations=["cancel"],
+        current_operations={},
+    )
 
 
 def cancel_requested(db: "Database", task: str) -> bool:
     return "cancel" in db.get_field("task", task, "current_operations").values()
 
 
-def finish(db: "Database", task: str, now: float, *, result: Any = None, error: Optional[ApiError] = None,
-           cancelled: bool = False) -> None:
+def finish(
+    db: "Database",
+    task: str,
+    now: float,
+    *,
+    result: Any = None,
+    error: Optional[ApiError] = None,
+    cancelled: bool = False,
+) -> None:
     """TaskHelper.complete / failed / cancel_this; only a pending task changes."""
     if not db.exists("task", task) or db.get_field("task", task, "status") != "pending":
         return
@@ -84,11 +122,12 @@ def finish(db: "Database", task: str, now: float, *, result: Any = None, error: 
     elif error is not None:
         db.update("task", task, status="failure", error_info=[error.code, *error.params], **common)
     else:
-        db.update("task", task, status="success", result="" if result in (None, "") else to_xml(result),
-                  **common)
+        db.update("task", task, status="success", result="" if result in (None, "") else to_xml(result), **common)
 
 
-def start(world: Any, db: "Database", task: str, work: Callable[[], Any], on_error: Callable[[BaseException], ApiError]) -> None:
+def start(
+    world: Any, db: "Database", task: str, work: Callable[[], Any], on_error: Callable[[BaseException], ApiError]
+) -> None:
     """Run `work` in its own thread after the start delay; record its outcome on `task`."""
 
     def run() -> None:

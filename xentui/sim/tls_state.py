@@ -64,8 +64,10 @@ def fingerprint(*parts: object) -> str:
 
 
 def fresh(uuid: str, serial: int = 0) -> HostTls:
-    tls = HostTls(internal=Certificate(fingerprint(uuid, "internal", serial)),
-                  server=Certificate(fingerprint(uuid, "server", serial)))
+    tls = HostTls(
+        internal=Certificate(fingerprint(uuid, "internal", serial)),
+        server=Certificate(fingerprint(uuid, "server", serial)),
+    )
     tls.pool_certs.add(tls.internal.fingerprint)
     tls.regenerate_bundle()
     return tls

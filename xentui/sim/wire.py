@@ -13,6 +13,7 @@ Follows ocaml-rpc (src/lib/xmlrpc.ml, jsonrpc.ml) as xapi uses it:
   [code, params...] (1.0) or {"code": 1, "message": code, "data": [params]}
   (2.0, api_server.ml's translation).
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,9 +28,17 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from xentui.sim.errors import ApiError, WireError
 
-__all__ = ["I4", "Reply", "WireError", "decode_xmlrpc_request", "encode_xmlrpc_response",
-           "decode_jsonrpc_request", "encode_jsonrpc_response", "encode_xml_value",
-           "format_datetime"]
+__all__ = [
+    "I4",
+    "Reply",
+    "WireError",
+    "decode_xmlrpc_request",
+    "encode_xmlrpc_response",
+    "decode_jsonrpc_request",
+    "encode_jsonrpc_response",
+    "encode_xml_value",
+    "format_datetime",
+]
 
 
 class I4(int):
@@ -43,7 +52,7 @@ class I4(int):
 class Reply:
     value: Any = ""
     error: Optional[ApiError] = None
-    raw: bool = False   # True: no Status/Value envelope (system.listMethods)
+    raw: bool = False  # True: no Status/Value envelope (system.listMethods)
     # True: the error was raised outside xapi's dispatcher (emergency mode, invalid
     # UTF-8); /jsonrpc then answers in jsoncallback's fixed shape (see
     # encode_jsonrpc_response).
@@ -60,8 +69,7 @@ _needs_escape = _NEEDS_ESCAPE.search
 def _escape(text: str) -> str:
     if _needs_escape(text) is None:
         return text
-    text = (text.replace("&", "&amp;").replace("<", "&lt;")
-            .replace(">", "&gt;").replace('"', "&quot;"))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     return text.translate(_DROP_CONTROL)
 
 
@@ -69,8 +77,7 @@ def format_datetime(value: datetime) -> str:
     """xapi's Date.to_rfc3339: `%04i%02i%02iT%02i:%02i:%02iZ`, always UTC."""
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)
-    return "%04d%02d%02dT%02d:%02d:%02dZ" % (
-        value.year, value.month, value.day, value.hour, value.minute, value.second)
+    return "%04d%02d%02dT%02d:%02d:%02dZ" % (value.year, value.month, value.day, value.hour, value.minute, value.second)
 
 
 def _encode(value: Any, out: List[str]) -> None:
@@ -78,8 +85,7 @@ def _encode(value: Any, out: List[str]) -> None:
     # scalar types are handled inline in the struct and array loops.
     t = type(value)
     if t is str:
-        out.append("<value>" + (value if _needs_escape(value) is None else _escape(value))
-                   + "</value>")
+        out.append("<value>" + (value if _needs_escape(value) is None else _escape(value)) + "</value>")
     elif t is dict:
         append = out.append
         append("<value><struct>")
@@ -89,12 +95,18 @@ def _encode(value: Any, out: List[str]) -> None:
                 name = _member_name(key)
             it = type(item)
             if it is str:
-                append(name + "<value>"
-                       + (item if _needs_escape(item) is None else _escape(item))
-                       + "</value></member>")
+                append(
+                    name + "<value>" + (item if _needs_escape(item) is None else _escape(item)) + "</value></member>"
+                )
             elif it is bool:
-                append(name + ("<value><boolean>1</boolean></value></member>" if item
-                               else "<value><boolean>0</boolean></value></member>"))
+                append(
+                    name
+                    + (
+                        "<value><boolean>1</boolean></value></member>"
+                        if item
+                        else "<value><boolean>0</boolean></value></member>"
+                    )
+                )
             elif it is int:
                 append("%s<value>%d</value></member>" % (name, item))
             else:
@@ -107,14 +119,12 @@ def _encode(value: Any, out: List[str]) -> None:
         append("<value><array><data>")
         for item in value:
             if type(item) is str:
-                append("<value>" + (item if _needs_escape(item) is None else _escape(item))
-                       + "</value>")
+                append("<value>" + (item if _needs_escape(item) is None else _escape(item)) + "</value>")
             else:
                 _encode(item, out)
         append("</data></array></value>")
     elif t is bool:
-        out.append("<value><boolean>1</boolean></value>" if value
-                   else "<value><boolean>0</boolean></value>")
+        out.append("<value><boolean>1</boolean></value>" if value else "<value><boolean>0</boolean></value>")
     elif t is int:
         out.append("<value>%d</value>" % value)
     elif t is I4:
@@ -124,8 +134,7 @@ def _encode(value: Any, out: List[str]) -> None:
     elif value is None:
         out.append("<value></value>")
     elif isinstance(value, datetime):
-        out.append("<value><dateTime.iso8601>" + format_datetime(value)
-                   + "</dateTime.iso8601></value>")
+        out.append("<value><dateTime.iso8601>" + format_datetime(value) + "</dateTime.iso8601></value>")
     elif isinstance(value, bool):
         _encode(bool(value), out)
     elif isinstance(value, I4):
@@ -141,11 +150,9 @@ def _encode(value: Any, out: List[str]) -> None:
     elif isinstance(value, (list, tuple, set, frozenset)):
         _encode(list(value), out)
     elif isinstance(value, (bytes, bytearray)):
-        out.append("<value><base64>" + base64.b64encode(bytes(value)).decode("ascii")
-                   + "</base64></value>")
-    elif hasattr(value, "value") and hasattr(value, "timetuple"):   # xmlrpc.client.DateTime
-        out.append("<value><dateTime.iso8601>" + _escape(str(value.value))
-                   + "</dateTime.iso8601></value>")
+        out.append("<value><base64>" + base64.b64encode(bytes(value)).decode("ascii") + "</base64></value>")
+    elif hasattr(value, "value") and hasattr(value, "timetuple"):  # xmlrpc.client.DateTime
+        out.append("<value><dateTime.iso8601>" + _escape(str(value.value)) + "</dateTime.iso8601></value>")
     else:
         raise TypeError(f"cannot encode {type(value).__name__} for XML-RPC")
 
@@ -186,15 +193,18 @@ _TAIL = "</param></params></methodResponse>"
 def encode_xmlrpc_response(result: Reply) -> bytes:
     out: List[str] = [_HEAD]
     if result.error is not None:
-        out.append("<value><struct><member><name>Status</name><value>Failure</value></member>"
-                   "<member><name>ErrorDescription</name>")
+        out.append(
+            "<value><struct><member><name>Status</name><value>Failure</value></member>"
+            "<member><name>ErrorDescription</name>"
+        )
         _encode(list(result.error.details), out)
         out.append("</member></struct></value>")
     elif result.raw:
         _encode(result.value, out)
     else:
-        out.append("<value><struct><member><name>Status</name><value>Success</value></member>"
-                   "<member><name>Value</name>")
+        out.append(
+            "<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>"
+        )
         _encode(result.value, out)
         out.append("</member></struct></value>")
     out.append(_TAIL)
@@ -400,14 +410,14 @@ def encode_jsonrpc_response(result: Reply, id: Any, version: str) -> bytes:
         if result.error is None:
             doc = {"jsonrpc": "2.0", "result": value, "id": id}
         else:
-            doc = {"jsonrpc": "2.0",
-                   "error": {"code": JSONRPC_ERROR_CODE, "message": result.error.code,
-                             "data": list(result.error.params)},
-                   "id": id}
+            doc = {
+                "jsonrpc": "2.0",
+                "error": {"code": JSONRPC_ERROR_CODE, "message": result.error.code, "data": list(result.error.params)},
+                "id": id,
+            }
     else:
         if result.error is None:
             doc = {"result": value, "error": None, "id": id}
         else:
             doc = {"result": None, "error": list(result.error.details), "id": id}
-    return _raw_utf8(json.dumps(doc, separators=(",", ":"), ensure_ascii=False,
-                                default=_json_default))
+    return _raw_utf8(json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_json_default))

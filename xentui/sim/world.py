@@ -12,7 +12,20 @@ import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Generic, List, Optional, Protocol, Set, Tuple, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    FrozenSet,
+    Generic,
+    List,
+    Optional,
+    Protocol,
+    Set,
+    Tuple,
+    TypeVar,
+    cast,
+)
 
 from xentui.sim.clock import Scheduler, SimClock, Timings
 
@@ -71,14 +84,19 @@ class Machine:
         """networkd has a config for `bridge` (written at install time for the NICs
         the host had then: xenbrN over ethN)."""
         return bridge in self.configured_bridges or any(
-            "xenbr" + nic.device[3:] == bridge for nic in self.original_nics if nic.device.startswith("eth"))
+            "xenbr" + nic.device[3:] == bridge for nic in self.original_nics if nic.device.startswith("eth")
+        )
 
     def reapply_networkd(self) -> bool:
         """networkd (re)starts (toolstack restart, boot): it brings its configured
         management bridge up; the address returns if the bridge has its uplink and
         the link/lease is there. Returns whether the address is there now."""
-        if (not self.has_ip and not self.link_down and self.networkd_configures(self.ip_bridge)
-                and self.nic_for_interface(self.ip_bridge) is not None):
+        if (
+            not self.has_ip
+            and not self.link_down
+            and self.networkd_configures(self.ip_bridge)
+            and self.nic_for_interface(self.ip_bridge) is not None
+        ):
             self.has_ip = True
             self.ip_lost_with_nics = False
         return self.has_ip
@@ -142,8 +160,9 @@ class SimulatorStopped(Exception):
 
 
 class World(Generic[ProcT]):
-    def __init__(self, clock: SimClock, timings: Timings, state_dir: Path, *, root_password: str,
-                 pool_secret: str, seed: int = 0) -> None:
+    def __init__(
+        self, clock: SimClock, timings: Timings, state_dir: Path, *, root_password: str, pool_secret: str, seed: int = 0
+    ) -> None:
         self.clock = clock
         self.timings = timings
         self.state_dir = Path(state_dir)
@@ -205,8 +224,9 @@ class World(Generic[ProcT]):
             target_machine = self.machine_by_address(address)
         if target_machine is None or not target_machine.powered:
             return Reach("unreachable")
-        if target_machine is not src and (self.partitioned(source, target_machine.name)
-                                          or (source, target_machine.name) in self.one_way_blocks):
+        if target_machine is not src and (
+            self.partitioned(source, target_machine.name) or (source, target_machine.name) in self.one_way_blocks
+        ):
             return Reach("unreachable")
         if target_machine.hung:
             return Reach("hung", machine=target_machine)

@@ -16,12 +16,21 @@ import ipaddress
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from xentui.sim import tls_state
-from xentui.sim.dispatch import (  # noqa: F401 - re-exported for the handlers
-    OPTIONAL_PARAMS, SELF_CONNECTING_CALLS, UNLOCKED_CALLS, WHITELIST, DelayedFailure, Dispatcher, RawValue,
-    RaisedFailure, SessionInfo, XapiStopped,
-)
+
 # What the handlers import from here, exported by name (mypy --strict has no implicit re-export).
 from xentui.sim.dispatch import EMERGENCY_CALLS as EMERGENCY_CALLS
+from xentui.sim.dispatch import (  # noqa: F401 - re-exported for the handlers
+    OPTIONAL_PARAMS,
+    SELF_CONNECTING_CALLS,
+    UNLOCKED_CALLS,
+    WHITELIST,
+    DelayedFailure,
+    Dispatcher,
+    RaisedFailure,
+    RawValue,
+    SessionInfo,
+    XapiStopped,
+)
 from xentui.sim.dispatch import CallContext as CallContext
 from xentui.sim.dispatch import ClientGone as ClientGone
 from xentui.sim.dispatch import client_gone as client_gone
@@ -42,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 NULL_REF = "OpaqueRef:NULL"
 
+
 def internal_error_connection(reach_text: str) -> ApiError:
     # What ExnHelper.string_of_exn makes of a stunnel connection failure.
     return ApiError("INTERNAL_ERROR", "Connection failed: " + reach_text)
@@ -50,9 +60,18 @@ def internal_error_connection(reach_text: str) -> ApiError:
 class XapiHost(Dispatcher):
     """The xapi toolstack of one simulated host."""
 
-    def __init__(self, world: World[XapiHost], machine: Machine, *, role: str, master_address: str = "",
-                 local_db: "Database", port: int = 0, management_interface: str = "xenbr0",
-                 ha_armed: bool = False) -> None:
+    def __init__(
+        self,
+        world: World[XapiHost],
+        machine: Machine,
+        *,
+        role: str,
+        master_address: str = "",
+        local_db: "Database",
+        port: int = 0,
+        management_interface: str = "xenbr0",
+        ha_armed: bool = False,
+    ) -> None:
         self.world = world
         self.machine = machine
         self.name = machine.name
@@ -214,8 +233,11 @@ class XapiHost(Dispatcher):
     def has_management_ip(self) -> bool:
         """Helpers.get_management_ip_addr: the address of the inventory's
         MANAGEMENT_INTERFACE (networkd puts it on its configured bridge only)."""
-        return (self.machine.has_ip and bool(self.management_interface)
-                and self.management_interface == self.machine.ip_bridge)
+        return (
+            self.machine.has_ip
+            and bool(self.management_interface)
+            and self.management_interface == self.machine.ip_bridge
+        )
 
     def stop(self, reason: str = "") -> None:
         if not self.up:
@@ -298,7 +320,7 @@ class XapiHost(Dispatcher):
 
     @property
     def listeners(self) -> List[HostListeners]:
-        return [l for l in (self.unix_listeners, self.tcp_listeners) if l is not None]
+        return [each for each in (self.unix_listeners, self.tcp_listeners) if each is not None]
 
     def set_hung(self, hung: bool) -> None:
         for listeners in self.listeners:
@@ -400,8 +422,9 @@ class XapiHost(Dispatcher):
         hung = self._hung_peers(db, me)
         if hung:
             self.note("start-up waits in check_no_other_masters for " + ", ".join(hung))
-            self._after(self.world.timings.hello_retry_temporary, lambda: self._continue_master_start(me),
-                        "no-other-masters")
+            self._after(
+                self.world.timings.hello_retry_temporary, lambda: self._continue_master_start(me), "no-other-masters"
+            )
             return
         if self._check_no_other_masters(db, me):
             return
@@ -442,8 +465,9 @@ class XapiHost(Dispatcher):
             if reach.peer.is_master:
                 self.note(f"another master at {address}: restarting as its slave")
                 self.set_role("slave", address)
-                self._after(0, lambda: self.restart(gap=self.world.timings.xapi_restart_gap,
-                                                    reason="another master"), "demote")
+                self._after(
+                    0, lambda: self.restart(gap=self.world.timings.xapi_restart_gap, reason="another master"), "demote"
+                )
                 return True
         return False
 
@@ -574,8 +598,9 @@ class XapiHost(Dispatcher):
                 self._retry_hello(error, t.hello_retry_temporary)
             else:
                 # nobody answers: the attempt fails after the connect timeout
-                self._after(t.connect_timeout, lambda: self._retry_hello(error, t.hello_retry_temporary),
-                            "hello-timeout")
+                self._after(
+                    t.connect_timeout, lambda: self._retry_hello(error, t.hello_retry_temporary), "hello-timeout"
+                )
             return
         master = reach.peer
         # the stunnel handshake comes before any reply (tls_state.py)
@@ -605,13 +630,18 @@ class XapiHost(Dispatcher):
                 self.version_alerted = True
                 # cls defaults to Host (schema.py); Database.create's own `cls` parameter takes the name
                 master.db.create(
-                    "message", name="XAPI_STARTUP_BLOCKED_AS_VERSION_HIGHER_THAN_COORDINATOR", priority=2,
-                    obj_uuid=self.machine.uuid, timestamp=_dt(self.clock.now()),
+                    "message",
+                    name="XAPI_STARTUP_BLOCKED_AS_VERSION_HIGHER_THAN_COORDINATOR",
+                    priority=2,
+                    obj_uuid=self.machine.uuid,
+                    timestamp=_dt(self.clock.now()),
                     body="Xapi startup in pool member %s is blocked as its xapi version (%s) is higher than "
-                         "xapi version in pool coordinator." % (master.db.get_field("host", my_ref, "name_label"),
-                                                                 self.xapi_version))
-            self._retry_hello(ApiError("HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR", self.xapi_version),
-                              t.hello_retry_permanent)
+                    "xapi version in pool coordinator."
+                    % (master.db.get_field("host", my_ref, "name_label"), self.xapi_version),
+                )
+            self._retry_hello(
+                ApiError("HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR", self.xapi_version), t.hello_retry_permanent
+            )
             return
         # dbsync_slave.resynchronise_pif_params
         resync_after_hello(master.db, my_ref, self.machine, self.management_interface)
@@ -741,6 +771,7 @@ class XapiHost(Dispatcher):
         if not master.is_master or master.db is None:
             raise ApiError("HOST_IS_SLAVE", master.master_address)
         return master, master.db
+
 
 def _dt(sim_time: float) -> datetime:
     from datetime import datetime, timezone

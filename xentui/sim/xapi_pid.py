@@ -60,8 +60,12 @@ class XapiPidProcess:
 
     def __init__(self, executable: Path) -> None:
         self._process: Optional[subprocess.Popen[bytes]] = subprocess.Popen(
-            [str(executable)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            close_fds=True, start_new_session=True,
+            [str(executable)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            start_new_session=True,
         )
 
     @property

@@ -71,48 +71,240 @@ class UiAction:
 
 ACTIONS: Tuple[UiAction, ...] = (
     # --- everywhere -----------------------------------------------------------
-    UiAction("app.help", "app.help", "question_mark,f1", "Help", "Show this help: every key, generated from the action registry.", "app", key_display="?"),
+    UiAction(
+        "app.help",
+        "app.help",
+        "question_mark,f1",
+        "Help",
+        "Show this help: every key, generated from the action registry.",
+        "app",
+        key_display="?",
+    ),
     UiAction("app.quit", "app.quit_app", "q", "Quit", "Quit xentui at once, even while a call is hanging.", "app"),
-    UiAction("app.refresh", "app.refresh", "f5", "Refresh", "Observe the pool again now (xsconsole's F5).", "app", key_display="F5"),
+    UiAction(
+        "app.refresh",
+        "app.refresh",
+        "f5",
+        "Refresh",
+        "Observe the pool again now (xsconsole's F5).",
+        "app",
+        key_display="F5",
+    ),
     # 1-5 are priority bindings: they switch screens as the app reads the key, so the keys typed
     # after one reach the new screen (a focused Input or the wizard keeps its digits: check_consume_key).
-    UiAction("app.screen.dashboard", "app.show_screen('dashboard')", "1", "Dash", "Dashboard: emergency banner, hosts, management interface, findings.", "app", priority=True),
-    UiAction("app.screen.vms", "app.show_screen('vms')", "2", "VMs", "Virtual machines: power state, host, those on a dead host.", "app", priority=True),
-    UiAction("app.screen.network", "app.show_screen('network')", "3", "Net", "Network: the PIFs of every host, stale ones marked.", "app", priority=True),
-    UiAction("app.screen.log", "app.show_screen('log')", "4", "Log", "Log: xapi calls and audit records of this run.", "app", priority=True),
-    UiAction("app.screen.connect", "app.show_screen('connect')", "5", "Conn", "Connect: this host, an SSH target or a saved profile.", "app", priority=True),
-    UiAction("app.demo", "app.demo_panel", "d", "Demo", "Demo panel: inject and clear faults in the simulated pool.", "app", demo_only=True),
+    UiAction(
+        "app.screen.dashboard",
+        "app.show_screen('dashboard')",
+        "1",
+        "Dash",
+        "Dashboard: emergency banner, hosts, management interface, findings.",
+        "app",
+        priority=True,
+    ),
+    UiAction(
+        "app.screen.vms",
+        "app.show_screen('vms')",
+        "2",
+        "VMs",
+        "Virtual machines: power state, host, those on a dead host.",
+        "app",
+        priority=True,
+    ),
+    UiAction(
+        "app.screen.network",
+        "app.show_screen('network')",
+        "3",
+        "Net",
+        "Network: the PIFs of every host, stale ones marked.",
+        "app",
+        priority=True,
+    ),
+    UiAction(
+        "app.screen.log",
+        "app.show_screen('log')",
+        "4",
+        "Log",
+        "Log: xapi calls and audit records of this run.",
+        "app",
+        priority=True,
+    ),
+    UiAction(
+        "app.screen.connect",
+        "app.show_screen('connect')",
+        "5",
+        "Conn",
+        "Connect: this host, an SSH target or a saved profile.",
+        "app",
+        priority=True,
+    ),
+    UiAction(
+        "app.demo",
+        "app.demo_panel",
+        "d",
+        "Demo",
+        "Demo panel: inject and clear faults in the simulated pool.",
+        "app",
+        demo_only=True,
+    ),
     # --- dashboard ------------------------------------------------------------
-    UiAction("dashboard.recover", "screen.recover", "r", "Recover", "Start the guided recovery (read-only: show the plan).", "dashboard"),
-    UiAction("dashboard.details", "screen.host_details", "enter,right", "Details", "Show everything known about the selected host.", "dashboard", key_display="Enter"),
-    UiAction("dashboard.top", "screen.first_host", "escape,left", "Top", "Go back to the first host (xsconsole's Esc at the root).", "dashboard", show=False),
-    UiAction("dashboard.findings", "screen.focus_findings", "tab", "Findings", "Move between the host list and the findings.", "dashboard", show=False),
+    UiAction(
+        "dashboard.recover",
+        "screen.recover",
+        "r",
+        "Recover",
+        "Start the guided recovery (read-only: show the plan).",
+        "dashboard",
+    ),
+    UiAction(
+        "dashboard.details",
+        "screen.host_details",
+        "enter,right",
+        "Details",
+        "Show everything known about the selected host.",
+        "dashboard",
+        key_display="Enter",
+    ),
+    UiAction(
+        "dashboard.top",
+        "screen.first_host",
+        "escape,left",
+        "Top",
+        "Go back to the first host (xsconsole's Esc at the root).",
+        "dashboard",
+        show=False,
+    ),
+    UiAction(
+        "dashboard.findings",
+        "screen.focus_findings",
+        "tab",
+        "Findings",
+        "Move between the host list and the findings.",
+        "dashboard",
+        show=False,
+    ),
     # --- virtual machines -------------------------------------------------------
-    UiAction("vms.filter", "screen.filter", "slash", "Filter", "Filter the list by name, host or power state.", "vms", key_display="/"),
-    UiAction("vms.back", "screen.back", "escape,left", "Back", "Clear the filter, then go back to the dashboard.", "vms", key_display="Esc"),
+    UiAction(
+        "vms.filter",
+        "screen.filter",
+        "slash",
+        "Filter",
+        "Filter the list by name, host or power state.",
+        "vms",
+        key_display="/",
+    ),
+    UiAction(
+        "vms.back",
+        "screen.back",
+        "escape,left",
+        "Back",
+        "Clear the filter, then go back to the dashboard.",
+        "vms",
+        key_display="Esc",
+    ),
     # --- network ------------------------------------------------------------
-    UiAction("network.filter", "screen.filter", "slash", "Filter", "Filter the PIFs by host, device or network.", "network", key_display="/"),
-    UiAction("network.back", "screen.back", "escape,left", "Back", "Go back to the dashboard.", "network", key_display="Esc"),
+    UiAction(
+        "network.filter",
+        "screen.filter",
+        "slash",
+        "Filter",
+        "Filter the PIFs by host, device or network.",
+        "network",
+        key_display="/",
+    ),
+    UiAction(
+        "network.back", "screen.back", "escape,left", "Back", "Go back to the dashboard.", "network", key_display="Esc"
+    ),
     # --- log ----------------------------------------------------------------
     UiAction("log.back", "screen.back", "escape,left", "Back", "Go back to the dashboard.", "log", key_display="Esc"),
     UiAction("log.end", "screen.to_end", "end", "End", "Jump to the newest line.", "log", show=False),
     # --- connect --------------------------------------------------------------
-    # Enter/Down/Up are priority bindings: they move the focus in key order, so typed-ahead keys land in the right field.
-    UiAction("connect.go", "screen.connect", "enter", "Connect", "Connect to the highlighted target (fields: Enter moves to the next).", "connect", key_display="Enter", priority=True),
-    UiAction("connect.accept_key", "screen.accept_host_key", "f8", "Trust key", "Trust the SSH host key shown (only after you compared the fingerprint).", "connect", key_display="F8"),
+    # Enter/Down/Up are priority bindings: they move the focus in key order, so
+    # typed-ahead keys land in the right field.
+    UiAction(
+        "connect.go",
+        "screen.connect",
+        "enter",
+        "Connect",
+        "Connect to the highlighted target (fields: Enter moves to the next).",
+        "connect",
+        key_display="Enter",
+        priority=True,
+    ),
+    UiAction(
+        "connect.accept_key",
+        "screen.accept_host_key",
+        "f8",
+        "Trust key",
+        "Trust the SSH host key shown (only after you compared the fingerprint).",
+        "connect",
+        key_display="F8",
+    ),
     UiAction("connect.next", "screen.next_field", "down", "Next", "Next field.", "connect", show=False, priority=True),
-    UiAction("connect.previous", "screen.previous_field", "up", "Previous", "Previous field.", "connect", show=False, priority=True),
-    UiAction("connect.back", "screen.back", "escape", "Back", "Go back; what you typed is kept.", "connect", key_display="Esc"),
+    UiAction(
+        "connect.previous",
+        "screen.previous_field",
+        "up",
+        "Previous",
+        "Previous field.",
+        "connect",
+        show=False,
+        priority=True,
+    ),
+    UiAction(
+        "connect.back",
+        "screen.back",
+        "escape",
+        "Back",
+        "Go back; what you typed is kept.",
+        "connect",
+        key_display="Esc",
+    ),
     # --- confirm modal --------------------------------------------------------
-    UiAction("confirm.yes", "screen.answer(True)", "f8,y", "Yes", "Confirm (F8, as in xsconsole, or y).", "confirm", key_display="F8"),
-    UiAction("confirm.no", "screen.answer(False)", "escape,n", "No", "Cancel (Esc or n). Nothing is changed.", "confirm", key_display="Esc"),
+    UiAction(
+        "confirm.yes",
+        "screen.answer(True)",
+        "f8,y",
+        "Yes",
+        "Confirm (F8, as in xsconsole, or y).",
+        "confirm",
+        key_display="F8",
+    ),
+    UiAction(
+        "confirm.no",
+        "screen.answer(False)",
+        "escape,n",
+        "No",
+        "Cancel (Esc or n). Nothing is changed.",
+        "confirm",
+        key_display="Esc",
+    ),
     # --- demo panel -----------------------------------------------------------
-    UiAction("demo.apply", "screen.apply", "enter", "Apply", "Inject or clear the highlighted fault.", "demo", demo_only=True, key_display="Enter"),
-    UiAction("demo.close", "screen.close", "escape,left", "Close", "Close the demo panel.", "demo", demo_only=True, key_display="Esc"),
+    UiAction(
+        "demo.apply",
+        "screen.apply",
+        "enter",
+        "Apply",
+        "Inject or clear the highlighted fault.",
+        "demo",
+        demo_only=True,
+        key_display="Enter",
+    ),
+    UiAction(
+        "demo.close",
+        "screen.close",
+        "escape,left",
+        "Close",
+        "Close the demo panel.",
+        "demo",
+        demo_only=True,
+        key_display="Esc",
+    ),
     # --- help, plan, details ---------------------------------------------------
     UiAction("help.close", "screen.close", "escape,left", "Close", "Close the help.", "help", key_display="Esc"),
     UiAction("plan.close", "screen.close", "escape,left", "Close", "Close the plan.", "plan", key_display="Esc"),
-    UiAction("details.close", "screen.close", "escape,left", "Back", "Back to the dashboard.", "details", key_display="Esc"),
+    UiAction(
+        "details.close", "screen.close", "escape,left", "Back", "Back to the dashboard.", "details", key_display="Esc"
+    ),
 )
 
 # Keys handled by widgets rather than bindings; listed in the help so it is complete.
@@ -126,9 +318,7 @@ WIDGET_KEYS: Tuple[Tuple[str, str], ...] = (
 def actions_for(scope: str, *, read_only: bool = False, demo: bool = False) -> Tuple[UiAction, ...]:
     """The actions bound in `scope`, minus those hidden by the run mode."""
     return tuple(
-        a
-        for a in ACTIONS
-        if a.scope == scope and not (read_only and a.destructive) and (demo or not a.demo_only)
+        a for a in ACTIONS if a.scope == scope and not (read_only and a.destructive) and (demo or not a.demo_only)
     )
 
 

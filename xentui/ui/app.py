@@ -149,9 +149,14 @@ class XenTuiApp(App):
             self.append_log("config: " + problem)
         if self.config.problems:
             # On screen too (once the first screen is up): a remap that silently did nothing looks like a broken key.
-            self.call_after_refresh(self.notify, "\n".join(self.config.problems[:4]),
-                                    title=f"config: {len(self.config.problems)} problem(s)",
-                                    severity="warning", timeout=30, markup=False)
+            self.call_after_refresh(
+                self.notify,
+                "\n".join(self.config.problems[:4]),
+                title=f"config: {len(self.config.problems)} problem(s)",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
         core_log = logging.getLogger("xentui")
         core_log.addHandler(self._log_handler)
         if core_log.level == logging.NOTSET or core_log.level > logging.INFO:
@@ -160,9 +165,11 @@ class XenTuiApp(App):
         self._xapi_log_level = xapi_log.level
         xapi_log.setLevel(logging.DEBUG)
         self.refresh_recovery_status()
-        self.append_log(f"xentui started: {self.target_label}"
-                        + (" (read-only)" if self.read_only else "")
-                        + (f", console profile ({self.profile.reason})" if self.profile.basic else ""))
+        self.append_log(
+            f"xentui started: {self.target_label}"
+            + (" (read-only)" if self.read_only else "")
+            + (f", console profile ({self.profile.reason})" if self.profile.basic else "")
+        )
         self.open_observer()
         self.set_interval(10, self._tick_clock)
         self.set_interval(0.5, self._drain_core_log)
@@ -197,8 +204,11 @@ class XenTuiApp(App):
                 self.post_message(ObservationArrived(self.judged(observation), "follow"))
 
         try:
-            call_abandonable(lambda: observer.follow(deliver, stop),
-                             lambda: worker.is_cancelled or stop.is_set(), name="xentui-follow")
+            call_abandonable(
+                lambda: observer.follow(deliver, stop),
+                lambda: worker.is_cancelled or stop.is_set(),
+                name="xentui-follow",
+            )
         except Abandoned:
             return
 
@@ -209,8 +219,9 @@ class XenTuiApp(App):
         if observer is None:
             return
         try:
-            observation = call_abandonable(lambda: self.judged(observer.observe()), lambda: worker.is_cancelled,
-                                           name="xentui-observe")
+            observation = call_abandonable(
+                lambda: self.judged(observer.observe()), lambda: worker.is_cancelled, name="xentui-observe"
+            )
         except Abandoned:
             return
         self.post_message(ObservationArrived(observation, "observe"))
@@ -231,10 +242,17 @@ class XenTuiApp(App):
         worker = get_current_worker()
         try:
             outcome = call_abandonable(
-                lambda: connecting.connect(text, password, accept_fingerprint=accept_fingerprint,
-                                           make_observer=self.make_observer, read_only=self.read_only,
-                                           overrides=self.connect_overrides),
-                lambda: worker.is_cancelled, name="xentui-connect")
+                lambda: connecting.connect(
+                    text,
+                    password,
+                    accept_fingerprint=accept_fingerprint,
+                    make_observer=self.make_observer,
+                    read_only=self.read_only,
+                    overrides=self.connect_overrides,
+                ),
+                lambda: worker.is_cancelled,
+                name="xentui-connect",
+            )
         except Abandoned:
             return
         if getattr(outcome, "observation", None) is not None:
@@ -352,8 +370,10 @@ class XenTuiApp(App):
         if summary != self._last_summary:
             self._last_summary = summary
             codes = ", ".join(summary[1]) or "none"
-            self.append_log(f"observation: connection {summary[0]} ({obs.connection.session_kind.value}); "
-                            f"findings: {codes}; data: {obs.snapshot_source or 'none'}")
+            self.append_log(
+                f"observation: connection {summary[0]} ({obs.connection.session_kind.value}); "
+                f"findings: {codes}; data: {obs.snapshot_source or 'none'}"
+            )
 
     def append_log(self, text: str) -> None:
         line = f"{time.strftime('%H:%M:%S', time.localtime())} {printable(text)}"
@@ -469,8 +489,13 @@ class XenTuiApp(App):
         if wizard_cls is None or self.observer is None:
             from xentui.ui.screens.plan import PlanScreen
 
-            self.push_screen(PlanScreen(plan, note="The recovery wizard is not available in this build; "
-                                                   "this is the plan it would guide you through."))
+            self.push_screen(
+                PlanScreen(
+                    plan,
+                    note="The recovery wizard is not available in this build; "
+                    "this is the plan it would guide you through.",
+                )
+            )
             return
         try:
             executor, audit = self._make_executor()
@@ -521,8 +546,7 @@ class XenTuiApp(App):
         if status != self.recovery_status:
             self.recovery_status = status
             if status is not None:
-                self.append_log("audit: " + vm.recovery_hint(status, "r", self.read_only)
-                                + f" (run {status.run_id})")
+                self.append_log("audit: " + vm.recovery_hint(status, "r", self.read_only) + f" (run {status.run_id})")
             if isinstance(self.screen, XenScreen):
                 self.screen.refresh_from_app(force=True)
 
@@ -542,7 +566,9 @@ class XenTuiApp(App):
             if seen in self._audit_seen:
                 continue
             self._audit_seen.add(seen)
-            self.append_log(f"audit: {record.kind} {record.step_id} {record.host} -> {record.outcome} {record.detail}".rstrip())
+            self.append_log(
+                f"audit: {record.kind} {record.step_id} {record.host} -> {record.outcome} {record.detail}".rstrip()
+            )
 
 
 def _load_wizard():

@@ -19,8 +19,14 @@ class Abandoned(Exception):
     """The caller stopped waiting; the call may still be running in its daemon thread."""
 
 
-def call_abandonable(fn: Callable[[], T], should_stop: Callable[[], bool], *, poll: float = 0.05,
-                     name: str = "xentui-call", timeout: Optional[float] = None) -> T:
+def call_abandonable(
+    fn: Callable[[], T],
+    should_stop: Callable[[], bool],
+    *,
+    poll: float = 0.05,
+    name: str = "xentui-call",
+    timeout: Optional[float] = None,
+) -> T:
     """Run `fn()` in a daemon thread; return its result or re-raise its error.
     Raises `Abandoned` once `should_stop()` is true (checked every `poll` s) or
     after `timeout` seconds."""

@@ -78,8 +78,7 @@ def _load(path: Path, explicit: bool) -> UiConfig:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return UiConfig(path=path, problems=(f"{path}: line {line}: damaged bytes (not UTF-8); "
-                                             "using the defaults",))
+        return UiConfig(path=path, problems=(f"{path}: line {line}: damaged bytes (not UTF-8); using the defaults",))
     try:
         data = _parse_toml(text)
     except ValueError as exc:
@@ -99,19 +98,21 @@ def _from_data(path: Path, data: Dict[str, Any]) -> UiConfig:
     keys: Dict[str, str] = {}
     raw_keys = data.get("keys", {})
     if not isinstance(raw_keys, dict):
-        problems.append("[keys] must be a table of \"action.id\" = \"keys\"; using the default keys")
+        problems.append('[keys] must be a table of "action.id" = "keys"; using the default keys')
         raw_keys = {}
     for key_id, keys_text in raw_keys.items():
         key_id = str(key_id)
         if not isinstance(keys_text, str) or not keys_text.strip():
-            problems.append(f"[keys] {key_id}: expected a string like \"q,ctrl+q\"; using the default")
+            problems.append(f'[keys] {key_id}: expected a string like "q,ctrl+q"; using the default')
             continue
         if key_id not in _KNOWN_IDS:
             continue  # reported below, with the other unknown ids
         normalized, bad = normalize_keys(keys_text)
         if bad:
-            problems.append(f"[keys] {key_id}: no such key {', '.join(repr(b) for b in bad)}; using the default "
-                            f"({action_by_id(key_id).keys})")
+            problems.append(
+                f"[keys] {key_id}: no such key {', '.join(repr(b) for b in bad)}; using the default "
+                f"({action_by_id(key_id).keys})"
+            )
             continue
         keys[key_id] = normalized
     for unknown in unknown_keymap_ids(str(k) for k in raw_keys):
@@ -124,7 +125,7 @@ def _from_data(path: Path, data: Dict[str, Any]) -> UiConfig:
             if isinstance(item, dict) and isinstance(item.get("target"), str):
                 profiles.append(Profile(name=str(item.get("name") or item["target"]), target=item["target"]))
             else:
-                problems.append("[[profiles]]: each needs at least target = \"...\"")
+                problems.append('[[profiles]]: each needs at least target = "..."')
     else:
         problems.append("profiles must be written as [[profiles]] tables; none loaded")
     return UiConfig(path=path, keys=keys, profiles=tuple(profiles), problems=tuple(problems))
@@ -229,8 +230,10 @@ def drop_conflicts(keymap: Dict[str, str]) -> List[str]:
         remapped = [a for a in (first, second) if a in keymap]
         for action_id in remapped:
             keymap.pop(action_id)
-        problems.append(f"[keys] {display_key(key)} is bound to both {first} and {second}; "
-                        f"using the default keys for {' and '.join(remapped)}")
+        problems.append(
+            f"[keys] {display_key(key)} is bound to both {first} and {second}; "
+            f"using the default keys for {' and '.join(remapped)}"
+        )
 
 
 def _first_clash(keymap: Dict[str, str]) -> Optional[Tuple[str, str, str]]:

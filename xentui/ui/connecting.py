@@ -54,8 +54,11 @@ def redact(message: str, text: str) -> str:
     cleaned = _USERINFO_PASSWORD.sub(r"\1:***@", text.strip())
     if cleaned == text.strip():
         return message
-    return message.replace(repr(text), repr(cleaned)).replace(repr(text.strip()), repr(cleaned)).replace(
-        text.strip(), cleaned)
+    return (
+        message.replace(repr(text), repr(cleaned))
+        .replace(repr(text.strip()), repr(cleaned))
+        .replace(text.strip(), cleaned)
+    )
 
 
 def parse(text: str, **overrides: Any):
@@ -64,9 +67,15 @@ def parse(text: str, **overrides: Any):
     return parse_target(text.strip() or None, **overrides)
 
 
-def connect(text: str, password: Optional[str], *, accept_fingerprint: Optional[str] = None,
-            make_observer: Optional[Callable[..., Any]] = None, overrides: Optional[dict] = None,
-            read_only: bool = False) -> ConnectOutcome:
+def connect(
+    text: str,
+    password: Optional[str],
+    *,
+    accept_fingerprint: Optional[str] = None,
+    make_observer: Optional[Callable[..., Any]] = None,
+    overrides: Optional[dict] = None,
+    read_only: bool = False,
+) -> ConnectOutcome:
     try:
         target = parse(text, **(overrides or {}))
     except ValueError as exc:
@@ -84,8 +93,9 @@ def connect(text: str, password: Optional[str], *, accept_fingerprint: Optional[
         return ConnectOutcome("failed", f"Could not connect: {exc}", target=target)
     state = observation.connection.state
     if state in ("connected", "emergency"):
-        return ConnectOutcome("ok", f"Connected to {target.label} ({state}).", observer=observer,
-                              observation=observation, target=target)
+        return ConnectOutcome(
+            "ok", f"Connected to {target.label} ({state}).", observer=observer, observation=observation, target=target
+        )
     observer.close()
     message = STATE_MESSAGES.get(state, f"Could not connect ({state}).")
     if observation.connection.detail:
@@ -104,11 +114,17 @@ def _preflight_ssh(target, accept_fingerprint: Optional[str]) -> Optional[Connec
             f"Unknown SSH host key for {exc.host}:{exc.port}.\n{exc.key_type} {exc.fingerprint}\n"
             "Compare it with the host's console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub);\n"
             "press F8 to trust it, Esc to leave it untrusted.",
-            fingerprint=exc.fingerprint, key_type=exc.key_type, target=target,
+            fingerprint=exc.fingerprint,
+            key_type=exc.key_type,
+            target=target,
         )
     except HostKeyChanged as exc:
-        return ConnectOutcome("hostkey-changed", f"SSH host key CHANGED for {exc.host}:{exc.port}: "
-                              f"now {exc.key_type} {exc.fingerprint}. Refusing to connect.", target=target)
+        return ConnectOutcome(
+            "hostkey-changed",
+            f"SSH host key CHANGED for {exc.host}:{exc.port}: "
+            f"now {exc.key_type} {exc.fingerprint}. Refusing to connect.",
+            target=target,
+        )
     except AuthenticationFailed as exc:
         return ConnectOutcome("auth", f"SSH login refused: {exc}", target=target)
     except ConnectFailed as exc:

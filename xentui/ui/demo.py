@@ -35,8 +35,13 @@ _FAULTS_PER_HOST = (
 
 
 class DemoControl:
-    def __init__(self, scenario: str = DEFAULT_SCENARIO, *, state_dir: Optional[Path] = None,
-                 time_scale: float = DEFAULT_TIME_SCALE) -> None:
+    def __init__(
+        self,
+        scenario: str = DEFAULT_SCENARIO,
+        *,
+        state_dir: Optional[Path] = None,
+        time_scale: float = DEFAULT_TIME_SCALE,
+    ) -> None:
         self.scenario = scenario or DEFAULT_SCENARIO
         self.time_scale = time_scale
         self._own_dir = state_dir is None

@@ -261,9 +261,16 @@ def recovery_hint(recovery: RecoveryInProgress, recover_key: str = "r", read_onl
     return f"Recovery in progress (step {recovery.done} of {recovery.total} done) - press {recover_key} to {action}"
 
 
-def banner(obs: Observation, now: float, *, recover_key: str = "r", read_only: bool = False,
-           first_seen: Optional[float] = None, width: int = 76,
-           recovery: Optional[RecoveryInProgress] = None) -> Banner:
+def banner(
+    obs: Observation,
+    now: float,
+    *,
+    recover_key: str = "r",
+    read_only: bool = False,
+    first_seen: Optional[float] = None,
+    width: int = 76,
+    recovery: Optional[RecoveryInProgress] = None,
+) -> Banner:
     """The emergency indicator. `first_seen` is when this run first saw the
     trouble, used when neither xapi nor diagnosis can date it. With an open
     `recovery` run the key hint says how far it got, whatever the pool's state."""
@@ -277,8 +284,9 @@ def banner(obs: Observation, now: float, *, recover_key: str = "r", read_only: b
     return Banner(shown.level, shown.title, shown.lines, hint)
 
 
-def _pool_banner(obs: Observation, now: float, *, recover_key: str, read_only: bool,
-                 first_seen: Optional[float], width: int) -> Banner:
+def _pool_banner(
+    obs: Observation, now: float, *, recover_key: str, read_only: bool, first_seen: Optional[float], width: int
+) -> Banner:
     emergency = obs.emergency
     in_emergency = bool(emergency and emergency.in_emergency)
     unreachable = _find(obs, Code.MASTER_UNREACHABLE)
@@ -321,8 +329,9 @@ def _pool_banner(obs: Observation, now: float, *, recover_key: str, read_only: b
         return Banner("warning", f"Connection: {obs.connection.state} {obs.connection.detail}".strip(), (), "")
     if getattr(obs, "peers_pending", False):
         # Two masters are found only by asking the other hosts: no "healthy" before that.
-        return Banner("info", f"Master {master_identity(obs)[0]} answers; asking the other hosts who their "
-                      "master is", (), "")
+        return Banner(
+            "info", f"Master {master_identity(obs)[0]} answers; asking the other hosts who their master is", (), ""
+        )
     return Banner("ok", f"Pool healthy - master {master_identity(obs)[0]} answers ({role_word(role)} view)", (), "")
 
 
@@ -375,10 +384,21 @@ def _peer_view_for(obs: Observation, host: Host):
 
 
 # PeerView.reach -> the word the host list shows
-REACH_WORDS = {"answers": "answers", "hung": "hung", "refused": "refused", "timeout": "no answer",
-               "unreachable": "unreachable"}
+REACH_WORDS = {
+    "answers": "answers",
+    "hung": "hung",
+    "refused": "refused",
+    "timeout": "no answer",
+    "unreachable": "unreachable",
+}
 
-PROBE_WORDS = {"open": "answers", "refused": "refused", "timeout": "no answer", "unreachable": "unreachable", "error": "error"}
+PROBE_WORDS = {
+    "open": "answers",
+    "refused": "refused",
+    "timeout": "no answer",
+    "unreachable": "unreachable",
+    "error": "error",
+}
 
 
 @per_observation
@@ -463,14 +483,26 @@ def host_details(obs: Observation, host_key: str, now: float) -> Tuple[Tuple[str
         rows.append(("VMs", str(row.vm_count)))
     probe = _probe_for(obs.ground_truth, host)
     if probe is not None:
-        rows.append(("Probe", f"{probe.address}:{probe.port} {PROBE_WORDS.get(probe.outcome, probe.outcome)}, {ago(now - probe.probed_at)}"))
+        rows.append(
+            (
+                "Probe",
+                f"{probe.address}:{probe.port} {PROBE_WORDS.get(probe.outcome, probe.outcome)}, "
+                f"{ago(now - probe.probed_at)}",
+            )
+        )
     view = _peer_view_for(obs, host)
     if view is not None:
         said = view.role + (f" of {view.master_address}" if view.master_address else "")
         if view.reason_code:
             said += f" ({reason_in_words(view.reason_code, view.reason_params)})"
-        rows.append(("Its xapi", f"{REACH_WORDS.get(view.reach, view.reach)}: {said}" if view.answers
-                     else REACH_WORDS.get(view.reach, view.reach)))
+        rows.append(
+            (
+                "Its xapi",
+                f"{REACH_WORDS.get(view.reach, view.reach)}: {said}"
+                if view.answers
+                else REACH_WORDS.get(view.reach, view.reach),
+            )
+        )
     rows.append(("xapi", host.xapi_version or "?"))
     if host.product_version:
         rows.append(("Version", host.product_version))
@@ -523,7 +555,9 @@ def management(obs: Observation, now: float) -> Management:
     return Management((("Interface", "unknown: neither xapi nor the host's files answered"),), "no source", False)
 
 
-def _management_from_pif(snap: PoolSnapshot, pif: PIF, host: Host, source: str, gt: Optional[GroundTruth], now: float) -> Management:
+def _management_from_pif(
+    snap: PoolSnapshot, pif: PIF, host: Host, source: str, gt: Optional[GroundTruth], now: float
+) -> Management:
     network = snap.network_of(pif)
     mode = pif.ip_configuration_mode or "?"
     carrier = "?" if pif.carrier is None else ("yes" if pif.carrier else "NO")
@@ -556,7 +590,11 @@ def _management_from_ground_truth(obs: Observation, gt: GroundTruth, me: Optiona
         pif = snap.management_pif(me.ref)
         if pif is None and bridge:
             pif = next(
-                (p for p in snap.pifs_of(me.ref) if (snap.network_of(p) or None) is not None and snap.network_of(p).bridge == bridge),
+                (
+                    p
+                    for p in snap.pifs_of(me.ref)
+                    if (snap.network_of(p) or None) is not None and snap.network_of(p).bridge == bridge
+                ),
                 None,
             )
     link = gt.management_link.value if gt.management_link.ok else None

@@ -396,8 +396,9 @@ class VirtualTable(ScrollView, can_focus=True):
             if index >= len(self._rows):
                 return Strip.blank(width, self.rich_style)
             cells = self._rows[index][1]
-            style = (self.get_component_rich_style("virtualtable--cursor") if index == self.cursor_row
-                     else self.rich_style)
+            style = (
+                self.get_component_rich_style("virtualtable--cursor") if index == self.cursor_row else self.rich_style
+            )
         line = Text(style=style, no_wrap=True, end="")
         for cell, (_, cell_width) in zip(cells, self.columns_spec):
             piece = _fit_cell(cell, cell_width)

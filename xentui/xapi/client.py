@@ -174,8 +174,10 @@ def translate_exception(exc: BaseException, method: str, timeout: float, where: 
         details = exc.details if isinstance(exc.details, (list, tuple)) else [str(exc.details)]
         if not details or not all(isinstance(d, str) for d in details):
             # xapi's ErrorDescription is always a non-empty list of strings.
-            return MalformedReply(f"{where or 'xapi'}: {method}: a failure without a readable "
-                                  f"ErrorDescription ({one_line(repr(exc.details), 120)})")
+            return MalformedReply(
+                f"{where or 'xapi'}: {method}: a failure without a readable "
+                f"ErrorDescription ({one_line(repr(exc.details), 120)})"
+            )
         return XapiFailure(details)
     if isinstance(exc, xmlrpc.client.Fault):
         if exc.faultCode == 401:
@@ -191,14 +193,21 @@ def translate_exception(exc: BaseException, method: str, timeout: float, where: 
         return ConnectionRefused(f"{where or 'xapi'}: connection refused")
     if isinstance(
         exc,
-        (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, http.client.RemoteDisconnected,
-         http.client.IncompleteRead, EOFError),
+        (
+            ConnectionResetError,
+            BrokenPipeError,
+            ConnectionAbortedError,
+            http.client.RemoteDisconnected,
+            http.client.IncompleteRead,
+            EOFError,
+        ),
     ):
         return ConnectionLost(f"{where or 'xapi'}: connection lost during {method}")
     if isinstance(exc, xmlrpc.client.ProtocolError):
         return MalformedReply(f"{where or 'xapi'}: {method}: HTTP {exc.errcode} {one_line(exc.errmsg, 80)}")
-    if isinstance(exc, (xml.parsers.expat.ExpatError, http.client.HTTPException, TypeError, ValueError,
-                        KeyError, IndexError)):
+    if isinstance(
+        exc, (xml.parsers.expat.ExpatError, http.client.HTTPException, TypeError, ValueError, KeyError, IndexError)
+    ):
         # What the SDK raises on a reply of the wrong shape (no Status, an
         # empty ErrorDescription, a string where the envelope belongs).
         return MalformedReply(f"{where or 'xapi'}: {method}: a reply of the wrong shape ({type(exc).__name__})")
@@ -430,11 +439,16 @@ class XapiClient:
         self._relogin(self.session_ref, self._monotonic() + within, force=True)
         return self.connection_info()
 
-    def check_emergency(self, *, timeout: Optional[float] = None) -> Tuple[Optional[bool], Optional[Tuple[str, Tuple[str, ...]]]]:
+    def check_emergency(
+        self, *, timeout: Optional[float] = None
+    ) -> Tuple[Optional[bool], Optional[Tuple[str, Tuple[str, ...]]]]:
         """Ask this host (emergency calls only, never forwarded) whether it is
         in emergency mode and why; updates `emergency_reason`."""
-        in_emergency = expect_bool(self.call("host.is_in_emergency_mode", timeout=timeout),
-                                   "host.is_in_emergency_mode", getattr(self._endpoint, "description", ""))
+        in_emergency = expect_bool(
+            self.call("host.is_in_emergency_mode", timeout=timeout),
+            "host.is_in_emergency_mode",
+            getattr(self._endpoint, "description", ""),
+        )
         reason = None
         if in_emergency:
             try:
@@ -451,8 +465,14 @@ class XapiClient:
 
     # -- calls -------------------------------------------------------------------
 
-    def call(self, method: str, *args: Any, timeout: Optional[float] = None, recover_within: float = 0.0,
-             object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
+    def call(
+        self,
+        method: str,
+        *args: Any,
+        timeout: Optional[float] = None,
+        recover_within: float = 0.0,
+        object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    ) -> Any:
         """Call a xapi method (dot form, e.g. "VM.get_all_records") with the
         session prepended; return the decoded `Value`.
 
@@ -579,9 +599,7 @@ class XapiClient:
                 )
             except XapiFailure as failure:
                 if failure.code == "SESSION_AUTHENTICATION_FAILED":
-                    raise AuthenticationFailed(
-                        f"xapi rejected the login for user {creds.username}"
-                    ) from None
+                    raise AuthenticationFailed(f"xapi rejected the login for user {creds.username}") from None
                 if failure.code == "HOST_IS_SLAVE":
                     master = failure.params[0] if failure.params else ""
                     with self._lock:
@@ -591,8 +609,14 @@ class XapiClient:
                     )
                 if failure.code in EMERGENCY_CODES:
                     return self._slave_local_fallback(
-                        session, endpoint, creds, timeout, where,
-                        reason=(failure.code, failure.params), master="", original=failure,
+                        session,
+                        endpoint,
+                        creds,
+                        timeout,
+                        where,
+                        reason=(failure.code, failure.params),
+                        master="",
+                        original=failure,
                     )
                 raise
             except CallTimeout as timeout_error:
@@ -606,7 +630,14 @@ class XapiClient:
                     # the hung master (which sends nothing): give up now.
                     raise
                 login = self._slave_local_fallback(
-                    session, endpoint, creds, timeout, where, reason=None, master="", original=timeout_error,
+                    session,
+                    endpoint,
+                    creds,
+                    timeout,
+                    where,
+                    reason=None,
+                    master="",
+                    original=timeout_error,
                 )
                 return replace(
                     login,
@@ -650,7 +681,9 @@ class XapiClient:
         try:
             in_emergency = expect_bool(
                 self._raw_session_call(session, ref, "host.is_in_emergency_mode", timeout, where),
-                "host.is_in_emergency_mode", where)
+                "host.is_in_emergency_mode",
+                where,
+            )
         except XapiFailure:
             in_emergency = None
         if in_emergency is False:
@@ -676,7 +709,9 @@ class XapiClient:
             detail=detail,
         )
 
-    def _sdk_login(self, session: "XenAPI.Session", method: str, creds: _Credentials, timeout: float, where: str) -> str:
+    def _sdk_login(
+        self, session: "XenAPI.Session", method: str, creds: _Credentials, timeout: float, where: str
+    ) -> str:
         self._count_call()
         with self._lock:
             self._logins += 1
@@ -701,8 +736,10 @@ class XapiClient:
         if not is_opaque_ref(ref):
             # xapi's session refs are always "OpaqueRef:<uuid>": anything else
             # (an int, HTML, a dict) means this is not xapi.
-            raise MalformedReply(f"{where or 'xapi'}: session.{method} answered "
-                                 f"{one_line(repr(ref), 60)} where a session reference belongs")
+            raise MalformedReply(
+                f"{where or 'xapi'}: session.{method} answered "
+                f"{one_line(repr(ref), 60)} where a session reference belongs"
+            )
         # We handle SESSION_INVALID centrally: keep the SDK from re-logging in
         # per Session (and from holding on to the password).
         session.last_login_method = None
@@ -807,8 +844,14 @@ class XapiClient:
             method = "session.local_logout" if login.method == SLAVE_LOCAL_LOGIN else "session.logout"
             self._count_call()
             getattr(session, method)(login.ref)
-        except (XapiError, XenAPI.Failure, xmlrpc.client.Error, OSError, http.client.HTTPException,
-                xml.parsers.expat.ExpatError) as exc:
+        except (
+            XapiError,
+            XenAPI.Failure,
+            xmlrpc.client.Error,
+            OSError,
+            http.client.HTTPException,
+            xml.parsers.expat.ExpatError,
+        ) as exc:
             log.debug("logout failed: %s", type(exc).__name__)
         finally:
             _close_transport(transport)
@@ -868,8 +911,14 @@ class XapiClient:
         for thread_session in sessions:
             thread_session.close()
 
-    def _invoke(self, thread_session: _ThreadSession, method: str, args: Sequence[Any], timeout: float,
-                object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
+    def _invoke(
+        self,
+        thread_session: _ThreadSession,
+        method: str,
+        args: Sequence[Any],
+        timeout: float,
+        object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    ) -> Any:
         endpoint = self._endpoint
         if self.prefer_jsonrpc and method in _JSONRPC_METHODS and endpoint is not self._jsonrpc_refused_by:
             try:
@@ -895,9 +944,15 @@ class XapiClient:
         _log_call(method, started, None)
         return result
 
-
-    def _invoke_jsonrpc(self, endpoint: Any, ref: str, method: str, args: Sequence[Any], timeout: float,
-                        object_hook: Optional[Callable[[Dict[str, Any]], Any]]) -> Any:
+    def _invoke_jsonrpc(
+        self,
+        endpoint: Any,
+        ref: str,
+        method: str,
+        args: Sequence[Any],
+        timeout: float,
+        object_hook: Optional[Callable[[Dict[str, Any]], Any]],
+    ) -> Any:
         self._count_call()
         started = time.monotonic()
         try:
@@ -916,8 +971,14 @@ class XapiClient:
         return result
 
 
-def connect(endpoint: Any, *, username: str = "root", password: Optional[str] = None,
-            call_timeout: float = 10.0, **client_options: Any) -> XapiClient:
+def connect(
+    endpoint: Any,
+    *,
+    username: str = "root",
+    password: Optional[str] = None,
+    call_timeout: float = 10.0,
+    **client_options: Any,
+) -> XapiClient:
     """Create a client and log in (see `XapiClient.connect`)."""
     client = XapiClient(call_timeout=call_timeout, **client_options)
     client.connect(endpoint, username=username, password=password)

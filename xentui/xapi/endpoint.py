@@ -80,8 +80,9 @@ class ReplyBudget:
     whose own timeout fired); `count(n)` adds received bytes and raises
     ReplyTooLarge beyond `max_bytes`."""
 
-    def __init__(self, max_bytes: int = MAX_REPLY_BYTES, *, where: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_bytes: int = MAX_REPLY_BYTES, *, where: str = "", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_bytes = int(max_bytes)
         self.where = where
         self.method = "xapi call"
@@ -174,7 +175,7 @@ class DeadlineStream:
         view = memoryview(buffer)[:_READ_CHUNK]
         if not hasattr(self._stream, "recv_into"):  # a paramiko Channel
             data = self.recv(len(view))
-            view[:len(data)] = data
+            view[: len(data)] = data
             return len(data)
         self._arm()
         n: int = self._stream.recv_into(view)
@@ -248,8 +249,9 @@ class XapiXmlRpcTransport(xmlrpc.client.Transport):
     # xapi never compresses; a gzip reply would only be a decompression bomb.
     accept_gzip_encoding = False
 
-    def __init__(self, connector: Connector, *, call_timeout: float, where: str,
-                 max_reply_bytes: int = MAX_REPLY_BYTES) -> None:
+    def __init__(
+        self, connector: Connector, *, call_timeout: float, where: str, max_reply_bytes: int = MAX_REPLY_BYTES
+    ) -> None:
         super().__init__()
         self._connector = connector
         self.call_timeout = float(call_timeout)
@@ -339,10 +341,16 @@ class XapiXmlRpcTransport(xmlrpc.client.Transport):
             raise ConnectionLost(f"{self.where}: connection lost during {method} ({exc!r})") from None
         except xmlrpc.client.ProtocolError as exc:
             self.close()
-            raise MalformedReply(f"{self.where}: HTTP {exc.errcode} {one_line(exc.errmsg, 80)} "
-                                 f"for {method}") from None
-        except (http.client.HTTPException, ExpatError, xmlrpc.client.ResponseError, ValueError,
-                TypeError, IndexError, KeyError) as exc:
+            raise MalformedReply(f"{self.where}: HTTP {exc.errcode} {one_line(exc.errmsg, 80)} for {method}") from None
+        except (
+            http.client.HTTPException,
+            ExpatError,
+            xmlrpc.client.ResponseError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+        ) as exc:
             self.close()
             raise MalformedReply(f"{self.where}: unreadable reply to {method}: {one_line(exc, 160)}") from None
         except OSError as exc:
@@ -364,9 +372,17 @@ class HttpStatusError(MalformedReply):
         self.status = status
 
 
-def bounded_http_request(endpoint: "XapiEndpoint", path: str, body: bytes, *, call_timeout: float,
-                         what: str, content_type: str = "application/json", http_method: str = "POST",
-                         max_reply_bytes: Optional[int] = None) -> bytes:
+def bounded_http_request(
+    endpoint: "XapiEndpoint",
+    path: str,
+    body: bytes,
+    *,
+    call_timeout: float,
+    what: str,
+    content_type: str = "application/json",
+    http_method: str = "POST",
+    max_reply_bytes: Optional[int] = None,
+) -> bytes:
     """One HTTP request to `endpoint`'s xapi on a fresh stream; the reply
     body, read under ONE deadline (`call_timeout` from the first byte sent to
     the last byte read) and a byte cap (`max_reply_bytes`, default the
@@ -383,12 +399,17 @@ def bounded_http_request(endpoint: "XapiEndpoint", path: str, body: bytes, *, ca
     host = re.sub(r"^[a-z]+://", "", endpoint.uri).rstrip("/") or "localhost"
     conn = _ConnectorHTTPConnection(host, endpoint.open_stream, call_timeout, budget)
     try:
-        conn.request(http_method, path, body=body,
-                     headers={"Content-Type": content_type, "Connection": "close", "User-Agent": "xentui"})
+        conn.request(
+            http_method,
+            path,
+            body=body,
+            headers={"Content-Type": content_type, "Connection": "close", "User-Agent": "xentui"},
+        )
         response = conn.getresponse()
         if response.status != 200:
-            raise HttpStatusError(f"{where}: HTTP {response.status} {one_line(response.reason, 80)} for {what}",
-                                  response.status)
+            raise HttpStatusError(
+                f"{where}: HTTP {response.status} {one_line(response.reason, 80)} for {what}", response.status
+            )
         if response.length is not None and response.length <= budget.max_bytes:
             # A declared length within the cap: ONE buffer (a 6 MB event.from
             # read in 64 KiB chunks and joined needs twice that, and leaves the
@@ -450,8 +471,9 @@ class XapiEndpoint(abc.ABC):
 
     def make_xmlrpc_transport(self, call_timeout: float) -> xmlrpc.client.Transport:
         """A NEW transport for one XenAPI.Session (never share between threads)."""
-        return XapiXmlRpcTransport(self.open_stream, call_timeout=call_timeout, where=self.description,
-                                   max_reply_bytes=self.max_reply_bytes)
+        return XapiXmlRpcTransport(
+            self.open_stream, call_timeout=call_timeout, where=self.description, max_reply_bytes=self.max_reply_bytes
+        )
 
     @abc.abstractmethod
     def for_address(self, address: str) -> "XapiEndpoint":
@@ -463,7 +485,7 @@ class XapiEndpoint(abc.ABC):
         """The underlying paramiko.SSHClient, or None for non-SSH endpoints."""
         return None
 
-    def reconnect(self) -> None:
+    def reconnect(self) -> None:  # noqa: B027 - a hook: stateless endpoints have nothing to redo
         """Re-establish the underlying connection (SSH). No-op for stateless ones."""
 
     def close(self) -> None:

@@ -28,7 +28,6 @@ from xentui.xapi.errors import (
 )
 from xentui.xapi.safe_text import one_line
 
-
 # The one finding for a peer whose replies are not xapi's (issue 10).
 NOT_XAPI_TITLE = "This is not xapi, or xapi answered with something unreadable"
 
@@ -181,16 +180,14 @@ _TABLE: Dict[str, _Entry] = {
     ),
     "NOT_IN_EMERGENCY_MODE": _Entry(
         "Host is not in emergency mode",
-        "This operation only works while the host is in emergency mode (e.g. emergency management "
-        "reconfigure).",
+        "This operation only works while the host is in emergency mode (e.g. emergency management reconfigure).",
         "Use the normal operation instead (e.g. management reconfigure through the master).",
     ),
     # --- liveness and VMs -----------------------------------------------------
     "HOST_IS_LIVE": _Entry(
         "Host still answers",
         "xapi refused because the host looks alive: it answered, or it is the host you are on.",
-        "Make sure the host is really down (power it off via the BMC) before resetting VMs or "
-        "declaring it dead.",
+        "Make sure the host is really down (power it off via the BMC) before resetting VMs or declaring it dead.",
     ),
     "DOMAIN_EXISTS": _Entry(
         "VM is still running here",
@@ -511,8 +508,7 @@ _TABLE: Dict[str, _Entry] = {
     "POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH": _Entry(
         "Management VLAN differs",
         "The joining host's management interface is on a different VLAN from the pool's.",
-        "Reconfigure the joining host's management interface onto the pool's VLAN (xsconsole), "
-        "then join again.",
+        "Reconfigure the joining host's management interface onto the pool's VLAN (xsconsole), then join again.",
     ),
     "POOL_HOSTS_NOT_HOMOGENEOUS": _Entry(
         "Host differs from the pool",
@@ -573,7 +569,7 @@ def known_codes() -> Tuple[str, ...]:
 
 
 def _size(nbytes: int) -> str:
-    return f"{nbytes / 1024 ** 3:.1f} GiB" if nbytes >= 1024 ** 3 else f"{nbytes // 1024 ** 2} MiB"
+    return f"{nbytes / 1024**3:.1f} GiB" if nbytes >= 1024**3 else f"{nbytes // 1024**2} MiB"
 
 
 def _param_note(code: str, params: Sequence[str]) -> str:
@@ -701,8 +697,7 @@ def explain_exception(exc: BaseException, *, in_emergency: bool = False) -> Expl
                 f"{exc.seconds:g} s. That is the signature of a hung master, or of a member whose "
                 "calls wait for a master that is gone."
             ),
-            next_step="Check whether the master is alive; on a member, use a local session and the "
-            "emergency actions.",
+            next_step="Check whether the master is alive; on a member, use a local session and the emergency actions.",
             code="timeout",
         )
     if isinstance(exc, (HostKeyUnknown, HostKeyChanged, AuthenticationFailed, ConnectionRefused)):

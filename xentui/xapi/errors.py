@@ -37,8 +37,10 @@ class CallTimeout(XapiError):
     This is the signature of a hung master or a slave blocked on its master."""
 
     def __init__(self, method: str, seconds: float, where: str = "", received: int = 0) -> None:
-        super().__init__(f"{method}: no answer from {where or 'xapi'} within {seconds:g} s"
-                         + (f" (only {received} bytes of a reply)" if received else ""))
+        super().__init__(
+            f"{method}: no answer from {where or 'xapi'} within {seconds:g} s"
+            + (f" (only {received} bytes of a reply)" if received else "")
+        )
         self.method = method
         self.seconds = seconds
         self.where = where
@@ -113,8 +115,7 @@ class ReplyTooLarge(MalformedReply):
 
     def __init__(self, where: str, method: str, limit: int) -> None:
         size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
-        super().__init__(f"{where or 'xapi'}: the reply to {method} exceeds {size} "
-                         "(not xapi, or a broken one)")
+        super().__init__(f"{where or 'xapi'}: the reply to {method} exceeds {size} (not xapi, or a broken one)")
         self.where = where
         self.method = method
         self.limit = limit

@@ -43,12 +43,14 @@ class JsonRpcUnavailable(XapiError):
 
 
 def encode_call(method: str, params: Sequence[Any], request_id: int) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params), "id": request_id},
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps(
+        {"jsonrpc": "2.0", "method": method, "params": list(params), "id": request_id}, separators=(",", ":")
+    ).encode("utf-8")
 
 
-def decode_reply(body: bytes, method: str, where: str = "",
-                 object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
+def decode_reply(
+    body: bytes, method: str, where: str = "", object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None
+) -> Any:
     """The `result` of a JSON-RPC reply; XapiFailure for a xapi error,
     JsonRpcUnavailable for an XML answer, MalformedReply for anything else."""
     if body[:64].lstrip()[:1] == b"<":  # XML or HTML: this server has no JSON-RPC
@@ -57,8 +59,9 @@ def decode_reply(body: bytes, method: str, where: str = "",
         doc = json.loads(body, object_hook=object_hook)
     except (ValueError, RecursionError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
         # ... or whatever a hook raises on a record of the wrong shape
-        raise MalformedReply(f"{where or 'xapi'}: unreadable JSON-RPC reply to {method}: "
-                             f"{one_line(exc, 120)}") from None
+        raise MalformedReply(
+            f"{where or 'xapi'}: unreadable JSON-RPC reply to {method}: {one_line(exc, 120)}"
+        ) from None
     if not isinstance(doc, dict):
         raise MalformedReply(f"{where or 'xapi'}: JSON-RPC reply to {method} is not an object")
     error = doc.get("error")
@@ -79,15 +82,22 @@ def _error_details(error: Any, method: str, where: str) -> Sequence[str]:
     raise MalformedReply(f"{where or 'xapi'}: JSON-RPC error for {method} is not readable")
 
 
-def call(endpoint: Any, method: str, params: Sequence[Any], *, timeout: float,
-         object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
+def call(
+    endpoint: Any,
+    method: str,
+    params: Sequence[Any],
+    *,
+    timeout: float,
+    object_hook: Optional[Callable[[Dict[str, Any]], Any]] = None,
+) -> Any:
     """One JSON-RPC call on a fresh stream, under one deadline for the whole
     reply. Raises JsonRpcUnavailable, XapiFailure, and the transport's
     exceptions (CallTimeout, ConnectionRefused, ConnectionLost, ...)."""
     body = encode_call(method, params, next(_ids))
     try:
-        reply = bounded_http_request(endpoint, JSONRPC_PATH, body, call_timeout=timeout, what=method,
-                                     content_type="application/json")
+        reply = bounded_http_request(
+            endpoint, JSONRPC_PATH, body, call_timeout=timeout, what=method, content_type="application/json"
+        )
     except HttpStatusError as exc:
         if exc.status in _UNSERVED:
             raise JsonRpcUnavailable(str(exc)) from None

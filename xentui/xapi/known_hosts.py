@@ -202,10 +202,7 @@ class KnownHosts:
     def known_keys(self, host: str, port: int) -> List[KnownHostEntry]:
         """Plain (unmarked) keys listed for host:port, revoked ones excluded."""
         name = host_key_name(host, port)
-        return [
-            e for e in self.entries
-            if not e.marker and e.matches(name) and self.revoked_entry(e.key_blob) is None
-        ]
+        return [e for e in self.entries if not e.marker and e.matches(name) and self.revoked_entry(e.key_blob) is None]
 
     def revoked_entry(self, key_blob: bytes) -> Optional[KnownHostEntry]:
         for entry in self.entries:

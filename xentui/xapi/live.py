@@ -39,9 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_EVENT_TIMEOUT = 30.0
 
 # Failures after which the token is worthless and a full reload is needed.
-_RELOAD_CODES = frozenset(
-    {"SESSION_INVALID", "EVENTS_LOST", "EVENT_FROM_TOKEN_PARSE_FAILURE", "HANDLE_INVALID"}
-)
+_RELOAD_CODES = frozenset({"SESSION_INVALID", "EVENTS_LOST", "EVENT_FROM_TOKEN_PARSE_FAILURE", "HANDLE_INVALID"})
 
 
 def _check_reply(reply: Any) -> Mapping[str, Any]:
@@ -53,7 +51,12 @@ def _check_reply(reply: Any) -> Mapping[str, Any]:
 def load_snapshot(client: Any, timeout: Optional[float] = None, *, recover_within: float = 0.0) -> PoolSnapshot:
     """The whole pool in one `event.from` call (raises what `client.call` raises)."""
     reply = client.call(
-        "event.from", list(SNAPSHOT_CLASSES), "", 0.0, timeout=timeout, recover_within=recover_within,
+        "event.from",
+        list(SNAPSHOT_CLASSES),
+        "",
+        0.0,
+        timeout=timeout,
+        recover_within=recover_within,
         object_hook=lean_event_hook,
     )
     return PoolSnapshot.from_event_from(_check_reply(reply))
@@ -68,8 +71,9 @@ def load_snapshot_by_listing(client: Any, timeout: Optional[float] = None) -> Po
     TCP with a slave-local session: it has no database of its own, so event.from
     fails there (xapi_event.ml reads the member's empty local database), while the
     listing calls go to the master's database (context.ml: Db_ref.Remote)."""
-    records = {cls: client.call(f"{_API_CLASS.get(cls, cls)}.get_all_records", timeout=timeout)
-               for cls in SNAPSHOT_CLASSES}
+    records = {
+        cls: client.call(f"{_API_CLASS.get(cls, cls)}.get_all_records", timeout=timeout) for cls in SNAPSHOT_CLASSES
+    }
     return PoolSnapshot.from_records(records)
 
 

@@ -77,16 +77,21 @@ class ProbeResult:
 def request_body(token: str) -> bytes:
     """The XML-RPC call `system.isAlive:<token>(token)`, as xapi's own
     check_reusable_inner builds it (a uuid, which xapi's tracing expects)."""
-    return (f"<?xml version='1.0'?>\n<methodCall><methodName>{IS_ALIVE}:{token}</methodName><params>"
-            f"<param><value><string>{token}</string></value></param></params></methodCall>\n").encode("ascii")
+    return (
+        f"<?xml version='1.0'?>\n<methodCall><methodName>{IS_ALIVE}:{token}</methodName><params>"
+        f"<param><value><string>{token}</string></value></param></params></methodCall>\n"
+    ).encode("ascii")
 
 
 def _request(host_header: str, token: str = "") -> bytes:
     body = request_body(token or str(uuid.uuid4()))
     return (
-        b"POST / HTTP/1.1\r\nHost: " + host_header.encode("ascii", "replace")
+        b"POST / HTTP/1.1\r\nHost: "
+        + host_header.encode("ascii", "replace")
         + b"\r\nContent-Type: text/xml\r\nConnection: close\r\nContent-Length: "
-        + str(len(body)).encode() + b"\r\n\r\n" + body
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
     )
 
 
@@ -116,8 +121,13 @@ def stream_opener(endpoint: Any) -> Callable[[float], Any]:
     return open_tls
 
 
-def probe_once(open_stream: Callable[[float], Any], timeout: float, *, host_header: str = "localhost",
-               clock: Callable[[], float] = time.monotonic) -> ProbeResult:
+def probe_once(
+    open_stream: Callable[[float], Any],
+    timeout: float,
+    *,
+    host_header: str = "localhost",
+    clock: Callable[[], float] = time.monotonic,
+) -> ProbeResult:
     """One probe through `open_stream(timeout)` (an endpoint's `open_stream`,
     whose own connect deadline the caller set to `timeout`). Never raises."""
     started = clock()
@@ -142,8 +152,7 @@ def probe_once(open_stream: Callable[[float], Any], timeout: float, *, host_head
             pass
 
 
-def _ask(stream: Any, host_header: str, deadline: float, started: float,
-         clock: Callable[[], float]) -> ProbeResult:
+def _ask(stream: Any, host_header: str, deadline: float, started: float, clock: Callable[[], float]) -> ProbeResult:
     received = b""
     try:
         stream.settimeout(max(0.001, deadline - clock()))
@@ -193,9 +202,17 @@ class LivenessMonitor:
     a few threads, not one per interval. `wait` is the stop event's wait, so
     tests inject intervals rather than sleeping."""
 
-    def __init__(self, probe: Callable[[], ProbeResult], on_change: Callable[[Verdict], None], *,
-                 interval: float = PROBE_INTERVAL, misses: int = PROBE_MISSES, max_in_flight: int = 3,
-                 now: Callable[[], float] = time.time, name: str = "xentui-liveness") -> None:
+    def __init__(
+        self,
+        probe: Callable[[], ProbeResult],
+        on_change: Callable[[Verdict], None],
+        *,
+        interval: float = PROBE_INTERVAL,
+        misses: int = PROBE_MISSES,
+        max_in_flight: int = 3,
+        now: Callable[[], float] = time.time,
+        name: str = "xentui-liveness",
+    ) -> None:
         if misses < 1:
             raise ValueError("misses must be >= 1")
         self._probe = probe
@@ -268,8 +285,9 @@ class LivenessMonitor:
                 if self._since is None:
                     self._since = self._now() - result.seconds
             down = self._ever_answered and self._misses >= self.threshold
-            self._verdict = Verdict(down, result.outcome, self._misses, self.threshold, result.detail,
-                                    self._since if down else None)
+            self._verdict = Verdict(
+                down, result.outcome, self._misses, self.threshold, result.detail, self._since if down else None
+            )
             if down != before.down:
                 changed = self._verdict
         if changed is not None:

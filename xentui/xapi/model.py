@@ -461,18 +461,12 @@ class PoolSnapshot:
     @property
     def hosts(self) -> Dict[str, Host]:
         metrics = self.raw.get("host_metrics", {})
-        return {
-            ref: replace(h, metrics=metrics.get(h.metrics_ref))
-            for ref, h in self.raw.get("host", {}).items()
-        }
+        return {ref: replace(h, metrics=metrics.get(h.metrics_ref)) for ref, h in self.raw.get("host", {}).items()}
 
     @property
     def pifs(self) -> Dict[str, PIF]:
         metrics = self.raw.get("pif_metrics", {})
-        return {
-            ref: replace(p, metrics=metrics.get(p.metrics_ref))
-            for ref, p in self.raw.get("pif", {}).items()
-        }
+        return {ref: replace(p, metrics=metrics.get(p.metrics_ref)) for ref, p in self.raw.get("pif", {}).items()}
 
     @property
     def networks(self) -> Dict[str, Network]:
@@ -544,20 +538,67 @@ _RECORD_TYPES = (Pool, HostMetrics, Host, PIFMetrics, PIF, Network, VM, SR, PBD)
 # read nothing else.
 RECORD_FIELDS: Dict[str, FrozenSet[str]] = {
     "pool": frozenset({"uuid", "name_label", "master", "default_SR", "ha_enabled", "ha_statefiles", "other_config"}),
-    "host": frozenset({"uuid", "name_label", "hostname", "address", "enabled", "metrics", "control_domain",
-                       "resident_VMs", "PIFs", "PBDs", "API_version_major", "API_version_minor",
-                       "software_version", "other_config"}),
+    "host": frozenset(
+        {
+            "uuid",
+            "name_label",
+            "hostname",
+            "address",
+            "enabled",
+            "metrics",
+            "control_domain",
+            "resident_VMs",
+            "PIFs",
+            "PBDs",
+            "API_version_major",
+            "API_version_minor",
+            "software_version",
+            "other_config",
+        }
+    ),
     "host_metrics": frozenset({"uuid", "live", "memory_total", "memory_free", "last_updated"}),
-    "pif": frozenset({"uuid", "device", "host", "network", "MAC", "MTU", "VLAN", "physical", "currently_attached",
-                      "management", "ip_configuration_mode", "IP", "netmask", "gateway", "DNS", "metrics",
-                      "managed"}),
+    "pif": frozenset(
+        {
+            "uuid",
+            "device",
+            "host",
+            "network",
+            "MAC",
+            "MTU",
+            "VLAN",
+            "physical",
+            "currently_attached",
+            "management",
+            "ip_configuration_mode",
+            "IP",
+            "netmask",
+            "gateway",
+            "DNS",
+            "metrics",
+            "managed",
+        }
+    ),
     "pif_metrics": frozenset({"uuid", "carrier", "speed", "duplex", "vendor_name", "device_name"}),
     "network": frozenset({"uuid", "name_label", "bridge", "PIFs"}),
-    "vm": frozenset({"uuid", "name_label", "power_state", "resident_on", "affinity", "is_a_template",
-                     "is_control_domain", "is_a_snapshot", "domid", "memory_static_max", "VCPUs_max",
-                     "ha_restart_priority"}),
-    "sr": frozenset({"uuid", "name_label", "type", "content_type", "shared", "physical_size",
-                     "physical_utilisation", "PBDs"}),
+    "vm": frozenset(
+        {
+            "uuid",
+            "name_label",
+            "power_state",
+            "resident_on",
+            "affinity",
+            "is_a_template",
+            "is_control_domain",
+            "is_a_snapshot",
+            "domid",
+            "memory_static_max",
+            "VCPUs_max",
+            "ha_restart_priority",
+        }
+    ),
+    "sr": frozenset(
+        {"uuid", "name_label", "type", "content_type", "shared", "physical_size", "physical_utilisation", "PBDs"}
+    ),
     "pbd": frozenset({"uuid", "host", "SR", "currently_attached", "device_config"}),
 }
 

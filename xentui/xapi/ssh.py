@@ -275,14 +275,18 @@ def _tune_ssh_socket(sock: socket.socket) -> socket.socket:
     return tuned
 
 
-def _map_channel_error(exc: BaseException, what: str, transport: Optional[paramiko.Transport],
-                       timeout: float) -> XapiError:
+def _map_channel_error(
+    exc: BaseException, what: str, transport: Optional[paramiko.Transport], timeout: float
+) -> XapiError:
     if isinstance(exc, ChannelException):
         if exc.code == _OPEN_CONNECT_FAILED:
             # OpenSSH also answers "connect failed" (not "prohibited") when
             # AllowStreamLocalForwarding is off: say both possibilities.
-            hint = (" - xapi not running, no socket there, or sshd forbids it (AllowStreamLocalForwarding)"
-                    if "streamlocal" in what else " - nothing listening there (xapi not running?)")
+            hint = (
+                " - xapi not running, no socket there, or sshd forbids it (AllowStreamLocalForwarding)"
+                if "streamlocal" in what
+                else " - nothing listening there (xapi not running?)"
+            )
             return ConnectionRefused(f"{what}: connect failed on the SSH server{hint}")
         return ChannelRefused(f"{what}: refused by the SSH server ({exc.text}, code {exc.code})", exc.code)
     if transport is None or not transport.is_active():
@@ -333,8 +337,14 @@ def open_streamlocal_channel(transport: paramiko.Transport, path: str, timeout: 
 class SshConnection:
     """One authenticated SSH connection (possibly through ProxyJump hops)."""
 
-    def __init__(self, target: Target, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 accept_host_key: Optional[str] = None, keepalive: int = KEEPALIVE_SECONDS) -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        accept_host_key: Optional[str] = None,
+        keepalive: int = KEEPALIVE_SECONDS,
+    ) -> None:
         self.target = target
         self.connect_timeout = float(connect_timeout)
         self.accept_fingerprint = accept_host_key
@@ -391,12 +401,15 @@ class SshConnection:
                         previous = cast(paramiko.Transport, self._clients[-1].get_transport())
                         try:
                             sock = previous.open_channel(
-                                "direct-tcpip", (hop.hostname, hop.port), ("127.0.0.1", 0),
+                                "direct-tcpip",
+                                (hop.hostname, hop.port),
+                                ("127.0.0.1", 0),
                                 timeout=self.connect_timeout,
                             )
                         except (SSHException, EOFError, OSError) as exc:
-                            raise _map_channel_error(exc, f"ProxyJump to {hop.label}", previous,
-                                                     self.connect_timeout) from None
+                            raise _map_channel_error(
+                                exc, f"ProxyJump to {hop.label}", previous, self.connect_timeout
+                            ) from None
                     is_last = index == len(self.hops) - 1
                     # The last hop's SSHClient object survives reconnects, so
                     # holders of `ssh_client` (SFTP/exec users) keep working.
@@ -419,11 +432,18 @@ class SshConnection:
         timeout = self.connect_timeout
         try:
             client.connect(
-                hop.hostname, port=hop.port, username=hop.user, sock=sock,
+                hop.hostname,
+                port=hop.port,
+                username=hop.user,
+                sock=sock,
                 # paramiko takes a list of files too (SSHClient.connect); its stub says str
                 key_filename=list(hop.identity_files) or None,  # type: ignore[arg-type]
-                allow_agent=True, look_for_keys=not hop.identity_files,
-                timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
+                allow_agent=True,
+                look_for_keys=not hop.identity_files,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                channel_timeout=timeout,
                 transport_factory=_preferring_known_key_types(known_types),
             )
         except XapiError:
@@ -448,8 +468,9 @@ class SshConnection:
             raise ConnectFailed(reason, f"SSH {hop.label}: {text}") from None
         except (EOFError, OSError) as exc:
             client.close()
-            raise ConnectFailed("ssh", f"SSH {hop.label}: connection closed during handshake "
-                                f"({one_line(repr(exc), 160)})") from None
+            raise ConnectFailed(
+                "ssh", f"SSH {hop.label}: connection closed during handshake ({one_line(repr(exc), 160)})"
+            ) from None
         transport = cast(paramiko.Transport, client.get_transport())  # connected just now
         transport.set_keepalive(self.keepalive)
         return client
@@ -494,9 +515,18 @@ class SshConnection:
 class SshEndpoint(XapiEndpoint):
     """xapi reached through an SshConnection, via streamlocal or direct-tcpip."""
 
-    def __init__(self, connection: SshConnection, *, mode: str, xapi_socket: str = "",
-                 tcp_host: str = "127.0.0.1", tcp_port: int = 80, owns_connection: bool = True,
-                 address: str = "", note: str = "") -> None:
+    def __init__(
+        self,
+        connection: SshConnection,
+        *,
+        mode: str,
+        xapi_socket: str = "",
+        tcp_host: str = "127.0.0.1",
+        tcp_port: int = 80,
+        owns_connection: bool = True,
+        address: str = "",
+        note: str = "",
+    ) -> None:
         super().__init__(connection.connect_timeout)
         if mode not in ("streamlocal", "tcp"):
             raise ValueError(f"unknown SSH channel mode {mode!r}")
@@ -541,8 +571,14 @@ class SshEndpoint(XapiEndpoint):
     def for_address(self, address: str) -> XapiEndpoint:
         """Another pool host, through a direct-tcpip channel of THIS connection
         (the SSH host forwards to address:80; xapi credentials needed)."""
-        return SshEndpoint(self.connection, mode="tcp", tcp_host=address, tcp_port=self.tcp_port,
-                           owns_connection=False, address=address)
+        return SshEndpoint(
+            self.connection,
+            mode="tcp",
+            tcp_host=address,
+            tcp_port=self.tcp_port,
+            owns_connection=False,
+            address=address,
+        )
 
     def reconnect(self, force: bool = False) -> None:
         """Reconnect the SSH connection if it is dead (or always, with
@@ -553,8 +589,9 @@ class SshEndpoint(XapiEndpoint):
             return  # only xapi's stream died (xapi restart): SSH is fine
         self.connection.reconnect()
         if self._owns:
-            mode, note = choose_channel_mode(self.connection, self.xapi_socket, self.tcp_host, self.tcp_port,
-                                             self.connection.target.ssh_channel)
+            mode, note = choose_channel_mode(
+                self.connection, self.xapi_socket, self.tcp_host, self.tcp_port, self.connection.target.ssh_channel
+            )
             self.note = note
             self._set_mode(mode)
 
@@ -573,8 +610,9 @@ def _probe(open_channel: Any) -> Optional[XapiError]:
     return None
 
 
-def choose_channel_mode(connection: SshConnection, xapi_socket: str, tcp_host: str, tcp_port: int,
-                        forced: Optional[str] = None) -> Tuple[str, str]:
+def choose_channel_mode(
+    connection: SshConnection, xapi_socket: str, tcp_host: str, tcp_port: int, forced: Optional[str] = None
+) -> Tuple[str, str]:
     """("streamlocal"|"tcp", note). Root prefers streamlocal; when sshd
     refuses it, or the socket is not there but TCP works, fall back to TCP.
     When neither answers (xapi down) keep the preferred mode: calls will say
@@ -594,16 +632,25 @@ def choose_channel_mode(connection: SshConnection, xapi_socket: str, tcp_host: s
     return "streamlocal", ""
 
 
-def open_ssh_endpoint(target: Target, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                      accept_host_key: Optional[str] = None) -> SshEndpoint:
+def open_ssh_endpoint(
+    target: Target, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, accept_host_key: Optional[str] = None
+) -> SshEndpoint:
     """Connect, check the host key, authenticate, pick the channel kind."""
     connection = SshConnection(target, connect_timeout=connect_timeout, accept_host_key=accept_host_key)
     connection.connect()
     try:
-        mode, note = choose_channel_mode(connection, target.xapi_socket, "127.0.0.1", target.xapi_port,
-                                         target.ssh_channel)
+        mode, note = choose_channel_mode(
+            connection, target.xapi_socket, "127.0.0.1", target.xapi_port, target.ssh_channel
+        )
     except BaseException:
         connection.close()
         raise
-    return SshEndpoint(connection, mode=mode, xapi_socket=target.xapi_socket, tcp_host="127.0.0.1",
-                       tcp_port=target.xapi_port, note=note, address=target.host)
+    return SshEndpoint(
+        connection,
+        mode=mode,
+        xapi_socket=target.xapi_socket,
+        tcp_host="127.0.0.1",
+        tcp_port=target.xapi_port,
+        note=note,
+        address=target.host,
+    )

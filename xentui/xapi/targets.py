@@ -224,7 +224,9 @@ def _split_host_port(hostport: str, raw: str) -> Tuple[str, Optional[int]]:
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
-            raise ValueError(f"invalid IPv4 address {host!r} in {raw!r} (four numbers 0-255, like 192.0.2.10)") from None
+            raise ValueError(
+                f"invalid IPv4 address {host!r} in {raw!r} (four numbers 0-255, like 192.0.2.10)"
+            ) from None
     return host, (_parse_port(port_text, raw) if sep else None)
 
 
@@ -259,7 +261,9 @@ def _parse_sim(rest: str, raw: str) -> Dict[str, Any]:
     else:
         state_dir, host_key = path.parent, path.name
         if not (state_dir / "endpoints.json").is_file():
-            raise ValueError(f"no simulator at {rest!r}: neither {path}/endpoints.json nor {state_dir}/endpoints.json exists")
+            raise ValueError(
+                f"no simulator at {rest!r}: neither {path}/endpoints.json nor {state_dir}/endpoints.json exists"
+            )
     endpoints = load_sim_endpoints(state_dir)
     host_key = host_key or endpoints.console
     host = endpoints.find(host_key)
@@ -403,20 +407,35 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     the sub-command's positional argument)."""
     group = parser.add_argument_group("connection")
     group.add_argument("--socket", metavar="PATH", help="local xapi unix socket (default /var/lib/xcp/xapi)")
-    group.add_argument("--xapi-socket", metavar="PATH", help="xapi's unix socket on the SSH host (default /var/lib/xcp/xapi)")
+    group.add_argument(
+        "--xapi-socket", metavar="PATH", help="xapi's unix socket on the SSH host (default /var/lib/xcp/xapi)"
+    )
     group.add_argument("--identity", metavar="FILE", help="SSH private key file")
-    group.add_argument("--known-hosts", metavar="FILE",
-                       help="the only SSH known_hosts file to read; a host key trusted with F8 is added to it "
-                            "(default: ~/.ssh/known_hosts, plus xentui's own file for keys trusted with F8)")
+    group.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        help="the only SSH known_hosts file to read; a host key trusted with F8 is added to it "
+        "(default: ~/.ssh/known_hosts, plus xentui's own file for keys trusted with F8)",
+    )
     group.add_argument("--ssh-config", metavar="FILE", help="SSH client config instead of ~/.ssh/config")
     group.add_argument("--host-root", metavar="DIR", help="root of the host's file system (default /)")
     group.add_argument("--user", metavar="NAME", help="xapi user for password logins (default root)")
     group.add_argument("--password", action=_RefusePassword, help=argparse.SUPPRESS)
     group.add_argument("--password-env", metavar="VAR", help="read the xapi password from this environment variable")
-    group.add_argument("--connect-timeout", metavar="S", type=_seconds, default=DEFAULT_CONNECT_TIMEOUT,
-                       help="seconds to wait for a connection (default 5)")
-    group.add_argument("--call-timeout", metavar="S", type=_seconds, default=DEFAULT_CALL_TIMEOUT,
-                       help="seconds to wait for each xapi answer (default 10)")
+    group.add_argument(
+        "--connect-timeout",
+        metavar="S",
+        type=_seconds,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help="seconds to wait for a connection (default 5)",
+    )
+    group.add_argument(
+        "--call-timeout",
+        metavar="S",
+        type=_seconds,
+        default=DEFAULT_CALL_TIMEOUT,
+        help="seconds to wait for each xapi answer (default 10)",
+    )
     group.add_argument("--tls-fingerprint", metavar="SHA256:...", help="accept exactly this https certificate")
 
 

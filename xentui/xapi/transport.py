@@ -114,8 +114,13 @@ class _SimPeers:
         # management address; anything else is reached via 127.0.0.1.
         connect_to = host.address if _is_loopback(host.address) else "127.0.0.1"
         return TcpEndpoint(
-            "http", connect_to, host.port, connect_timeout=connect_timeout,
-            display=host.name, address=host.address, sim_peers=self,
+            "http",
+            connect_to,
+            host.port,
+            connect_timeout=connect_timeout,
+            display=host.name,
+            address=host.address,
+            sim_peers=self,
         )
 
 
@@ -123,8 +128,14 @@ class UnixSocketEndpoint(XapiEndpoint):
     transport_name = "local"
     preauthenticated_root = True
 
-    def __init__(self, path: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 sim_peers: Optional[_SimPeers] = None, label: str = "") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        sim_peers: Optional[_SimPeers] = None,
+        label: str = "",
+    ) -> None:
         super().__init__(connect_timeout)
         self.path = path
         self.uri = "http://localhost/"
@@ -183,8 +194,14 @@ def _peer_certificate_fingerprint(host: str, port: int, deadline: float, where: 
         return "SHA256:?"
 
 
-def connect_tls(host: str, port: int, connect_timeout: float, where: str,
-                pinned_fingerprint: Optional[str], call_timeout: Optional[float] = None) -> ssl.SSLSocket:
+def connect_tls(
+    host: str,
+    port: int,
+    connect_timeout: float,
+    where: str,
+    pinned_fingerprint: Optional[str],
+    call_timeout: Optional[float] = None,
+) -> ssl.SSLSocket:
     """A TLS stream to host:port. Connecting has ONE deadline, not one per
     read: the TCP connect and the whole TLS handshake together get
     `connect_timeout`, and the handshake (the first exchange of the call that
@@ -223,9 +240,18 @@ def connect_tls(host: str, port: int, connect_timeout: float, where: str,
 class TcpEndpoint(XapiEndpoint):
     """xapi over plain TCP (http) or TLS (https)."""
 
-    def __init__(self, scheme: str, host: str, port: int, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                 tls_fingerprint: Optional[str] = None, display: str = "", address: str = "",
-                 sim_peers: Optional[_SimPeers] = None) -> None:
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        tls_fingerprint: Optional[str] = None,
+        display: str = "",
+        address: str = "",
+        sim_peers: Optional[_SimPeers] = None,
+    ) -> None:
         super().__init__(connect_timeout)
         if scheme not in ("http", "https"):
             raise ValueError(f"unknown scheme {scheme!r}")
@@ -243,8 +269,14 @@ class TcpEndpoint(XapiEndpoint):
     def open_stream(self, call_timeout: float) -> Any:
         stream: socket.socket  # an ssl.SSLSocket for https
         if self.scheme == "https":
-            stream = connect_tls(self.host, self.port, self.connect_timeout, self.description, self.tls_fingerprint,
-                                 call_timeout=call_timeout)
+            stream = connect_tls(
+                self.host,
+                self.port,
+                self.connect_timeout,
+                self.description,
+                self.tls_fingerprint,
+                call_timeout=call_timeout,
+            )
         else:
             stream = connect_tcp(self.host, self.port, self.connect_timeout, self.description)
         stream.settimeout(call_timeout)
@@ -261,8 +293,9 @@ class TcpEndpoint(XapiEndpoint):
 # --- opening ----------------------------------------------------------------
 
 
-def open_endpoint(target: Target, *, connect_timeout: Optional[float] = None,
-                  accept_host_key: Optional[str] = None) -> XapiEndpoint:
+def open_endpoint(
+    target: Target, *, connect_timeout: Optional[float] = None, accept_host_key: Optional[str] = None
+) -> XapiEndpoint:
     """An endpoint for `target`. Local and TCP endpoints connect lazily (per
     call); SSH connects now: TCP, host key check, authentication, and a probe
     of which channel kind the server allows.
@@ -276,12 +309,18 @@ def open_endpoint(target: Target, *, connect_timeout: Optional[float] = None,
         return UnixSocketEndpoint(target.socket_path, connect_timeout=timeout)
     if target.kind == "sim":
         peers = _SimPeers(target.sim_state_dir or "")
-        return UnixSocketEndpoint(target.socket_path, connect_timeout=timeout, sim_peers=peers,
-                                  label=f"sim host {target.sim_host}:")
+        return UnixSocketEndpoint(
+            target.socket_path, connect_timeout=timeout, sim_peers=peers, label=f"sim host {target.sim_host}:"
+        )
     if target.kind in ("http", "https"):
         default_port = XAPI_HTTPS_PORT if target.kind == "https" else XAPI_HTTP_PORT
-        return TcpEndpoint(target.kind, target.host, target.port or default_port, connect_timeout=timeout,
-                           tls_fingerprint=target.tls_fingerprint)
+        return TcpEndpoint(
+            target.kind,
+            target.host,
+            target.port or default_port,
+            connect_timeout=timeout,
+            tls_fingerprint=target.tls_fingerprint,
+        )
     if target.kind == "ssh":
         from xentui.xapi.ssh import open_ssh_endpoint  # paramiko only when needed
 

@@ -35,8 +35,7 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
 
     master = master_of(ctx)
     target_dir = au.default_state_dir() / "backups"
-    result = backup_pool_database(ex.observer, target_dir, run_id=ex.run_id,
-                                  on_master=(master == ctx.sit.this_name))
+    result = backup_pool_database(ex.observer, target_dir, run_id=ex.run_id, on_master=(master == ctx.sit.this_name))
     ctx.notes.append(result.how)
     return f"{result.path} ({result.objects} objects, verified by parsing)"
 

@@ -15,11 +15,13 @@ def declare(master: Host) -> Step:
         title="Check the pool's default SR",
         why="The official procedure asks to confirm the default SR after a master change.",
         changes="Nothing if it is valid. If it is unset or missing and exactly one shared SR is "
-                "connected on the master, sets that one as default.",
+        "connected on the master, sets that one as default.",
         risk="low",
         risk_text="Changes only which SR new VMs use by default.",
-        xe=("xe pool-param-get uuid=<pool> param-name=default-SR",
-            "xe pool-param-set uuid=<pool> default-SR=<sr-uuid>   # if invalid"),
+        xe=(
+            "xe pool-param-get uuid=<pool> param-name=default-SR",
+            "xe pool-param-set uuid=<pool> default-SR=<sr-uuid>   # if invalid",
+        ),
         calls=("pool.get_default_SR", "SR.get_record", "pool.set_default_SR (only if invalid)"),
         preconditions=(IsMaster(master.name_label),),
         verify="pool.default_SR names an existing SR plugged on the master.",
@@ -42,18 +44,26 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         master_ref = next((r for r, h in hosts.items() if h.get("name_label") == master), None)
 
         def plugged_on_master(sr_ref: str) -> bool:
-            return any(p.get("SR") == sr_ref and p.get("host") == master_ref and p.get("currently_attached")
-                       for p in pbds.values())
+            return any(
+                p.get("SR") == sr_ref and p.get("host") == master_ref and p.get("currently_attached")
+                for p in pbds.values()
+            )
 
         if default in srs and plugged_on_master(default):
             raise StepSkipped(f"default SR {srs[default].get('name_label')} is valid and plugged on {master}")
-        candidates = [r for r, rec in srs.items() if rec.get("shared") and plugged_on_master(r)
-                      and rec.get("content_type") not in ("iso",)]
+        candidates = [
+            r
+            for r, rec in srs.items()
+            if rec.get("shared") and plugged_on_master(r) and rec.get("content_type") not in ("iso",)
+        ]
         if len(candidates) != 1:
-            raise StepFailed("default SR invalid and no single shared SR to choose; candidates: "
-                             + (", ".join(srs[c].get("name_label", c) for c in candidates) or "none"))
-        ex.call_xapi(ctx, client, "pool.set_default_SR", pool, candidates[0],
-                     shown=[srs[candidates[0]].get("uuid", "")])
+            raise StepFailed(
+                "default SR invalid and no single shared SR to choose; candidates: "
+                + (", ".join(srs[c].get("name_label", c) for c in candidates) or "none")
+            )
+        ex.call_xapi(
+            ctx, client, "pool.set_default_SR", pool, candidates[0], shown=[srs[candidates[0]].get("uuid", "")]
+        )
         now = ex.call_xapi(ctx, client, "pool.get_default_SR", pool)
     finally:
         if owned:

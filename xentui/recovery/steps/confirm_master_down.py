@@ -14,20 +14,22 @@ def declare(old: Host) -> Step:
         id=f"confirm-master-down:{old.name_label}",
         title=f"Confirm the old master {old.name_label} is really down",
         why="Promoting a member while the old master still runs makes two masters that both write "
-            "to shared storage (split brain). A host that is merely cut off from the network can "
-            "still run VMs.",
+        "to shared storage (split brain). A host that is merely cut off from the network can "
+        "still run VMs.",
         changes="Nothing. It probes the old master and records your attestation that it is powered "
-                "off (via its BMC or at the machine) and will stay off.",
+        "off (via its BMC or at the machine) and will stay off.",
         risk="none",
         risk_text="No change. The attestation is yours: if the host only looks dead (network "
-                  "partition), every later step can corrupt data.",
-        xe=(f"ping -c 3 {old.address}",
-            f"# power it off through its BMC, e.g.: ipmitool -H <bmc-of-{old.name_label}> chassis power off"),
+        "partition), every later step can corrupt data.",
+        xe=(
+            f"ping -c 3 {old.address}",
+            f"# power it off through its BMC, e.g.: ipmitool -H <bmc-of-{old.name_label}> chassis power off",
+        ),
         calls=("tcp connect to xapi", "session.login_with_password (role probe)"),
         preconditions=(Silent(old.name_label, old.address), Fenced(old.name_label)),
         verify=f"{old.name_label} refuses or ignores connections and you typed its name as fenced.",
         on_failure=f"If {old.name_label} still answers, it is not dead: fix the network or power it "
-                   "off first. Never promote while it answers.",
+        "off first. Never promote while it answers.",
         # The fence attestation (requires_fenced) already has the operator type the
         # host's name; a second typed confirmation for a step that changes nothing
         # would only teach people to type names without reading.

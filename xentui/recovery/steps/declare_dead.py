@@ -28,24 +28,22 @@ def declare(dead: Host, master: Host, vm_names: Sequence[str]) -> Step:
         id=f"declare-dead:{dead.name_label}",
         title=f"Declare {dead.name_label} dead (reset its VMs' power state)",
         why=f"The database still says VMs run on {dead.name_label} ({vms}); they cannot start "
-            "elsewhere until their power state is reset.",
+        "elsewhere until their power state is reset.",
         changes=f"Marks every VM resident on {dead.name_label} as Halted and disables "
-                f"{dead.name_label} in the pool database. Nothing is sent to the dead host.",
+        f"{dead.name_label} in the pool database. Nothing is sent to the dead host.",
         risk="critical",
         risk_text="If the host is not really off, its VMs run twice after the restart step and "
-                  "their disks are corrupted. Only after you have attested it is fenced.",
+        "their disks are corrupted. Only after you have attested it is fenced.",
         xe=(f"xe host-declare-dead uuid={dead.uuid} --force",),
         calls=(f"host.declare_dead({dead.name_label})",),
-        preconditions=(Fenced(dead.name_label), Silent(dead.name_label, dead.address),
-                       IsMaster(master.name_label)),
+        preconditions=(Fenced(dead.name_label), Silent(dead.name_label, dead.address), IsMaster(master.name_label)),
         verify=f"No VM is left Running on {dead.name_label}; the host is disabled.",
         on_failure="HOST_IS_LIVE: xapi reached the host, so it is NOT dead: stop and fence it. "
-                   "Otherwise reset each VM: xe vm-reset-powerstate uuid=<vm> --force.",
+        "Otherwise reset each VM: xe vm-reset-powerstate uuid=<vm> --force.",
         confirm=Confirm.TYPED_HOST,
         target_host=dead.name_label,
         requires_fenced=(dead.name_label,),
-        params={"host": dead.name_label, "host_uuid": dead.uuid, "address": dead.address,
-                "master": master.name_label},
+        params={"host": dead.name_label, "host_uuid": dead.uuid, "address": dead.address, "master": master.name_label},
     )
 
 
@@ -57,9 +55,13 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     try:
         ref = host_ref_by_uuid(ex, ctx, client, uuid)
         vms = ex.call_xapi(ctx, client, "VM.get_all_records")
-        mine = [rec for rec in vms.values()
-                if rec.get("resident_on") == ref and not rec.get("is_control_domain")
-                and rec.get("power_state") in RUNNING_STATES]
+        mine = [
+            rec
+            for rec in vms.values()
+            if rec.get("resident_on") == ref
+            and not rec.get("is_control_domain")
+            and rec.get("power_state") in RUNNING_STATES
+        ]
         before = sorted(rec.get("name_label", "") for rec in mine)
         reset_uuids = sorted(str(rec.get("uuid", "")) for rec in mine)
         if not before and not ex.call_xapi(ctx, client, "host.get_enabled", ref):
@@ -73,21 +75,34 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             # there; not a failure. Judge by the result below (and on the next run).
             timed_out_but_going_on(ctx, "host.declare_dead", exc, f"it is still contacting {dead}")
         vms = ex.call_xapi(ctx, client, "VM.get_all_records")
-        left = sorted(rec.get("name_label", "") for rec in vms.values()
-                      if rec.get("resident_on") == ref and not rec.get("is_control_domain")
-                      and rec.get("power_state") in RUNNING_STATES)
+        left = sorted(
+            rec.get("name_label", "")
+            for rec in vms.values()
+            if rec.get("resident_on") == ref
+            and not rec.get("is_control_domain")
+            and rec.get("power_state") in RUNNING_STATES
+        )
         enabled = ex.call_xapi(ctx, client, "host.get_enabled", ref)
     finally:
         if owned:
             client.close()
     if (left or enabled) and still_running:
-        raise StepFailed(f"host.declare_dead is still running in xapi (it contacts {dead} with no "
-                         "timeout); xapi did not refuse it: run again to check the result")
+        raise StepFailed(
+            f"host.declare_dead is still running in xapi (it contacts {dead} with no "
+            "timeout); xapi did not refuse it: run again to check the result"
+        )
     if left or enabled:
         raise StepFailed(f"after declare_dead: still running on {dead}: {left}; enabled={enabled}")
     # Remembered so that an interrupted run still restarts these VMs on resume.
-    ex.audit.record(ex.run_id, au.NOTE, step_id=ctx.step.id, host=dead, outcome="power-state-reset",
-                    inputs={"reset_vm_uuids": reset_uuids}, detail=", ".join(before))
+    ex.audit.record(
+        ex.run_id,
+        au.NOTE,
+        step_id=ctx.step.id,
+        host=dead,
+        outcome="power-state-reset",
+        inputs={"reset_vm_uuids": reset_uuids},
+        detail=", ".join(before),
+    )
     ctx.notes.append(f"power state reset: {', '.join(before) or 'none'}")
     return f"{dead} disabled; no VM marked running on it (reset: {', '.join(before) or 'none'})"
 

@@ -20,20 +20,18 @@ def declare(other: str, keep: Host, flagged: Sequence[str]) -> Step:
         title=f"Demote {other}: make it follow {keep.name_label}",
         why="Two masters write two databases over the same storage.",
         changes=f"Writes 'slave:{keep.address}' into {other}'s pool.conf and restarts its xapi; it "
-                f"joins {keep.name_label}'s pool and its own database changes since the split are lost.",
+        f"joins {keep.name_label}'s pool and its own database changes since the split are lost.",
         risk="high",
         risk_text="VMs both masters think they run must be checked before anything starts: "
-                  + (", ".join(flagged) if flagged else "none seen."),
+        + (", ".join(flagged) if flagged else "none seen."),
         xe=(f"xe pool-emergency-reset-master master-address={keep.address}   # on {other}",),
         calls=(f"pool.emergency_reset_master('{keep.address}') on {other}",),
-        preconditions=(Answers(other), IsMaster(keep.name_label),
-                       KeptNot(other, keep.name_label)),
+        preconditions=(Answers(other), IsMaster(keep.name_label), KeptNot(other, keep.name_label)),
         verify=f"{other} answers HOST_IS_SLAVE [{keep.address}]; only one master remains.",
         on_failure=f"Run the xe command on {other}'s console.",
         confirm=Confirm.TYPED_HOST,
         target_host=other,
-        params={"host": other, "keep": keep.name_label, "keep_address": keep.address,
-                "flagged": ",".join(flagged)},
+        params={"host": other, "keep": keep.name_label, "keep_address": keep.address, "flagged": ",".join(flagged)},
     )
 
 
@@ -45,8 +43,7 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     try:
         client, owned = ex.client_for(ctx.sit, name)
         try:
-            ex.call_xapi(ctx, client, "pool.emergency_reset_master", keep_address, shown=[keep_address],
-                         lost_ok=True)
+            ex.call_xapi(ctx, client, "pool.emergency_reset_master", keep_address, shown=[keep_address], lost_ok=True)
         finally:
             if owned:
                 client.close()
@@ -61,8 +58,9 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             ok = members_following(obs, keep_address).get(name, False) and len(claim) < 2
             return ok, "masters: " + ", ".join(claim)
 
-        _, why = ex.poll(ctx, demoted, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT),
-                         f"waiting for {name} to follow {keep_address}")
+        _, why = ex.poll(
+            ctx, demoted, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), f"waiting for {name} to follow {keep_address}"
+        )
     finally:
         ex.master_change.release()
     return f"{name} follows {keep_address}; {why}"

@@ -30,11 +30,9 @@ def declare(host: Host, others: Sequence[Host] = ()) -> Step:
         id=f"designate-master:{host.name_label}",
         title=f"Hand the master role back to {host.name_label}",
         why="Optional: return the master role to the preferred host in an orderly way.",
-        changes=f"Two-phase handover to {host.name_label}; every host's xapi restarts. Running VMs "
-                "are not affected.",
+        changes=f"Two-phase handover to {host.name_label}; every host's xapi restarts. Running VMs are not affected.",
         risk="medium",
-        risk_text="Needs all hosts up and HA off. Never run twice quickly (xen-api#6056): xentui "
-                  "allows one at a time.",
+        risk_text="Needs all hosts up and HA off. Never run twice quickly (xen-api#6056): xentui allows one at a time.",
         xe=(f"xe pool-designate-new-master host-uuid={host.uuid}",),
         calls=(f"pool.designate_new_master({host.name_label})",),
         # Phase 1 of xapi's two-phase commit asks EVERY host (propose_new_master), with
@@ -63,9 +61,11 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         hung = hung_hosts(sit)
         if hung:
             # Phase 1 of the two-phase commit asks every host with no timeout.
-            raise StepFailed("not designating: " + ", ".join(hung) + " accept connections and never "
-                             "answer; xapi's two-phase commit would wait for them. Fix or power them "
-                             "off (and remove them from the pool) first.")
+            raise StepFailed(
+                "not designating: " + ", ".join(hung) + " accept connections and never "
+                "answer; xapi's two-phase commit would wait for them. Fix or power them "
+                "off (and remove them from the pool) first."
+            )
         client, owned = ex.client_for(sit, current.name_label if current is not None else sit.this_name)
         try:
             ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
@@ -82,14 +82,19 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         def moved(obs: Observation) -> Tuple[bool, str]:
             s = Situation(obs)
             target = s.snap.host_by_name(name)
-            broken = (s.pool_conf_role == "broken" if name == s.this_name
-                      else target is not None and s.state(target).reason_code == "HOST_BROKEN")
+            broken = (
+                s.pool_conf_role == "broken"
+                if name == s.this_name
+                else target is not None and s.state(target).reason_code == "HOST_BROKEN"
+            )
             if broken:
                 # xapi_pool_transition.ml: a host that failed phase 2 (commit_new_master)
                 # leaves the new master's pool.conf "broken" and it restarts into emergency mode.
-                raise StepFailed(f"{name} is broken (HOST_BROKEN): a host did not commit the handover "
-                                 f"(phase 2). By hand: on {name}, 'xe pool-emergency-transition-to-master', "
-                                 "then 'xe pool-recover-slaves'; check which hosts follow whom first.")
+                raise StepFailed(
+                    f"{name} is broken (HOST_BROKEN): a host did not commit the handover "
+                    f"(phase 2). By hand: on {name}, 'xe pool-emergency-transition-to-master', "
+                    "then 'xe pool-recover-slaves'; check which hosts follow whom first."
+                )
             if name == s.this_name:
                 return is_master_now(obs), f"pool.conf {s.pool_conf_role}"
             ok = s.pool_conf_role == "slave" and s.pool_conf_master == address and s.conn_state == "connected"

@@ -18,17 +18,19 @@ def declare(master: Host, statefile_vdis: Sequence[str], candidate_srs: Sequence
     hold a statefile (no ISO library), offered as the choice when the statefile is
     gone and more than one could do."""
     names = tuple(sr.name_label for sr in candidate_srs)
-    sr_xe = ("xe vdi-param-get uuid=<statefile-vdi> param-name=sr-uuid   # the old heartbeat SR",
-             "xe pool-ha-enable heartbeat-sr-uuids=<that sr>")
+    sr_xe = (
+        "xe vdi-param-get uuid=<statefile-vdi> param-name=sr-uuid   # the old heartbeat SR",
+        "xe pool-ha-enable heartbeat-sr-uuids=<that sr>",
+    )
     return Step(
         id="enable-ha",
         title="Re-enable HA",
         why="HA was disarmed for the recovery.",
         changes="Arms HA on every host with the heartbeat SR: the SR of the old statefile VDI; if "
-                "that is gone, the only shared non-ISO SR, or the one you choose.",
+        "that is gone, the only shared non-ISO SR, or the one you choose.",
         risk="medium",
         risk_text="Enable only once every host is back and the heartbeat SR is reachable from all; "
-                  "with 2 hosts HA risks fencing both.",
+        "with 2 hosts HA risks fencing both.",
         xe=sr_xe,
         calls=("VDI.get_SR(statefile)", "pool.enable_ha(heartbeat_srs, {})"),
         preconditions=(IsMaster(master.name_label), AllHostsLive()),
@@ -38,8 +40,11 @@ def declare(master: Host, statefile_vdis: Sequence[str], candidate_srs: Sequence
         target_host=master.name_label,
         phase="later",
         choice=names if len(names) > 1 else (),
-        params={"master": master.name_label, "statefile_vdis": ",".join(statefile_vdis),
-                "candidate_srs": ",".join(sr.uuid for sr in candidate_srs)},
+        params={
+            "master": master.name_label,
+            "statefile_vdis": ",".join(statefile_vdis),
+            "candidate_srs": ",".join(sr.uuid for sr in candidate_srs),
+        },
     )
 
 
@@ -52,8 +57,7 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             raise StepSkipped("HA is already enabled")
         srs = ex.call_xapi(ctx, client, "SR.get_all_records")
         heartbeat = heartbeat_srs(ex, ctx, client, srs)
-        ex.call_xapi(ctx, client, "pool.enable_ha", heartbeat, {},
-                     shown=[srs[heartbeat[0]].get("name_label", "")])
+        ex.call_xapi(ctx, client, "pool.enable_ha", heartbeat, {}, shown=[srs[heartbeat[0]].get("name_label", "")])
         on = ex.call_xapi(ctx, client, "pool.get_ha_enabled", pool)
     finally:
         if owned:
@@ -67,6 +71,7 @@ def heartbeat_srs(ex: StepRunner, ctx: StepContext, client, srs: dict) -> list:
     """The heartbeat SR: the SR of the old statefile VDI (pool.ha_statefiles holds VDI
     refs, not SRs); if it is gone, the operator's choice, else the only shared SR that
     is not an ISO library. Never just "the first shared SR"."""
+
     def usable(rec: dict) -> bool:
         return bool(rec.get("shared")) and rec.get("content_type") != "iso" and rec.get("type") != "iso"
 
@@ -89,8 +94,10 @@ def heartbeat_srs(ex: StepRunner, ctx: StepContext, client, srs: dict) -> list:
         return list(candidates)
     if not candidates:
         raise StepFailed("no shared SR (other than an ISO library) for the HA heartbeat")
-    raise StepFailed("the old statefile is gone: choose the heartbeat SR (shared, reachable from every "
-                     "host): " + ", ".join(sorted(rec.get("name_label", "") for rec in candidates.values())))
+    raise StepFailed(
+        "the old statefile is gone: choose the heartbeat SR (shared, reachable from every "
+        "host): " + ", ".join(sorted(rec.get("name_label", "") for rec in candidates.values()))
+    )
 
 
 STEP = StepKind("enable-ha", run, declare)

@@ -23,11 +23,15 @@ def declare(host: Host, pifs, master: Host) -> Step:
         preconditions=(Answers(host.name_label), IsMaster(master.name_label)),
         verify="Those PIFs no longer exist.",
         on_failure="PIF_IS_MANAGEMENT_INTERFACE: move the management interface first. "
-                   "PIF_VLAN_STILL_EXISTS / bonded: destroy the VLAN or bond first.",
+        "PIF_VLAN_STILL_EXISTS / bonded: destroy the VLAN or bond first.",
         confirm=Confirm.ENTER,
         target_host=host.name_label,
-        params={"host": host.name_label, "pif_uuids": ",".join(p.uuid for p in pifs),
-                "pif_macs": ",".join(p.mac for p in pifs), "master": master.name_label},
+        params={
+            "host": host.name_label,
+            "pif_uuids": ",".join(p.uuid for p in pifs),
+            "pif_macs": ",".join(p.mac for p in pifs),
+            "master": master.name_label,
+        },
     )
 
 
@@ -68,17 +72,24 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     if failed:
         raise StepFailed("could not forget: " + "; ".join(failed))
     if shadowed:
-        ctx.notes.append(f"left in place: {len(shadowed)} old PIF(s) xapi still flags as management "
-                         "next to the new NIC's PIF (harmless; removed by xe-reset-networking or a "
-                         "reinstall)")
+        ctx.notes.append(
+            f"left in place: {len(shadowed)} old PIF(s) xapi still flags as management "
+            "next to the new NIC's PIF (harmless; removed by xe-reset-networking or a "
+            "reinstall)"
+        )
     if rematched:
         ctx.notes.append(f"kept: {len(rematched)} PIF(s) the scan matched to the present NICs")
     if carrying:
-        ctx.notes.append(f"kept: {len(carrying)} old PIF(s) on the bridge that carries the management "
-                         "address (PIF.forget would bring that bridge down and cut the host off)")
+        ctx.notes.append(
+            f"kept: {len(carrying)} old PIF(s) on the bridge that carries the management "
+            "address (PIF.forget would bring that bridge down and cut the host off)"
+        )
     if not forgotten:
-        raise StepSkipped("nothing the API can forget" if shadowed or carrying else
-                          "no stale PIF left (re-matched by the scan or already gone)")
+        raise StepSkipped(
+            "nothing the API can forget"
+            if shadowed or carrying
+            else "no stale PIF left (re-matched by the scan or already gone)"
+        )
     return f"forgotten: {len(forgotten)} PIF(s)"
 
 
@@ -88,8 +99,11 @@ def on_management_bridge(ex: StepRunner, ctx: StepContext, client, pif_ref: str)
     if rec.get("management"):
         return False  # xapi refuses it itself (PIF_IS_MANAGEMENT_INTERFACE)
     pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")
-    networks = {r.get("network") for ref, r in pifs.items()
-                if ref != pif_ref and r.get("host") == rec.get("host") and r.get("management")}
+    networks = {
+        r.get("network")
+        for ref, r in pifs.items()
+        if ref != pif_ref and r.get("host") == rec.get("host") and r.get("management")
+    }
     if not networks:
         return False
     bridges = {ex.call_xapi(ctx, client, "network.get_bridge", n) for n in networks if n and n != "OpaqueRef:NULL"}
@@ -104,8 +118,13 @@ def management_elsewhere(ex: StepRunner, ctx: StepContext, client, pif_ref: str)
     rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
     pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")
     metrics = ex.call_xapi(ctx, client, "PIF_metrics.get_all_records")
-    return any(r.get("host") == rec.get("host") and ref != pif_ref and r.get("management")
-               and metrics.get(r.get("metrics"), {}).get("carrier") for ref, r in pifs.items())
+    return any(
+        r.get("host") == rec.get("host")
+        and ref != pif_ref
+        and r.get("management")
+        and metrics.get(r.get("metrics"), {}).get("carrier")
+        for ref, r in pifs.items()
+    )
 
 
 STEP = StepKind("forget-stale-pifs", run, declare)

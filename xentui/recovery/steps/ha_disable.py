@@ -20,9 +20,9 @@ def declare(host: Host, local: bool) -> Step:
         id=f"ha-disable:{host.name_label}",
         title=f"Disarm HA on {host.name_label}",
         why="While HA is armed xapi refuses emergency transition and reset (HA_IS_ENABLED), and a "
-            "toolstack restart would fence (reboot) the host.",
+        "toolstack restart would fence (reboot) the host.",
         changes=f"Stops HA fencing and the HA daemon on {host.name_label} and records HA as disarmed "
-                "in its local database (soft=false: it stays off after a reboot).",
+        "in its local database (soft=false: it stays off after a reboot).",
         risk="medium",
         risk_text="HA protection is off until you re-enable it. Harmless for running VMs.",
         xe=("xe host-emergency-ha-disable --force soft=false",),
@@ -30,11 +30,15 @@ def declare(host: Host, local: bool) -> Step:
         preconditions=(Answers(host.name_label),),
         verify="The call returns (or says HA_NOT_ENABLED: already disarmed).",
         on_failure="Run the xe command on that host's console. If the HA daemon is wedged, "
-                   "reboot the host with HA disabled.",
+        "reboot the host with HA disabled.",
         confirm=Confirm.ENTER,
         target_host=host.name_label,
-        params={"host": host.name_label, "host_uuid": host.uuid, "address": host.address,
-                "local": "true" if local else "false"},
+        params={
+            "host": host.name_label,
+            "host_uuid": host.uuid,
+            "address": host.address,
+            "local": "true" if local else "false",
+        },
     )
 
 
@@ -57,8 +61,9 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         # it loops every 10 s in emergency mode. Disarmed, the loop ends at its next turn
         # and the start-up carries on as master: no restart comes, none is needed.
         ctx.say("xapi leaves its HA start-up loop within 10 s and carries on as master")
-        _, why = ex.poll(ctx, _is_master_check, ex.scaled(60.0, floor=MIN_REAL_WAIT),
-                         "waiting for xapi to carry on as master")
+        _, why = ex.poll(
+            ctx, _is_master_check, ex.scaled(60.0, floor=MIN_REAL_WAIT), "waiting for xapi to carry on as master"
+        )
         return f"HA disarmed on {name}; {why}"
     return f"HA disarmed on {name} (host.emergency_ha_disable soft=false returned)"
 

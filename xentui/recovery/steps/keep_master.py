@@ -19,7 +19,7 @@ def declare(suggested: str, claimants: Sequence[str]) -> Step:
         changes="Nothing. Records your choice; the other master(s) are demoted in the next step.",
         risk="none",
         risk_text="Keep the one whose database is most recent and that runs the most VMs; the "
-                  "other master's database changes since the split are lost.",
+        "other master's database changes since the split are lost.",
         xe=("xe pool-list params=master   # on each master, compare", "xe vm-list power-state=running"),
         calls=(),
         preconditions=tuple(IsMaster(n) for n in claimants),
@@ -37,8 +37,14 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     if ctx.step.choice and choice not in ctx.step.choice:
         raise StepFailed(f"{choice!r} is not one of the masters: {', '.join(ctx.step.choice)}")
     ex.kept_master = choice
-    ex.audit.record(ex.run_id, au.NOTE, step_id=ctx.step.id, host=choice, outcome="kept",
-                    detail=f"operator keeps {choice} as master")
+    ex.audit.record(
+        ex.run_id,
+        au.NOTE,
+        step_id=ctx.step.id,
+        host=choice,
+        outcome="kept",
+        detail=f"operator keeps {choice} as master",
+    )
     return f"keeping {choice} as the master"
 
 

@@ -28,16 +28,20 @@ from xentui.xapi.model import Host
 
 # What each way back to a management address costs (said wherever xentui sends the
 # admin to it).
-TOOLSTACK_RESTART = ("xe-toolstack-restart (on that host: restarts xapi and xcp-networkd, which "
-                     "re-applies its network config; about a minute without management, running "
-                     "VMs keep running)")
+TOOLSTACK_RESTART = (
+    "xe-toolstack-restart (on that host: restarts xapi and xcp-networkd, which "
+    "re-applies its network config; about a minute without management, running "
+    "VMs keep running)"
+)
 
 
-EMERGENCY_NETWORK_RESET = ("the emergency network reset as the last resort (xsconsole: Network and "
-                           "Management Interface > Emergency Network Reset, or xe-reset-networking "
-                           "--device=<ethN> ...): it reboots the host with -f, so its running VMs are "
-                           "killed, not shut down, and it rebuilds the host's network config from "
-                           "scratch (bonds, VLANs and other NIC settings are lost)")
+EMERGENCY_NETWORK_RESET = (
+    "the emergency network reset as the last resort (xsconsole: Network and "
+    "Management Interface > Emergency Network Reset, or xe-reset-networking "
+    "--device=<ethN> ...): it reboots the host with -f, so its running VMs are "
+    "killed, not shut down, and it rebuilds the host's network config from "
+    "scratch (bonds, VLANs and other NIC settings are lost)"
+)
 
 
 def rename_pins(new_nics: str) -> str:
@@ -52,33 +56,44 @@ def management_fix_by_hand(host: str, cause: str, interface: str, new_nics: str)
     address back (xapi_host.ml local_management_reconfigure assigns no address)."""
     bridge = interface or "the management bridge"
     if cause == "link":
-        return (f"{host}'s management link has no carrier: check the cable, the switch port and, "
-                f"for DHCP, the DHCP server. The host rejoins by itself when its address returns; "
-                f"a toolstack restart does not help while the link is down.")
+        return (
+            f"{host}'s management link has no carrier: check the cable, the switch port and, "
+            f"for DHCP, the DHCP server. The host rejoins by itself when its address returns; "
+            f"a toolstack restart does not help while the link is down."
+        )
     if cause == "address":
-        return (f"{bridge} on {host} is up but has no address (a lost DHCP lease or a removed "
-                f"address). Run {TOOLSTACK_RESTART}; then run xentui again.")
+        return (
+            f"{bridge} on {host} is up but has no address (a lost DHCP lease or a removed "
+            f"address). Run {TOOLSTACK_RESTART}; then run xentui again."
+        )
     if cause == "no-uplink":
         pins = rename_pins(new_nics)
-        return (f"The NIC behind {bridge} on {host} is gone and the new NICs came up under new names "
-                f"({new_nics.replace('=', ' ').replace(',', ', ') or 'see ip link'}); networkd has no config for them, so "
-                f"nothing xapi does brings the address back. Pin the old names to the new NICs: "
-                f"'interface-rename --update {pins or 'eth0=<new MAC> ...'}' then reboot {host} (the "
-                f"reboot stops the VMs running there); then run xentui again (PIF.scan re-matches the "
-                f"PIFs). Or {EMERGENCY_NETWORK_RESET}.")
+        return (
+            f"The NIC behind {bridge} on {host} is gone and the new NICs came up under new names "
+            f"({new_nics.replace('=', ' ').replace(',', ', ') or 'see ip link'}); networkd has no config for them, so "
+            f"nothing xapi does brings the address back. Pin the old names to the new NICs: "
+            f"'interface-rename --update {pins or 'eth0=<new MAC> ...'}' then reboot {host} (the "
+            f"reboot stops the VMs running there); then run xentui again (PIF.scan re-matches the "
+            f"PIFs). Or {EMERGENCY_NETWORK_RESET}."
+        )
     if cause == "remote":
-        return (f"{host} has no management address, so it cannot be reached from here: repair it "
-                f"at {host}'s own console (run xentui there).")
+        return (
+            f"{host} has no management address, so it cannot be reached from here: repair it "
+            f"at {host}'s own console (run xentui there)."
+        )
     if cause == "inventory":
-        return (f"xapi on {host} reads its management interface from /etc/xensource-inventory only "
-                f"when it starts: after the repair run {TOOLSTACK_RESTART}.")
-    return (f"Find out why {host} has no address on {bridge} (ip addr show {bridge}; cable, DHCP). "
-            f"If the link is fine, {TOOLSTACK_RESTART}; if its NICs were replaced, interface-rename "
-            f"--update and a reboot. Or {EMERGENCY_NETWORK_RESET}.")
+        return (
+            f"xapi on {host} reads its management interface from /etc/xensource-inventory only "
+            f"when it starts: after the repair run {TOOLSTACK_RESTART}."
+        )
+    return (
+        f"Find out why {host} has no address on {bridge} (ip addr show {bridge}; cable, DHCP). "
+        f"If the link is fine, {TOOLSTACK_RESTART}; if its NICs were replaced, interface-rename "
+        f"--update and a reboot. Or {EMERGENCY_NETWORK_RESET}."
+    )
 
 
-def declare(host: Host, interface: str, emergency: bool, pif=None, cause: str = "",
-            new_nics: str = "") -> Step:
+def declare(host: Host, interface: str, emergency: bool, pif=None, cause: str = "", new_nics: str = "") -> Step:
     manual = ""
     confirm = Confirm.F8
     if emergency:
@@ -86,55 +101,77 @@ def declare(host: Host, interface: str, emergency: bool, pif=None, cause: str = 
         if cause == "inventory" and interface:
             # The one case xapi's call helps: the inventory names no interface, and the
             # bridge of the host's management PIF (from the database) is there.
-            xe = (f"xe host-emergency-management-reconfigure interface={interface}",
-                  "xe-toolstack-restart   # xapi re-reads the inventory only when it starts")
+            xe = (
+                f"xe host-emergency-management-reconfigure interface={interface}",
+                "xe-toolstack-restart   # xapi re-reads the inventory only when it starts",
+            )
             calls = (f"host.local_management_reconfigure('{interface}')",)
-            changes = (f"Writes MANAGEMENT_INTERFACE={interface} into the inventory (the bridge of "
-                       f"{host.name_label}'s management PIF). xapi assigns no address and does not "
-                       "answer this call while in emergency mode; it takes effect at the next "
-                       "toolstack restart.")
+            changes = (
+                f"Writes MANAGEMENT_INTERFACE={interface} into the inventory (the bridge of "
+                f"{host.name_label}'s management PIF). xapi assigns no address and does not "
+                "answer this call while in emergency mode; it takes effect at the next "
+                "toolstack restart."
+            )
         else:
             xe = {
                 "link": (f"ip link show {interface or '<bridge>'}   # NO-CARRIER: cable / switch port",),
                 "address": ("xe-toolstack-restart",),
-                "no-uplink": ("interface-rename --list",
-                              f"interface-rename --update {rename_pins(new_nics) or 'eth0=<new MAC> ...'}",
-                              "reboot   # stops the VMs running on this host"),
+                "no-uplink": (
+                    "interface-rename --list",
+                    f"interface-rename --update {rename_pins(new_nics) or 'eth0=<new MAC> ...'}",
+                    "reboot   # stops the VMs running on this host",
+                ),
             }.get(cause, (f"ip addr show {interface or '<bridge>'}",))
             calls = ()
-            changes = ("Nothing by itself: xapi cannot assign a management address "
-                       "(host.local_management_reconfigure only rewrites the inventory). It waits "
-                       "for the address to return and verifies, or stops and says what to do by hand.")
+            changes = (
+                "Nothing by itself: xapi cannot assign a management address "
+                "(host.local_management_reconfigure only rewrites the inventory). It waits "
+                "for the address to return and verifies, or stops and says what to do by hand."
+            )
             confirm = Confirm.ENTER
     else:
         mode = pif.ip_configuration_mode if pif is not None else "<mode>"
-        xe = (f"xe pif-reconfigure-ip uuid={pif.uuid if pif else '<pif>'} mode={mode}"
-              + (f" IP={pif.ip} netmask={pif.netmask} gateway={pif.gateway}" if pif is not None and pif.ip else ""),
-              f"xe host-management-reconfigure pif-uuid={pif.uuid if pif else '<pif>'}")
+        xe = (
+            f"xe pif-reconfigure-ip uuid={pif.uuid if pif else '<pif>'} mode={mode}"
+            + (f" IP={pif.ip} netmask={pif.netmask} gateway={pif.gateway}" if pif is not None and pif.ip else ""),
+            f"xe host-management-reconfigure pif-uuid={pif.uuid if pif else '<pif>'}",
+        )
         calls = ("PIF.reconfigure_ip(pif, mode, IP, netmask, gateway, DNS)", "host.management_reconfigure(pif)")
-        changes = "Re-applies the recorded IP configuration to the management PIF and makes it the management interface."
+        changes = (
+            "Re-applies the recorded IP configuration to the management PIF and makes it the management interface."
+        )
     return Step(
         id=f"management-reconfigure:{host.name_label}",
         title=f"Repair the management interface of {host.name_label}",
         why="The host has no management address: it cannot reach its master or be managed.",
         changes=changes,
         risk="medium" if calls else "none",
-        risk_text=("A wrong interface cuts remote access; do it from the host console. "
-                   if calls else "No change by xentui. ") + "xe-reset-networking reboots the host with -f "
-                  "and kills its running VMs: last resort only.",
+        risk_text=(
+            "A wrong interface cuts remote access; do it from the host console. " if calls else "No change by xentui. "
+        )
+        + "xe-reset-networking reboots the host with -f "
+        "and kills its running VMs: last resort only.",
         xe=xe,
         calls=calls,
-        preconditions=(Answers(host.name_label),)
-        + ((Emergency(host.name_label),) if emergency and calls else ()),
+        preconditions=(Answers(host.name_label),) + ((Emergency(host.name_label),) if emergency and calls else ()),
         verify="The management interface has an IPv4 address again and the host leaves emergency "
-               "mode (it reaches its master within seconds).",
-        on_failure=manual or ("Check the cable/switch port and the DHCP server; for a static address: "
-                              "xe pif-reconfigure-ip on the master, then retry."),
+        "mode (it reaches its master within seconds).",
+        on_failure=manual
+        or (
+            "Check the cable/switch port and the DHCP server; for a static address: "
+            "xe pif-reconfigure-ip on the master, then retry."
+        ),
         confirm=confirm,
         target_host=host.name_label,
-        params={"host": host.name_label, "host_uuid": host.uuid, "interface": interface,
-                "mode": "emergency" if emergency else "normal", "pif_uuid": pif.uuid if pif is not None else "",
-                "cause": cause, "manual": manual},
+        params={
+            "host": host.name_label,
+            "host_uuid": host.uuid,
+            "interface": interface,
+            "mode": "emergency" if emergency else "normal",
+            "pif_uuid": pif.uuid if pif is not None else "",
+            "cause": cause,
+            "manual": manual,
+        },
     )
 
 
@@ -144,22 +181,30 @@ def declare_move(host: Host, old_pif, master: Host) -> Step:
         title=f"Put {host.name_label}'s management interface on a present NIC",
         why=f"The management PIF ({old_pif.device}, MAC {old_pif.mac}) belongs to a NIC that is gone.",
         changes=f"If the scan matched {old_pif.device} to the new NIC, plugs it; otherwise copies its "
-                "IP configuration onto a present NIC's PIF and makes that the management interface.",
+        "IP configuration onto a present NIC's PIF and makes that the management interface.",
         risk="medium",
         risk_text="Remote access to that host can drop briefly; do it from its console if unsure.",
-        xe=(f"xe pif-plug uuid={old_pif.uuid}   # if the scan matched it to the new NIC",
+        xe=(
+            f"xe pif-plug uuid={old_pif.uuid}   # if the scan matched it to the new NIC",
             f"xe pif-reconfigure-ip uuid=<new-pif> mode={old_pif.ip_configuration_mode}"
             + (f" IP={old_pif.ip} netmask={old_pif.netmask} gateway={old_pif.gateway}" if old_pif.ip else "")
             + "   # otherwise",
-            "xe host-management-reconfigure pif-uuid=<new-pif>"),
+            "xe host-management-reconfigure pif-uuid=<new-pif>",
+        ),
         calls=("PIF.plug(pif)", "or: PIF.reconfigure_ip(new, ...) + host.management_reconfigure(new)"),
         preconditions=(Answers(host.name_label), IsMaster(master.name_label)),
         verify="A present NIC's PIF carries the management flag and an address.",
         on_failure="Use 'xe host-emergency-management-reconfigure interface=<bridge>' on the host's console.",
         confirm=Confirm.F8,
         target_host=host.name_label,
-        params={"host": host.name_label, "host_uuid": host.uuid, "old_pif_uuid": old_pif.uuid,
-                "old_mac": old_pif.mac, "mode": "move", "master": master.name_label},
+        params={
+            "host": host.name_label,
+            "host_uuid": host.uuid,
+            "old_pif_uuid": old_pif.uuid,
+            "old_mac": old_pif.mac,
+            "mode": "move",
+            "master": master.name_label,
+        },
     )
 
 
@@ -197,16 +242,26 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     try:
         pif_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["pif_uuid"], shown=[p["pif_uuid"]])
         rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
-        ex.call_xapi(ctx, client, "PIF.reconfigure_ip", pif_ref, rec.get("ip_configuration_mode", "DHCP"),
-                     rec.get("IP", ""), rec.get("netmask", ""), rec.get("gateway", ""), rec.get("DNS", ""),
-                     shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")],
-                     lost_ok=True)
+        ex.call_xapi(
+            ctx,
+            client,
+            "PIF.reconfigure_ip",
+            pif_ref,
+            rec.get("ip_configuration_mode", "DHCP"),
+            rec.get("IP", ""),
+            rec.get("netmask", ""),
+            rec.get("gateway", ""),
+            rec.get("DNS", ""),
+            shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")],
+            lost_ok=True,
+        )
         ex.call_xapi(ctx, client, "host.management_reconfigure", pif_ref, shown=[p["pif_uuid"]], lost_ok=True)
     finally:
         if owned:
             client.close()
-    _, why = ex.poll(ctx, repaired, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT),
-                     "waiting for the management address")
+    _, why = ex.poll(
+        ctx, repaired, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), "waiting for the management address"
+    )
     return why
 
 
@@ -234,13 +289,22 @@ def _repair_in_emergency_mode(ex: StepRunner, ctx: StepContext, repaired) -> str
             raise StepFailed(f"no bridge with a present NIC to name in the inventory; by hand: {manual}")
         client, owned = ex.client_for(ctx.sit, name)
         try:
-            ex.call_xapi(ctx, client, "host.local_management_reconfigure", bridge, shown=[bridge],
-                         lost_ok=True, timeout=ex.scaled(10.0, floor=1.0))
+            ex.call_xapi(
+                ctx,
+                client,
+                "host.local_management_reconfigure",
+                bridge,
+                shown=[bridge],
+                lost_ok=True,
+                timeout=ex.scaled(10.0, floor=1.0),
+            )
         except CallTimeout:
             # Expected: the inventory is written, then the call's on_dom0_networking_change
             # tail waits for the master's database. Not a failure.
-            ctx.notes.append(f"xapi wrote MANAGEMENT_INTERFACE={bridge}; the call does not return "
-                             "while the host is in emergency mode")
+            ctx.notes.append(
+                f"xapi wrote MANAGEMENT_INTERFACE={bridge}; the call does not return "
+                "while the host is in emergency mode"
+            )
         finally:
             if owned:
                 client.close()
@@ -268,13 +332,13 @@ def move_management(ex: StepRunner, ctx: StepContext) -> str:
         if old_mac and str(old.get("MAC", "")).lower() != old_mac:
             # The scan matched this PIF to the NIC now in its place: plug it.
             if not old.get("currently_attached"):
-                ex.call_xapi(ctx, client, "PIF.plug", old_ref, shown=[p["old_pif_uuid"], old.get("device", "")],
-                             lost_ok=True)
+                ex.call_xapi(
+                    ctx, client, "PIF.plug", old_ref, shown=[p["old_pif_uuid"], old.get("device", "")], lost_ok=True
+                )
             rec = ex.call_xapi(ctx, client, "PIF.get_record", old_ref)
             if not (rec.get("currently_attached") and rec.get("management")):
                 raise StepFailed(f"{rec.get('device')} (MAC {rec.get('MAC')}) is not attached as management")
-            return (f"management PIF {rec.get('device')} now uses the new NIC (MAC {rec.get('MAC')}) "
-                    "and is attached")
+            return f"management PIF {rec.get('device')} now uses the new NIC (MAC {rec.get('MAC')}) and is attached"
         candidates = []
         for ref, rec in pifs.items():
             if rec.get("host") != host_ref or ref == old_ref or not rec.get("physical"):
@@ -286,11 +350,22 @@ def move_management(ex: StepRunner, ctx: StepContext) -> str:
             raise StepFailed(f"no present NIC on {name} to move the management interface to (run pif-scan)")
         candidates.sort()
         _, device, new_ref, new = candidates[0]
-        ex.call_xapi(ctx, client, "PIF.reconfigure_ip", new_ref, old.get("ip_configuration_mode", "DHCP"),
-                     old.get("IP", ""), old.get("netmask", ""), old.get("gateway", ""), old.get("DNS", ""),
-                     shown=[new.get("uuid", ""), device], lost_ok=True)
-        ex.call_xapi(ctx, client, "host.management_reconfigure", new_ref, shown=[new.get("uuid", ""), device],
-                     lost_ok=True)
+        ex.call_xapi(
+            ctx,
+            client,
+            "PIF.reconfigure_ip",
+            new_ref,
+            old.get("ip_configuration_mode", "DHCP"),
+            old.get("IP", ""),
+            old.get("netmask", ""),
+            old.get("gateway", ""),
+            old.get("DNS", ""),
+            shown=[new.get("uuid", ""), device],
+            lost_ok=True,
+        )
+        ex.call_xapi(
+            ctx, client, "host.management_reconfigure", new_ref, shown=[new.get("uuid", ""), device], lost_ok=True
+        )
         now_mgmt = ex.call_xapi(ctx, client, "PIF.get_management", new_ref)
     finally:
         if owned:

@@ -15,24 +15,34 @@ def declare(host, master, address: str = "", netmask: str = ""):
         id=f"pif-plug:{host.name_label}",
         title=f"Bring up {host.name_label}'s new network cards",
         why="PIF.scan creates the new NICs' PIFs detached (only the management one is attached), "
-            "and without IP configuration.",
+        "and without IP configuration.",
         changes="Plugs every present, detached physical PIF of the host"
-                + (f"; a management PIF without IP configuration gets {address} (static)" if address else "")
-                + ".",
+        + (f"; a management PIF without IP configuration gets {address} (static)" if address else "")
+        + ".",
         risk="low",
         risk_text="Brings up NICs that are not in use yet; the management address stays the same.",
-        xe=(f"xe pif-list host-uuid={host.uuid} physical=true currently-attached=false",
-            "xe pif-plug uuid=<new-pif>")
-           + ((f"xe pif-reconfigure-ip uuid=<new-management-pif> mode=static IP={address} "
-               f"netmask={netmask or '255.255.255.0'}   # if its mode is None",) if address else ()),
+        xe=(f"xe pif-list host-uuid={host.uuid} physical=true currently-attached=false", "xe pif-plug uuid=<new-pif>")
+        + (
+            (
+                f"xe pif-reconfigure-ip uuid=<new-management-pif> mode=static IP={address} "
+                f"netmask={netmask or '255.255.255.0'}   # if its mode is None",
+            )
+            if address
+            else ()
+        ),
         calls=("PIF.plug(pif)", "PIF.reconfigure_ip(management pif, Static, ...)"),
         preconditions=(Answers(host.name_label), IsMaster(master.name_label)),
         verify="Every present NIC's PIF is attached; the management PIF has an IP configuration.",
         on_failure="Check the cable and switch port of that NIC; 'xe pif-param-list uuid=<pif>'.",
         confirm=Confirm.ENTER,
         target_host=host.name_label,
-        params={"host": host.name_label, "host_uuid": host.uuid, "master": master.name_label,
-                "address": address, "netmask": netmask},
+        params={
+            "host": host.name_label,
+            "host_uuid": host.uuid,
+            "master": master.name_label,
+            "address": address,
+            "netmask": netmask,
+        },
     )
 
 
@@ -53,9 +63,19 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             if rec.get("host") != host_ref or not rec.get("physical"):
                 continue
             if rec.get("management") and rec.get("ip_configuration_mode") == "None" and address:
-                ex.call_xapi(ctx, client, "PIF.reconfigure_ip", ref, "Static", address, netmask,
-                             rec.get("gateway", ""), rec.get("DNS", ""),
-                             shown=[rec.get("uuid", ""), "Static", address], lost_ok=True)
+                ex.call_xapi(
+                    ctx,
+                    client,
+                    "PIF.reconfigure_ip",
+                    ref,
+                    "Static",
+                    address,
+                    netmask,
+                    rec.get("gateway", ""),
+                    rec.get("DNS", ""),
+                    shown=[rec.get("uuid", ""), "Static", address],
+                    lost_ok=True,
+                )
                 configured.append(rec.get("device", ""))
             if rec.get("currently_attached"):
                 continue
@@ -67,9 +87,14 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     finally:
         if owned:
             client.close()
-    detached = [r.get("device") for r in after.values()
-                if r.get("host") == host_ref and r.get("physical") and not r.get("currently_attached")
-                and metrics.get(r.get("metrics"), {}).get("carrier")]
+    detached = [
+        r.get("device")
+        for r in after.values()
+        if r.get("host") == host_ref
+        and r.get("physical")
+        and not r.get("currently_attached")
+        and metrics.get(r.get("metrics"), {}).get("carrier")
+    ]
     if detached:
         raise StepFailed(f"still detached on {name}: {', '.join(detached)}")
     if not plugged and not configured:

@@ -17,8 +17,8 @@ def declare(host: Host, master: Host) -> Step:
         title=f"Scan {host.name_label} for its new network cards",
         why="After a NIC or motherboard replacement the PIFs still describe the old NICs.",
         changes=f"xapi re-reads {host.name_label}'s NICs: PIFs are matched to the NICs now present "
-                "(by position, so a same-named new NIC takes over the old PIF's MAC) and PIFs are "
-                "created for devices that have none.",
+        "(by position, so a same-named new NIC takes over the old PIF's MAC) and PIFs are "
+        "created for devices that have none.",
         risk="low",
         risk_text="Updates and adds PIF records; IP configuration is kept.",
         xe=(f"xe pif-scan host-uuid={host.uuid}",),
@@ -37,9 +37,11 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     client, owned = ex.client_for(ctx.sit, master_of(ctx))
 
     def macs(host_ref: str) -> Dict[str, str]:
-        return {ref: str(rec.get("MAC", "")).lower()
-                for ref, rec in ex.call_xapi(ctx, client, "PIF.get_all_records").items()
-                if rec.get("host") == host_ref}
+        return {
+            ref: str(rec.get("MAC", "")).lower()
+            for ref, rec in ex.call_xapi(ctx, client, "PIF.get_all_records").items()
+            if rec.get("host") == host_ref
+        }
 
     try:
         host_ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])

@@ -23,7 +23,7 @@ def declare(master: Host) -> Step:
         preconditions=(IsMaster(master.name_label),),
         verify="Every PBD of every answering host has currently_attached = true.",
         on_failure="Check the storage network/target from the host (SR_BACKEND_FAILURE tells "
-                   "which); PBDs of a dead host stay unplugged.",
+        "which); PBDs of a dead host stay unplugged.",
         confirm=Confirm.ENTER,
         target_host=master.name_label,
         params={"master": master.name_label},
@@ -45,20 +45,26 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             h = sit.snap.host_by_name(rec.get("name_label", ""))
             if h is None or not sit.is_down(h):
                 alive.add(ref)
-        todo = [(ref, rec) for ref, rec in pbds.items()
-                if not rec.get("currently_attached") and rec.get("host") in alive]
+        todo = [
+            (ref, rec) for ref, rec in pbds.items() if not rec.get("currently_attached") and rec.get("host") in alive
+        ]
         todo.sort(key=lambda item: item[1].get("host") != master_ref)  # master first
         for ref, rec in todo:
-            label = (f"{srs.get(rec.get('SR'), {}).get('name_label', '?')} on "
-                     f"{hosts.get(rec.get('host'), {}).get('name_label', '?')}")
+            label = (
+                f"{srs.get(rec.get('SR'), {}).get('name_label', '?')} on "
+                f"{hosts.get(rec.get('host'), {}).get('name_label', '?')}"
+            )
             try:
                 ex.call_xapi(ctx, client, "PBD.plug", ref, shown=[rec.get("uuid", ""), label])
                 plugged.append(label)
             except XapiFailure as exc:
                 failed.append(f"{label}: {' '.join(exc.details)}")
         pbds = ex.call_xapi(ctx, client, "PBD.get_all_records")
-        still = [rec.get("uuid", "") for rec in pbds.values()
-                 if not rec.get("currently_attached") and rec.get("host") in alive]
+        still = [
+            rec.get("uuid", "")
+            for rec in pbds.values()
+            if not rec.get("currently_attached") and rec.get("host") in alive
+        ]
     finally:
         if owned:
             client.close()

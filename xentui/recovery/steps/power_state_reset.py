@@ -17,22 +17,20 @@ def declare(vm, dead: Host, master: Host) -> Step:
         id=f"power-state-reset:{vm.name_label}",
         title=f"Reset the power state of {vm.name_label} (marked running on {dead.name_label})",
         why=f"The database says {vm.name_label} runs on {dead.name_label}, which does not answer; "
-            "it cannot start elsewhere until its power state is reset.",
+        "it cannot start elsewhere until its power state is reset.",
         changes=f"Marks {vm.name_label} Halted and resident nowhere. Nothing is sent to {dead.name_label}.",
         risk="critical",
         risk_text=f"If {dead.name_label} is not really off, the VM runs twice once started and its "
-                  "disks are corrupted. Only after you have attested it is fenced.",
+        "disks are corrupted. Only after you have attested it is fenced.",
         xe=(f"xe vm-reset-powerstate uuid={vm.uuid} --force",),
         calls=(f"VM.power_state_reset({vm.name_label})",),
-        preconditions=(IsMaster(master.name_label), Fenced(dead.name_label),
-                       Silent(dead.name_label, dead.address)),
+        preconditions=(IsMaster(master.name_label), Fenced(dead.name_label), Silent(dead.name_label, dead.address)),
         verify=f"{vm.name_label}'s power_state is Halted.",
         on_failure="HOST_IS_LIVE or DOMAIN_EXISTS: the host is NOT dead: stop and fence it.",
         confirm=Confirm.TYPED_HOST,
         target_host=dead.name_label,
         requires_fenced=(dead.name_label,),
-        params={"vm_uuid": vm.uuid, "vm_name": vm.name_label, "host": dead.name_label,
-                "master": master.name_label},
+        params={"vm_uuid": vm.uuid, "vm_name": vm.name_label, "host": dead.name_label, "master": master.name_label},
     )
 
 

@@ -30,26 +30,31 @@ def declare(this: Host, old: Host, ha: bool) -> Step:
         id=f"promote:{this.name_label}",
         title=f"Promote {this.name_label} to pool master",
         why=f"The master {old.name_label} is gone; without a master nobody can manage the pool. "
-            f"{this.name_label} becomes master on its copy of the pool database.",
+        f"{this.name_label} becomes master on its copy of the pool database.",
         changes=f"Writes 'master' into {this.name_label}'s pool.conf and restarts its xapi (10 s "
-                "fuse). Running VMs are not touched. The database is the last copy the old master "
-                "pushed (up to 5 minutes old).",
+        "fuse). Running VMs are not touched. The database is the last copy the old master "
+        "pushed (up to 5 minutes old).",
         risk="high",
         risk_text="If the old master is in fact alive this creates two masters (split brain). "
-                  "That is why it is refused while the old master answers.",
+        "That is why it is refused while the old master answers.",
         xe=("xe pool-emergency-transition-to-master",),
         calls=("pool.emergency_transition_to_master()",),
         preconditions=tuple(pre),
         verify="xapi restarts, then answers as master: a password login works, "
-               "host.is_in_emergency_mode is false and pool.master is this host.",
+        "host.is_in_emergency_mode is false and pool.master is this host.",
         on_failure="HA_IS_ENABLED: disarm HA first. If xapi does not come back within 2 minutes, "
-                   "check 'systemctl status xapi' and /var/log/xensource.log on the host. The step "
-                   "is safe to repeat.",
+        "check 'systemctl status xapi' and /var/log/xensource.log on the host. The step "
+        "is safe to repeat.",
         confirm=Confirm.F8,
         target_host=this.name_label,
         requires_fenced=(old.name_label,),
-        params={"host": this.name_label, "host_uuid": this.uuid, "address": this.address,
-                "old_master": old.name_label, "old_master_address": old.address},
+        params={
+            "host": this.name_label,
+            "host_uuid": this.uuid,
+            "address": this.address,
+            "old_master": old.name_label,
+            "old_master_address": old.address,
+        },
     )
 
 
@@ -66,10 +71,12 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         if sit.role_change_pending and sit.reason_code.startswith("HA_"):
             # Xapi_ha.on_server_restart: pool.conf says master but xapi loops in its HA
             # start-up (every 10 s) until HA is disarmed; no restart is coming.
-            raise StepFailed(f"pool.conf already says master, but xapi waits in its HA start-up loop "
-                             f"({sit.reason_code}); no restart will come. Disarm HA on {name} first "
-                             "(xe host-emergency-ha-disable --force soft=false): xapi then carries on "
-                             "as master within 10 s.")
+            raise StepFailed(
+                f"pool.conf already says master, but xapi waits in its HA start-up loop "
+                f"({sit.reason_code}); no restart will come. Disarm HA on {name} first "
+                "(xe host-emergency-ha-disable --force soft=false): xapi then carries on "
+                "as master within 10 s."
+            )
         if sit.role_change_pending:
             # An earlier (interrupted) run already asked; xapi restarts on its own.
             ctx.notes.append("pool.conf already says master: waiting for xapi's restart, not asking again")
@@ -94,17 +101,24 @@ def wait_for_own_restart_as_master(ex: StepRunner, ctx: StepContext, name: str) 
             # xapi writes pool.conf before its fuse burns: after the fuse,
             # "slave" means the request never arrived (e.g. the connection
             # dropped first). Say so now instead of waiting out the budget.
-            raise StepFailed(f"xapi did not record the role change (pool.conf still says "
-                             f"slave:{s.pool_conf_master}); the request was probably lost with the "
-                             "connection. Nothing changed: safe to run again.")
-        return False, (f"pool.conf {s.pool_conf_role}, xapi {s.conn_state}"
-                       + (f", emergency {s.reason_code}" if s.emergency else ""))
+            raise StepFailed(
+                f"xapi did not record the role change (pool.conf still says "
+                f"slave:{s.pool_conf_master}); the request was probably lost with the "
+                "connection. Nothing changed: safe to run again."
+            )
+        return False, (
+            f"pool.conf {s.pool_conf_role}, xapi {s.conn_state}"
+            + (f", emergency {s.reason_code}" if s.emergency else "")
+        )
 
-    obs, _ = ex.poll(ctx, is_master, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT),
-                     "waiting for xapi to come back as master")
+    obs, _ = ex.poll(
+        ctx, is_master, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), "waiting for xapi to come back as master"
+    )
     sit = Situation(obs)
-    return (f"{name} answers as master: login {obs.connection.session_kind.value}, "
-            f"host.is_in_emergency_mode=false, pool.master={sit.snap.master.name_label}")
+    return (
+        f"{name} answers as master: login {obs.connection.session_kind.value}, "
+        f"host.is_in_emergency_mode=false, pool.master={sit.snap.master.name_label}"
+    )
 
 
 STEP = StepKind("promote", run, declare)

@@ -34,20 +34,23 @@ def declare(master: Host, members: Sequence[Host]) -> Step:
         title="Point the other members at the new master",
         why="Members still follow the old master and stay in emergency mode until told otherwise.",
         changes=f"{master.name_label} asks every member ({names}) to follow it; each member's xapi "
-                "restarts (10 s) and rejoins.",
+        "restarts (10 s) and rejoins.",
         risk="low",
         risk_text="Members that cannot be reached are silently skipped by xapi; xentui compares "
-                  "the result with the host list and retries while members restart.",
+        "the result with the host list and retries while members restart.",
         xe=("xe pool-recover-slaves",),
         calls=("pool.recover_slaves()",),
         preconditions=(IsMaster(master.name_label),),
         verify=f"Up to {RECOVER_TRIES} tries: the returned hosts cover every reachable member and "
-               "each member then says it follows the new master.",
+        "each member then says it follows the new master.",
         on_failure="For each member left out: 'emergency reset master' on that member (next steps).",
         confirm=Confirm.ENTER,
         target_host=master.name_label,
-        params={"master": master.name_label, "master_address": master.address,
-                "members": ",".join(h.name_label for h in members)},
+        params={
+            "master": master.name_label,
+            "master_address": master.address,
+            "members": ",".join(h.name_label for h in members),
+        },
     )
 
 
@@ -57,16 +60,17 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     sit = ctx.sit
     expected = [n for n in ctx.step.params.get("members", "").split(",") if n]
     # Only members that can answer can be recovered; the dead ones are left out on purpose.
-    reachable = [n for n in expected
-                 if (h := sit.snap.host_by_name(n)) is not None and not sit.is_down(h)]
+    reachable = [n for n in expected if (h := sit.snap.host_by_name(n)) is not None and not sit.is_down(h)]
     hung = hung_hosts(sit, exclude=master)
     if hung:
         # xapi_pool.ml recover_slaves asks each host in turn with no timeout: a hung one
         # holds the call, and every host after it, until it answers or is powered off.
-        raise StepSkipped("not calling pool.recover_slaves: " + ", ".join(hung) + " accept connections "
-                          "and never answer, and xapi would wait for them (every member after them "
-                          "too); the per-member reset-master steps follow instead. Power the hung "
-                          "host(s) off through the BMC, or fix them, then run again.")
+        raise StepSkipped(
+            "not calling pool.recover_slaves: " + ", ".join(hung) + " accept connections "
+            "and never answer, and xapi would wait for them (every member after them "
+            "too); the per-member reset-master steps follow instead. Power the hung "
+            "host(s) off through the BMC, or fix them, then run again."
+        )
     client, owned = ex.client_for(sit, master)
     returned: List[str] = []
     try:
@@ -77,8 +81,9 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             try:
                 refs = ex.call_xapi(ctx, client, "pool.recover_slaves") or []
             except CallTimeout as exc:
-                timed_out_but_going_on(ctx, "pool.recover_slaves", exc,
-                                       "it asks each member in turn and waits for each")
+                timed_out_but_going_on(
+                    ctx, "pool.recover_slaves", exc, "it asks each member in turn and waits for each"
+                )
                 returned = reachable[:]  # judged below by who follows the new master
                 break
             returned = sorted({names.get(r, r) for r in refs})
@@ -86,8 +91,9 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             if not missing:
                 break
             if attempt < RECOVER_TRIES:
-                ex.sleep(ctx, ex.scaled(RECOVER_RETRY_DELAY),
-                         "members left out: " + ", ".join(missing) + "; retrying in")
+                ex.sleep(
+                    ctx, ex.scaled(RECOVER_RETRY_DELAY), "members left out: " + ", ".join(missing) + "; retrying in"
+                )
     finally:
         if owned:
             client.close()

@@ -18,21 +18,24 @@ def declare(member: Host, master: Host) -> Step:
         id=f"reset-master:{member.name_label}",
         title=f"Make {member.name_label} follow {master.name_label} (if still orphaned)",
         why=f"{member.name_label} still follows a master that is gone. Skipped when 'recover "
-            "members' already fixed it.",
-        changes=f"Writes 'slave:{master.address}' into {member.name_label}'s pool.conf and restarts "
-                "its xapi (10 s).",
+        "members' already fixed it.",
+        changes=f"Writes 'slave:{master.address}' into {member.name_label}'s pool.conf and restarts its xapi (10 s).",
         risk="low",
         risk_text="A wrong address leaves the member orphaned (it can be run again).",
         xe=(f"xe pool-emergency-reset-master master-address={master.address}   # on {member.name_label}",),
         calls=(f"pool.emergency_reset_master('{master.address}') on {member.name_label}",),
         preconditions=(Answers(member.name_label), IsMaster(master.name_label)),
-        verify=f"{member.name_label} answers HOST_IS_SLAVE [{master.address}] and {master.name_label} "
-               "sees it live.",
+        verify=f"{member.name_label} answers HOST_IS_SLAVE [{master.address}] and {master.name_label} sees it live.",
         on_failure=f"Run the xe command on {member.name_label}'s console; check its management network.",
         confirm=Confirm.ENTER,
         target_host=member.name_label,
-        params={"host": member.name_label, "host_uuid": member.uuid, "address": member.address,
-                "master": master.name_label, "master_address": master.address},
+        params={
+            "host": member.name_label,
+            "host_uuid": member.uuid,
+            "address": member.address,
+            "master": master.name_label,
+            "master_address": master.address,
+        },
     )
 
 
@@ -48,6 +51,7 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         if owned:
             client.close()
     ex.sleep(ctx, ex.scaled(FUSE_TIME), f"{name} restarts its xapi in")
+
     def follows(obs: Observation) -> Tuple[bool, str]:
         if members_following(obs, address).get(name):
             return True, "follows"

@@ -14,11 +14,15 @@ from xentui.xapi.errors import XapiFailure
 from xentui.xapi.model import Host
 
 
-def declare(vms, dead_names: Sequence[str], survivor: Host, flagged: Sequence[str],
-            dead_addresses: Optional[Dict[str, str]] = None) -> Step:
+def declare(
+    vms,
+    dead_names: Sequence[str],
+    survivor: Host,
+    flagged: Sequence[str],
+    dead_addresses: Optional[Dict[str, str]] = None,
+) -> Step:
     names = ", ".join(v.name_label for v in vms)
-    pre = [IsMaster(survivor.name_label),
-           VmsHalted(tuple(v.uuid for v in vms))]
+    pre = [IsMaster(survivor.name_label), VmsHalted(tuple(v.uuid for v in vms))]
     # The same fence gate as declare-dead, on every path (a resumed run too):
     # attested AND silent right now, or a VM could run twice.
     for n in dead_names:
@@ -30,22 +34,26 @@ def declare(vms, dead_names: Sequence[str], survivor: Host, flagged: Sequence[st
         title=f"Start the dead host's VMs on {survivor.name_label}",
         why="They were running on the dead host and are down now.",
         changes=f"Starts {names} on {survivor.name_label} (VM.start_on). VMs with disks on local "
-                "(non-shared) storage of the dead host are not started.",
+        "(non-shared) storage of the dead host are not started.",
         risk="high",
         risk_text="If the dead host was not really off, a VM would run twice. Needs enough free "
-                  "memory on the survivor; a 'VDI already attached RW' error means a stale storage "
-                  "lock (resetvdis.py).",
+        "memory on the survivor; a 'VDI already attached RW' error means a stale storage "
+        "lock (resetvdis.py).",
         xe=tuple(f"xe vm-start uuid={v.uuid} on={survivor.name_label}" for v in vms),
         calls=tuple(f"VM.start_on({v.name_label}, {survivor.name_label}, false, false)" for v in vms),
         preconditions=tuple(pre),
         verify="Each VM's power_state is Running, resident on the survivor.",
         on_failure="Read the error per VM: HOST_NOT_ENOUGH_FREE_MEMORY (stop something or start "
-                   "fewer), VDI in use (storage lock), SR not plugged (plug its PBD).",
+        "fewer), VDI in use (storage lock), SR not plugged (plug its PBD).",
         confirm=Confirm.F8,
         target_host=survivor.name_label,
         requires_fenced=tuple(dead_names),
-        params={"host": survivor.name_label, "vm_uuids": ",".join(v.uuid for v in vms),
-                "vm_names": ",".join(v.name_label for v in vms), "flagged": ",".join(flagged)},
+        params={
+            "host": survivor.name_label,
+            "vm_uuids": ",".join(v.uuid for v in vms),
+            "vm_names": ",".join(v.name_label for v in vms),
+            "flagged": ",".join(flagged),
+        },
     )
 
 
@@ -88,8 +96,7 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
                 continue
             ctx.say(f"starting {name} on {survivor}")
             try:
-                ex.call_xapi(ctx, client, "VM.start_on", ref, host_ref, False, False,
-                             shown=[name, uuid, survivor])
+                ex.call_xapi(ctx, client, "VM.start_on", ref, host_ref, False, False, shown=[name, uuid, survivor])
                 state = ex.call_xapi(ctx, client, "VM.get_power_state", ref)
                 if state != "Running":
                     failed.append(f"{name}: power state {state} after start")
@@ -101,8 +108,15 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         if owned:
             client.close()
     if left_down:  # so that the workload finding tells "left down on purpose" from "not restarted"
-        ex.audit.record(ex.run_id, au.NOTE, step_id=ctx.step.id, host=survivor, outcome="left-down",
-                        inputs={"vms": left_down}, detail=", ".join(v["name"] for v in left_down))
+        ex.audit.record(
+            ex.run_id,
+            au.NOTE,
+            step_id=ctx.step.id,
+            host=survivor,
+            outcome="left-down",
+            inputs={"vms": left_down},
+            detail=", ".join(v["name"] for v in left_down),
+        )
     if started:
         ctx.notes.append("started: " + ", ".join(started))
     if skipped:
@@ -110,9 +124,11 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     if failed:
         # A partial start is a failure of the step, but the VMs that started stay running and
         # are named; each one that did not gets xapi's reason in plain words.
-        raise StepFailed(f"{len(failed)} of {len(failed) + len(started)} VMs did not start on {survivor}: "
-                         + "; ".join(failed)
-                         + (f" (started: {', '.join(started)})" if started else ""))
+        raise StepFailed(
+            f"{len(failed)} of {len(failed) + len(started)} VMs did not start on {survivor}: "
+            + "; ".join(failed)
+            + (f" (started: {', '.join(started)})" if started else "")
+        )
     if not started:
         raise StepSkipped("nothing to start: " + "; ".join(skipped))
     return f"Running on {survivor}: {', '.join(started)}"
@@ -151,7 +167,7 @@ def _names(*tables: dict) -> Dict[str, str]:
 
 def _gib(text: str) -> str:
     try:
-        return f"{int(text) / 1024 ** 3:.1f} GiB"
+        return f"{int(text) / 1024**3:.1f} GiB"
     except ValueError:
         return text
 
@@ -160,8 +176,10 @@ def start_failure_reason(exc: XapiFailure, survivor: str, names: Dict[str, str])
     """Why xapi refused VM.start_on, in plain words, with xapi's code for reference."""
     code, params = exc.code, [names.get(p, p) for p in exc.details[1:]]
     if code == "HOST_NOT_ENOUGH_FREE_MEMORY" and len(params) >= 2:
-        words = (f"not enough free memory on {survivor} (needs {_gib(params[0])}, {_gib(params[1])} free); "
-                 "shut down a less important VM or start it on another host")
+        words = (
+            f"not enough free memory on {survivor} (needs {_gib(params[0])}, {_gib(params[1])} free); "
+            "shut down a less important VM or start it on another host"
+        )
     elif code == "VM_REQUIRES_SR" and len(params) >= 2:
         words = f"its storage {params[1]} is not attached on {survivor}; plug the SR's PBD there first"
     elif code == "VM_REQUIRES_NETWORK" and len(params) >= 2:

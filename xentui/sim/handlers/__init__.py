@@ -12,7 +12,17 @@ from xentui.sim.methods import Method
 
 def custom_methods() -> List[Method]:
     from xentui.sim.handlers import (
-        certificates, event, host, host_internal, pbd, pif, pool, pool_join, session, task, vm,
+        certificates,
+        event,
+        host,
+        host_internal,
+        pbd,
+        pif,
+        pool,
+        pool_join,
+        session,
+        task,
+        vm,
     )
 
     methods: List[Method] = []

@@ -14,8 +14,9 @@ NULL_REF = "OpaqueRef:NULL"
 def make(name: str, params: tuple, handler: Callable[..., Any], takes_session: bool = True) -> Method:
     from xentui.sim.xapi_host import EMERGENCY_CALLS
 
-    return Method(name=name, params=tuple(params), takes_session=takes_session, handler=handler,
-                  emergency=name in EMERGENCY_CALLS)
+    return Method(
+        name=name, params=tuple(params), takes_session=takes_session, handler=handler, emergency=name in EMERGENCY_CALLS
+    )
 
 
 def check_ref(db, cls: str, ref: Any) -> str:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from xentui.sim import sm_locks
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import (
-    as_bool, check_ref, forward_to_host, ha_enabled, is_host_alive, local_host_ref, make,
+    as_bool,
+    check_ref,
+    forward_to_host,
+    ha_enabled,
+    is_host_alive,
+    local_host_ref,
+    make,
 )
 from xentui.sim.handlers.vm import reset_power_state
 from xentui.sim.xapi_host import CallContext
@@ -45,9 +51,10 @@ def local_management_reconfigure(ctx: CallContext, interface):
     is assigned (that is networkd's job). Then on_dom0_networking_change reaches for
     the database: on a member that is the master's, which an emergency-mode member
     never gets an answer from, so the call does not return while the member stays in
-    emergency mode (it ends when the member rejoins or xapi restarts). On a master in emergency mode (HA start-up loop) the database engine
-    is not started yet: the tail fails (the source does not say how exactly; we
-    choose an INTERNAL_ERROR after the inventory was written)."""
+    emergency mode (it ends when the member rejoins or xapi restarts). On a master in
+    emergency mode (HA start-up loop) the database engine is not started yet: the
+    tail fails (the source does not say how exactly; we choose an INTERNAL_ERROR
+    after the inventory was written)."""
     proc = ctx.proc
     if not proc.emergency:
         raise ApiError("NOT_IN_EMERGENCY_MODE")

@@ -27,7 +27,7 @@ SYSTEM_STATUS_CAPABILITIES = (
     'max-size="-1" max-time="-1" min-size="-1" min-time="-1" pii="yes"/>'
     '<capability content-type="text/plain" default-checked="yes" key="system-logs" '
     'max-size="-1" max-time="-1" min-size="-1" min-time="-1" pii="maybe"/>'
-    '</system-status-capabilities>'
+    "</system-status-capabilities>"
 )
 
 
@@ -85,8 +85,7 @@ def propose_on(proc, address: str, manual) -> None:
         diff = now - at
         if diff <= 600.0:
             when = datetime.fromtimestamp(int(at), tz=timezone.utc).strftime("%Y%m%dT%H:%M:%SZ")
-            raise _abort("Already agreed to commit host address '%s' at %s ('%f' secs ago)"
-                         % (agreed, when, diff))
+            raise _abort("Already agreed to commit host address '%s' at %s ('%f' secs ago)" % (agreed, when, diff))
     proc.proposed_master = (address, now)
 
 
@@ -98,8 +97,7 @@ def commit_on(proc, address: str) -> None:
     if proposed is None:
         raise _abort("Received commit_new_master(%s) but never received a proposal" % address)
     if proposed[0] != address:
-        raise _abort("Received commit_new_master(%s) but previously received proposal for %s"
-                     % (address, proposed[0]))
+        raise _abort("Received commit_new_master(%s) but previously received proposal for %s" % (address, proposed[0]))
     if address == proc.machine.address:
         proc.set_role("master")  # Xapi_pool_transition.become_master
     else:
@@ -153,8 +151,10 @@ def emergency_reset_server_certificate(ctx: CallContext):
 def emergency_disable_tls_verification(ctx: CallContext):
     ctx.proc.tls_verification = False
     if not _best_effort_host_update(ctx, tls_verification_enabled=False):
-        raise ApiError("INTERNAL_ERROR", "TLS verification disabled successfully. Failed to contact the "
-                                         "coordinator to update the database.")
+        raise ApiError(
+            "INTERNAL_ERROR",
+            "TLS verification disabled successfully. Failed to contact the coordinator to update the database.",
+        )
     return ""
 
 

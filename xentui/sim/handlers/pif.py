@@ -22,9 +22,13 @@ def reconfigure_ip(ctx: CallContext, pif, mode, IP, netmask, gateway, DNS):
     # xapi_pif.ml reconfigure_ip: unless this is a static configuration identical in mode, IP,
     # netmask and gateway (only DNS changes), assert_no_protection_enabled: an attached PIF
     # with HA on -> HA_IS_ENABLED (DHCP -> DHCP included)
-    same_static = (mode == "Static" and record.get("ip_configuration_mode") == "Static"
-                   and IP == record.get("IP") and netmask == record.get("netmask")
-                   and gateway == record.get("gateway"))
+    same_static = (
+        mode == "Static"
+        and record.get("ip_configuration_mode") == "Static"
+        and IP == record.get("IP")
+        and netmask == record.get("netmask")
+        and gateway == record.get("gateway")
+    )
     if not same_static and record.get("currently_attached") and ha_enabled(db):
         raise ApiError("HA_IS_ENABLED")
     if mode == "Static":  # IP and netmask are required and must be IPv4 addresses (any address)
@@ -41,9 +45,15 @@ def reconfigure_ip(ctx: CallContext, pif, mode, IP, netmask, gateway, DNS):
     # DHCP: the values given are written, then (attached) update_pif_address reads the lease
     # back from the device; the simulator's lease is the address the PIF had.
     dhcp = mode == "DHCP" and record.get("currently_attached")
-    db.update("PIF", pif, ip_configuration_mode=mode, IP=record.get("IP", "") if dhcp else IP,
-              netmask=record.get("netmask", "") if dhcp else netmask,
-              gateway=record.get("gateway", "") if dhcp else gateway, DNS=dns)
+    db.update(
+        "PIF",
+        pif,
+        ip_configuration_mode=mode,
+        IP=record.get("IP", "") if dhcp else IP,
+        netmask=record.get("netmask", "") if dhcp else netmask,
+        gateway=record.get("gateway", "") if dhcp else gateway,
+        DNS=dns,
+    )
     if record.get("management") and mode == "Static" and IP == target.machine.address:
         target.machine.has_ip = True
         target.rebind()
@@ -134,17 +144,41 @@ def scan(ctx: CallContext, host):
         pos = device_position(nic.device)
         bridge = "xenbr%d" % pos if pos is not None else "br" + nic.device
         networks = db.find("network", bridge=bridge)
-        network = networks[0] if networks else db.create(
-            "network", name_label="Pool-wide network associated with " + nic.device, bridge=bridge,
-            MTU=1500, managed=True)
+        network = (
+            networks[0]
+            if networks
+            else db.create(
+                "network",
+                name_label="Pool-wide network associated with " + nic.device,
+                bridge=bridge,
+                MTU=1500,
+                managed=True,
+            )
+        )
         # carrier as the monitor thread reports it moments later: the NIC is present
         metrics = db.create("PIF_metrics", carrier=True, speed=0, duplex=False, device_name=nic.device)
         management = bridge == management_bridge(target.management_interface)  # is_my_management_pif
-        db.create("PIF", device=nic.device, host=host, network=network,
-                  MAC=nic.mac.lower(), MTU=1500, VLAN=-1, metrics=metrics, physical=True,
-                  currently_attached=management, ip_configuration_mode="None", management=management,
-                  managed=True, primary_address_type="IPv4", ipv6_configuration_mode="None",
-                  IP="", netmask="", gateway="", DNS="")
+        db.create(
+            "PIF",
+            device=nic.device,
+            host=host,
+            network=network,
+            MAC=nic.mac.lower(),
+            MTU=1500,
+            VLAN=-1,
+            metrics=metrics,
+            physical=True,
+            currently_attached=management,
+            ip_configuration_mode="None",
+            management=management,
+            managed=True,
+            primary_address_type="IPv4",
+            ipv6_configuration_mode="None",
+            IP="",
+            netmask="",
+            gateway="",
+            DNS="",
+        )
     # 3.
     update_management_flags(db, host, target.management_interface)
     return ""

@@ -5,7 +5,13 @@ from __future__ import annotations
 from xentui.sim import pool_ops, resolver
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import (
-    check_ref, ha_enabled, host_proc, host_proc_blocking, local_host_ref, make, the_pool,
+    check_ref,
+    ha_enabled,
+    host_proc,
+    host_proc_blocking,
+    local_host_ref,
+    make,
+    the_pool,
 )
 from xentui.sim.xapi_host import CallContext
 
@@ -155,8 +161,11 @@ def two_phase_commit(target, peer_addresses, my_address: str, manual: bool) -> N
     target.just_became_master = True
     # manual: restart when the connection to the old master dies (the old master's
     # fuse); a little later than the others.
-    target._after(target.world.timings.fuse + target.world.timings.xapi_restart_gap,
-                  lambda: target.restart(reason="new master"), "designate")
+    target._after(
+        target.world.timings.fuse + target.world.timings.xapi_restart_gap,
+        lambda: target.restart(reason="new master"),
+        "designate",
+    )
 
 
 def disable_ha(ctx: CallContext):
@@ -243,9 +252,18 @@ def _enable_ha(ctx: CallContext, db, pool: str, wanted):
     if not ctx.world.statefile_ok:
         raise ApiError("CANNOT_CREATE_STATE_FILE")
     existing = [v for v in db.find("VDI", SR=sr, type="ha_statefile")]
-    statefile = existing[0] if existing else db.create("VDI", SR=sr, name_label="Statefile for HA",
-                                                       name_description="Used for storage heartbeating",
-                                                       type="ha_statefile", sharable=True)
+    statefile = (
+        existing[0]
+        if existing
+        else db.create(
+            "VDI",
+            SR=sr,
+            name_label="Statefile for HA",
+            name_description="Used for storage heartbeating",
+            type="ha_statefile",
+            sharable=True,
+        )
+    )
     db.update("pool", pool, ha_enabled=True, ha_statefiles=[statefile])
     for proc in procs:
         proc.ha_armed = True

@@ -40,8 +40,12 @@ def _management_pif(db, host: str) -> str:
 def _homogeneity_key(software_version: Dict[str, Any]):
     # assert_hosts_homogeneous: xapi version, brand (or platform name), git id, linux pack
     brand = software_version.get("product_brand") or software_version.get("platform_name", "")
-    return (software_version.get("xapi", ""), brand, software_version.get("git_id", ""),
-            "installed" if "xs:linux" in software_version else "not present")
+    return (
+        software_version.get("xapi", ""),
+        brand,
+        software_version.get("git_id", ""),
+        "installed" if "xs:linux" in software_version else "not present",
+    )
 
 
 def pre_join_checks(joiner: XapiHost, db, me: str, master: XapiHost, rdb, force: bool) -> None:
@@ -55,8 +59,11 @@ def pre_join_checks(joiner: XapiHost, db, me: str, master: XapiHost, rdb, force:
         raise ApiError("OPERATION_NOT_ALLOWED", "Host cannot join its own pool")
     if len(db.refs("host")) > 1:
         raise ApiError("POOL_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS")
-    running = [vm for vm in db.refs("VM") if not db.get_field("VM", vm, "is_control_domain")
-               and db.get_field("VM", vm, "power_state") != "Halted"]
+    running = [
+        vm
+        for vm in db.refs("VM")
+        if not db.get_field("VM", vm, "is_control_domain") and db.get_field("VM", vm, "power_state") != "Halted"
+    ]
     if running:
         raise ApiError("POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS")
     if not force:
@@ -75,16 +82,19 @@ def pre_join_checks(joiner: XapiHost, db, me: str, master: XapiHost, rdb, force:
     if my_vlan != their_vlan:
         raise ApiError("POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH", str(my_vlan), str(their_vlan))
     mine_api = (db.get_field("host", me, "API_version_major"), db.get_field("host", me, "API_version_minor"))
-    their_api = (rdb.get_field("host", rmaster, "API_version_major"),
-                 rdb.get_field("host", rmaster, "API_version_minor"))
+    their_api = (
+        rdb.get_field("host", rmaster, "API_version_major"),
+        rdb.get_field("host", rmaster, "API_version_minor"),
+    )
     if mine_api != their_api:
         raise ApiError("POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION", "%s.%s" % mine_api, "%s.%s" % their_api)
     my_schema = dict(db.get_field("host", me, "software_version") or {}).get("db_schema", "")
     their_schema = dict(rdb.get_field("host", rmaster, "software_version") or {}).get("db_schema", "")
     if not my_schema or not their_schema or my_schema != their_schema:
         raise ApiError("POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA", my_schema, their_schema)
-    if bool(db.get_field("pool", the_pool(db), "tls_verification_enabled")) != \
-            bool(rdb.get_field("pool", the_pool(rdb), "tls_verification_enabled")):
+    if bool(db.get_field("pool", the_pool(db), "tls_verification_enabled")) != bool(
+        rdb.get_field("pool", the_pool(rdb), "tls_verification_enabled")
+    ):
         raise ApiError("POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH")
 
 
@@ -97,42 +107,93 @@ def _create_host_on_master(joiner: XapiHost, db, me: str, rdb) -> str:
     record = db.get_record("host", me)
     total = int(db.get_field("host_metrics", record["metrics"], "memory_total"))
     metrics = rdb.create("host_metrics", memory_total=total, memory_free=total, live=True)
-    host = rdb.create("host", uuid=record["uuid"], name_label=record["name_label"], hostname=record["hostname"],
-                      address=joiner.machine.address, enabled=False, metrics=metrics,
-                      memory_overhead=record.get("memory_overhead", 0),
-                      API_version_major=record.get("API_version_major"),
-                      API_version_minor=record.get("API_version_minor"),
-                      API_version_vendor=record.get("API_version_vendor"), edition=record.get("edition"),
-                      sched_policy=record.get("sched_policy"), iscsi_iqn=record.get("iscsi_iqn", ""),
-                      other_config=dict(record.get("other_config") or {}),
-                      tls_verification_enabled=bool(record.get("tls_verification_enabled")))
+    host = rdb.create(
+        "host",
+        uuid=record["uuid"],
+        name_label=record["name_label"],
+        hostname=record["hostname"],
+        address=joiner.machine.address,
+        enabled=False,
+        metrics=metrics,
+        memory_overhead=record.get("memory_overhead", 0),
+        API_version_major=record.get("API_version_major"),
+        API_version_minor=record.get("API_version_minor"),
+        API_version_vendor=record.get("API_version_vendor"),
+        edition=record.get("edition"),
+        sched_policy=record.get("sched_policy"),
+        iscsi_iqn=record.get("iscsi_iqn", ""),
+        other_config=dict(record.get("other_config") or {}),
+        tls_verification_enabled=bool(record.get("tls_verification_enabled")),
+    )
     host_facts.fill_host(rdb, host)
     dom0 = db.get_record("VM", record["control_domain"])
-    fields = {k: v for k, v in dom0.items() if k in (
-        "uuid", "name_label", "is_control_domain", "power_state", "domid", "VCPUs_max", "domain_type",
-        "memory_static_min", "memory_static_max", "memory_dynamic_min", "memory_dynamic_max", "memory_target",
-        "memory_overhead")}
+    fields = {
+        k: v
+        for k, v in dom0.items()
+        if k
+        in (
+            "uuid",
+            "name_label",
+            "is_control_domain",
+            "power_state",
+            "domid",
+            "VCPUs_max",
+            "domain_type",
+            "memory_static_min",
+            "memory_static_max",
+            "memory_dynamic_min",
+            "memory_dynamic_max",
+            "memory_target",
+            "memory_overhead",
+        )
+    }
     rdb.set_field("host", host, "control_domain", rdb.create("VM", resident_on=host, **fields))
     bridges = {str(rdb.get_field("network", n, "bridge")): n for n in rdb.refs("network")}
     for pif in db.find("PIF", host=me):
         p = db.get_record("PIF", pif)
         network = bridges.get("xenbr" + str(p["device"])[3:]) if str(p["device"]).startswith("eth") else None
-        rdb.create("PIF", uuid=p["uuid"], device=p["device"], host=host, network=network or NULL_REF,
-                   MAC=p["MAC"], MTU=p["MTU"], VLAN=p["VLAN"], physical=True,
-                   currently_attached=p["currently_attached"], management=p["management"], managed=True,
-                   ip_configuration_mode=p["ip_configuration_mode"], IP=p["IP"], netmask=p["netmask"],
-                   gateway=p.get("gateway", ""), DNS=p.get("DNS", ""), primary_address_type="IPv4",
-                   ipv6_configuration_mode="None")
+        rdb.create(
+            "PIF",
+            uuid=p["uuid"],
+            device=p["device"],
+            host=host,
+            network=network or NULL_REF,
+            MAC=p["MAC"],
+            MTU=p["MTU"],
+            VLAN=p["VLAN"],
+            physical=True,
+            currently_attached=p["currently_attached"],
+            management=p["management"],
+            managed=True,
+            ip_configuration_mode=p["ip_configuration_mode"],
+            IP=p["IP"],
+            netmask=p["netmask"],
+            gateway=p.get("gateway", ""),
+            DNS=p.get("DNS", ""),
+            primary_address_type="IPv4",
+            ipv6_configuration_mode="None",
+        )
     # update_non_vm_metadata: the joiner's own (local) SRs come along with their PBDs
     for sr in db.refs("SR"):
         if not db.get_field("SR", sr, "shared"):
             r = db.get_record("SR", sr)
-            new_sr = rdb.create("SR", uuid=r["uuid"], name_label=r["name_label"], type=r["type"], shared=False,
-                                content_type=r["content_type"], physical_size=r["physical_size"])
+            new_sr = rdb.create(
+                "SR",
+                uuid=r["uuid"],
+                name_label=r["name_label"],
+                type=r["type"],
+                shared=False,
+                content_type=r["content_type"],
+                physical_size=r["physical_size"],
+            )
             for pbd in db.find("PBD", SR=sr):
-                rdb.create("PBD", host=host, SR=new_sr,
-                           currently_attached=db.get_field("PBD", pbd, "currently_attached"),
-                           device_config=dict(db.get_field("PBD", pbd, "device_config")))
+                rdb.create(
+                    "PBD",
+                    host=host,
+                    SR=new_sr,
+                    currently_attached=db.get_field("PBD", pbd, "currently_attached"),
+                    device_config=dict(db.get_field("PBD", pbd, "device_config")),
+                )
     for sr in list(rdb.refs("SR")):
         if rdb.get_field("SR", sr, "shared"):
             template = next(iter(rdb.find("PBD", SR=sr)), None)
@@ -173,8 +234,15 @@ def _join(ctx: CallContext, master_address, master_username, master_password, fo
 
 
 def _ctx_on(master: XapiHost, ctx: CallContext) -> CallContext:
-    return CallContext(db=master.db, host=master.name, proc=master, master=master, session=None,
-                       transport=ctx.transport, world=ctx.world)
+    return CallContext(
+        db=master.db,
+        host=master.name,
+        proc=master,
+        master=master,
+        session=None,
+        transport=ctx.transport,
+        world=ctx.world,
+    )
 
 
 def join(ctx: CallContext, master_address, master_username, master_password):

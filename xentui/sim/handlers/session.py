@@ -105,11 +105,19 @@ def get_this_host(ctx: CallContext, self_ref: Any) -> Any:
 
 
 METHODS = [
-    make("session.login_with_password", ("uname", "pwd", "version", "originator"), login_with_password,
-         takes_session=False),
+    make(
+        "session.login_with_password",
+        ("uname", "pwd", "version", "originator"),
+        login_with_password,
+        takes_session=False,
+    ),
     make("session.slave_login", ("host", "psecret"), slave_login, takes_session=False),
-    make("session.slave_local_login_with_password", ("uname", "pwd"), slave_local_login_with_password,
-         takes_session=False),
+    make(
+        "session.slave_local_login_with_password",
+        ("uname", "pwd"),
+        slave_local_login_with_password,
+        takes_session=False,
+    ),
     make("session.slave_local_login", ("psecret",), slave_local_login, takes_session=False),
     make("session.local_logout", (), local_logout),
     make("session.logout", (), logout),

@@ -23,8 +23,15 @@ from xentui.sim.xapi_host import CallContext
 def reset_power_state(ctx: CallContext, vm: str) -> None:
     db = ctx.db
     resident = db.get_field("VM", vm, "resident_on")
-    db.update("VM", vm, power_state="Halted", resident_on=NULL_REF, scheduled_to_be_resident_on=NULL_REF,
-              domid=-1, requires_reboot=False)
+    db.update(
+        "VM",
+        vm,
+        power_state="Halted",
+        resident_on=NULL_REF,
+        scheduled_to_be_resident_on=NULL_REF,
+        domid=-1,
+        requires_reboot=False,
+    )
     for cls in ("VBD", "VIF"):
         for ref in db.find(cls, VM=vm):
             db.set_field(cls, ref, "currently_attached", False)
@@ -90,8 +97,10 @@ def _check_vbds_attachable(db, vm: str) -> None:
                 continue
             other_rec = db.get_record("VBD", other)
             owner = other_rec.get("VM")
-            if db.exists("VM", owner) and (db.get_field("VM", owner, "power_state") == "Suspended"
-                                           or db.get_field("VM", owner, "is_control_domain")):
+            if db.exists("VM", owner) and (
+                db.get_field("VM", owner, "power_state") == "Suspended"
+                or db.get_field("VM", owner, "is_control_domain")
+            ):
                 continue
             if other_rec.get("currently_attached") or other_rec.get("current_operations"):
                 others.append(other_rec)
@@ -124,10 +133,12 @@ def _network_available(db, network: str, host: str) -> bool:
     other_config = db.get_field("network", network, "other_config")
     if other_config.get("assume_network_is_shared") == "true" or not db.get_field("network", network, "managed"):
         return True
-    hosts = [db.get_field("VM", db.get_field("VIF", vif, "VM"), "resident_on")
-             for vif in db.get_field("network", network, "VIFs")
-             if db.exists("VM", db.get_field("VIF", vif, "VM"))
-             and db.get_field("VM", db.get_field("VIF", vif, "VM"), "power_state") == "Running"]
+    hosts = [
+        db.get_field("VM", db.get_field("VIF", vif, "VM"), "resident_on")
+        for vif in db.get_field("network", network, "VIFs")
+        if db.exists("VM", db.get_field("VIF", vif, "VM"))
+        and db.get_field("VM", db.get_field("VIF", vif, "VM"), "power_state") == "Running"
+    ]
     return not hosts or host in hosts
 
 
@@ -142,8 +153,11 @@ def assert_can_boot_here(db, vm: str, host: str, do_memory_check: bool = True) -
         raise ApiError("HOST_NOT_LIVE")
     if not db.get_field("host", host, "enabled"):
         raise ApiError("HOST_DISABLED", host)
-    attached = {db.get_field("PBD", p, "SR") for p in db.get_field("host", host, "PBDs")
-                if db.get_field("PBD", p, "currently_attached")}
+    attached = {
+        db.get_field("PBD", p, "SR")
+        for p in db.get_field("host", host, "PBDs")
+        if db.get_field("PBD", p, "currently_attached")
+    }
     for sr in _required_srs(db, vm):
         if sr not in attached:
             raise ApiError("VM_REQUIRES_SR", vm, sr)
@@ -182,9 +196,15 @@ def _boot(ctx: CallContext, vm: str, host: str, paused: bool) -> None:
             raise ApiError("CANNOT_CONTACT_HOST", host)
         sm_locks.assert_activatable(db, vm, host)  # VDI.activate on the host (sm)
         domid = ctx.world.start_domain(target.name, db.get_field("VM", vm, "uuid"))
-        db.update("VM", vm, power_state="Paused" if paused else "Running", resident_on=host,
-                  scheduled_to_be_resident_on=NULL_REF, domid=domid,
-                  memory_target=db.get_field("VM", vm, "memory_dynamic_max"))
+        db.update(
+            "VM",
+            vm,
+            power_state="Paused" if paused else "Running",
+            resident_on=host,
+            scheduled_to_be_resident_on=NULL_REF,
+            domid=domid,
+            memory_target=db.get_field("VM", vm, "memory_dynamic_max"),
+        )
         for cls in ("VBD", "VIF"):
             for ref in db.find(cls, VM=vm):
                 db.set_field(cls, ref, "currently_attached", True)

@@ -17,6 +17,7 @@ from xentui.ui.actions import ACTIONS
 from xentui.ui.console_app import InsideApp, app_of
 from xentui.ui.widgets import TopBar
 
+
 def _action_name(action: str) -> str:
     """'screen.answer(True)' -> 'answer' (what check_action receives)."""
     return action.split(".", 1)[-1].split("(", 1)[0]
@@ -117,7 +118,10 @@ def update_top_bar(screen: Screen[Any], obs: Optional[Observation]) -> None:
     demo = getattr(app, "demo", None) is not None
     if obs is None:
         marker = "DEMO" if demo else getattr(app, "target_label", "local")
-        bar.show(vm.TopBar("xentui", "pool ?", "connecting", "role ?", vm.format_clock(app.now()), marker,
-                           app.read_only, demo))
+        bar.show(
+            vm.TopBar(
+                "xentui", "pool ?", "connecting", "role ?", vm.format_clock(app.now()), marker, app.read_only, demo
+            )
+        )
     else:
         bar.show(vm.top_bar(obs, app.now(), read_only=app.read_only, demo=demo))

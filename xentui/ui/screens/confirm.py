@@ -27,8 +27,15 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen #confirm-text { padding: 0 1; height: auto; }
     """
 
-    def __init__(self, question: str, details: Sequence[str] = (), *, title: str = "Confirm",
-                 yes_label: str = "<F8> Yes", no_label: str = "<Esc> No") -> None:
+    def __init__(
+        self,
+        question: str,
+        details: Sequence[str] = (),
+        *,
+        title: str = "Confirm",
+        yes_label: str = "<F8> Yes",
+        no_label: str = "<Esc> No",
+    ) -> None:
         super().__init__()
         self.question = question
         self.details = tuple(details)

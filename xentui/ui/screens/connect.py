@@ -114,7 +114,7 @@ class ConnectScreen(XenScreen):
             demo = app_of(self).demo
             return demo.target if demo.sim is not None else ""
         if key.startswith("profile:"):
-            return key[len("profile:"):]
+            return key[len("profile:") :]
         return ""
 
     def show_message(self, text: str, level: str = "info") -> None:

@@ -19,13 +19,21 @@ from textual.widgets import DataTable, Static
 from xentui.recovery.findings import Severity
 from xentui.recovery.observation import Observation
 from xentui.ui import viewmodel as vm
-from xentui.ui.actions import bindings_for, display_keys, action_by_id
+from xentui.ui.actions import action_by_id, bindings_for, display_keys
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import EmergencyBanner, KeyTable, KeyValues, PaneTitle
 from xentui.xapi.safe_text import printable
 
-HOST_COLUMNS = (("Host", 10), ("Role", 6), ("Address", 15), ("State", 11), ("En", 3), ("Emerg", 5),
-                ("xapi", 7), ("VMs", 4))
+HOST_COLUMNS = (
+    ("Host", 10),
+    ("Role", 6),
+    ("Address", 15),
+    ("State", 11),
+    ("En", 3),
+    ("Emerg", 5),
+    ("xapi", 7),
+    ("VMs", 4),
+)
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -77,9 +85,15 @@ class DashboardScreen(XenScreen):
         app = self.app
         now = app.now()
         self.query_one("#banner", EmergencyBanner).show(
-            vm.banner(obs, now, recover_key=self._recover_key(), read_only=app.read_only,
-                      first_seen=app.trouble_first_seen, width=max(76, app.size.width - 4),
-                      recovery=getattr(app, "recovery_status", None))
+            vm.banner(
+                obs,
+                now,
+                recover_key=self._recover_key(),
+                read_only=app.read_only,
+                first_seen=app.trouble_first_seen,
+                width=max(76, app.size.width - 4),
+                recovery=getattr(app, "recovery_status", None),
+            )
         )
         rows = vm.host_rows(obs)
         table = self.query_one("#hosts", KeyTable)

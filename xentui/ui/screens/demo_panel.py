@@ -11,7 +11,7 @@ from xentui.ui.actions import bindings_for
 from xentui.ui.console_app import app_of
 from xentui.ui.demo import DemoControl
 from xentui.ui.screens.base import OverlayPage
-from xentui.ui.widgets import TopBar, KeyTable, PaneTitle
+from xentui.ui.widgets import KeyTable, PaneTitle, TopBar
 from xentui.xapi.safe_text import printable
 
 

@@ -15,12 +15,13 @@ from textual.widgets import Footer, Static
 from xentui.ui.actions import ACTIONS, SCOPE_TITLES, SCOPES, WIDGET_KEYS, actions_for, bindings_for, display_keys
 from xentui.ui.console_app import app_of
 from xentui.ui.screens.base import OverlayPage
-from xentui.ui.widgets import TopBar, PaneTitle
+from xentui.ui.widgets import PaneTitle, TopBar
 from xentui.xapi.liveness import PROBE_INTERVAL, PROBE_MISSES, PROBE_TIMEOUT
 
 
-def help_text(keymap: Mapping[str, str], *, read_only: bool, demo: bool,
-              paths: Sequence[Tuple[str, str]] = ()) -> Group:
+def help_text(
+    keymap: Mapping[str, str], *, read_only: bool, demo: bool, paths: Sequence[Tuple[str, str]] = ()
+) -> Group:
     """A Rich renderable: one key table per scope, generated from ACTIONS."""
     parts: List[RenderableType] = []
     for scope in SCOPES:
@@ -44,13 +45,16 @@ def help_text(keymap: Mapping[str, str], *, read_only: bool, demo: bool,
     parts.append(Text("Lists", style="bold underline"))
     parts.append(table)
     parts.append(Text("The master's banner", style="bold underline"))
-    parts.append(Text(
-        f"From a member, the master is probed every {PROBE_INTERVAL:g} s on its own connection "
-        f"(connect + one request, {PROBE_TIMEOUT:g} s deadline). After {PROBE_MISSES} probes in a row "
-        "fail (once it has answered at all) the banner says NOT ANSWERING and which: refuses "
-        "connections (nothing listens) or accepts connections but xapi never answers (hung). "
-        "One slow answer is not an alarm; one answer clears it."))
-    tail = Text("\nRemap any key in config.toml, [keys] section: \"<id>\" = \"key,key\".\n")
+    parts.append(
+        Text(
+            f"From a member, the master is probed every {PROBE_INTERVAL:g} s on its own connection "
+            f"(connect + one request, {PROBE_TIMEOUT:g} s deadline). After {PROBE_MISSES} probes in a row "
+            "fail (once it has answered at all) the banner says NOT ANSWERING and which: refuses "
+            "connections (nothing listens) or accepts connections but xapi never answers (hung). "
+            "One slow answer is not an alarm; one answer clears it."
+        )
+    )
+    tail = Text('\nRemap any key in config.toml, [keys] section: "<id>" = "key,key".\n')
     for label, value in paths:
         tail.append(f"{label}: {value}\n")
     if read_only:
@@ -76,7 +80,8 @@ class HelpScreen(OverlayPage):
         with Vertical(id="help-box"):
             yield PaneTitle(f"Help - xentui keys ({len(ACTIONS)} actions)")
             with VerticalScroll(id="help-scroll"):
-                yield Static(help_text(app.keymap, read_only=app.read_only, demo=app.demo is not None,
-                                       paths=app.help_paths()), id="help-text")
+                yield Static(
+                    help_text(app.keymap, read_only=app.read_only, demo=app.demo is not None, paths=app.help_paths()),
+                    id="help-text",
+                )
             yield Footer(compact=True, show_command_palette=False)
-

@@ -15,8 +15,17 @@ class NetworkScreen(FilterableTableScreen):
     SCOPE = "network"
     BINDINGS = bindings_for("network")
     TITLE_TEXT = "Network interfaces (PIFs)"
-    COLUMNS = (("Host", 9), ("Device", 7), ("Bridge", 7), ("Mode", 6), ("IP", 15), ("Mgmt", 4), ("Up", 3),
-               ("Link", 4), ("Stale", 5))
+    COLUMNS = (
+        ("Host", 9),
+        ("Device", 7),
+        ("Bridge", 7),
+        ("Mode", 6),
+        ("IP", 15),
+        ("Mgmt", 4),
+        ("Up", 3),
+        ("Link", 4),
+        ("Stale", 5),
+    )
 
     def render_observation(self, obs: Observation) -> None:
         rows = vm.pif_rows(obs)

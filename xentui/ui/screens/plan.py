@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 from xentui.recovery.plan import Plan
 from xentui.ui.actions import bindings_for
 from xentui.ui.screens.base import OverlayPage
-from xentui.ui.widgets import TopBar, PaneTitle
+from xentui.ui.widgets import PaneTitle, TopBar
 from xentui.xapi.safe_text import printable
 
 
@@ -60,4 +60,3 @@ class PlanScreen(OverlayPage):
                     yield Static(Text(printable(self.note), style="bold"))  # may quote an error
                 yield Static(plan_text(self.plan), id="plan-text")
             yield Footer(compact=True, show_command_palette=False)
-

@@ -15,7 +15,6 @@ from xentui.ui.console_app import app_of
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import PaneTitle, VirtualTable
 
-
 FILTER_DELAY = 0.15  # seconds of no typing before the list is filtered
 
 

@@ -38,7 +38,7 @@ def xapi_code_in(detail: str) -> Tuple[str, Tuple[str, ...]]:
     for match in _CODE.finditer(detail or ""):
         code = match.group(1)
         if code in known or code.startswith("SR_BACKEND_FAILURE"):
-            rest = detail[match.end():].strip(" :[]()'\",")
+            rest = detail[match.end() :].strip(" :[]()'\",")
             params = tuple(p.strip(" '\"[]") for p in re.split(r"[,;]\s*", rest) if p.strip(" '\"[]"))
             return code, params[:3]
     return "", ()

@@ -35,7 +35,8 @@ class WizardKeys(WizardHost):
         if not character or not character.isprintable():
             return False
         typing = self.state is S.ATTEST or (
-            self.state is S.CONFIRM and self._confirm_kind(self.step) == "typed-host-name")
+            self.state is S.CONFIRM and self._confirm_kind(self.step) == "typed-host-name"
+        )
         return typing or character.isdigit()
 
     async def on_key(self, event: events.Key) -> None:
@@ -91,8 +92,11 @@ class WizardKeys(WizardHost):
                 self._towards_checks()
             elif not self.read_only:
                 current = self.progress.current()
-                self.error = (f"Step {self.progress.index_of(current.id) + 1} comes first."
-                              if current is not None else "Every step is done.")
+                self.error = (
+                    f"Step {self.progress.index_of(current.id) + 1} comes first."
+                    if current is not None
+                    else "Every step is done."
+                )
                 self.render_state()
             # read-only: Enter does nothing; there is no path to running a step.
         else:
@@ -157,8 +161,9 @@ class WizardKeys(WizardHost):
             host = self.attest_host
             if self.typed != host:
                 shown = self.typed or "(nothing)"
-                self.error = (f"'{shown}' is not '{host}'. Nothing was recorded. Type the name "
-                              f"exactly, or Esc to back out.")
+                self.error = (
+                    f"'{shown}' is not '{host}'. Nothing was recorded. Type the name exactly, or Esc to back out."
+                )
                 self.typed = ""
                 self.render_state()
                 return True
@@ -221,8 +226,10 @@ class WizardKeys(WizardHost):
                 target = views.step_target(self.step, self.choices.get(self.step.id, ""))
                 if not target or self.typed != target:
                     shown = self.typed or "(nothing)"
-                    self.error = (f"'{shown}' does not match '{target}'. Refused: nothing was run. "
-                                  f"Type the host name exactly (case matters), or Esc.")
+                    self.error = (
+                        f"'{shown}' does not match '{target}'. Refused: nothing was run. "
+                        f"Type the host name exactly (case matters), or Esc."
+                    )
                     self.typed = ""
                     self.render_state()
                     return True

@@ -43,8 +43,7 @@ class StepFinished(Message):
 
 
 class ReportWritten(Message):
-    def __init__(self, path: str, health: Sequence[str], error: str = "",
-                 healthy: Optional[bool] = None) -> None:
+    def __init__(self, path: str, health: Sequence[str], error: str = "", healthy: Optional[bool] = None) -> None:
         super().__init__()
         self.path = path
         self.health: Tuple[str, ...] = tuple(health)

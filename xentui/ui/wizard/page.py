@@ -19,8 +19,18 @@ WIDTH = 76  # 80 columns minus the body's padding and a spare column
 # Typographic characters that other layers' text may carry (an em dash in an
 # error detail, the audit log's "OpaqueRef:…") and their CP437-safe spelling.
 _ASCII_FOR = {
-    "\u2014": "-", "\u2013": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
-    "\u201d": '"', "\u2026": "...", "\u2192": "->", "\u2190": "<-", "\u2022": "*", "\u00a0": " ",
+    "\u2014": "-",
+    "\u2013": "-",
+    "\u2212": "-",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2026": "...",
+    "\u2192": "->",
+    "\u2190": "<-",
+    "\u2022": "*",
+    "\u00a0": " ",
 }
 
 

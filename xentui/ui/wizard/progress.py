@@ -52,8 +52,9 @@ def status_from_outcome(outcome: str) -> str:
 
 
 class RecoveryProgress:
-    def __init__(self, plan: Plan, statuses: Optional[Dict[str, str]] = None,
-                 reasons: Optional[Dict[str, str]] = None) -> None:
+    def __init__(
+        self, plan: Plan, statuses: Optional[Dict[str, str]] = None, reasons: Optional[Dict[str, str]] = None
+    ) -> None:
         self.plan = plan
         self._status: Dict[str, str] = {}
         self._reason: Dict[str, str] = dict(reasons or {})

@@ -25,8 +25,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class RunLog:
-    def __init__(self, audit: Optional[AuditLog], executor: Any, plan: Plan, *, read_only: bool,
-                 observation: Optional[Callable[[], Optional[Observation]]] = None) -> None:
+    def __init__(
+        self,
+        audit: Optional[AuditLog],
+        executor: Any,
+        plan: Plan,
+        *,
+        read_only: bool,
+        observation: Optional[Callable[[], Optional[Observation]]] = None,
+    ) -> None:
         self.audit = audit
         self.executor = executor
         self.plan = plan
@@ -100,10 +107,17 @@ class RunLog:
         from xentui.recovery.audit import RUN_START
 
         if not self.is_open:
-            self.audit.record(self.run_id, RUN_START, host=getattr(self.plan, "console_host", ""),
-                              inputs={"steps": [s.id for s in self.plan.steps],
-                                      "findings": list(getattr(self.plan, "finding_codes", ()))},
-                              outcome="started", detail="guided recovery started in the wizard")
+            self.audit.record(
+                self.run_id,
+                RUN_START,
+                host=getattr(self.plan, "console_host", ""),
+                inputs={
+                    "steps": [s.id for s in self.plan.steps],
+                    "findings": list(getattr(self.plan, "finding_codes", ())),
+                },
+                outcome="started",
+                detail="guided recovery started in the wizard",
+            )
             self.is_open = True
         if not self.has_baseline:
             from xentui.recovery.run_record import record_baseline
@@ -117,8 +131,7 @@ class RunLog:
             return
         from xentui.recovery.audit import RUN_END
 
-        self.audit.record(self.run_id, RUN_END, outcome="healthy",
-                          detail="pool healthy at the wizard's summary")
+        self.audit.record(self.run_id, RUN_END, outcome="healthy", detail="pool healthy at the wizard's summary")
 
     def records(self) -> List[AuditRecord]:
         """This run's records, for the incident report."""

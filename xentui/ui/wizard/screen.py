@@ -82,10 +82,18 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
     }
     """
 
-    def __init__(self, observer: Any, plan: Plan, executor: Any, *, read_only: bool = False,
-                 audit: Optional[AuditLog] = None,
-                 report_dir: Optional[Path] = None, clock: Callable[[], float] = time.time,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        observer: Any,
+        plan: Plan,
+        executor: Any,
+        *,
+        read_only: bool = False,
+        audit: Optional[AuditLog] = None,
+        report_dir: Optional[Path] = None,
+        clock: Callable[[], float] = time.time,
+        name: Optional[str] = None,
+    ) -> None:
         super().__init__(name=name)
         self.observer = observer
         self.plan = plan
@@ -122,8 +130,9 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
         self.healthy: Optional[bool] = None
         self._token = 0
         self._composed = False
-        self.runlog = RunLog(self.audit, executor, plan, read_only=self.read_only,
-                             observation=lambda: getattr(observer, "last", None))
+        self.runlog = RunLog(
+            self.audit, executor, plan, read_only=self.read_only, observation=lambda: getattr(observer, "last", None)
+        )
         self.page = Page()
         self.prompt = Page()
 
@@ -186,8 +195,9 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
 
     def _can_run_selected(self) -> bool:
         step = self.step
-        return (not self.read_only and self._is_current(step)
-                and self.progress.status(step.id) not in ("done", "skipped"))
+        return (
+            not self.read_only and self._is_current(step) and self.progress.status(step.id) not in ("done", "skipped")
+        )
 
     def _pending_attest(self, step: Step) -> List[str]:
         return [h for h in getattr(step, "requires_fenced", ()) if h not in self.attested]
@@ -201,8 +211,11 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
             try:
                 from xentui.recovery.plan_builder import build_plan
 
-                plan = (build_plan(observation, keep_master=chosen, run_record=self.runlog.run_record())
-                        if observation is not None else None)
+                plan = (
+                    build_plan(observation, keep_master=chosen, run_record=self.runlog.run_record())
+                    if observation is not None
+                    else None
+                )
             except Exception as exc:  # noqa: BLE001 - keep the old plan, say why
                 plan = None
                 self.replan_note = f"The plan could not be re-built for {chosen}: {describe_exception(exc)}"
@@ -237,12 +250,17 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
         prompt = self.query_one("#wizard-prompt", Static)
         prompt.update(self.prompt.to_text())
         prompt.display = bool(self.prompt.lines)
-        has_later = any(s.phase == "later" and self.progress.status(s.id) not in ("done", "skipped")
-                        for s in self.steps)
-        keys = views.key_help(self.state, read_only=self.read_only,
-                              confirm=self._confirm_kind(step) if step else "",
-                              can_run=self._can_run_selected(), has_later=has_later,
-                              can_retry=self._can_retry())
+        has_later = any(
+            s.phase == "later" and self.progress.status(s.id) not in ("done", "skipped") for s in self.steps
+        )
+        keys = views.key_help(
+            self.state,
+            read_only=self.read_only,
+            confirm=self._confirm_kind(step) if step else "",
+            can_run=self._can_run_selected(),
+            has_later=has_later,
+            can_retry=self._can_retry(),
+        )
         self.query_one("#wizard-keys", Static).update(Text(keys))
         self._render_countdown()
 
@@ -250,13 +268,21 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
         st = self.state
         total = len(self.steps)
         if st is S.OVERVIEW or step is None:
-            return views.overview_page(self.plan, self.progress, self.selected, self.resume_info,
-                                       self.read_only, note=self.replan_note)
+            return views.overview_page(
+                self.plan, self.progress, self.selected, self.resume_info, self.read_only, note=self.replan_note
+            )
         choice = self.choices.get(step.id, "")
         if st is S.STEP_DETAIL:
-            return views.detail_page(step, self.selected, total, self.progress,
-                                     is_current=self._is_current(step), read_only=self.read_only,
-                                     choice=choice, attested=self.attested)
+            return views.detail_page(
+                step,
+                self.selected,
+                total,
+                self.progress,
+                is_current=self._is_current(step),
+                read_only=self.read_only,
+                choice=choice,
+                attested=self.attested,
+            )
         if st is S.CHOOSE:
             return views.choose_page(step, self.choice_cursor)
         if st is S.ATTEST:
@@ -269,15 +295,21 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
             note = self.replan_note if getattr(step, "kind", "") == "keep-master" else ""
             return views.confirm_page(step, self.checks, choice=choice, note=note)
         if st is S.RUNNING:
-            return views.running_page(step, self.events, self.run_started,
-                                      self.cancel is not None and self.cancel.is_set())
+            return views.running_page(
+                step, self.events, self.run_started, self.cancel is not None and self.cancel.is_set()
+            )
         if st is S.RESULT and self.last_result is not None:
             nxt = self.progress.current()
             return views.result_page(step, self.last_result, nxt, index=self.selected, total=total)
         if st is S.SUMMARY:
-            return views.summary_page(self.plan, self.progress, report_path=self.report_path,
-                                      report_error=self.report_error, health=self.health,
-                                      writing=self.report_writing)
+            return views.summary_page(
+                self.plan,
+                self.progress,
+                report_path=self.report_path,
+                report_error=self.report_error,
+                health=self.health,
+                writing=self.report_writing,
+            )
         return Page()
 
     def _prompt_for_state(self, step: Optional[Step]) -> Page:
@@ -286,19 +318,22 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
         if step is None:
             return Page()
         if st is S.STEP_DETAIL:
-            return views.detail_prompt(step, self.progress, is_current=self._is_current(step),
-                                       read_only=self.read_only, error=self.error)
+            return views.detail_prompt(
+                step, self.progress, is_current=self._is_current(step), read_only=self.read_only, error=self.error
+            )
         if st is S.ATTEST:
             return views.attest_prompt(self.attest_host, self.typed, self.error)
         if st is S.CONFIRM:
-            return views.confirm_prompt(step, choice=self.choices.get(step.id, ""), typed=self.typed,
-                                        error=self.error)
+            return views.confirm_prompt(step, choice=self.choices.get(step.id, ""), typed=self.typed, error=self.error)
         if st is S.RESULT and self.last_result is not None:
-            return views.result_prompt(self.last_result, self.progress.current(),
-                                       summary_next=self._summary_is_next())
+            return views.result_prompt(self.last_result, self.progress.current(), summary_next=self._summary_is_next())
         if st is S.SUMMARY:
-            return views.summary_prompt(report_path=self.report_path, report_error=self.report_error,
-                                        writing=self.report_writing, healthy=self.healthy)
+            return views.summary_prompt(
+                report_path=self.report_path,
+                report_error=self.report_error,
+                writing=self.report_writing,
+                healthy=self.healthy,
+            )
         return Page()
 
     def _can_retry(self) -> bool:
@@ -307,8 +342,9 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
     def _summary_is_next(self) -> bool:
         """After a result, Enter shows the summary when no step of the phase is left."""
         nxt = self.progress.current()
-        finished_phase = (self.last_step is not None and self.last_step.phase == "now"
-                          and self.progress.phase_complete("now"))
+        finished_phase = (
+            self.last_step is not None and self.last_step.phase == "now" and self.progress.phase_complete("now")
+        )
         return nxt is None or finished_phase
 
     def _render_countdown(self) -> None:

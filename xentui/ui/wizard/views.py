@@ -60,7 +60,7 @@ def checklist_lines(rows: Sequence[ChecklistRow], selected: int, height: int, wi
     if len(rows) > height:
         start = min(max(0, selected - height // 2), len(rows) - height)
     out = []
-    for row in rows[start:start + height]:
+    for row in rows[start : start + height]:
         cursor = ">" if row.index == selected else " "
         later = " (later)" if row.phase == "later" and row.status != "done" else ""
         head = f"{cursor}{row.mark} {row.index + 1:>2}. "
@@ -76,8 +76,9 @@ def checklist_lines(rows: Sequence[ChecklistRow], selected: int, height: int, wi
 
 
 # --- overview -------------------------------------------------------------------
-def overview_page(plan: Plan, progress: RecoveryProgress, selected: int, resume: ResumeInfo, read_only: bool,
-                  note: str = "") -> Page:
+def overview_page(
+    plan: Plan, progress: RecoveryProgress, selected: int, resume: ResumeInfo, read_only: bool, note: str = ""
+) -> Page:
     page = Page()
     steps = list(plan.steps)
     now = [s for s in steps if getattr(s, "phase", "now") == "now"]
@@ -102,8 +103,11 @@ def overview_page(plan: Plan, progress: RecoveryProgress, selected: int, resume:
             if item.outcome == "done":
                 page.add(f"[x] done earlier ({_clock(item.ts)}): {item.title}", indent=2)
             else:
-                page.add(f"[?] interrupted ({_clock(item.ts)}): {item.title} - the pool as it is now "
-                         "no longer needs it, so it took effect", indent=2)
+                page.add(
+                    f"[?] interrupted ({_clock(item.ts)}): {item.title} - the pool as it is now "
+                    "no longer needs it, so it took effect",
+                    indent=2,
+                )
     elif not any(progress.status(s.id) in ("done", "skipped") for s in steps):
         page.add("Nothing has been changed yet. Each step is explained and confirmed before it runs.")
     if note:
@@ -130,8 +134,17 @@ def overview_page(plan: Plan, progress: RecoveryProgress, selected: int, resume:
 
 
 # --- one step -------------------------------------------------------------------
-def detail_page(step: Step, index: int, total: int, progress: RecoveryProgress, *, is_current: bool,
-                read_only: bool, choice: str = "", attested: Sequence[str] = ()) -> Page:
+def detail_page(
+    step: Step,
+    index: int,
+    total: int,
+    progress: RecoveryProgress,
+    *,
+    is_current: bool,
+    read_only: bool,
+    choice: str = "",
+    attested: Sequence[str] = (),
+) -> Page:
     page = Page()
     later = " (later: return to normal)" if getattr(step, "phase", "now") == "later" else ""
     page.add(f"Step {index + 1} of {total}: {step.title}{later}", "bold")
@@ -139,8 +152,11 @@ def detail_page(step: Step, index: int, total: int, progress: RecoveryProgress, 
     reason = progress.reason(step.id)
     if status != "pending" or reason:
         page.field("Status", status + (f" - {reason}" if reason else ""))
-    page.field("Risk", f"{step.risk.upper()}" + (f" - {step.risk_text}" if step.risk_text else ""),
-               "bold" if step.risk in ("high", "critical") else "")
+    page.field(
+        "Risk",
+        f"{step.risk.upper()}" + (f" - {step.risk_text}" if step.risk_text else ""),
+        "bold" if step.risk in ("high", "critical") else "",
+    )
     page.field("Why", step.why)
     page.field("Changes", step.changes)
     page.add("xe equivalent:")
@@ -155,15 +171,15 @@ def detail_page(step: Step, index: int, total: int, progress: RecoveryProgress, 
     fenced = getattr(step, "requires_fenced", ())
     if fenced:
         todo = [h for h in fenced if h not in attested]
-        page.field("Needs your word", "powered off / fenced: " + ", ".join(fenced)
-                   + ("" if todo else " (stated)"))
+        page.field("Needs your word", "powered off / fenced: " + ", ".join(fenced) + ("" if todo else " (stated)"))
     page.field("Verified by", step.verify)
     page.field("If it fails", step.on_failure)
     return page
 
 
-def detail_prompt(step: Step, progress: RecoveryProgress, *, is_current: bool, read_only: bool,
-                  error: str = "") -> Page:
+def detail_prompt(
+    step: Step, progress: RecoveryProgress, *, is_current: bool, read_only: bool, error: str = ""
+) -> Page:
     page = Page()
     status = progress.status(step.id)
     if read_only:
@@ -253,8 +269,11 @@ def confirm_page(step: Step, checks: Sequence[CheckResult], *, choice: str, note
         page.add(note)
     page.add("Live checks, just now:")
     checks_lines(page, checks)
-    page.field("Risk", f"{step.risk.upper()}" + (f" - {step.risk_text}" if step.risk_text else ""),
-               "bold" if step.risk in ("high", "critical") else "")
+    page.field(
+        "Risk",
+        f"{step.risk.upper()}" + (f" - {step.risk_text}" if step.risk_text else ""),
+        "bold" if step.risk in ("high", "critical") else "",
+    )
     page.field("Changes", step.changes)
     page.add("xe equivalent:")
     for line in step.xe or ("(none)",):
@@ -295,8 +314,9 @@ def running_page(step: Step, events: Sequence[Progress], started: float, cancel_
     return page
 
 
-def result_page(step: Step, result: StepResult, next_step: Optional[Step], *, index: int, total: int,
-                in_emergency: bool = False) -> Page:
+def result_page(
+    step: Step, result: StepResult, next_step: Optional[Step], *, index: int, total: int, in_emergency: bool = False
+) -> Page:
     page = Page()
     status = result.status
     page.add(f"Step {index + 1} of {total}: {step.title} - {status.upper()}", "bold")
@@ -349,8 +369,9 @@ def summary_prompt(*, report_path: str, report_error: str, writing: bool, health
     return page
 
 
-def summary_page(plan: Plan, progress: RecoveryProgress, *, report_path: str, report_error: str,
-                 health: Sequence[str], writing: bool) -> Page:
+def summary_page(
+    plan: Plan, progress: RecoveryProgress, *, report_path: str, report_error: str, health: Sequence[str], writing: bool
+) -> Page:
     page = Page()
     steps = list(plan.steps)
     now_done = progress.phase_complete("now")
@@ -373,8 +394,11 @@ def summary_page(plan: Plan, progress: RecoveryProgress, *, report_path: str, re
         page.add(report_path, "bold", indent=2)
     elif report_error:
         page.add(f"The incident report could not be written: {report_error}", "bold")
-    later = [s for s in plan.steps if getattr(s, "phase", "now") == "later"
-             and progress.status(s.id) not in ("done", "skipped")]
+    later = [
+        s
+        for s in plan.steps
+        if getattr(s, "phase", "now") == "later" and progress.status(s.id) not in ("done", "skipped")
+    ]
     if later:
         page.blank()
         page.add("To do later, to return to normal (Enter continues with them):", "bold")
@@ -386,8 +410,15 @@ def summary_page(plan: Plan, progress: RecoveryProgress, *, report_path: str, re
 
 
 # --- key help -------------------------------------------------------------------
-def key_help(state: WizardState, *, read_only: bool, confirm: str = "", can_run: bool = False,
-             has_later: bool = False, can_retry: bool = False) -> str:
+def key_help(
+    state: WizardState,
+    *,
+    read_only: bool,
+    confirm: str = "",
+    can_run: bool = False,
+    has_later: bool = False,
+    can_retry: bool = False,
+) -> str:
     if state is S.OVERVIEW:
         return "<Up/Down> Select  <Enter> Review step  <Esc> Back"
     if state is S.STEP_DETAIL:

@@ -70,8 +70,9 @@ class WizardWorkers(WizardHost):
         except OSError as exc:  # the audit log is the resume point: refuse to run without it
             from xentui.recovery.audit import AuditLogError
 
-            self.error = (str(exc) if isinstance(exc, AuditLogError)
-                          else f"Cannot write the audit log ({exc}); nothing was run.")
+            self.error = (
+                str(exc) if isinstance(exc, AuditLogError) else f"Cannot write the audit log ({exc}); nothing was run."
+            )
             self.render_state()
             return
         self._fire(E.CONFIRMED)
@@ -88,8 +89,13 @@ class WizardWorkers(WizardHost):
         except Exception as exc:  # noqa: BLE001 - the executor should not raise; say so if it does
             from xentui.recovery.executor import StepResult
 
-            result = StepResult(step_id=step.id, status="failed", detail=describe_exception(exc),
-                                started_at=started, finished_at=time.time())
+            result = StepResult(
+                step_id=step.id,
+                status="failed",
+                detail=describe_exception(exc),
+                started_at=started,
+                finished_at=time.time(),
+            )
         self.post_message(StepFinished(token, result))
 
     def on_step_progressed(self, message: StepProgressed) -> None:
