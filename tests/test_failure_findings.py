@@ -23,6 +23,7 @@ EXPECTED = {
     "member-newer": ("xen2", {(Code.EMERGENCY_MODE, "xen2"), (Code.VERSION_SKEW, "xen2")}, "newer xapi"),
     "host-left-disabled": ("xen1", {(Code.HOST_DISABLED, "xen2"), (Code.PBD_UNPLUGGED, "xen2")}, "disabled"),
     "designate-dead-record": ("xen2", {(Code.MEMBER_UNREACHABLE, "xen1")}, "xen1"),
+    "vdi-locked": ("xen1", {(Code.VDI_LOCKED, "xen3")}, "SR_BACKEND_FAILURE_46 The VDI is not available"),
 }
 
 

@@ -223,7 +223,7 @@ def test_model_reads_the_records(db):
     assert snap.master.live is True
     assert snap.vm_count_by_host() == {h: 2 for h in snap.hosts}
     assert snap.management_pif(snap.master.ref).carrier is True
-    assert len(SNAPSHOT_CLASSES) == 9
+    assert len(SNAPSHOT_CLASSES) == 11
 
 
 def test_generated_method_names():

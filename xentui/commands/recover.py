@@ -38,7 +38,7 @@ import getpass
 import json
 import sys
 import time
-from typing import List, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, AbstractSet, Any, List, Optional, Sequence
 
 from xentui.recovery import audit as au
 from xentui.recovery import open_run as shared_open_run
@@ -52,6 +52,9 @@ from xentui.recovery.plan import Plan, Step
 from xentui.recovery.report import FINDINGS
 from xentui.recovery.situation import Situation
 from xentui.xapi.safe_text import SafeStream
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.xapi.targets import Target
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -121,7 +124,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
 
 
-def _password(target) -> Optional[str]:
+def _password(target: Target) -> Optional[str]:
     from xentui.xapi.targets import password_from_env
 
     password = password_from_env(target)
@@ -198,7 +201,7 @@ def _load_records(audit: AuditLog) -> List[au.AuditRecord]:
 # --- --plan ------------------------------------------------------------------------------
 
 
-def _print_plan(obs: Observation, args: argparse.Namespace, out: TextIO) -> int:
+def _print_plan(obs: Observation, args: argparse.Namespace, out: SafeStream) -> int:
     audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
     records = _load_records(audit)
     run_id = shared_open_run.open_run_id(records)
@@ -305,13 +308,13 @@ def _findings_record(audit: AuditLog, run_id: str, obs: Observation, label: str)
     )
 
 
-def _refusal(out: TextIO, audit: AuditLog, run_id: str, message: str) -> int:
+def _refusal(out: SafeStream, audit: AuditLog, run_id: str, message: str) -> int:
     out.write(f"REFUSED: {message}\n")
     audit.record(run_id, au.RUN_END, outcome="refused", detail=message)
     return EXIT_REFUSED
 
 
-def _run_plan(observer, obs: Observation, args: argparse.Namespace, out: TextIO) -> int:
+def _run_plan(observer: Any, obs: Observation, args: argparse.Namespace, out: SafeStream) -> int:
     from xentui.recovery.executor import PlanExecutor, Progress
 
     audit = AuditLog(args.audit_log) if args.audit_log else AuditLog()
@@ -514,7 +517,7 @@ def _build(obs: Observation, args: argparse.Namespace, records: Sequence[au.Audi
     )
 
 
-def _merge(old: Plan, new: Plan, executed) -> Plan:
+def _merge(old: Plan, new: Plan, executed: AbstractSet[str]) -> Plan:
     """The new plan's steps, minus those already executed in this process."""
     steps = tuple(s for s in new.steps if s.id not in executed)
     return Plan(
@@ -526,7 +529,7 @@ def _merge(old: Plan, new: Plan, executed) -> Plan:
     )
 
 
-def _verify_healthy(observer, audit: AuditLog, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
+def _verify_healthy(observer: Any, audit: AuditLog, run_id: str, args: argparse.Namespace, out: SafeStream) -> int:
     deadline = time.monotonic() + max(1.0, args.verify_timeout)
     record = _run_record(audit, run_id)  # healthy includes the workload the run began with
     obs = with_run_record(observer.observe(), record)
@@ -581,7 +584,7 @@ def settled_unhealthy(obs: Observation, records: Sequence[au.AuditRecord], run_i
     end = next((r for r in reversed(mine) if r.kind == au.STEP_END), None)
     if start is None or end is None or end.ts < start.ts or not end.detail:
         return ""
-    params = start.inputs.get("params") if isinstance(start.inputs.get("params"), dict) else {}
+    params: Any = start.inputs.get("params") if isinstance(start.inputs.get("params"), dict) else {}
     tried = {u for u in str(params.get("vm_uuids", "")).split(",") if u}
     left = [u for f in bad for u in f.data.get("vm_uuids", "").split(",") if u]
     if not left or not set(left) <= tried:

@@ -583,18 +583,19 @@ def _host_files_lines(view: Any) -> List[str]:
         return []
     now = getattr(view, "at", 0.0) or time.time()
     lines = ["", "What this host's own files say:"]
-    if gt.pool_role.ok:
-        role = gt.pool_role.value
+    role = gt.pool_role.value if gt.pool_role.ok else None  # Fact.ok: the value is there
+    if role is not None:
         text = role.role + (f", master at {_p(role.master_address)}" if role.master_address else "")
         lines.append(f"  Role:       {text}   ({_fact_label(gt.pool_role, now)})")
     else:
         lines.append(f"  Role:       unknown ({_p(gt.pool_role.source)}: {_p(gt.pool_role.error)})")
-    if gt.management_link.ok:
-        link = gt.management_link.value
+    link = gt.management_link.value if gt.management_link.ok else None
+    if link is not None:
         addrs = ", ".join(f"{a.address}/{a.prefixlen}" for a in link.ipv4) or "NO IPv4 ADDRESS"
         lines.append(_p(f"  Management: {link.ifname} {addrs}, link {link.operstate}   ({gt.management_link.source})"))
     else:
-        iface = gt.inventory.value.management_interface if gt.inventory.ok else ""
+        inventory = gt.inventory.value if gt.inventory.ok else None
+        iface = inventory.management_interface if inventory is not None else ""
         lines.append(
             _p(f"  Management: {iface or '?'} unknown ({gt.management_link.source}: {gt.management_link.error})")
         )

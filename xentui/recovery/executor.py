@@ -29,12 +29,22 @@ from xentui.recovery.plan import Step
 from xentui.recovery.preconditions import CheckContext, CheckResult
 from xentui.recovery.situation import Situation
 from xentui.recovery.step_context import (  # noqa: F401  (Progress & co. are part of this module's API)
-    Cancelled,
-    Progress,
-    StepContext,
-    StepFailed,
-    StepRunner,
-    StepSkipped,
+    Cancelled as Cancelled,
+)
+from xentui.recovery.step_context import (
+    Progress as Progress,
+)
+from xentui.recovery.step_context import (
+    StepContext as StepContext,
+)
+from xentui.recovery.step_context import (
+    StepFailed as StepFailed,
+)
+from xentui.recovery.step_context import (
+    StepRunner as StepRunner,
+)
+from xentui.recovery.step_context import (
+    StepSkipped as StepSkipped,
 )
 from xentui.recovery.step_registry import step_kinds
 from xentui.xapi.errors import ConnectFailed, ConnectionLost, XapiError, XapiFailure
@@ -61,7 +71,7 @@ def _no_progress(_: Progress) -> None:
 class PlanExecutor:
     def __init__(
         self,
-        observer,
+        observer: Any,  # recovery.observer.Observer (or a stand-in with its surface)
         audit: AuditLog,
         *,
         read_only: bool = False,
@@ -249,7 +259,7 @@ class PlanExecutor:
 
     # -- xapi access ----------------------------------------------------------------
 
-    def console_client(self):
+    def console_client(self) -> Any:
         client = self.observer.client
         if client is None:
             self.observer.reconnect(self.scaled(30.0, floor=3.0))
@@ -258,7 +268,7 @@ class PlanExecutor:
             raise ConnectFailed("closed", "no xapi session on this host")
         return client
 
-    def client_for(self, sit: Situation, host_name: str):
+    def client_for(self, sit: Situation, host_name: str) -> Tuple[Any, bool]:
         """(client, owned): the console's session for this host, else a new one."""
         if host_name and host_name == sit.this_name:
             return self.console_client(), False
@@ -267,7 +277,7 @@ class PlanExecutor:
     def call_xapi(
         self,
         ctx: StepContext,
-        client,
+        client: Any,
         method: str,
         *args: Any,
         shown: Sequence[str] = (),

@@ -47,6 +47,7 @@ class Code(str, enum.Enum):
     # Issue 13 (recovery/rules_failures.py):
     TLS_VERIFY_FAILED = "TLS_VERIFY_FAILED"
     HA_ARMED_MISMATCH = "HA_ARMED_MISMATCH"
+    VDI_LOCKED = "VDI_LOCKED"
     # The workload (needs the run's audit record, see recovery.run_record):
     VMS_NOT_RESTARTED = "VMS_NOT_RESTARTED"
     VMS_LEFT_DOWN = "VMS_LEFT_DOWN"

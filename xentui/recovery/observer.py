@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Tuple, cast
 
 from xentui.host.facts import GroundTruth
 from xentui.host.gather import PartialTables, StateDbCache
@@ -37,6 +37,12 @@ from xentui.xapi.liveness import (
 )
 from xentui.xapi.model import PoolSnapshot
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
+
+if TYPE_CHECKING:
+    from xentui.host.access import HostAccess
+    from xentui.xapi.client import XapiClient
+    from xentui.xapi.endpoint import XapiEndpoint
+    from xentui.xapi.targets import Target
 
 REPROBE_INTERVAL = 3.0  # follow(): seconds between full looks while xapi cannot list the pool
 FULL_REFRESH = 10.0  # follow(): ground truth + peers re-gathered this often while events flow
@@ -63,7 +69,7 @@ def _fmt_age(seconds: float) -> str:
 class Observer:
     def __init__(
         self,
-        target,
+        target: Target,
         *,
         password: Optional[str] = None,
         call_timeout: float = 10.0,
@@ -105,9 +111,9 @@ class Observer:
         self._state_db_snapshot: Tuple[object, Optional[PoolSnapshot]] = (None, None)
         self.now = now
         self._lock = threading.RLock()
-        self._endpoint = None
-        self._client = None
-        self._access = None
+        self._endpoint: Optional[XapiEndpoint] = None
+        self._client: Optional[XapiClient] = None
+        self._access: Optional[HostAccess] = None
         self._last: Optional[Observation] = None
         self._last_error: str = ""
         self._peer_cache: Dict[str, Tuple[pv.PeerView, float]] = {}
@@ -121,11 +127,11 @@ class Observer:
         return self._last
 
     @property
-    def client(self):
+    def client(self) -> Optional[XapiClient]:
         return self._client
 
     @property
-    def endpoint(self):
+    def endpoint(self) -> Optional[XapiEndpoint]:
         return self._endpoint
 
     def observe(self, *, fresh_peers: bool = True, peers_later: bool = False) -> Observation:
@@ -143,7 +149,7 @@ class Observer:
         gt = self._gather_ground_truth()
         # Ask the peers while the console's own xapi may still be blocking
         # (a member of a hung master): the host list comes from state.db.
-        pending: list = []
+        pending: List[str] = []
         early_views = self._start_peer_views(gt, fresh_peers, None if not peers_later else pending)
         conn, snapshot, emergency, snap_error = xapi_future.result()
         if snapshot is None and gt is not None and not gt.state_db.ok:
@@ -192,7 +198,7 @@ class Observer:
         source = snapshot_source or ("xapi event.from" if snapshot is not None else "")
         return self._assemble(at, connection, snapshot, source, emergency, this_host_name, gt, early_views, True)
 
-    def open_endpoint(self):
+    def open_endpoint(self) -> XapiEndpoint:
         """The transport endpoint to this host (opened on first use; raises
         XapiError). Lets a caller decide about a password before logging in."""
         return self._ensure_endpoint()
@@ -201,11 +207,15 @@ class Observer:
         """The password for logins from now on (e.g. asked after open_endpoint)."""
         self._password = password
 
-    def _start_peer_views(self, gt: Optional[GroundTruth], fresh: bool, unasked: Optional[list] = None):
+    def _start_peer_views(
+        self, gt: Optional[GroundTruth], fresh: bool, unasked: Optional[List[str]] = None
+    ) -> Optional[concurrent.futures.Future[Tuple[pv.PeerView, ...]]]:
         if gt is None or not gt.state_db.ok:
             return None
         # The peers need the host list only: no VM is built for it.
-        early_snap = PoolSnapshot.from_records({"host": gt.state_db.value.get("host", {})})
+        # `ok` means the value is there.
+        tables = cast(Dict[str, Any], gt.state_db.value)
+        early_snap = PoolSnapshot.from_records({"host": tables.get("host", {})})
         return self._pool.submit(self._peer_views, early_snap, gt, self._this_uuid(gt), fresh, unasked)
 
     def _full_state_db(self, gt: GroundTruth) -> GroundTruth:
@@ -224,7 +234,7 @@ class Observer:
             fact = replace(gt.state_db, value=None, error=f"{type(exc).__name__}: {exc}")
         return replace(gt, state_db=fact)
 
-    def _from_state_db(self, tables: dict) -> PoolSnapshot:
+    def _from_state_db(self, tables: Dict[str, Any]) -> PoolSnapshot:
         """The typed pool of a parsed state.db, built once per distinct parse
         (the StateDbCache hands out the same tables while the file is unchanged)."""
         cached_tables, snapshot = self._state_db_snapshot
@@ -242,14 +252,14 @@ class Observer:
         emergency: Optional[EmergencyState],
         this_name: str,
         gt: Optional[GroundTruth],
-        early_views,
+        early_views: Optional[concurrent.futures.Future[Tuple[pv.PeerView, ...]]],
         fresh: bool,
-        unasked: Optional[list] = None,
+        unasked: Optional[List[str]] = None,
     ) -> Observation:
         if snapshot is None and gt is not None and gt.state_db.ok:
             gt = self._full_state_db(gt)
         if snapshot is None and gt is not None and gt.state_db.ok:
-            snapshot = self._from_state_db(gt.state_db.value)
+            snapshot = self._from_state_db(cast(Dict[str, Any], gt.state_db.value))
             age = max(0.0, self.now() - gt.state_db.observed_at)
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(gt.state_db.observed_at))
             snapshot_source = f"state.db (as of {stamp}, {_fmt_age(age)})"
@@ -260,7 +270,7 @@ class Observer:
             h = snapshot.host_by_uuid(conn.this_host_uuid)
             this_name = h.name_label if h is not None else this_name
         if not this_name and getattr(self.target, "sim_host", None):
-            this_name = self.target.sim_host
+            this_name = self.target.sim_host or ""
         if early_views is not None:
             views = early_views.result()
         elif snapshot is not None:
@@ -315,7 +325,7 @@ class Observer:
         obs: Optional[Observation] = None
         full_due = last_full = 0.0
         relogin_due = time.monotonic() + FULL_REFRESH
-        version = ""  # token of the last snapshot content (not advanced by empty replies)
+        version: Hashable = ""  # token of the last snapshot content (not advanced by empty replies)
         while not stop.is_set():
             try:
                 if obs is not None and self._is_live(obs) and (time.monotonic() >= full_due or obs.peers_pending):
@@ -393,7 +403,7 @@ class Observer:
                 if self._client is client:
                     self._drop_client()
 
-    def _next_events(self, obs: Observation, stop: threading.Event):
+    def _next_events(self, obs: Observation, stop: threading.Event) -> Optional[Tuple[Observation, bool, bool]]:
         """One incremental step: (observation, content changed, topology changed), or None
         when the event call failed (the caller then takes a full look)."""
         from xentui.recovery.diagnosis import diagnose
@@ -402,6 +412,8 @@ class Observer:
         client = self._client
         if client is None:
             return None
+        before = obs.snapshot
+        assert before is not None, "follow() steps only a live look (_is_live)"
         session_before = client.session_ref
         try:
             # Blocks until something changes or EVENT_WAIT (xapi's seconds)
@@ -409,7 +421,7 @@ class Observer:
             reply = client.call(
                 "event.from",
                 list(SNAPSHOT_CLASSES),
-                obs.snapshot.token,
+                before.token,
                 EVENT_WAIT,
                 timeout=EVENT_WAIT + self.call_timeout,
                 object_hook=lean_event_hook,
@@ -425,9 +437,9 @@ class Observer:
         events = reply.get("events") or []
         token = str(reply.get("token", ""))
         if not events:
-            return replace(obs, snapshot=replace(obs.snapshot, token=token)), False, False
-        snapshot = obs.snapshot.apply_events(events, token)
-        changed, topology = _what_changed(obs.snapshot, snapshot, events)
+            return replace(obs, snapshot=replace(before, token=token)), False, False
+        snapshot = before.apply_events(events, token)
+        changed, topology = _what_changed(before, snapshot, events)
         if not changed:
             # Heartbeats and memory counters: keep the snapshot current, but
             # don't re-diagnose or wake the UI for what nobody can see.
@@ -437,7 +449,7 @@ class Observer:
         self._last = updated
         return updated, True, topology
 
-    def host_client(self, host_name: str, *, timeout: Optional[float] = None):
+    def host_client(self, host_name: str, *, timeout: Optional[float] = None) -> XapiClient:
         """A logged-in XapiClient on another pool host (by name_label): a
         password session if it is a master, else a slave-local one. The caller
         closes it. Raises XapiError (ConnectFailed, CallTimeout, ...)."""
@@ -459,7 +471,7 @@ class Observer:
             raise
         return client
 
-    def read_host_file(self, path: str, timeout: float = 10.0):
+    def read_host_file(self, path: str, timeout: float = 10.0) -> Tuple[bytes, float]:
         """(bytes, mtime) of a file on the console host, through its ground-truth access."""
         with self._lock:
             if self._access is None:
@@ -513,7 +525,7 @@ class Observer:
     def __enter__(self) -> "Observer":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- connection --------------------------------------------------------
@@ -521,7 +533,7 @@ class Observer:
     def _user(self) -> str:
         return getattr(self.target, "xapi_user", "root") or "root"
 
-    def _ensure_endpoint(self):
+    def _ensure_endpoint(self) -> XapiEndpoint:
         with self._lock:
             if self._endpoint is None:
                 from xentui.xapi.transport import open_endpoint
@@ -529,7 +541,7 @@ class Observer:
                 self._endpoint = open_endpoint(self.target, connect_timeout=self.connect_timeout)
             return self._endpoint
 
-    def _connect(self):
+    def _connect(self) -> XapiClient:
         from xentui.xapi.client import XapiClient
 
         endpoint = self._ensure_endpoint()
@@ -697,7 +709,9 @@ class Observer:
                 error = f"event.from failed: {exc}"
         return info, snapshot, emergency, error
 
-    def _retry_after_restart(self):
+    def _retry_after_restart(
+        self,
+    ) -> Tuple[ConnectionInfo, Optional[PoolSnapshot], Optional[EmergencyState], str]:
         with self._lock:
             self._drop_client()
         try:
@@ -708,7 +722,7 @@ class Observer:
 
     # -- ground truth --------------------------------------------------------
 
-    def _make_access(self):
+    def _make_access(self) -> Optional[HostAccess]:
         from xentui.host.access import LocalAccess, SimulatedAccess
 
         kind = self.target.kind
@@ -724,7 +738,7 @@ class Observer:
             return SshAccess(client, root=self.target.host_root or "/") if client is not None else None
         return None  # http(s): we are not on the host
 
-    def _port_for(self):
+    def _port_for(self) -> Optional[Dict[str, int]]:
         if self.target.kind == "sim" and self.target.sim_state_dir:
             from xentui.host.gather import ports_from_endpoints
 
@@ -766,7 +780,7 @@ class Observer:
             state_db_cache=self._state_db_cache,
         )
 
-    def _file_access(self):
+    def _file_access(self) -> Optional[HostAccess]:
         with self._lock:
             return self._access
 
@@ -810,19 +824,20 @@ class Observer:
             if h is not None and h.address:
                 return h.address
         if self.target.kind == "sim":
-            h = self.target.sim_endpoints().find(host_name)
-            if h is not None:
-                return h.address
+            sim_host = self.target.sim_endpoints().find(host_name)
+            if sim_host is not None:
+                return sim_host.address
         raise ConnectFailed("unreachable", f"no known address for host {host_name!r}")
 
-    def _peer_endpoint(self, address: str):
+    def _peer_endpoint(self, address: str) -> XapiEndpoint:
         """An endpoint for another pool host's xapi (for a simulator: that
         host's own loopback address and port)."""
         return self._ensure_endpoint().for_address(address)
 
     @staticmethod
     def _this_uuid(gt: Optional[GroundTruth]) -> str:
-        return gt.inventory.value.installation_uuid if gt is not None and gt.inventory.ok else ""
+        inventory = gt.inventory.value if gt is not None and gt.inventory.ok else None
+        return inventory.installation_uuid if inventory is not None else ""
 
     def _peer_views(
         self,
@@ -830,13 +845,14 @@ class Observer:
         gt: Optional[GroundTruth],
         this_uuid: str,
         fresh: bool = True,
-        unasked: Optional[list] = None,
+        unasked: Optional[List[str]] = None,
     ) -> Tuple[pv.PeerView, ...]:
         """What each other host's xapi says. With an `unasked` list, no peer is
         logged into: those that would be asked are appended to it instead."""
         probes = {p.address: p for p in (gt.peers if gt is not None else ())}
-        this_claims_master = bool(gt is not None and gt.pool_role.ok and gt.pool_role.value.role == "master")
-        jobs: Dict[str, concurrent.futures.Future] = {}
+        role = gt.pool_role.value if gt is not None and gt.pool_role.ok else None
+        this_claims_master = bool(role is not None and role.role == "master")
+        jobs: Dict[str, concurrent.futures.Future[pv.PeerView]] = {}
         views = []
         for h in sorted(snap.hosts.values(), key=lambda h: h.name_label):
             if h.uuid == this_uuid or not h.address:
@@ -969,14 +985,14 @@ class Observer:
 _VOLATILE_FIELDS = {"host_metrics": {"last_updated": None, "memory_free": 0}}
 
 
-def _visible(cls_name: str, obj):
+def _visible(cls_name: str, obj: Any) -> Any:
     volatile = _VOLATILE_FIELDS.get(cls_name)
     if obj is None or not volatile:
         return obj
     return replace(obj, **volatile)
 
 
-def _what_changed(before: PoolSnapshot, after: PoolSnapshot, events) -> Tuple[bool, bool]:
+def _what_changed(before: PoolSnapshot, after: PoolSnapshot, events: List[Dict[str, Any]]) -> Tuple[bool, bool]:
     """(content changed, topology changed) between two snapshots for these events.
     Topology means a host or pool record changed, or a host's `live` flipped:
     the cases where the host's files and the peers deserve a fresh look."""
@@ -996,7 +1012,7 @@ def _what_changed(before: PoolSnapshot, after: PoolSnapshot, events) -> Tuple[bo
     return changed, topology
 
 
-def _observation_key(obs: Observation, version):
+def _observation_key(obs: Observation, version: Hashable) -> Tuple[Hashable, ...]:
     """What must differ for follow() to report an observation again."""
     return (
         tuple(repr(f.to_json()) for f in obs.findings),
@@ -1007,13 +1023,13 @@ def _observation_key(obs: Observation, version):
     )
 
 
-def _snapshot_key(snapshot: Optional[PoolSnapshot]):
+def _snapshot_key(snapshot: Optional[PoolSnapshot]) -> Hashable:
     if snapshot is None:
         return None
     return tuple(sorted((cls, len(recs)) for cls, recs in snapshot.raw.items())), snapshot.token
 
 
-def _running_vm_uuids(client) -> Tuple[str, ...]:
+def _running_vm_uuids(client: XapiClient) -> Tuple[str, ...]:
     try:
         recs = client.call("VM.get_all_records")
     except XapiError:
@@ -1036,11 +1052,11 @@ class _Emitter:
         self._on_observation = on_observation
         self._stop = stop
         self._lock = threading.Lock()
-        self._last_key = None
+        self._last_key: Optional[Tuple[Hashable, ...]] = None
         self._base: Optional[Observation] = None  # the loop's latest, without the verdict
-        self._version = None
+        self._version: Hashable = None
 
-    def emit(self, obs: Observation, version) -> None:
+    def emit(self, obs: Observation, version: Hashable) -> None:
         liveness = self.liveness
         if liveness is not None:
             liveness.aim(obs)
@@ -1053,7 +1069,7 @@ class _Emitter:
             if self._base is not None:
                 self._deliver(self._base, self._version)
 
-    def _deliver(self, obs: Observation, version) -> None:
+    def _deliver(self, obs: Observation, version: Hashable) -> None:
         liveness = self.liveness
         shown = liveness.apply(obs) if liveness is not None else obs
         key = _observation_key(shown, version)
@@ -1096,7 +1112,7 @@ class _MasterLiveness:
         self._lock = threading.Lock()
         self._target: Optional[Tuple[str, str]] = None
         self._monitor: Optional[LivenessMonitor] = None
-        self._endpoint = None
+        self._endpoint: Optional[XapiEndpoint] = None
 
     def aim(self, obs: Observation) -> None:
         target = _master_of(obs) if self._observer.liveness_interval > 0 else None

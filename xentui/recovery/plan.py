@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Any, Dict, Tuple
 
 from xentui.recovery.preconditions import Precondition  # noqa: F401  (part of this module's API)
 
@@ -60,7 +60,7 @@ class Step:
         """The part of the id before ':' ("promote", "reset-master", ...)."""
         return self.id.split(":", 1)[0]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
@@ -113,7 +113,7 @@ class Plan:
                     names.append(n)
         return tuple(names)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "console_host": self.console_host,
             "created_at": self.created_at,

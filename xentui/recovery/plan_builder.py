@@ -9,7 +9,7 @@ through step_registry.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Set
 
 from xentui.recovery import peers as pv
 from xentui.recovery.findings import Code, Finding, Severity
@@ -18,7 +18,10 @@ from xentui.recovery.plan import Plan, Step
 from xentui.recovery.rules import stale_pifs
 from xentui.recovery.situation import Situation
 from xentui.recovery.step_registry import step_kinds
-from xentui.xapi.model import Host
+from xentui.xapi.model import SR, VM, Host
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.run_record import RunRecord
 
 # --- the builder -----------------------------------------------------------
 
@@ -35,7 +38,7 @@ def build(
     pending_vm_starts: Sequence[str] = (),
     reenable_ha: bool = False,
     now: Optional[float] = None,
-    run_record=None,
+    run_record: Optional[RunRecord] = None,
 ) -> Plan:
     """See `build_plan`. `pending_vm_starts`: uuids of VMs whose power state
     an earlier (interrupted) run reset; still-Halted ones get a start step.
@@ -204,7 +207,7 @@ def build(
             for h in sorted(members, key=lambda h: h.name_label):
                 if promoting or h.name_label in orphans:
                     steps.append(kinds["reset-master"](h, m))
-        vms_to_start = []
+        vms_to_start: List[VM] = []
         for h in dead:
             if s.declared_dead(h):
                 continue
@@ -302,7 +305,7 @@ def build_plan(
     keep_master: str = "",
     preferred_master: str = "",
     reenable_ha: bool = False,
-    run_record=None,
+    run_record: Optional[RunRecord] = None,
 ) -> Plan:
     """The ordered runbook for what `observation.findings` says is wrong
     (diagnosed here if the observation carries no findings).
@@ -323,7 +326,7 @@ def build_plan(
     )
 
 
-def _heartbeat_candidates(s: Situation) -> list:
+def _heartbeat_candidates(s: Situation) -> List[SR]:
     """SRs that can hold an HA statefile: shared, and not an ISO library."""
     return sorted(
         (sr for sr in s.snap.srs.values() if sr.shared and sr.content_type != "iso" and sr.type != "iso"),
@@ -331,9 +334,15 @@ def _heartbeat_candidates(s: Situation) -> list:
     )
 
 
-def _plan(steps, findings, observation, notes, now) -> Plan:
-    seen = set()
-    unique = []
+def _plan(
+    steps: Iterable[Step],
+    findings: Sequence[Finding],
+    observation: Observation,
+    notes: Iterable[str],
+    now: Optional[float],
+) -> Plan:
+    seen: Set[str] = set()
+    unique: List[Step] = []
     for st in steps:
         if st.id in seen:
             continue

@@ -8,19 +8,25 @@ the host is cut off; these say *why*, in the terms of the fix.
   stunnel's Stunnel_verify_error inside INTERNAL_ERROR (ExnHelper.string_of_exn).
 - HA_ARMED_MISMATCH: xapi.ml resynchronise_ha_state on a member whose local
   ha.armed is false while pool.ha_enabled is true.
+- VDI_LOCKED: sm's attach keys in VDI.sm_config (drivers/blktap2.py _add_tag,
+  `host_<host ref>` and `activating`) left by a host that is gone; activating
+  the disk anywhere else raises VDIUnavailable, which xapi reports as
+  SR_BACKEND_FAILURE_46 "The VDI is not available".
 
-Not here yet (the observation carries no VDI sm_config, pending guidance or
-other members' state.db generations): vdi-locked, host-left-disabled's
-guidance, stale-db's choice of member; see the issue 13 notes.
+Not here yet (the observation carries no pending guidance or other members'
+state.db generations): host-left-disabled's guidance, stale-db's choice of
+member; see the issue 13 notes.
 """
 
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 from xentui.recovery.findings import Code, Finding, Severity
-from xentui.recovery.situation import Situation
+from xentui.recovery.situation import RUNNING_STATES, Situation
+from xentui.xapi.model import SM_ACTIVATING, SM_HOST_LOCK_PREFIX, VDI, VM, Host
 
 _VERIFY = re.compile(r'Stunnel_verify_error\("([^"]*)"\)')
 
@@ -92,4 +98,127 @@ def rule_ha_armed_mismatch(s: Situation) -> List[Finding]:
     ]
 
 
-RULES = (rule_tls_verify_failed, rule_ha_armed_mismatch)
+SR_BACKEND_FAILURE_46 = "SR_BACKEND_FAILURE_46 The VDI is not available"
+GONE_HOST = "a host no longer in the pool"
+
+
+@dataclass(frozen=True)
+class StaleKey:
+    """One sm_config lock key that stops a disk from activating elsewhere."""
+
+    key: str
+    value: str
+    holder: Optional[Host]  # None: `activating`, or a host no longer in the pool
+
+    @property
+    def activating(self) -> bool:
+        return self.key == SM_ACTIVATING
+
+    def holder_name(self) -> str:
+        return self.holder.name_label if self.holder is not None else GONE_HOST
+
+
+def _holder_gone(s: Situation, holder: Optional[Host]) -> bool:
+    """A lock of a host that is live and answering is normal (a VM runs or
+    starts there); one of a host that is down, or not in the pool, is stale."""
+    return holder is None or holder.live is False or s.is_down(holder)
+
+
+def _stale_keys(s: Situation, vdi: VDI) -> List[StaleKey]:
+    out = []
+    for key, value in vdi.sm_locks:
+        if key == SM_ACTIVATING:
+            out.append(StaleKey(key, value, None))
+            continue
+        holder = s.snap.hosts.get(key[len(SM_HOST_LOCK_PREFIX) :])
+        if _holder_gone(s, holder):
+            out.append(StaleKey(key, value, holder))
+    return out
+
+
+def _users(s: Situation, vdis: Dict[str, VDI]) -> Dict[str, List[VM]]:
+    """VDI ref -> the guest VMs with a VBD on it."""
+    vms = s.snap.vms
+    out: Dict[str, List[VM]] = {}
+    for vbd in s.snap.vbds.values():
+        vm = vms.get(vbd.vm)
+        if vbd.vdi in vdis and vm is not None and vm.is_guest:
+            out.setdefault(vbd.vdi, []).append(vm)
+    return out
+
+
+def _holder_label(s: Situation, stale: StaleKey) -> str:
+    if stale.activating:
+        return "an activation that never finished"
+    if stale.holder is None:
+        return GONE_HOST
+    live = "unknown" if stale.holder.live is None else str(stale.holder.live).lower()
+    return f"{stale.holder.name_label} (its xapi: {s.state(stale.holder).reach}; host_metrics.live = {live})"
+
+
+LockedDisk = Tuple[VDI, List[StaleKey]]
+
+
+def rule_vdi_locked(s: Situation) -> List[Finding]:
+    if not s.has_snapshot:
+        return []
+    locked = {v.ref: v for v in s.snap.locked_vdis()}
+    if not locked:
+        return []
+    per_vm: Dict[str, List[LockedDisk]] = {}
+    vm_of: Dict[str, VM] = {}
+    for vdi_ref, vms in _users(s, locked).items():
+        stale = _stale_keys(s, locked[vdi_ref])
+        if not stale:
+            continue
+        for vm in vms:
+            if vm.power_state in RUNNING_STATES:
+                continue  # a running VM holds its own keys; one marked running on a dead host is VMS_ON_DEAD_HOST
+            vm_of[vm.ref] = vm
+            per_vm.setdefault(vm.ref, []).append((locked[vdi_ref], stale))
+    return [_vdi_locked_finding(s, vm_of[ref], items) for ref, items in sorted(per_vm.items())]
+
+
+def _vdi_locked_finding(s: Situation, vm: VM, items: List[LockedDisk]) -> Finding:
+    items = sorted(items, key=lambda item: item[0].uuid)
+    holders = sorted({k.holder_name() for _, keys in items for k in keys if not k.activating})
+    leaked = [vdi for vdi, keys in items if any(k.activating for k in keys)]
+    by = " and ".join(holders) if holders else "an unfinished activation"
+    disks = ", ".join(vdi.name_label or vdi.uuid for vdi, _ in items)
+    commands = [f"'resetvdis.py single {vdi.uuid}'" for vdi, _ in items]
+    commands += [
+        f"'xe vdi-param-remove uuid={vdi.uuid} param-name=sm-config param-key={SM_ACTIVATING}'" for vdi in leaked
+    ]
+    evidence = tuple(
+        f"VDI {vdi.uuid} ({vdi.name_label}) sm_config {k.key}={k.value}: held by {_holder_label(s, k)} ({s.snap_label})"
+        for vdi, keys in items
+        for k in keys
+    )
+    explanation = (
+        f"sm left its attach keys on the VM's disks, so activating them fails ({SR_BACKEND_FAILURE_46}; "
+        "sometimes MAP_DUPLICATE_KEY ... activating, or VDI_IN_USE) and the VM starts nowhere. The host that "
+        "had them attached went away without detaching them (host-declare-dead clears a dead host's keys; a "
+        "power-state reset by hand does not). Clear them only once that host is fenced (powered off): a host "
+        "that still runs the VM would share the disk with a second copy and corrupt it. Equivalent on the "
+        "master: " + "; ".join(commands) + "."
+    )
+    if leaked:
+        explanation += " A leaked 'activating' key is removed only by VDI.remove_from_sm_config (the xe command above)."
+    return Finding(
+        Code.VDI_LOCKED,
+        Severity.CRITICAL,
+        f"{vm.name_label or vm.uuid} cannot start: disk {disks} locked by {by} ({SR_BACKEND_FAILURE_46})",
+        explanation,
+        host=holders[0] if len(holders) == 1 and holders[0] != GONE_HOST else "",
+        evidence=evidence,
+        data={
+            "vm_uuid": vm.uuid,
+            "vm_name": vm.name_label,
+            "vdi_uuids": ",".join(vdi.uuid for vdi, _ in items),
+            "holders": ",".join(holders),
+            "keys": ",".join(sorted({k.key for _, keys in items for k in keys})),
+        },
+    )
+
+
+RULES = (rule_tls_verify_failed, rule_ha_armed_mismatch, rule_vdi_locked)

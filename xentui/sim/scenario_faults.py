@@ -43,7 +43,7 @@ class SimulatorView(Protocol):
     def faults(self) -> Faults: ...
 
 
-def prepare_pool(world, data: Dict[str, Any]) -> None:
+def prepare_pool(world: Any, data: Dict[str, Any]) -> None:
     procs = list(world.procs.values())
     for proc in procs:
         tls_state.trust_everywhere(procs, proc.tls)
@@ -69,7 +69,7 @@ def _restart(sim: SimulatorView, host: str) -> None:
     proc.restart(gap=0, reason="scenario")
 
 
-def _master_db(sim: SimulatorView):
+def _master_db(sim: SimulatorView) -> Any:
     for proc in sim.world.procs.values():
         if proc.is_master and proc.db is not None:
             return proc, proc.db
@@ -78,7 +78,8 @@ def _master_db(sim: SimulatorView):
 
 def _host_ref(sim: SimulatorView, host: str) -> str:
     _, db = _master_db(sim)
-    return db.by_name_label("host", host)[0]
+    ref: str = db.by_name_label("host", host)[0]
+    return ref
 
 
 def empty_pool_bundle(sim: SimulatorView, host: str) -> None:

@@ -79,6 +79,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Show this help: every key, generated from the action registry.",
         "app",
         key_display="?",
+        priority=True,
     ),
     UiAction("app.quit", "app.quit_app", "q", "Quit", "Quit xentui at once, even while a call is hanging.", "app"),
     UiAction(
@@ -145,8 +146,13 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Demo panel: inject and clear faults in the simulated pool.",
         "app",
         demo_only=True,
+        priority=True,
     ),
     # --- dashboard ------------------------------------------------------------
+    # The keys that open a screen or move the focus (r, Enter/Right, Esc/Left, Tab here; ?, F1, d above;
+    # / and the overlays' Esc below) are priority bindings too, for the same reason as 1-5: the action
+    # runs as the app reads the key and awaits the new screen's mount, so typed-ahead keys land there.
+    # None of them is bound where a text field could want it (an Input's check_consume_key keeps `/`, `?`, `d`).
     UiAction(
         "dashboard.recover",
         "screen.recover",
@@ -154,6 +160,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Recover",
         "Start the guided recovery (read-only: show the plan).",
         "dashboard",
+        priority=True,
     ),
     UiAction(
         "dashboard.details",
@@ -163,6 +170,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Show everything known about the selected host.",
         "dashboard",
         key_display="Enter",
+        priority=True,
     ),
     UiAction(
         "dashboard.top",
@@ -172,6 +180,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Go back to the first host (xsconsole's Esc at the root).",
         "dashboard",
         show=False,
+        priority=True,
     ),
     UiAction(
         "dashboard.findings",
@@ -181,6 +190,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Move between the host list and the findings.",
         "dashboard",
         show=False,
+        priority=True,
     ),
     # --- virtual machines -------------------------------------------------------
     UiAction(
@@ -191,6 +201,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Filter the list by name, host or power state.",
         "vms",
         key_display="/",
+        priority=True,
     ),
     UiAction(
         "vms.back",
@@ -200,6 +211,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Clear the filter, then go back to the dashboard.",
         "vms",
         key_display="Esc",
+        priority=True,
     ),
     # --- network ------------------------------------------------------------
     UiAction(
@@ -210,9 +222,17 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Filter the PIFs by host, device or network.",
         "network",
         key_display="/",
+        priority=True,
     ),
     UiAction(
-        "network.back", "screen.back", "escape,left", "Back", "Go back to the dashboard.", "network", key_display="Esc"
+        "network.back",
+        "screen.back",
+        "escape,left",
+        "Back",
+        "Go back to the dashboard.",
+        "network",
+        key_display="Esc",
+        priority=True,  # (the filter line keeps Left: FilterInput.check_consume_key)
     ),
     # --- log ----------------------------------------------------------------
     UiAction("log.back", "screen.back", "escape,left", "Back", "Go back to the dashboard.", "log", key_display="Esc"),
@@ -258,6 +278,7 @@ ACTIONS: Tuple[UiAction, ...] = (
         "Go back; what you typed is kept.",
         "connect",
         key_display="Esc",
+        priority=True,
     ),
     # --- confirm modal --------------------------------------------------------
     UiAction(
@@ -298,12 +319,38 @@ ACTIONS: Tuple[UiAction, ...] = (
         "demo",
         demo_only=True,
         key_display="Esc",
+        priority=True,
     ),
     # --- help, plan, details ---------------------------------------------------
-    UiAction("help.close", "screen.close", "escape,left", "Close", "Close the help.", "help", key_display="Esc"),
-    UiAction("plan.close", "screen.close", "escape,left", "Close", "Close the plan.", "plan", key_display="Esc"),
     UiAction(
-        "details.close", "screen.close", "escape,left", "Back", "Back to the dashboard.", "details", key_display="Esc"
+        "help.close",
+        "screen.close",
+        "escape,left",
+        "Close",
+        "Close the help.",
+        "help",
+        key_display="Esc",
+        priority=True,
+    ),
+    UiAction(
+        "plan.close",
+        "screen.close",
+        "escape,left",
+        "Close",
+        "Close the plan.",
+        "plan",
+        key_display="Esc",
+        priority=True,
+    ),
+    UiAction(
+        "details.close",
+        "screen.close",
+        "escape,left",
+        "Back",
+        "Back to the dashboard.",
+        "details",
+        key_display="Esc",
+        priority=True,
     ),
 )
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Deque, Optional, Tuple
+from typing import Any, Awaitable, Callable, Deque, Optional, Tuple
 
 from textual import work
 from textual.actions import SkipAction
@@ -434,11 +434,13 @@ class XenTuiApp(App):
         self.append_log("refresh (F5)")
         self.observe_now()
 
-    def action_help(self) -> None:
+    async def action_help(self) -> None:
         from xentui.ui.screens.help import HelpScreen
 
+        if self.screen.is_modal:
+            raise SkipAction()  # a priority binding: a question on screen keeps its keys
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            await self.push_screen(HelpScreen())  # typed-ahead keys go to the help, once it is there
 
     async def action_show_screen(self, name: str) -> None:
         if self.screen.is_modal:
@@ -450,10 +452,11 @@ class XenTuiApp(App):
         if mounting is not None:
             await mounting
 
-    def show_screen(self, name: str) -> None:
-        self._switch_to(name)
+    def show_screen(self, name: str) -> Optional[Awaitable[Any]]:
+        """Switch to a main screen; a priority binding awaits the result (see action_show_screen)."""
+        return self._switch_to(name)
 
-    def _switch_to(self, name: str) -> Optional[AwaitMount]:
+    def _switch_to(self, name: str) -> Optional[Awaitable[Any]]:
         if isinstance(self.screen, TooSmallScreen):
             return None
         # Close modals (help, demo, details) first so the numbers always work.
@@ -463,19 +466,23 @@ class XenTuiApp(App):
             return self.switch_mode(name)
         return None
 
-    def action_demo_panel(self) -> None:
+    async def action_demo_panel(self) -> None:
         from xentui.ui.screens.demo_panel import DemoPanel
 
+        if self.screen.is_modal:
+            raise SkipAction()
         if self.demo is not None and not isinstance(self.screen, DemoPanel):
-            self.push_screen(DemoPanel(self.demo))
+            await self.push_screen(DemoPanel(self.demo))
 
     # --- recovery ----------------------------------------------------------------
 
-    def start_recovery(self) -> None:
+    def start_recovery(self) -> Optional[AwaitMount]:
+        """Push the wizard (or the plan); the returned mount is awaited by the
+        `r` binding so the keys typed after it reach the wizard."""
         obs = self.observation
         if obs is None:
             self.notify("No observation yet: wait for the dashboard to fill.", markup=False)
-            return
+            return None
         try:
             from xentui.recovery.plan_builder import build_plan
 
@@ -483,30 +490,28 @@ class XenTuiApp(App):
         except Exception as exc:  # noqa: BLE001 - a plan bug must show, never crash the console
             self.append_log(f"plan failed: {type(exc).__name__}: {exc}")
             self.notify(printable(f"Could not build the plan: {exc}"), severity="error", markup=False)
-            return
+            return None
         self.append_log(f"recovery plan: {len(plan.steps)} steps ({', '.join(s.id for s in plan.steps)})")
         wizard_cls = _load_wizard()
         if wizard_cls is None or self.observer is None:
             from xentui.ui.screens.plan import PlanScreen
 
-            self.push_screen(
+            return self.push_screen(
                 PlanScreen(
                     plan,
                     note="The recovery wizard is not available in this build; "
                     "this is the plan it would guide you through.",
                 )
             )
-            return
         try:
             executor, audit = self._make_executor()
         except Exception as exc:  # noqa: BLE001 - fall back to showing the plan
             from xentui.ui.screens.plan import PlanScreen
 
             self.append_log(f"executor unavailable: {type(exc).__name__}: {exc}")
-            self.push_screen(PlanScreen(plan, note=f"Cannot execute from here ({exc}); plan shown read-only."))
-            return
+            return self.push_screen(PlanScreen(plan, note=f"Cannot execute from here ({exc}); plan shown read-only."))
         wizard = wizard_cls(self.observer, plan, executor, read_only=self.read_only, audit=audit)
-        self.push_screen(wizard, callback=lambda _result: self._after_recovery())
+        return self.push_screen(wizard, callback=lambda _result: self._after_recovery())
 
     def _make_executor(self):
         from xentui.recovery.audit import AuditLog

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from xentui.xapi.errors import AuthenticationFailed, ConnectFailed, HostKeyChanged, HostKeyUnknown, XapiError
+
+if TYPE_CHECKING:
+    from xentui.xapi.targets import Target
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def redact(message: str, text: str) -> str:
     )
 
 
-def parse(text: str, **overrides: Any):
+def parse(text: str, **overrides: Any) -> Target:
     from xentui.xapi.targets import parse_target
 
     return parse_target(text.strip() or None, **overrides)
@@ -73,7 +76,7 @@ def connect(
     *,
     accept_fingerprint: Optional[str] = None,
     make_observer: Optional[Callable[..., Any]] = None,
-    overrides: Optional[dict] = None,
+    overrides: Optional[Dict[str, Any]] = None,
     read_only: bool = False,
 ) -> ConnectOutcome:
     try:
@@ -85,7 +88,9 @@ def connect(
         if outcome is not None:
             return outcome
     if make_observer is None:
-        from xentui.recovery.observer import Observer as make_observer  # noqa: N813
+        from xentui.recovery.observer import Observer
+
+        make_observer = Observer
     try:
         observer = make_observer(target, password=password or None, read_only=read_only)
         observation = observer.observe()
@@ -103,7 +108,7 @@ def connect(
     return ConnectOutcome("auth" if state == "auth-failed" else "failed", message, target=target)
 
 
-def _preflight_ssh(target, accept_fingerprint: Optional[str]) -> Optional[ConnectOutcome]:
+def _preflight_ssh(target: Target, accept_fingerprint: Optional[str]) -> Optional[ConnectOutcome]:
     from xentui.xapi.transport import open_endpoint
 
     try:

@@ -8,7 +8,7 @@ it here would be an import cycle)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple, cast
+from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Protocol, Tuple, cast
 
 from textual.app import App
 
@@ -36,14 +36,14 @@ class ConsoleApp(Protocol):
 
     def check_size(self) -> None: ...
 
-    def show_screen(self, name: str) -> None: ...
+    def show_screen(self, name: str) -> Optional[Awaitable[Any]]: ...  # the switch, for a binding to await
 
     # @work methods: they start a worker (and return it; screens do not use it)
     def connect_to(self, text: str, password: str, accept_fingerprint: Optional[str] = None) -> object: ...
 
     def apply_demo_fault(self, fault: Any) -> object: ...
 
-    def start_recovery(self) -> None: ...
+    def start_recovery(self) -> Optional[Awaitable[Any]]: ...  # the wizard's (or plan's) mount
 
     def pull_audit_records(self) -> None: ...
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple, TypeVar
 
 from xentui.host.facts import Fact, GroundTruth, PeerProbe
 from xentui.recovery.findings import Code, Finding, Severity
 from xentui.recovery.observation import Observation
 from xentui.xapi.model import PIF, Host, PoolSnapshot
+
+if TYPE_CHECKING:
+    from xentui.recovery.audit import AuditRecord
+    from xentui.recovery.peers import PeerView
 
 # xapi's stored emergency errors (xapi-semantics.md §1.2) in plain words.
 REASON_WORDS: Dict[str, str] = {
@@ -114,8 +118,9 @@ def this_host(obs: Observation) -> Optional[Host]:
         if host is not None:
             return host
     gt = obs.ground_truth
-    if gt is not None and gt.inventory.ok:
-        host = snap.host_by_uuid(gt.inventory.value.installation_uuid)
+    inventory = gt.inventory.value if gt is not None and gt.inventory.ok else None
+    if inventory is not None:
+        host = snap.host_by_uuid(inventory.installation_uuid)
         if host is not None:
             return host
     if obs.this_host_name:
@@ -131,8 +136,9 @@ def this_host_name(obs: Observation) -> str:
 def pool_role(obs: Observation) -> Tuple[str, str]:
     """(role, master address) of this host, from pool.conf when we have it."""
     gt = obs.ground_truth
-    if gt is not None and gt.pool_role.ok:
-        return gt.pool_role.value.role, gt.pool_role.value.master_address
+    role = gt.pool_role.value if gt is not None and gt.pool_role.ok else None
+    if role is not None:
+        return role.role, role.master_address
     snap = obs.snapshot
     host = this_host(obs)
     if snap is not None and host is not None and snap.pool is not None:
@@ -232,7 +238,7 @@ class RecoveryInProgress:
     total: int  # steps the run planned (plus any it recorded beyond them)
 
 
-def recovery_in_progress(records) -> Optional[RecoveryInProgress]:
+def recovery_in_progress(records: Iterable[AuditRecord]) -> Optional[RecoveryInProgress]:
     """The open recovery run in these audit records, if any (same rule as the
     wizard's resume: `open_run_id`)."""
     # Imported here: the wizard package pulls in Textual, this module must not.
@@ -376,7 +382,8 @@ def _probe_for(gt: Optional[GroundTruth], host: Host) -> Optional[PeerProbe]:
     return None
 
 
-def _peer_view_for(obs: Observation, host: Host):
+def _peer_view_for(obs: Observation, host: Host) -> Optional[PeerView]:
+    view: PeerView
     for view in getattr(obs, "peer_views", ()) or ():
         if view.host_name == host.name_label or (host.address and view.address == host.address):
             return view
@@ -532,7 +539,7 @@ class Management:
     ok: bool  # False when there is no management IP
 
 
-def _fact_age(fact: Fact, now: float) -> str:
+def _fact_age(fact: Fact[Any], now: float) -> str:
     return format_age(fact.age(now))
 
 
@@ -580,7 +587,7 @@ def _management_from_ground_truth(obs: Observation, gt: GroundTruth, me: Optiona
     rows = []
     sources = []
     bridge = ""
-    if gt.inventory.ok:
+    if gt.inventory.ok and gt.inventory.value is not None:
         bridge = gt.inventory.value.management_interface
         sources.append(f"inventory {_fact_age(gt.inventory, now)}")
     # The database copy (state.db) knows the PIF's configuration.
@@ -593,7 +600,7 @@ def _management_from_ground_truth(obs: Observation, gt: GroundTruth, me: Optiona
                 (
                     p
                     for p in snap.pifs_of(me.ref)
-                    if (snap.network_of(p) or None) is not None and snap.network_of(p).bridge == bridge
+                    if (net := snap.network_of(p) or None) is not None and net.bridge == bridge
                 ),
                 None,
             )

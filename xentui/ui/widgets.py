@@ -3,19 +3,21 @@ label/value panes. They render view-model values only (xentui.ui.viewmodel)."""
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.visual import VisualType
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist, RowKey
 
 from xentui.ui import viewmodel as vm
 from xentui.xapi.safe_text import markup, multiline, printable
@@ -30,7 +32,7 @@ class TopBar(Horizontal):
     TopBar #tb-right { width: auto; height: 1; }
     """
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static("", id="tb-left")
         yield Static("", id="tb-right")
 
@@ -84,15 +86,15 @@ class PaneTitle(Static):
                 text-wrap: nowrap; text-overflow: clip; }
     """
 
-    def __init__(self, content: object = "", **kw) -> None:
+    def __init__(self, content: VisualType = "", **kw: Any) -> None:
         super().__init__(_plain(content), **kw)
 
-    def update(self, content: object = "", **kw) -> None:
+    def update(self, content: VisualType = "", **kw: Any) -> None:
         # Titles carry host names: plain text, never markup, no raw controls.
         super().update(_plain(content), **kw)
 
 
-def _plain(content: object) -> object:
+def _plain(content: VisualType) -> VisualType:
     return Text(printable(content)) if isinstance(content, str) else content
 
 
@@ -103,7 +105,7 @@ class KeyValues(Static):
     KeyValues { height: auto; padding: 0 1; }
     """
 
-    def __init__(self, label_width: int = 11, **kw) -> None:
+    def __init__(self, label_width: int = 11, **kw: Any) -> None:
         super().__init__("", **kw)
         self.label_width = label_width
 
@@ -145,7 +147,7 @@ def _fit_cell(cell: object, width: int) -> object:
     return text if len(text) <= width else text[: width - 1] + "~"
 
 
-class KeyTable(DataTable):
+class KeyTable(DataTable[Any]):
     """A DataTable that moves the way xsconsole's menus do: Up/Down wrap, a
     letter jumps to the next row starting with it, Left/Right are left to the
     screen (back / select) instead of scrolling sideways."""
@@ -160,16 +162,17 @@ class KeyTable(DataTable):
         Binding("end", "scroll_bottom", "Bottom", show=False, id="list.end"),
     ]
 
-    def __init__(self, *, jump_column: int = 0, **kw) -> None:
+    def __init__(self, *, jump_column: int = 0, **kw: Any) -> None:
         kw.setdefault("cursor_type", "row")
         kw.setdefault("zebra_stripes", False)
         super().__init__(**kw)
         self.jump_column = jump_column
         self.cursor_blink = False
-        self._shown_rows: Optional[list] = None
+        self._shown_rows: Optional[List[Tuple[str, Tuple[object, ...]]]] = None
         self._all_fixed_width = False
 
-    async def action_cursor_left(self) -> None:
+    # Textual runs an async action as well as a sync one; DataTable's is sync.
+    async def action_cursor_left(self) -> None:  # type: ignore[override]
         # xsconsole: Left goes back, like Esc.
         await self.screen.run_action("back")
 
@@ -214,7 +217,7 @@ class KeyTable(DataTable):
             self.add_column(label, width=width, key=label)
         self._all_fixed_width = True
 
-    def _update_dimensions(self, new_rows) -> None:
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         # DataTable measures every new cell to size auto-width columns; with
         # fixed widths and one-line rows that work is thrown away, and for
         # 2,000 VMs it is most of the time spent (Textual is pinned: 8.2.8).
@@ -297,7 +300,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, repaint=True)
 
-    def __init__(self, columns: Sequence[Tuple[str, int]], **kw) -> None:
+    def __init__(self, columns: Sequence[Tuple[str, int]], **kw: Any) -> None:
         super().__init__(**kw)
         self.columns_spec = tuple(columns)
         self.total_width = sum(width + 2 for _, width in self.columns_spec)

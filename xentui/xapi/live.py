@@ -63,7 +63,15 @@ def load_snapshot(client: Any, timeout: Optional[float] = None, *, recover_withi
 
 
 # The API class names of SNAPSHOT_CLASSES (xapi's method names are case-sensitive).
-_API_CLASS = {"pif": "PIF", "pif_metrics": "PIF_metrics", "vm": "VM", "sr": "SR", "pbd": "PBD"}
+_API_CLASS = {
+    "pif": "PIF",
+    "pif_metrics": "PIF_metrics",
+    "vm": "VM",
+    "sr": "SR",
+    "pbd": "PBD",
+    "vdi": "VDI",
+    "vbd": "VBD",
+}
 
 
 def load_snapshot_by_listing(client: Any, timeout: Optional[float] = None) -> PoolSnapshot:

@@ -26,6 +26,8 @@ SNAPSHOT_CLASSES: Tuple[str, ...] = (
     "vm",
     "sr",
     "pbd",
+    "vdi",
+    "vbd",
 )
 
 
@@ -383,6 +385,60 @@ class PBD:
         )
 
 
+# sm's attach/activation locks in VDI.sm_config (sm drivers/blktap2.py _add_tag:
+# `host_<host ref>` per host that activated the disk, `activating` while an
+# activation runs). Only these keys are kept: the rest of sm_config is sm's
+# business and can be large (vhd-parent chains, paths).
+SM_HOST_LOCK_PREFIX = "host_"
+SM_ACTIVATING = "activating"
+
+
+def _sm_locks(rec: Mapping[str, Any]) -> Tuple[Tuple[str, str], ...]:
+    sm_config = _map(rec, "sm_config")
+    return tuple(
+        sorted(
+            (k, v)
+            for k, v in sm_config.items()
+            if k == SM_ACTIVATING or (k.startswith(SM_HOST_LOCK_PREFIX + "OpaqueRef:"))
+        )
+    )
+
+
+@dataclass(frozen=True)
+class VDI:
+    ref: str
+    uuid: str
+    name_label: str
+    # (key, value) of the sm_config lock keys only, sorted; () for most disks.
+    sm_locks: Tuple[Tuple[str, str], ...] = ()
+
+    def lock_holders(self) -> Tuple[str, ...]:
+        """The host refs named by `host_<ref>` keys."""
+        n = len(SM_HOST_LOCK_PREFIX)
+        return tuple(k[n:] for k, _ in self.sm_locks if k.startswith(SM_HOST_LOCK_PREFIX))
+
+    @property
+    def activating(self) -> bool:
+        return any(k == SM_ACTIVATING for k, _ in self.sm_locks)
+
+    @classmethod
+    def from_record(cls, ref: str, rec: Mapping[str, Any]) -> "VDI":
+        return cls(ref=ref, uuid=_str(rec, "uuid"), name_label=_str(rec, "name_label"), sm_locks=_sm_locks(rec))
+
+
+@dataclass(frozen=True)
+class VBD:
+    """Only the link between a VM and a disk (an empty CD drive has VDI NULL)."""
+
+    ref: str
+    vm: str
+    vdi: str
+
+    @classmethod
+    def from_record(cls, ref: str, rec: Mapping[str, Any]) -> "VBD":
+        return cls(ref=ref, vm=_ref(rec, "VM"), vdi=_ref(rec, "VDI"))
+
+
 _BUILDERS = {
     "pool": Pool.from_record,
     "host": Host.from_record,
@@ -393,6 +449,8 @@ _BUILDERS = {
     "vm": VM.from_record,
     "sr": SR.from_record,
     "pbd": PBD.from_record,
+    "vdi": VDI.from_record,
+    "vbd": VBD.from_record,
 }
 
 
@@ -484,6 +542,18 @@ class PoolSnapshot:
     def pbds(self) -> Dict[str, PBD]:
         return dict(self.raw.get("pbd", {}))
 
+    @property
+    def vdis(self) -> Dict[str, VDI]:
+        return dict(self.raw.get("vdi", {}))
+
+    @property
+    def vbds(self) -> Dict[str, VBD]:
+        return dict(self.raw.get("vbd", {}))
+
+    def locked_vdis(self) -> Tuple[VDI, ...]:
+        """VDIs whose sm_config holds an attach or activation lock."""
+        return tuple(v for v in self.raw.get("vdi", {}).values() if v.sm_locks)
+
     # -- derived views -----------------------------------------------------
 
     @property
@@ -530,7 +600,7 @@ class PoolSnapshot:
         return self.networks.get(pif.network)
 
 
-_RECORD_TYPES = (Pool, HostMetrics, Host, PIFMetrics, PIF, Network, VM, SR, PBD)
+_RECORD_TYPES = (Pool, HostMetrics, Host, PIFMetrics, PIF, Network, VM, SR, PBD, VDI, VBD)
 
 # The API fields each builder reads, per class: everything else in a record
 # is dropped unread (a state.db reader decodes only these; see
@@ -600,6 +670,8 @@ RECORD_FIELDS: Dict[str, FrozenSet[str]] = {
         {"uuid", "name_label", "type", "content_type", "shared", "physical_size", "physical_utilisation", "PBDs"}
     ),
     "pbd": frozenset({"uuid", "host", "SR", "currently_attached", "device_config"}),
+    "vdi": frozenset({"uuid", "name_label", "sm_config"}),
+    "vbd": frozenset({"VM", "VDI"}),
 }
 
 

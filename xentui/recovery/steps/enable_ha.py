@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, List, Mapping, Sequence
 
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import AllHostsLive, IsMaster
 from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.errors import XapiFailure
-from xentui.xapi.model import Host
+from xentui.xapi.model import SR, Host
 
 
-def declare(master: Host, statefile_vdis: Sequence[str], candidate_srs: Sequence = ()) -> Step:
+def declare(master: Host, statefile_vdis: Sequence[str], candidate_srs: Sequence[SR] = ()) -> Step:
     """`statefile_vdis`: pool.ha_statefiles (VDI refs: the heartbeat SR is the SR of
     that VDI, resolved when the step runs). `candidate_srs`: the shared SRs that can
     hold a statefile (no ISO library), offered as the choice when the statefile is
@@ -67,12 +67,12 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return "HA enabled"
 
 
-def heartbeat_srs(ex: StepRunner, ctx: StepContext, client, srs: dict) -> list:
+def heartbeat_srs(ex: StepRunner, ctx: StepContext, client: Any, srs: Mapping[str, Mapping[str, Any]]) -> List[str]:
     """The heartbeat SR: the SR of the old statefile VDI (pool.ha_statefiles holds VDI
     refs, not SRs); if it is gone, the operator's choice, else the only shared SR that
     is not an ISO library. Never just "the first shared SR"."""
 
-    def usable(rec: dict) -> bool:
+    def usable(rec: Mapping[str, Any]) -> bool:
         return bool(rec.get("shared")) and rec.get("content_type") != "iso" and rec.get("type") != "iso"
 
     for vdi in [v for v in ctx.step.params.get("statefile_vdis", "").split(",") if v]:

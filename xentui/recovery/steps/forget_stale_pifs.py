@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import Answers, IsMaster
 from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.errors import XapiFailure
-from xentui.xapi.model import Host
+from xentui.xapi.model import PIF, Host
 
 
-def declare(host: Host, pifs, master: Host) -> Step:
+def declare(host: Host, pifs: Sequence[PIF], master: Host) -> Step:
     return Step(
         id=f"forget-stale-pifs:{host.name_label}",
         title=f"Forget {host.name_label}'s PIFs of removed NICs",
@@ -93,7 +95,7 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return f"forgotten: {len(forgotten)} PIF(s)"
 
 
-def on_management_bridge(ex: StepRunner, ctx: StepContext, client, pif_ref: str) -> bool:
+def on_management_bridge(ex: StepRunner, ctx: StepContext, client: Any, pif_ref: str) -> bool:
     """Is this (non-management) PIF on the same bridge as its host's management PIF?"""
     rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
     if rec.get("management"):
@@ -113,7 +115,7 @@ def on_management_bridge(ex: StepRunner, ctx: StepContext, client, pif_ref: str)
     return ex.call_xapi(ctx, client, "network.get_bridge", network) in bridges
 
 
-def management_elsewhere(ex: StepRunner, ctx: StepContext, client, pif_ref: str) -> bool:
+def management_elsewhere(ex: StepRunner, ctx: StepContext, client: Any, pif_ref: str) -> bool:
     """Does another PIF of the same host, whose NIC has a link, carry the management flag?"""
     rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
     pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")

@@ -4,7 +4,7 @@ it to a present NIC after a NIC replacement (the "move" declaration)."""
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import Observation
@@ -24,7 +24,7 @@ from xentui.recovery.step_context import (
 )
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.errors import CallTimeout
-from xentui.xapi.model import Host
+from xentui.xapi.model import PIF, Host
 
 # What each way back to a management address costs (said wherever xentui sends the
 # admin to it).
@@ -93,8 +93,12 @@ def management_fix_by_hand(host: str, cause: str, interface: str, new_nics: str)
     )
 
 
-def declare(host: Host, interface: str, emergency: bool, pif=None, cause: str = "", new_nics: str = "") -> Step:
+def declare(
+    host: Host, interface: str, emergency: bool, pif: Optional[PIF] = None, cause: str = "", new_nics: str = ""
+) -> Step:
     manual = ""
+    xe: Tuple[str, ...]
+    calls: Tuple[str, ...]
     confirm = Confirm.F8
     if emergency:
         manual = management_fix_by_hand(host.name_label, cause, interface, new_nics)
@@ -175,7 +179,7 @@ def declare(host: Host, interface: str, emergency: bool, pif=None, cause: str = 
     )
 
 
-def declare_move(host: Host, old_pif, master: Host) -> Step:
+def declare_move(host: Host, old_pif: PIF, master: Host) -> Step:
     return Step(
         id=f"management-reconfigure:{host.name_label}",
         title=f"Put {host.name_label}'s management interface on a present NIC",
@@ -224,13 +228,14 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         s = Situation(obs)
         if name == s.this_name:
             gt = obs.ground_truth
-            link_ok = gt is not None and gt.management_link.ok and bool(gt.management_link.value.ipv4)
-            if not link_ok:
+            # Fact.ok means the value is there.
+            link = gt.management_link.value if gt is not None and gt.management_link.ok else None
+            if link is None or not link.ipv4:
                 return False, "no IPv4 address yet"
             if s.emergency and s.reason_code == "HOST_HAS_NO_MANAGEMENT_IP":
                 return False, "address back, xapi still reports HOST_HAS_NO_MANAGEMENT_IP"
-            addrs = ", ".join(a.address for a in gt.management_link.value.ipv4)
-            return True, f"{gt.management_link.value.ifname} has {addrs}"
+            addrs = ", ".join(a.address for a in link.ipv4)
+            return True, f"{link.ifname} has {addrs}"
         h = s.snap.host_by_name(name)
         st = s.state(h) if h is not None else None
         ok = st is not None and st.reach == pv.ANSWERS and st.reason_code != "HOST_HAS_NO_MANAGEMENT_IP"
@@ -265,7 +270,9 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return why
 
 
-def _repair_in_emergency_mode(ex: StepRunner, ctx: StepContext, repaired) -> str:
+def _repair_in_emergency_mode(
+    ex: StepRunner, ctx: StepContext, repaired: Callable[[Observation], Tuple[bool, str]]
+) -> str:
     """xapi cannot give an emergency-mode host its address back: its
     local_management_reconfigure only rewrites the inventory (and does not answer
     on a member). So xentui writes the inventory only when it names no interface

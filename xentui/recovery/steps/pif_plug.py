@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from xentui.recovery.preconditions import Answers, IsMaster
 from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, host_ref_by_uuid, master_of
 from xentui.recovery.step_kind import StepKind
+from xentui.xapi.model import Host
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xentui.recovery.plan import Step
 
 
-def declare(host, master, address: str = "", netmask: str = ""):
+def declare(host: Host, master: Host, address: str = "", netmask: str = "") -> Step:
     """Plug the PIFs the scan created (and persist the management address on them)."""
     from xentui.recovery.plan import Confirm, Step
 

@@ -6,10 +6,10 @@ from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import Fenced, IsMaster, Silent
 from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, master_of
 from xentui.recovery.step_kind import StepKind
-from xentui.xapi.model import Host
+from xentui.xapi.model import VM, Host
 
 
-def declare(vm, dead: Host, master: Host) -> Step:
+def declare(vm: VM, dead: Host, master: Host) -> Step:
     """One VM's power state reset (no plan lists it today: declare-dead resets
     every VM of the host). The same fence gate as start-vms: the host it was
     resident on attested AND silent right now (the executor adds it anyway)."""

@@ -115,9 +115,11 @@ def wait_for_own_restart_as_master(ex: StepRunner, ctx: StepContext, name: str) 
         ctx, is_master, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), "waiting for xapi to come back as master"
     )
     sit = Situation(obs)
+    master = sit.snap.master
+    assert master is not None  # poll returned: is_master_now(obs) held, which checks it
     return (
         f"{name} answers as master: login {obs.connection.session_kind.value}, "
-        f"host.is_in_emergency_mode=false, pool.master={sit.snap.master.name_label}"
+        f"host.is_in_emergency_mode=false, pool.master={master.name_label}"
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from xentui.recovery import audit as au
 from xentui.recovery.plan import Confirm, Step
@@ -11,11 +11,11 @@ from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, St
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.error_table import explain
 from xentui.xapi.errors import XapiFailure
-from xentui.xapi.model import Host
+from xentui.xapi.model import VM, Host
 
 
 def declare(
-    vms,
+    vms: Sequence[VM],
     dead_names: Sequence[str],
     survivor: Host,
     flagged: Sequence[str],
@@ -134,7 +134,14 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return f"Running on {survivor}: {', '.join(started)}"
 
 
-def local_disk_elsewhere(ex: StepRunner, ctx: StepContext, client, vm_rec: dict, srs: dict, host_ref: str) -> str:
+def local_disk_elsewhere(
+    ex: StepRunner,
+    ctx: StepContext,
+    client: Any,
+    vm_rec: Mapping[str, Any],
+    srs: Mapping[str, Mapping[str, Any]],
+    host_ref: str,
+) -> str:
     """Name of a non-shared SR a VM's disks live on that is not attached to `host_ref`."""
     for vbd in vm_rec.get("VBDs", []) or []:
         try:
@@ -156,11 +163,12 @@ def local_disk_elsewhere(ex: StepRunner, ctx: StepContext, client, vm_rec: dict,
             except XapiFailure:
                 continue
         if not on_host:
-            return rec.get("name_label", sr)
+            name: str = rec.get("name_label", sr)
+            return name
     return ""
 
 
-def _names(*tables: dict) -> Dict[str, str]:
+def _names(*tables: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
     """ref -> name_label for the records we already hold (hosts, SRs)."""
     return {ref: str(rec.get("name_label") or ref) for table in tables for ref, rec in table.items()}
 

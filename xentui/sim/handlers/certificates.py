@@ -19,21 +19,22 @@ TLS_VERIFICATION_NOT_ENABLED_IN_POOL check arrived in 25.10, XSI-1821).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from xentui.sim import tls_state
+from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import check_ref, forward_to_host, host_proc, make, the_pool
 from xentui.sim.pool_ops import pool_operation
 from xentui.sim.xapi_host import CallContext, XapiHost
 
 
-def _live(db, host: str) -> bool:
+def _live(db: "Database", host: str) -> bool:
     metrics = db.get_field("host", host, "metrics")
     return bool(db.exists("host_metrics", metrics) and db.get_field("host_metrics", metrics, "live"))
 
 
-def refresh_server_certificate(ctx: CallContext, host):
+def refresh_server_certificate(ctx: CallContext, host: Any) -> str:
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     with pool_operation(db, the_pool(db), "cert_refresh"):
@@ -60,14 +61,14 @@ def _certificate_sync_on(proc: XapiHost) -> None:
     proc.note("certificate_sync: pool bundle rebuilt from certs-pool")
 
 
-def host_certificate_sync(ctx: CallContext, host):
+def host_certificate_sync(ctx: CallContext, host: Any) -> str:
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     _certificate_sync_on(forward_to_host(ctx, host))
     return ""
 
 
-def pool_certificate_sync(ctx: CallContext):
+def pool_certificate_sync(ctx: CallContext) -> str:
     db = ctx.need_db()
     failure: Optional[ApiError] = None
     for host in db.refs("host"):
@@ -81,7 +82,7 @@ def pool_certificate_sync(ctx: CallContext):
     return ""
 
 
-def emergency_reset_server_certificate(ctx: CallContext):
+def emergency_reset_server_certificate(ctx: CallContext) -> str:
     proc = ctx.proc
     proc.tls.server = proc.tls.new_certificate(proc.machine.uuid, "server")
     proc.note("emergency_reset_server_certificate: new 2048-bit server certificate")

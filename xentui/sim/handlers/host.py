@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from xentui.sim import sm_locks
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import (
@@ -17,18 +19,18 @@ from xentui.sim.handlers.vm import reset_power_state
 from xentui.sim.xapi_host import CallContext
 
 
-def is_in_emergency_mode(ctx: CallContext):
+def is_in_emergency_mode(ctx: CallContext) -> Any:
     return bool(ctx.proc.emergency)
 
 
-def local_assert_healthy(ctx: CallContext):
+def local_assert_healthy(ctx: CallContext) -> str:
     proc = ctx.proc
     if proc.role == "broken" or (proc.role == "slave" and proc.emergency):
         raise proc.emergency_error
     return ""
 
 
-def emergency_ha_disable(ctx: CallContext, soft=False):
+def emergency_ha_disable(ctx: CallContext, soft: Any = False) -> str:
     proc = ctx.proc
     soft = as_bool(soft)
     if not proc.ha_armed:
@@ -43,7 +45,7 @@ def emergency_ha_disable(ctx: CallContext, soft=False):
     return ""
 
 
-def local_management_reconfigure(ctx: CallContext, interface):
+def local_management_reconfigure(ctx: CallContext, interface: Any) -> str:
     """xapi_host.ml local_management_reconfigure -> change_management_interface:
     NOT_IN_EMERGENCY_MODE outside emergency mode; otherwise Xapi_mgmt_iface.change
     writes MANAGEMENT_INTERFACE (and the address type) to the inventory WITHOUT
@@ -69,7 +71,7 @@ def local_management_reconfigure(ctx: CallContext, interface):
     return ""
 
 
-def management_disable(ctx: CallContext):
+def management_disable(ctx: CallContext) -> str:
     proc = ctx.proc
     if proc.ha_armed:
         raise ApiError("HA_IS_ENABLED")
@@ -85,7 +87,7 @@ def management_disable(ctx: CallContext):
     return ""
 
 
-def get_management_interface(ctx: CallContext, host):
+def get_management_interface(ctx: CallContext, host: Any) -> Any:
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     pifs = db.find("PIF", host=host, management=True)
@@ -94,7 +96,7 @@ def get_management_interface(ctx: CallContext, host):
     return pifs[0]
 
 
-def management_reconfigure(ctx: CallContext, pif):
+def management_reconfigure(ctx: CallContext, pif: Any) -> str:
     db = ctx.need_db()
     pif = check_ref(db, "PIF", pif)
     record = db.get_record("PIF", pif)
@@ -119,7 +121,7 @@ def management_reconfigure(ctx: CallContext, pif):
     for other in db.find("PIF", host=host, management=True):
         db.set_field("PIF", other, "management", False)
     db.update("PIF", pif, management=True, currently_attached=True)
-    network = record.get("network")
+    network: Any = record.get("network")
     bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else record["device"]
     target.management_interface = bridge or record["device"]
     # the PIF is plugged with its IP configuration: networkd now keeps the address there
@@ -133,7 +135,7 @@ def management_reconfigure(ctx: CallContext, pif):
     return ""
 
 
-def declare_dead(ctx: CallContext, host):
+def declare_dead(ctx: CallContext, host: Any) -> str:
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     if host == local_host_ref(ctx) or is_host_alive(ctx, host):
@@ -146,7 +148,7 @@ def declare_dead(ctx: CallContext, host):
     return ""
 
 
-def _set_enabled(ctx: CallContext, host, value: bool):
+def _set_enabled(ctx: CallContext, host: Any, value: bool) -> str:
     """host.enable / host.disable: forwarded to the host (HOST_OFFLINE if it
     can't be reached), then the flag in the master's database."""
     db = ctx.need_db()
@@ -156,7 +158,7 @@ def _set_enabled(ctx: CallContext, host, value: bool):
     return ""
 
 
-def enable(ctx: CallContext, host):
+def enable(ctx: CallContext, host: Any) -> Any:
     """xapi_host.ml enable, on the host (forwarded): only when disabled,
     assert_safe_to_reenable -> Repository_helpers.assert_no_host_pending_mandatory_guidance
     refuses with HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY [host]."""
@@ -168,11 +170,11 @@ def enable(ctx: CallContext, host):
     return _set_enabled(ctx, host, True)
 
 
-def disable(ctx: CallContext, host):
+def disable(ctx: CallContext, host: Any) -> Any:
     return _set_enabled(ctx, host, False)
 
 
-def destroy(ctx: CallContext, host):
+def destroy(ctx: CallContext, host: Any) -> str:
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     # xapi_host.ml destroy: precheck_destroy_declare_dead (HOST_IS_LIVE) first, then HA

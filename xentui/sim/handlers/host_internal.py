@@ -8,10 +8,11 @@ behaviour follows ocaml/xapi/xapi_host.ml and xapi_ha.ml (two-phase commit).
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import as_bool, make
-from xentui.sim.xapi_host import CallContext
+from xentui.sim.xapi_host import CallContext, XapiHost
 
 # What `xen-bugtool --capabilities` prints (System_status.get_capabilities); a
 # realistic subset of the capability list.
@@ -31,7 +32,7 @@ SYSTEM_STATUS_CAPABILITIES = (
 )
 
 
-def signal_networking_change(ctx: CallContext):
+def signal_networking_change(ctx: CallContext) -> str:
     """Xapi_mgmt_iface.on_dom0_networking_change: re-read the management address
     and rebind; the host record's address is refreshed when a DB is at hand."""
     proc = ctx.proc
@@ -48,16 +49,16 @@ def signal_networking_change(ctx: CallContext):
     return ""
 
 
-def ha_xapi_healthcheck(ctx: CallContext):
+def ha_xapi_healthcheck(ctx: CallContext) -> Any:
     # "since we got here unharmed, all is well"
     return True
 
 
-def get_system_status_capabilities(ctx: CallContext, host):
+def get_system_status_capabilities(ctx: CallContext, host: Any) -> Any:
     return SYSTEM_STATUS_CAPABILITIES
 
 
-def shutdown_agent(ctx: CallContext):
+def shutdown_agent(ctx: CallContext) -> str:
     """Xapi_fuse.light_fuse_and_dont_restart ~fuse_length:1.: xapi exits after 1 s
     and stays down (no watchdog restart)."""
     proc = ctx.proc
@@ -73,7 +74,7 @@ def _abort(reason: str) -> ApiError:
     return ApiError("HA_ABORT_NEW_MASTER", reason)
 
 
-def propose_on(proc, address: str, manual) -> None:
+def propose_on(proc: XapiHost, address: str, manual: Any) -> None:
     """Xapi_ha.propose_new_master on host `proc`: refuse a different proposal agreed
     less than 600 s ago; record (address, now) in memory."""
     address = str(address)
@@ -89,7 +90,7 @@ def propose_on(proc, address: str, manual) -> None:
     proc.proposed_master = (address, now)
 
 
-def commit_on(proc, address: str) -> None:
+def commit_on(proc: XapiHost, address: str) -> None:
     """Xapi_ha.commit_new_master on host `proc`: only the agreed proposal; then
     become master or the new master's slave, and restart after the fuse."""
     address = str(address)
@@ -105,17 +106,17 @@ def commit_on(proc, address: str) -> None:
     proc.light_fuse()
 
 
-def propose_new_master(ctx: CallContext, address, manual):
+def propose_new_master(ctx: CallContext, address: Any, manual: Any) -> str:
     propose_on(ctx.proc, address, manual)
     return ""
 
 
-def commit_new_master(ctx: CallContext, address):
+def commit_new_master(ctx: CallContext, address: Any) -> str:
     commit_on(ctx.proc, address)
     return ""
 
 
-def abort_new_master(ctx: CallContext, address):
+def abort_new_master(ctx: CallContext, address: Any) -> str:
     ctx.proc.proposed_master = None
     return ""
 
@@ -123,32 +124,34 @@ def abort_new_master(ctx: CallContext, address):
 # --- TLS / certificate / guidance emergency calls ----------------------------------
 
 
-def _best_effort_host_update(ctx: CallContext, **fields) -> bool:
+def _best_effort_host_update(ctx: CallContext, **fields: Any) -> bool:
     """Write this host's record if the master's database can be reached right now."""
     proc = ctx.proc
     if proc.is_master:
         master = proc if proc.db is not None else None
     else:
         reach = proc.world.reach(proc.name, proc.master_address)
-        master = reach.target if reach.ok and reach.target.is_master and reach.target.db is not None else None
+        master = reach.peer if reach.ok and reach.peer.is_master and reach.peer.db is not None else None
         if master is not None and master.emergency:
             master = None
-    if master is None:
+    # both branches pick a master only with a database
+    db = master.db if master is not None else None
+    if db is None:
         return False
-    me = proc.host_ref_in(master.db)
+    me = proc.host_ref_in(db)
     if me is None:
         return False
-    master.db.update("host", me, **fields)
+    db.update("host", me, **fields)
     return True
 
 
-def emergency_reset_server_certificate(ctx: CallContext):
+def emergency_reset_server_certificate(ctx: CallContext) -> str:
     # A new self-signed certificate; no database access in this call.
     ctx.proc.note("emergency_reset_server_certificate: new host certificate")
     return ""
 
 
-def emergency_disable_tls_verification(ctx: CallContext):
+def emergency_disable_tls_verification(ctx: CallContext) -> str:
     ctx.proc.tls_verification = False
     if not _best_effort_host_update(ctx, tls_verification_enabled=False):
         raise ApiError(
@@ -158,13 +161,13 @@ def emergency_disable_tls_verification(ctx: CallContext):
     return ""
 
 
-def emergency_reenable_tls_verification(ctx: CallContext):
+def emergency_reenable_tls_verification(ctx: CallContext) -> str:
     ctx.proc.tls_verification = True
     _best_effort_host_update(ctx, tls_verification_enabled=True)
     return ""
 
 
-def emergency_clear_mandatory_guidance(ctx: CallContext):
+def emergency_clear_mandatory_guidance(ctx: CallContext) -> str:
     _best_effort_host_update(ctx, pending_guidances=[])
     return ""
 

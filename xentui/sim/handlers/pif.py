@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import NULL_REF, check_ref, forward_to_host, ha_enabled, make
 from xentui.sim.pif_sync import device_position, management_bridge, update_management_flags
 from xentui.sim.xapi_host import CallContext, valid_ipv4
 
 
-def reconfigure_ip(ctx: CallContext, pif, mode, IP, netmask, gateway, DNS):
+def reconfigure_ip(ctx: CallContext, pif: Any, mode: Any, IP: Any, netmask: Any, gateway: Any, DNS: Any) -> str:
     db = ctx.need_db()
     pif = check_ref(db, "PIF", pif)
     record = db.get_record("PIF", pif)
@@ -62,7 +64,7 @@ def reconfigure_ip(ctx: CallContext, pif, mode, IP, netmask, gateway, DNS):
     return ""
 
 
-def forget(ctx: CallContext, pif):
+def forget(ctx: CallContext, pif: Any) -> str:
     db = ctx.need_db()
     pif = check_ref(db, "PIF", pif)
     record = db.get_record("PIF", pif)
@@ -80,7 +82,7 @@ def forget(ctx: CallContext, pif):
     # forget_internal: a managed PIF is brought down first (nm.ml bring_pif_down destroys its
     # network's bridge). If that bridge carries the host's address, the address goes with it.
     if record.get("managed", True):
-        network = record.get("network")
+        network: Any = record.get("network")
         bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else ""
         machine = target.machine
         if bridge and bridge == getattr(machine, "ip_bridge", target.management_interface) and machine.has_ip:
@@ -88,14 +90,14 @@ def forget(ctx: CallContext, pif):
             target.rebind()
             target.files_changed()
             target.world.notify()
-    metrics = record.get("metrics")
+    metrics: Any = record.get("metrics")
     db.destroy("PIF", pif)
     if db.exists("PIF_metrics", metrics):
         db.destroy("PIF_metrics", metrics)
     return ""
 
 
-def scan(ctx: CallContext, host):
+def scan(ctx: CallContext, host: Any) -> str:
     """Xapi_pif.scan (ocaml/xapi/xapi_pif.ml), forwarded to `host`:
 
     1. refresh_all: every physical PIF is matched to a NIC by *position* (the N of its
@@ -121,8 +123,8 @@ def scan(ctx: CallContext, host):
         record = db.get_record("PIF", pif)
         if not record.get("physical"):
             continue
-        device = record.get("device")
-        network = record.get("network")
+        device: Any = record.get("device")
+        network: Any = record.get("network")
         bridge = db.get_field("network", network, "bridge") if db.exists("network", network) else ""
         if bridge.startswith("xenbr") and bridge[5:].isdigit():
             # no device at that position (a replaced NIC under a new name): keep the old name
@@ -184,7 +186,7 @@ def scan(ctx: CallContext, host):
     return ""
 
 
-def plug(ctx: CallContext, pif):
+def plug(ctx: CallContext, pif: Any) -> str:
     db = ctx.need_db()
     pif = check_ref(db, "PIF", pif)
     record = db.get_record("PIF", pif)
@@ -192,13 +194,13 @@ def plug(ctx: CallContext, pif):
     if not any(n.mac.lower() == str(record.get("MAC", "")).lower() for n in target.machine.nics):
         raise ApiError("INTERNAL_ERROR", "Device %s with MAC %s not found" % (record.get("device"), record.get("MAC")))
     db.set_field("PIF", pif, "currently_attached", True)
-    metrics = record.get("metrics")
+    metrics: Any = record.get("metrics")
     if db.exists("PIF_metrics", metrics):
         db.set_field("PIF_metrics", metrics, "carrier", True)
     return ""
 
 
-def unplug(ctx: CallContext, pif):
+def unplug(ctx: CallContext, pif: Any) -> str:
     db = ctx.need_db()
     pif = check_ref(db, "PIF", pif)
     record = db.get_record("PIF", pif)

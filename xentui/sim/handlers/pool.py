@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, List
+
 from xentui.sim import pool_ops, resolver
+from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import (
     check_ref,
@@ -13,10 +16,10 @@ from xentui.sim.handlers._common import (
     make,
     the_pool,
 )
-from xentui.sim.xapi_host import CallContext
+from xentui.sim.xapi_host import CallContext, XapiHost
 
 
-def emergency_transition_to_master(ctx: CallContext):
+def emergency_transition_to_master(ctx: CallContext) -> str:
     proc = ctx.proc
     if proc.ha_armed:
         raise ApiError("HA_IS_ENABLED")
@@ -28,7 +31,7 @@ def emergency_transition_to_master(ctx: CallContext):
     return ""
 
 
-def emergency_reset_master(ctx: CallContext, master_address):
+def emergency_reset_master(ctx: CallContext, master_address: Any) -> str:
     proc = ctx.proc
     if proc.ha_armed:
         raise ApiError("HA_IS_ENABLED")
@@ -41,13 +44,13 @@ def emergency_reset_master(ctx: CallContext, master_address):
     return ""
 
 
-def recover_slaves(ctx: CallContext):
+def recover_slaves(ctx: CallContext) -> Any:
     """Repoint every reachable member at us (not only emergency-mode ones)."""
     db = ctx.need_db()
     me = local_host_ref(ctx)
     # xapi_pool.ml: Db.Host.get_address of localhost (update_env wrote it at start-up)
-    my_address = str(db.get_field("host", me, "address")) if me else ctx.master.machine.address
-    recovered = []
+    my_address = str(db.get_field("host", me, "address")) if me else ctx.master_proc.machine.address
+    recovered: List[str] = []
     for ref in db.refs("host"):
         if ref == me:
             continue
@@ -63,11 +66,11 @@ def recover_slaves(ctx: CallContext):
     return recovered
 
 
-def is_slave(ctx: CallContext, host):
+def is_slave(ctx: CallContext, host: Any) -> Any:
     return not ctx.proc.is_master
 
 
-def designate_new_master(ctx: CallContext, host):
+def designate_new_master(ctx: CallContext, host: Any) -> Any:
     """message_forwarding.ml designate_new_master: the pool-operation lock
     (DESIGNATE_NEW_MASTER_IN_PROGRESS while one runs), then do_op_on the target
     (HOST_OFFLINE if not live; CANNOT_CONTACT_HOST if the connection fails; it
@@ -92,7 +95,7 @@ def designate_new_master(ctx: CallContext, host):
             db.set_field("pool", pool, "current_operations", current)
 
 
-def _designate_on_target(ctx: CallContext, db, host: str):
+def _designate_on_target(ctx: CallContext, db: "Database", host: str) -> str:
     me = local_host_ref(ctx)
     if host == me:
         return ""  # Local.Pool.designate_new_master on the master: `if not (is_master ())`
@@ -107,7 +110,7 @@ def _designate_on_target(ctx: CallContext, db, host: str):
     if ha_enabled(db):
         raise ApiError("HA_IS_ENABLED")
     # Pool.sync_database: the master pushes its database to every member it can reach
-    ctx.master.push_backups()
+    ctx.master_proc.push_backups()
     my_address = str(db.get_field("host", host, "address"))
     peers = [str(db.get_field("host", ref, "address")) for ref in db.refs("host")]
     peers = [a for a in peers if a != my_address]
@@ -115,7 +118,7 @@ def _designate_on_target(ctx: CallContext, db, host: str):
     return ""
 
 
-def two_phase_commit(target, peer_addresses, my_address: str, manual: bool) -> None:
+def two_phase_commit(target: Any, peer_addresses: Any, my_address: str, manual: bool) -> None:
     """Xapi_pool_transition.attempt_two_phase_commit_of_new_master, run by `target`.
     Phase 1: propose_new_master (an emergency call, slave_local login) to every peer
     and to itself; the first that fails aborts (abort_new_master to those done so
@@ -127,7 +130,7 @@ def two_phase_commit(target, peer_addresses, my_address: str, manual: bool) -> N
     from xentui.sim.xapi_host import internal_error_connection
 
     incarnation = target.incarnation
-    done = []
+    done: List[XapiHost] = []
     for address in list(peer_addresses) + [my_address]:
         reach = target.reach_blocking(address, incarnation)
         try:
@@ -138,7 +141,7 @@ def two_phase_commit(target, peer_addresses, my_address: str, manual: bool) -> N
             for peer in done:
                 peer.proposed_master = None
             raise
-        done.append(reach.target)
+        done.append(reach.peer)
     target.set_role("broken")
     if target.between_commit_phases is not None:  # a test seam: faults between the phases
         target.between_commit_phases()
@@ -168,14 +171,14 @@ def two_phase_commit(target, peer_addresses, my_address: str, manual: bool) -> N
     )
 
 
-def disable_ha(ctx: CallContext):
+def disable_ha(ctx: CallContext) -> Any:
     db = ctx.need_db()
     # message_forwarding.ml disable_ha: with_pool_operation ha_disable (pool_ops.py)
     with pool_ops.pool_operation(db, the_pool(db), "ha_disable"):
         return _disable_ha(ctx, db)
 
 
-def _disable_ha(ctx: CallContext, db):
+def _disable_ha(ctx: CallContext, db: "Database") -> str:
     if not ha_enabled(db):
         raise ApiError("HA_NOT_ENABLED")
     for pool in db.refs("pool"):
@@ -188,7 +191,7 @@ def _disable_ha(ctx: CallContext, db):
     return ""
 
 
-def enable_ha(ctx: CallContext, heartbeat_srs, configuration):
+def enable_ha(ctx: CallContext, heartbeat_srs: Any, configuration: Any) -> Any:
     """message_forwarding.ml enable_ha: the pool-operation lock (pool_ops.py: another
     blocking operation -> its *_IN_PROGRESS, HA on -> HA_IS_ENABLED); then xapi_ha.ml
     `enable`: HA_IS_ENABLED; REQUIRED_PIF_IS_UNPLUGGED [pifs] for disallow_unplug PIFs
@@ -208,7 +211,7 @@ def enable_ha(ctx: CallContext, heartbeat_srs, configuration):
 _NO_STATEFILE_SM = frozenset({"iso", "udev", "dummy"})
 
 
-def _check_statefile_sr(db, sr: str) -> None:
+def _check_statefile_sr(db: "Database", sr: str) -> None:
     pbds = db.get_field("SR", sr, "PBDs")
     if len({db.get_field("PBD", p, "host") for p in pbds}) < len(db.refs("host")):
         raise ApiError("SR_NO_PBDS", sr)  # some host lacks a PBD
@@ -218,7 +221,7 @@ def _check_statefile_sr(db, sr: str) -> None:
         raise ApiError("SR_OPERATION_NOT_SUPPORTED", sr)
 
 
-def _enable_ha(ctx: CallContext, db, pool: str, wanted):
+def _enable_ha(ctx: CallContext, db: "Database", pool: str, wanted: Any) -> str:
     if ha_enabled(db):
         raise ApiError("HA_IS_ENABLED")
     unplugged = [p for p in db.find("PIF", disallow_unplug=True, currently_attached=False)]
@@ -272,8 +275,8 @@ def _enable_ha(ctx: CallContext, db, pool: str, wanted):
     return ""
 
 
-def sync_database(ctx: CallContext):
-    ctx.master.push_backups()
+def sync_database(ctx: CallContext) -> str:
+    ctx.master_proc.push_backups()
     return ""
 
 

@@ -20,24 +20,26 @@ Follows xapi 24.19 (ocaml/xapi/xapi_pool.ml):
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from xentui.sim import host_facts, tls_state
+from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import NULL_REF, check_ref, host_proc, make, the_pool
 from xentui.sim.pool_ops import pool_operation
 from xentui.sim.xapi_host import CallContext, XapiHost, internal_error_connection
 
 
-def _management_pif(db, host: str) -> str:
+def _management_pif(db: "Database", host: Optional[str]) -> str:
     pifs = db.find("PIF", host=host, management=True)
     if not pifs:
         # assert_management_interface_exists
         raise ApiError("HOST_STILL_BOOTING")
-    return pifs[0]
+    ref: str = pifs[0]
+    return ref
 
 
-def _homogeneity_key(software_version: Dict[str, Any]):
+def _homogeneity_key(software_version: Dict[str, Any]) -> Any:
     # assert_hosts_homogeneous: xapi version, brand (or platform name), git id, linux pack
     brand = software_version.get("product_brand") or software_version.get("platform_name", "")
     return (
@@ -48,8 +50,8 @@ def _homogeneity_key(software_version: Dict[str, Any]):
     )
 
 
-def pre_join_checks(joiner: XapiHost, db, me: str, master: XapiHost, rdb, force: bool) -> None:
-    rmaster = master.host_ref_in(rdb)
+def pre_join_checks(joiner: XapiHost, db: "Database", me: str, master: XapiHost, rdb: "Database", force: bool) -> None:
+    rmaster: Any = master.host_ref_in(rdb)  # None (not in its own db) fails in the lookups below
     _management_pif(db, me)
     if bool(db.get_field("pool", the_pool(db), "ha_enabled")):
         raise ApiError("HA_IS_ENABLED")  # ha_is_not_enable_on_me
@@ -98,7 +100,7 @@ def pre_join_checks(joiner: XapiHost, db, me: str, master: XapiHost, rdb, force:
         raise ApiError("POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH")
 
 
-def _create_host_on_master(joiner: XapiHost, db, me: str, rdb) -> str:
+def _create_host_on_master(joiner: XapiHost, db: "Database", me: str, rdb: "Database") -> str:
     """create_or_get_host_on_master and the joiner's PIFs; the coordinator's shared
     SRs get a PBD for the new host (unplugged until it plugs them)."""
     found = rdb.find("host", uuid=joiner.machine.uuid)
@@ -202,7 +204,7 @@ def _create_host_on_master(joiner: XapiHost, db, me: str, rdb) -> str:
     return host
 
 
-def _join(ctx: CallContext, master_address, master_username, master_password, force: bool):
+def _join(ctx: CallContext, master_address: Any, master_username: Any, master_password: Any, force: bool) -> str:
     joiner = ctx.proc
     db = ctx.need_db()
     me = joiner.host_ref_in(db)
@@ -245,15 +247,15 @@ def _ctx_on(master: XapiHost, ctx: CallContext) -> CallContext:
     )
 
 
-def join(ctx: CallContext, master_address, master_username, master_password):
+def join(ctx: CallContext, master_address: Any, master_username: Any, master_password: Any) -> Any:
     return _join(ctx, master_address, master_username, master_password, force=False)
 
 
-def join_force(ctx: CallContext, master_address, master_username, master_password):
+def join_force(ctx: CallContext, master_address: Any, master_username: Any, master_password: Any) -> Any:
     return _join(ctx, master_address, master_username, master_password, force=True)
 
 
-def enable_tls_verification(ctx: CallContext):
+def enable_tls_verification(ctx: CallContext) -> str:
     db = ctx.need_db()
     with pool_operation(db, the_pool(db), "tls_verification_enable"):
         procs = []
@@ -273,7 +275,7 @@ def enable_tls_verification(ctx: CallContext):
     return ""
 
 
-def set_iscsi_iqn(ctx: CallContext, host, value):
+def set_iscsi_iqn(ctx: CallContext, host: Any, value: Any) -> str:
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     value = str(value)

@@ -12,16 +12,17 @@ VM_REQUIRES_SR, VM_REQUIRES_NETWORK, HOST_NOT_ENOUGH_FREE_MEMORY, HOST_NOT_ENOUG
 from __future__ import annotations
 
 import re
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from xentui.sim import host_facts, memory, sm_locks
+from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import NULL_REF, as_bool, check_ref, host_proc, is_host_alive, local_host_ref, make
 from xentui.sim.xapi_host import CallContext
 
 
 def reset_power_state(ctx: CallContext, vm: str) -> None:
-    db = ctx.db
+    db = ctx.database
     resident = db.get_field("VM", vm, "resident_on")
     db.update(
         "VM",
@@ -39,7 +40,7 @@ def reset_power_state(ctx: CallContext, vm: str) -> None:
         memory.refresh_memory_free(db, resident)
 
 
-def power_state_reset(ctx: CallContext, vm):
+def power_state_reset(ctx: CallContext, vm: Any) -> str:
     db = ctx.need_db()
     vm = check_ref(db, "VM", vm)
     record = db.get_record("VM", vm)
@@ -49,7 +50,7 @@ def power_state_reset(ctx: CallContext, vm):
         resident = record.get("resident_on") or NULL_REF
         if db.exists("host", resident):
             if resident == local_host_ref(ctx):
-                if record.get("uuid") in ctx.world.running_domains(ctx.master.name):
+                if record.get("uuid") in ctx.world.running_domains(ctx.master_proc.name):
                     raise ApiError("DOMAIN_EXISTS", vm)  # xapi_vm.ml: [vm] only
             elif is_host_alive(ctx, resident):
                 raise ApiError("HOST_IS_LIVE", resident)
@@ -60,7 +61,7 @@ def power_state_reset(ctx: CallContext, vm):
 # --- the checks, in xapi's order -------------------------------------------------------
 
 
-def _check_operation(db, vm: str) -> None:
+def _check_operation(db: "Database", vm: str) -> None:
     """xapi_vm_lifecycle.ml check_operation_error for start/start_on."""
     state = db.get_field("VM", vm, "power_state")
     if db.get_field("VM", vm, "is_control_domain"):
@@ -75,7 +76,7 @@ def _check_operation(db, vm: str) -> None:
         raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm, str(op), str(task))
 
 
-def _check_vbds_attachable(db, vm: str) -> None:
+def _check_vbds_attachable(db: "Database", vm: str) -> None:
     """mark_vbds -> xapi_vbd_helpers.ml valid_operations for `attach`: a VDI that another
     (not suspended, not system) VM holds attached, reserved or busy, with either side RW and
     the VDI not sharable, is VDI_IN_USE; RW on a read-only VDI is VDI_READONLY."""
@@ -83,7 +84,7 @@ def _check_vbds_attachable(db, vm: str) -> None:
         rec = db.get_record("VBD", vbd)
         if rec.get("empty"):
             continue
-        vdi = rec.get("VDI")
+        vdi: Any = rec.get("VDI")
         if not db.exists("VDI", vdi):
             continue
         vdi_rec = db.get_record("VDI", vdi)
@@ -96,7 +97,7 @@ def _check_vbds_attachable(db, vm: str) -> None:
             if other == vbd or not db.exists("VBD", other):
                 continue
             other_rec = db.get_record("VBD", other)
-            owner = other_rec.get("VM")
+            owner: Any = other_rec.get("VM")
             if db.exists("VM", owner) and (
                 db.get_field("VM", owner, "power_state") == "Suspended"
                 or db.get_field("VM", owner, "is_control_domain")
@@ -112,7 +113,7 @@ def _check_vbds_attachable(db, vm: str) -> None:
             raise ApiError("VDI_READONLY", vdi)
 
 
-def _required_srs(db, vm: str) -> List[str]:
+def _required_srs(db: "Database", vm: str) -> List[str]:
     out: List[str] = []
     for vbd in db.get_field("VM", vm, "VBDs"):
         if db.get_field("VBD", vbd, "empty"):
@@ -125,7 +126,7 @@ def _required_srs(db, vm: str) -> List[str]:
     return out
 
 
-def _network_available(db, network: str, host: str) -> bool:
+def _network_available(db: "Database", network: str, host: str) -> bool:
     """xapi_network_attach_helpers.ml assert_can_see_named_networks."""
     pifs = db.get_field("network", network, "PIFs")
     if pifs:
@@ -142,12 +143,12 @@ def _network_available(db, network: str, host: str) -> bool:
     return not hosts or host in hosts
 
 
-def host_is_live(db, host: str) -> bool:
+def host_is_live(db: "Database", host: str) -> bool:
     metrics = db.get_field("host", host, "metrics")
     return db.exists("host_metrics", metrics) and bool(db.get_field("host_metrics", metrics, "live"))
 
 
-def assert_can_boot_here(db, vm: str, host: str, do_memory_check: bool = True) -> None:
+def assert_can_boot_here(db: "Database", vm: str, host: str, do_memory_check: bool = True) -> None:
     """xapi_vm_helpers.ml assert_can_boot_here, in its order."""
     if not host_is_live(db, host):
         raise ApiError("HOST_NOT_LIVE")
@@ -178,7 +179,7 @@ def assert_can_boot_here(db, vm: str, host: str, do_memory_check: bool = True) -
         raise ApiError("HOST_NOT_ENOUGH_PCPUS", str(vcpus), str(pcpus))
 
 
-def _update_memory_overhead(db, vm: str) -> None:
+def _update_memory_overhead(db: "Database", vm: str) -> None:
     """Xapi_vm_helpers.update_memory_overhead: recomputed before every start."""
     overhead = memory.vm_memory_overhead(db.get_record("VM", vm))
     if overhead != db.get_field("VM", vm, "memory_overhead"):
@@ -188,7 +189,7 @@ def _update_memory_overhead(db, vm: str) -> None:
 def _boot(ctx: CallContext, vm: str, host: str, paused: bool) -> None:
     """allocate_vm_to_host, then the call on the host (do_op_on); the reservation is
     cleared whatever happens."""
-    db = ctx.db
+    db = ctx.database
     db.set_field("VM", vm, "scheduled_to_be_resident_on", host)
     try:
         target = host_proc(ctx, host)
@@ -215,7 +216,7 @@ def _boot(ctx: CallContext, vm: str, host: str, paused: bool) -> None:
         memory.refresh_memory_free(db, host)
 
 
-def start(ctx: CallContext, vm, start_paused, force):
+def start(ctx: CallContext, vm: Any, start_paused: Any, force: Any) -> str:
     db = ctx.need_db()
     vm = check_ref(db, "VM", vm)
     _check_operation(db, vm)
@@ -244,7 +245,7 @@ def start(ctx: CallContext, vm, start_paused, force):
     raise ApiError("NO_HOSTS_AVAILABLE")
 
 
-def start_on(ctx: CallContext, vm, host, start_paused, force):
+def start_on(ctx: CallContext, vm: Any, host: Any, start_paused: Any, force: Any) -> str:
     db = ctx.need_db()
     vm = check_ref(db, "VM", vm)
     host = check_ref(db, "host", host)
@@ -259,7 +260,7 @@ def start_on(ctx: CallContext, vm, host, start_paused, force):
     return ""
 
 
-def _shutdown(ctx: CallContext, vm):
+def _shutdown(ctx: CallContext, vm: Any) -> str:
     db = ctx.need_db()
     vm = check_ref(db, "VM", vm)
     state = db.get_field("VM", vm, "power_state")
@@ -293,7 +294,7 @@ def _disk_number(text: str) -> Optional[int]:
     return number - 1
 
 
-def get_allowed_VBD_devices(ctx: CallContext, vm):
+def get_allowed_VBD_devices(ctx: CallContext, vm: Any) -> Any:
     db = ctx.need_db()
     vm = check_ref(db, "VM", vm)
     top = 255 if db.get_field("VM", vm, "is_control_domain") else 254
@@ -306,7 +307,7 @@ def get_allowed_VBD_devices(ctx: CallContext, vm):
     return [str(n) for n in range(top + 1) if n not in used]
 
 
-def get_allowed_VIF_devices(ctx: CallContext, vm):
+def get_allowed_VIF_devices(ctx: CallContext, vm: Any) -> Any:
     """xapi_vm_helpers.ml allowed_VIF_devices: "0".."15" minus the VIFs' device strings."""
     db = ctx.need_db()
     vm = check_ref(db, "VM", vm)

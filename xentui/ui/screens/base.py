@@ -56,7 +56,10 @@ class OverlayPage(SizeGuarded, Screen[None]):
     def on_mount(self) -> None:
         update_top_bar(self, getattr(self.app, "observation", None))
         if self.FOCUS_ID:
-            self.query_one(f"#{self.FOCUS_ID}").focus()
+            # Now, not later (Widget.focus defers it behind the keys already queued): the key that
+            # opened this page is a priority binding that awaits this mount, so the keys typed
+            # after it are read only once the focus is here.
+            self.set_focus(self.query_one(f"#{self.FOCUS_ID}"))
 
     def action_close(self) -> None:
         self.dismiss()

@@ -210,13 +210,15 @@ class ConnectScreen(XenScreen):
         else:
             raise SkipAction()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if self.pending_fingerprint:
             self.pending_fingerprint = ""
             self.refresh_bindings()
             self.show_message("Host key NOT trusted. Nothing was written.", "warning")
             return
-        app_of(self).show_screen("dashboard")
+        switching = app_of(self).show_screen("dashboard")
+        if switching is not None:
+            await switching  # Esc is a priority binding: the keys after it are the dashboard's
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
         if action == "accept_host_key" and not self.pending_fingerprint:

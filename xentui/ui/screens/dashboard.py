@@ -12,14 +12,18 @@ host's management interface and the findings, most severe first.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import AwaitMount
 from textual.widgets import DataTable, Static
 
 from xentui.recovery.findings import Severity
 from xentui.recovery.observation import Observation
 from xentui.ui import viewmodel as vm
 from xentui.ui.actions import action_by_id, bindings_for, display_keys
+from xentui.ui.console_app import app_of
 from xentui.ui.screens.base import XenScreen
 from xentui.ui.widgets import EmergencyBanner, KeyTable, KeyValues, PaneTitle
 from xentui.xapi.safe_text import printable
@@ -70,7 +74,7 @@ class DashboardScreen(XenScreen):
     def on_mount(self) -> None:
         table = self.query_one("#hosts", KeyTable)
         table.add_fixed_columns(HOST_COLUMNS)
-        table.focus()
+        self.set_focus(table)  # now, not after the keys already queued (Widget.focus defers it)
         super().on_mount()
 
     def _recover_key(self) -> str:
@@ -162,23 +166,34 @@ class DashboardScreen(XenScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "hosts":
-            self.action_host_details()
+            self._open_host_details()
 
     # --- actions -------------------------------------------------------------
+    # r, Enter/Right, Esc/Left and Tab are priority bindings (see actions.py): each runs as the
+    # app reads the key and, when it opens a screen, awaits its mount, so the keys typed after
+    # it reach the new screen (not this host list), in order.
 
-    def action_recover(self) -> None:
-        self.app.start_recovery()
+    async def action_recover(self) -> None:
+        mounting = app_of(self).start_recovery()
+        if mounting is not None:
+            await mounting
 
-    def action_host_details(self) -> None:
+    async def action_host_details(self) -> None:
+        mounting = self._open_host_details()
+        if mounting is not None:
+            await mounting
+
+    def _open_host_details(self) -> Optional[AwaitMount]:
         key = self.query_one("#hosts", KeyTable).current_key()
         if key is not None and self.app.observation is not None:
             from xentui.ui.screens.details import HostDetailsScreen
 
-            self.app.push_screen(HostDetailsScreen(key))
+            return self.app.push_screen(HostDetailsScreen(key))
+        return None
 
     def action_first_host(self) -> None:
         table = self.query_one("#hosts", KeyTable)
-        table.focus()
+        self.set_focus(table)
         if table.row_count:
             table.move_cursor(row=0)
 
@@ -188,7 +203,4 @@ class DashboardScreen(XenScreen):
     def action_focus_findings(self) -> None:
         table = self.query_one("#hosts", KeyTable)
         findings = self.query_one("#findings-scroll", VerticalScroll)
-        if table.has_focus:
-            findings.focus()
-        else:
-            table.focus()
+        self.set_focus(findings if self.focused is table else table)  # (has_focus lags: it waits for the Blur)

@@ -30,7 +30,7 @@ class HostDetailsScreen(XenScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#details-scroll").focus()
+        self.set_focus(self.query_one("#details-scroll"))  # now: typed-ahead keys scroll this page
 
     def render_observation(self, obs: Observation) -> None:
         rows = list(vm.host_details(obs, self.host_key, app_of(self).now()))

@@ -18,6 +18,16 @@ from xentui.ui.widgets import PaneTitle, VirtualTable
 FILTER_DELAY = 0.15  # seconds of no typing before the list is filtered
 
 
+class FilterInput(Input):
+    """The filter line. It keeps the editing keys the screen binds as priority keys (Left goes
+    back there): Textual leaves the keys a focused widget consumes out of its ancestors' bindings."""
+
+    EDIT_KEYS = frozenset({"left", "right", "home", "end", "backspace", "delete"})
+
+    def check_consume_key(self, key: str, character: Optional[str]) -> bool:
+        return key in self.EDIT_KEYS or super().check_consume_key(key, character)
+
+
 class FilterableTableScreen(XenScreen):
     """A title, one VirtualTable and a `/` filter line (Esc clears, then goes back)."""
 
@@ -28,7 +38,7 @@ class FilterableTableScreen(XenScreen):
         yield from self.compose_top()
         yield PaneTitle(self.TITLE_TEXT, id="table-title")
         yield VirtualTable(self.COLUMNS, id="table")
-        yield Input(placeholder="filter (Enter keeps it, Esc clears)", id="filter", compact=True)
+        yield FilterInput(placeholder="filter (Enter keeps it, Esc clears)", id="filter", compact=True)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -36,7 +46,7 @@ class FilterableTableScreen(XenScreen):
         filt = self.query_one("#filter", Input)
         filt.display = False
         filt.cursor_blink = False
-        table.focus()
+        self.set_focus(table)
         super().on_mount()
 
     @property
@@ -44,9 +54,10 @@ class FilterableTableScreen(XenScreen):
         return self.query_one("#filter", Input).value
 
     def action_filter(self) -> None:
+        # `/` is a priority binding: the focus moves now, so the letters typed after it are the filter's.
         filt = self.query_one("#filter", Input)
         filt.display = True
-        filt.focus()
+        self.set_focus(filt)
 
     _filter_timer = None
 
@@ -67,15 +78,18 @@ class FilterableTableScreen(XenScreen):
                 event.input.display = False
             self.query_one("#table", VirtualTable).focus()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
+        # Esc/Left are priority bindings: the focus moves (or the screen switches) before the next key is read.
         filt = self.query_one("#filter", Input)
         if filt.display:
             filt.value = ""
             filt.display = False
-            self.query_one("#table", VirtualTable).focus()
+            self.set_focus(self.query_one("#table", VirtualTable))
             self.refresh_from_app(force=True)
             return
-        app_of(self).show_screen("dashboard")
+        switching = app_of(self).show_screen("dashboard")
+        if switching is not None:
+            await switching
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> Optional[bool]:
         # While typing a filter, letters are text, not keys; Esc still works.

@@ -8,7 +8,7 @@ Other keys a state does not use bubble up to the app (q quits, ? helps).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, cast
+from typing import TYPE_CHECKING, Optional, Tuple, cast
 
 from textual import events
 from textual.containers import VerticalScroll
@@ -24,13 +24,20 @@ if TYPE_CHECKING:  # pragma: no cover
 S, E = WizardState, WizardEvent
 
 QUIT_KEYS = frozenset({"q", "ctrl+q", "ctrl+c"})
+# Keys that act at once even while the live checks run (the others wait for the checks' answer).
+SCROLL_KEYS = frozenset({"pageup", "pagedown", "home", "end"})
 
 
 class WizardKeys(WizardHost):
+    # Keys typed while the live checks run (PRECHECK), replayed in order once they answer: a burst
+    # such as Enter, Enter, F8 or a typed host name then lands where it was meant to, never in
+    # the app behind (letters jump hosts, `d` opens the demo panel). A tuple, replaced, never shared.
+    _held: Tuple[Tuple[str, Optional[str]], ...] = ()
+
     def check_consume_key(self, key: str, character: Optional[str]) -> bool:
         """The keys `on_key` keeps for itself: Textual then leaves them out of the
-        app's priority bindings (1-5 switch screens as the app reads the key)."""
-        if self.state is S.RUNNING:
+        app's priority bindings (1-5 switch screens, ? and d open pages, as the app reads the key)."""
+        if self.state in (S.RUNNING, S.PRECHECK):
             return key not in QUIT_KEYS
         if not character or not character.isprintable():
             return False
@@ -40,14 +47,41 @@ class WizardKeys(WizardHost):
         return typing or character.isdigit()
 
     async def on_key(self, event: events.Key) -> None:
-        handler = getattr(self, "_key_" + self.state.name.lower(), None)
-        used = handler(event) if handler is not None else False
+        if event.key == "escape":
+            self._held = ()  # Esc backs out: nothing typed ahead follows it
+        elif self.state is S.PRECHECK and event.key not in QUIT_KEYS and event.key not in SCROLL_KEYS:
+            self._held += ((event.key, event.character),)
+            event.stop()
+            event.prevent_default()
+            return
+        used = self._dispatch_key(event)
         # Digits are part of host names ("xen1"): one typed a moment too late
         # must not reach the app, where 1-5 switch screens and would close the
         # wizard mid-recovery. Esc is the way out.
         if used or (event.character or "").isdigit():
             event.stop()
             event.prevent_default()
+
+    def _dispatch_key(self, event: events.Key) -> bool:
+        handler = getattr(self, "_key_" + self.state.name.lower(), None)
+        return bool(handler(event)) if handler is not None else False
+
+    def on_checks_done(self, message: object) -> None:
+        # Runs before WizardWorkers.on_checks_done (MRO order): replay once that one moved the state on.
+        if self._held:
+            self.call_next(self._replay_held)
+
+    def _replay_held(self) -> None:
+        """Feed the held keys to the state the checks led to, in order, until one starts the
+        checks again (the rest wait for that answer). Keys the state does not use are dropped,
+        as they would have been had they been typed now; whatever is left when a step starts
+        running is dropped too: one burst never confirms two steps."""
+        while self._held and self.state is not S.PRECHECK:
+            if self.state is S.RUNNING or self.state is S.CLOSED:
+                self._held = ()
+                return
+            (key, character), self._held = self._held[0], self._held[1:]
+            self._dispatch_key(events.Key(key, character))
 
     def _scroll(self, key: str) -> bool:
         body = self.query_one("#wizard-body", VerticalScroll)
