@@ -16,11 +16,12 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Deque, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Deque, Dict, List, Optional, Set, Tuple, Type
 
-from textual import work
+from textual import events, work
 from textual.actions import SkipAction
 from textual.app import App
+from textual.binding import Binding
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -41,6 +42,11 @@ from xentui.ui.screens.network import NetworkScreen
 from xentui.ui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from xentui.ui.screens.vms import VmsScreen
 from xentui.xapi.safe_text import printable
+
+if TYPE_CHECKING:
+    from xentui.recovery.audit import AuditLog
+    from xentui.recovery.executor import PlanExecutor
+    from xentui.ui.wizard import RecoveryWizard
 
 RETRY_FOLLOW_SECONDS = 5.0
 # The xapi client logs one DEBUG record per call (method, duration, outcome):
@@ -67,7 +73,7 @@ class _LogToApp(logging.Handler):
         self.pending.append(f"{stamp} {printable(text)}")
 
 
-class XenTuiApp(App):
+class XenTuiApp(App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS = bindings_for("app")
     ENABLE_COMMAND_PALETTE = False
@@ -95,7 +101,7 @@ class XenTuiApp(App):
         audit_path: Optional[Path] = None,
         time_scale: float = 1.0,
         make_observer: Optional[Callable[..., Any]] = None,
-        connect_overrides: Optional[dict] = None,
+        connect_overrides: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__()
         fix_mmap_threshold()  # big reads must not ratchet the RSS up (see xentui.ui.heap)
@@ -126,7 +132,7 @@ class XenTuiApp(App):
         self._last_minute = ""
         self._last_summary: Tuple[str, Tuple[str, ...]] = ("", ())
         self.run_started_at = time.time()
-        self._audit_seen: set = set()
+        self._audit_seen: Set[Any] = set()
         self.recovery_status: Optional[vm.RecoveryInProgress] = None
         # Health includes the open recovery run's workload, judged as status and recover judge it.
         self.workload_judge = OpenRunJudge(self.audit_file())
@@ -381,7 +387,7 @@ class XenTuiApp(App):
         if self.log_screen is not None and self.log_screen.is_mounted:
             self.log_screen.append(line)
 
-    def help_paths(self):
+    def help_paths(self) -> List[Tuple[str, str]]:
         paths = [("Config", str(self.config.path) if self.config.path else "(none)")]
         if self.audit_path is not None:
             paths.append(("Audit log", str(self.audit_path)))
@@ -389,7 +395,7 @@ class XenTuiApp(App):
 
     # --- size guard and clock --------------------------------------------------
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self.check_size()
 
     def check_size(self) -> None:
@@ -412,13 +418,13 @@ class XenTuiApp(App):
 
     # --- actions ---------------------------------------------------------------
 
-    def check_action(self, action: str, parameters) -> Optional[bool]:
+    def check_action(self, action: str, parameters: Tuple[object, ...]) -> Optional[bool]:
         return action_allowed(self, action, "app")
 
-    def get_key_display(self, binding) -> str:
+    def get_key_display(self, binding: Binding) -> str:
         # Textual's defaults include glyphs the Linux console lacks (U+23CE for Enter, arrows).
         if binding.key_display:
-            return binding.key_display
+            return str(binding.key_display)
         return display_key(binding.key)
 
     def action_quit_app(self) -> None:
@@ -513,7 +519,7 @@ class XenTuiApp(App):
         wizard = wizard_cls(self.observer, plan, executor, read_only=self.read_only, audit=audit)
         return self.push_screen(wizard, callback=lambda _result: self._after_recovery())
 
-    def _make_executor(self):
+    def _make_executor(self) -> Tuple["PlanExecutor", "AuditLog"]:
         from xentui.recovery.audit import AuditLog
         from xentui.recovery.executor import PlanExecutor
 
@@ -576,7 +582,7 @@ class XenTuiApp(App):
             )
 
 
-def _load_wizard():
+def _load_wizard() -> "Optional[Type[RecoveryWizard]]":
     try:
         from xentui.ui.wizard import RecoveryWizard
     except ImportError:

@@ -12,9 +12,11 @@ host's management interface and the findings, most severe first.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import AwaitMount
 from textual.widgets import DataTable, Static
@@ -51,7 +53,7 @@ class DashboardScreen(XenScreen):
     SCOPE = "dashboard"
     BINDINGS = bindings_for("dashboard")
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield from self.compose_top()
         yield EmergencyBanner(id="banner")
         with Vertical(id="hosts-pane"):
@@ -78,15 +80,15 @@ class DashboardScreen(XenScreen):
         super().on_mount()
 
     def _recover_key(self) -> str:
-        return display_keys(action_by_id("dashboard.recover"), self.app.keymap).split(",")[0]
+        return display_keys(action_by_id("dashboard.recover"), app_of(self).keymap).split(",")[0]
 
     def render_waiting(self, text: str) -> None:
         recovery = getattr(self.app, "recovery_status", None)
-        hint = vm.recovery_hint(recovery, self._recover_key(), self.app.read_only) if recovery else ""
+        hint = vm.recovery_hint(recovery, self._recover_key(), app_of(self).read_only) if recovery else ""
         self.query_one("#banner", EmergencyBanner).show(vm.Banner("info", text, (), hint))
 
     def render_observation(self, obs: Observation) -> None:
-        app = self.app
+        app = app_of(self)
         now = app.now()
         self.query_one("#banner", EmergencyBanner).show(
             vm.banner(
@@ -95,7 +97,7 @@ class DashboardScreen(XenScreen):
                 recover_key=self._recover_key(),
                 read_only=app.read_only,
                 first_seen=app.trouble_first_seen,
-                width=max(76, app.size.width - 4),
+                width=max(76, self.app.size.width - 4),
                 recovery=getattr(app, "recovery_status", None),
             )
         )
@@ -118,7 +120,7 @@ class DashboardScreen(XenScreen):
         self._render_findings(obs)
         self._render_context()
 
-    def _host_cells(self, row: vm.HostRow):
+    def _host_cells(self, row: vm.HostRow) -> Tuple[Union[str, Text], ...]:
         name = ("* " if row.is_this_host else "  ") + row.name
         state_style = ""
         if row.state in vm.DEAD_STATES:
@@ -142,21 +144,21 @@ class DashboardScreen(XenScreen):
         self.query_one("#findings", Static).update(text)
 
     def _render_context(self) -> None:
-        obs = self.app.observation
+        obs = app_of(self).observation
         table = self.query_one("#hosts", KeyTable)
         key = table.current_key()
         pane = self.query_one("#context", KeyValues)
         if obs is None or key is None:
             pane.show([("Host", "none selected")])
             return
-        rows = vm.host_details(obs, key, self.app.now())
+        rows = vm.host_details(obs, key, app_of(self).now())
         name = next((value for label, value in rows if label == "Name"), "?")
         self.query_one("#context-title", PaneTitle).update(f"Selected host: {name}")
         # The table already shows name/address/role/state...; the pane adds the rest.
         skip = {"Name", "Address", "Role", "Enabled", "Emergency", "VMs", "xapi"}
         pane.show([(label, value) for label, value in rows if label not in skip])
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)
         self.refresh_from_app(force=True)  # the banner's lines are cut to the width
 
@@ -185,7 +187,7 @@ class DashboardScreen(XenScreen):
 
     def _open_host_details(self) -> Optional[AwaitMount]:
         key = self.query_one("#hosts", KeyTable).current_key()
-        if key is not None and self.app.observation is not None:
+        if key is not None and app_of(self).observation is not None:
             from xentui.ui.screens.details import HostDetailsScreen
 
             return self.app.push_screen(HostDetailsScreen(key))
