@@ -15,6 +15,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.widgets import DataTable, Input, Static
 
 from xentui.recovery.observation import Observation
@@ -120,7 +121,16 @@ class ConnectScreen(XenScreen):
     def show_message(self, text: str, level: str = "info") -> None:
         style = {"error": "bold white on red", "warning": "bold black on yellow", "ok": "bold green"}.get(level, "")
         # Connection errors quote the peer (SSH banners, HTTP reasons, host names).
-        self.query_one("#connect-message", Static).update(Text(multiline(text), style=style))
+        slots = self.query("#connect-message")
+        if not slots:
+            # An outcome can land while this screen is not composed (yet, or any
+            # more): it still reaches the admin, as a notification.
+            severity: SeverityLevel = (
+                "error" if level == "error" else "warning" if level == "warning" else "information"
+            )
+            self.app.notify(multiline(text), severity=severity, markup=False)
+            return
+        slots.first(Static).update(Text(multiline(text), style=style))
 
     # --- actions -------------------------------------------------------------
 
