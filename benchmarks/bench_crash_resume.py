@@ -1,4 +1,4 @@
-"""What the crash-resume enumeration of tests/test_crash_resume.py costs.
+"""What the crash-resume enumeration of tests/program/test_crash_resume.py costs.
 
 Per scenario: the number of audit records and audited xapi calls of one
 uninterrupted `xentui recover --run`, the distinct crash points replayed
@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crash_points import SCENARIO_ARGS, points_of, reference, replay_all  # noqa: E402
+from tests.program.crash_points import SCENARIO_ARGS, points_of, reference, replay_all  # noqa: E402
 
 
 def main() -> int:

@@ -40,9 +40,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))
 
-from hostile_peers import HostilePeer  # noqa: E402
+from tests.xapi.hostile_peers import HostilePeer  # noqa: E402
 from xentui.xapi.endpoint import MAX_REPLY_BYTES  # noqa: E402
 
 _LARGE_CHILD = r"""
@@ -194,7 +194,7 @@ def drip_give_up() -> None:
             )
             print(f"drip over http, --call-timeout 3: exit {done.returncode} after {time.perf_counter() - began:.2f} s")
             print("  " + done.stderr.strip().splitlines()[-1][:160])
-        from test_transport_tls import self_signed
+        from tests.xapi.test_transport_tls import self_signed
 
         context, fingerprint = self_signed(Path(tmp), "dripper")
         with HostilePeer("drip_handshake", tls_context=context, drip_interval=0.05) as peer:

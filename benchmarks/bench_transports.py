@@ -6,7 +6,7 @@
 Starts a fake xapi (unix socket + 127.0.0.1 TCP) in its own process -- or,
 with --sim, the "healthy" simulated pool (host xen1) in this process -- and a
 throwaway OpenSSH sshd on
-127.0.0.1 (as tests/sshd_fixture.py does), then times `host.get_all` through
+127.0.0.1 (as tests/xapi/sshd_fixture.py does), then times `host.get_all` through
 the real XenAPI SDK over:
 
     local unix socket, plain TCP, SSH streamlocal, SSH direct-tcpip,
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # fake_xapi, sshd_fixture
+sys.path.insert(0, str(ROOT))  # tests.xapi.fake_xapi, tests.xapi.sshd_fixture
 
 import XenAPI  # noqa: E402
 
@@ -43,7 +43,7 @@ from xentui.xapi.transport import open_endpoint  # noqa: E402
 _FAKE_SERVER = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from fake_xapi import FakeXapi
+from tests.xapi.fake_xapi import FakeXapi
 fake = FakeXapi(unix_path={socket!r}, tcp=True).start()
 print(fake.tcp_port, flush=True)
 time.sleep(3600)  # killed by the benchmark when done
@@ -101,7 +101,7 @@ def main() -> int:
         print("needs /usr/sbin/sshd", file=sys.stderr)
         return 2
 
-    from sshd_fixture import start_sshd
+    from tests.xapi.sshd_fixture import start_sshd
 
     work = Path(tempfile.mkdtemp(prefix="xentui-bench-"))
     stoppers: List[Callable[[], None]] = []
@@ -119,24 +119,24 @@ def main() -> int:
             unix_path, tcp_host, tcp_port = master.socket, master.address, master.port
             what = f"simulator 'healthy', host {master.name}"
         elif args.in_process:
-            from fake_xapi import ROOT_PASSWORD, FakeXapi
+            from tests.xapi.fake_xapi import ROOT_PASSWORD, FakeXapi
 
             fake = FakeXapi(unix_path=work / "var_lib_xcp" / "xapi", tcp=True).start()
             stoppers.append(fake.stop)
             unix_path, tcp_host, tcp_port, password = str(fake.unix_path), "127.0.0.1", fake.tcp_port, ROOT_PASSWORD
-            what = "fake xapi (tests/fake_xapi.py) in THIS process (shares the GIL with the client)"
+            what = "fake xapi (tests/xapi/fake_xapi.py) in THIS process (shares the GIL with the client)"
         else:
-            from fake_xapi import ROOT_PASSWORD
+            from tests.xapi.fake_xapi import ROOT_PASSWORD
 
             unix_path = str(work / "var_lib_xcp" / "xapi")
             server = subprocess.Popen(
-                [sys.executable, "-c", _FAKE_SERVER.format(tests=str(ROOT / "tests"), socket=unix_path)],
+                [sys.executable, "-c", _FAKE_SERVER.format(tests=str(ROOT), socket=unix_path)],
                 stdout=subprocess.PIPE,
                 text=True,
             )
             stoppers.append(lambda: (server.kill(), server.wait()))
             tcp_host, tcp_port, password = "127.0.0.1", int(server.stdout.readline()), ROOT_PASSWORD
-            what = f"fake xapi (tests/fake_xapi.py) in its own process (pid {server.pid}), like xapi"
+            what = f"fake xapi (tests/xapi/fake_xapi.py) in its own process (pid {server.pid}), like xapi"
 
         sshd = start_sshd(work / "sshd")
         stoppers.append(sshd.stop)

@@ -177,8 +177,8 @@ async def separate_process_large() -> dict:
 async def fixture_large() -> dict:
     """The same keys against a prepared 2,000-VM observation: the UI's own
     cost, without the observer's threads competing for the GIL."""
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    import ui_fixtures as fx
+    sys.path.insert(0, str(HERE.parent))
+    from tests.ui import ui_fixtures as fx
     from xentui.ui.static_observer import StaticObserver
 
     observer = StaticObserver(fx.large(2000))

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the keyboard-only operator the tests use
+sys.path.insert(0, str(ROOT))  # the keyboard-only operator the tests use
 
 TYPING_CHARS_PER_MIN = 200  # assumption for the estimate: a fair typist, on a console, under stress
 UUID_LEN = 36
@@ -63,7 +63,7 @@ def command_keystrokes(line: str) -> int:
 
 
 async def run_wizard(scenario: str, time_scale: float, workdir: Path):
-    from test_wizard_fakes import drive_until, wait_for
+    from tests.ui.test_wizard_fakes import drive_until, wait_for
     from xentui.commands.ui import _demo_opener
     from xentui.ui.app import XenTuiApp
     from xentui.ui.demo import DemoControl

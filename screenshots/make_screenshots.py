@@ -3,7 +3,7 @@
     .venv/bin/python screenshots/make_screenshots.py
 
 Writes SVGs of the main screens at 80x25 (App.export_screenshot), from the
-hand-built observations in tests/ui_fixtures.py with a fixed clock, so a
+hand-built observations in tests/ui/ui_fixtures.py with a fixed clock, so a
 rerun only changes what the UI changed. PNGs are converted when a converter
 is available, in this order: the `cairosvg` module, a `cairosvg` command
 (e.g. `python3 -m venv /tmp/shots && /tmp/shots/bin/pip install cairosvg`,
@@ -23,10 +23,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-import ui_fixtures as fx  # noqa: E402
-from ui_helpers import wait_for  # noqa: E402
+from tests.ui import ui_fixtures as fx  # noqa: E402
+from tests.ui.ui_helpers import wait_for  # noqa: E402
 from xentui.ui.app import XenTuiApp  # noqa: E402
 from xentui.ui.profile import ConsoleProfile  # noqa: E402
 from xentui.ui.static_observer import StaticObserver  # noqa: E402
