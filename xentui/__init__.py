@@ -1,6 +1,6 @@
 """xentui: get a XenServer / XCP-ng pool working again after its master dies.
 
-Layers, each importable without the ones after it (tests/test_layering.py):
+Layers, each importable without the ones after it (tests/program/test_layering.py):
 sim -> xapi -> host -> recovery -> ui, with cli on top.
 """
 

@@ -604,7 +604,7 @@ _RECORD_TYPES = (Pool, HostMetrics, Host, PIFMetrics, PIF, Network, VM, SR, PBD,
 
 # The API fields each builder reads, per class: everything else in a record
 # is dropped unread (a state.db reader decodes only these; see
-# xentui.host.gather.read_state_db). tests/test_model.py checks the builders
+# xentui.host.gather.read_state_db). tests/xapi/test_model.py checks the builders
 # read nothing else.
 RECORD_FIELDS: Dict[str, FrozenSet[str]] = {
     "pool": frozenset({"uuid", "name_label", "master", "default_SR", "ha_enabled", "ha_statefiles", "other_config"}),
