@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""What the VDI lock model (classes `vdi` and `vbd` in the snapshot) costs on `large`.
+"""What the VDI lock model costs on `large`: every VDI and VBD, or only the stopped guests' disks.
 
     .venv/bin/python benchmarks/bench_snapshot_vdi.py [--scenario large] [--repeat 2]
 
 The simulator runs in a forked child so that tracemalloc sees the client alone.
-Prints, for one event.from snapshot without and with the two classes: the heap
-the finished snapshot keeps, the heap peak while decoding, and wall time.
+Prints, for one snapshot without disks, with the classes `vdi` and `vbd`
+subscribed as a whole (the earlier way), and as `load_snapshot` reads it now
+(the VBDs of the guests that are not running and their VDIs, as single
+objects: xentui.xapi.disks): the heap the finished snapshot keeps, the heap
+peak while decoding, wall time and calls.
 """
 
 from __future__ import annotations
@@ -43,30 +46,41 @@ def main(argv=None) -> int:
         return 1
     # Imported after the fork: the child never pays for them.
     from xentui.xapi.client import XapiClient
-    from xentui.xapi.model import SNAPSHOT_CLASSES, PoolSnapshot, lean_event_hook
+    from xentui.xapi.live import load_snapshot
+    from xentui.xapi.model import EVENT_CLASSES, SNAPSHOT_CLASSES, PoolSnapshot, lean_event_hook
     from xentui.xapi.targets import load_sim_endpoints, parse_target
     from xentui.xapi.transport import open_endpoint
 
-    without = tuple(c for c in SNAPSHOT_CLASSES if c not in ("vdi", "vbd"))
     client = XapiClient(call_timeout=300.0)
     client.connect(open_endpoint(parse_target(f"sim:{state_dir}/{load_sim_endpoints(state_dir).console}")))
+
+    def subscribed(classes):
+        return lambda: PoolSnapshot.from_event_from(
+            client.call("event.from", list(classes), "", 0.0, object_hook=lean_event_hook)
+        )
+
+    ways = (
+        ("without disks", subscribed(EVENT_CLASSES)),
+        ("every VDI/VBD", subscribed(SNAPSHOT_CLASSES)),
+        ("stopped guests'", lambda: load_snapshot(client)),
+    )
     try:
-        client.call("event.from", list(SNAPSHOT_CLASSES), "", 0.0, object_hook=lean_event_hook)  # warm-up
+        load_snapshot(client)  # warm-up
         for _ in range(args.repeat):
-            for label, classes in (("without vdi/vbd", without), ("with vdi/vbd", SNAPSHOT_CLASSES)):
+            for label, read in ways:
                 gc.collect()
+                calls = client.calls
                 tracemalloc.start()
                 t0 = time.perf_counter()
-                reply = client.call("event.from", list(classes), "", 0.0, object_hook=lean_event_hook)
-                snapshot = PoolSnapshot.from_event_from(reply)
+                snapshot = read()
                 seconds = time.perf_counter() - t0
-                del reply
                 gc.collect()
                 kept, peak = tracemalloc.get_traced_memory()
                 tracemalloc.stop()
                 print(
-                    f"{label:<16}: kept {kept / 2**20:.2f} MiB, peak {peak / 2**20:.1f} MiB, {seconds:.2f} s"
-                    f" ({len(snapshot.vms)} VMs, {len(snapshot.vdis)} VDIs, {len(snapshot.vbds)} VBDs)"
+                    f"{label:<16}: kept {kept / 2**20:.2f} MiB, peak {peak / 2**20:.1f} MiB, {seconds:.2f} s,"
+                    f" {client.calls - calls} call(s) ({len(snapshot.vms)} VMs, {len(snapshot.vdis)} VDIs,"
+                    f" {len(snapshot.vbds)} VBDs)"
                 )
                 del snapshot
     finally:

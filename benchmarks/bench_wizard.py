@@ -62,7 +62,12 @@ def command_keystrokes(line: str) -> int:
     return len(typed) + 1  # + Enter
 
 
-async def run_wizard(scenario: str, time_scale: float, workdir: Path):
+def _shows(obs, code: str) -> bool:
+    """The look is complete (every other host asked) and has finding `code`."""
+    return not getattr(obs, "peers_pending", False) and any(f.code.value == code for f in obs.findings)
+
+
+async def run_wizard(scenario: str, time_scale: float, workdir: Path, wait_finding: str = ""):
     from tests.ui.test_wizard_fakes import drive_until, wait_for
     from xentui.commands.ui import _demo_opener
     from xentui.ui.app import XenTuiApp
@@ -82,6 +87,8 @@ async def run_wizard(scenario: str, time_scale: float, workdir: Path):
     try:
         async with app.run_test(size=(80, 25)) as pilot:
             await wait_for(pilot, lambda: app.observation is not None and app.observation.findings, 30)
+            if wait_finding:  # a cause another host reports: press r once the full look names it
+                await wait_for(pilot, lambda: _shows(app.observation, wait_finding), 30)
             sim_start = demo.sim.clock.now()
             dashboard_at = time.monotonic()
             await pilot.press("r")  # the key shown in the emergency banner
@@ -116,9 +123,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="master-down")
     parser.add_argument("--time-scale", type=float, default=0.05, help="the demo's default is 0.05")
+    parser.add_argument(
+        "--wait-finding",
+        default="",
+        metavar="CODE",
+        help="press r only once this finding is shown (e.g. HA_ARMED_MISMATCH, reported by another host)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-wizard-") as tmp:
-        result = asyncio.run(run_wizard(args.scenario, args.time_scale, Path(tmp)))
+        result = asyncio.run(run_wizard(args.scenario, args.time_scale, Path(tmp), args.wait_finding))
     by_hand = hand_commands(result["plan"], result["statuses"], result["dead"])
     hand_keys = sum(command_keystrokes(c) for c in by_hand)
     rate = TYPING_CHARS_PER_MIN / 60.0

@@ -27,9 +27,22 @@ _USER_DIR_VARIABLES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory, monkeypatch):
-    root = tmp_path_factory.mktemp("user-dirs")
+def _point_user_dirs_at(root, monkeypatch) -> None:
     for variable, name in _USER_DIR_VARIABLES.items():
         (root / name).mkdir()
         monkeypatch.setenv(variable, str(root / name))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_dirs_for_the_session(tmp_path_factory):
+    """Module- and session-scoped fixtures (the crash-point references, for
+    one) run before any function-scoped fixture: they get directories of
+    their own too, never the real ones."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _point_user_dirs_at(tmp_path_factory.mktemp("session-user-dirs"), monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    _point_user_dirs_at(tmp_path_factory.mktemp("user-dirs"), monkeypatch)

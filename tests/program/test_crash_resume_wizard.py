@@ -19,7 +19,6 @@ from pathlib import Path
 from tests.ui.test_wizard_fakes import SIZE, WizardHost, drive_until, flat, wait_for, wait_state, words
 from tests.ui.test_wizard_sim import (
     assert_pool_recovered,
-    master_down,  # noqa: F401  (the fixture)
     open_recovery,
     summary_reached,
     vms_resident_on,

@@ -153,7 +153,7 @@ def test_demo_recovers_by_keys_in_an_empty_root(dom0, root, tmp_path):
             ("1", "EMERGENCY MODE"),
         ):
             pane.keys(key)
-            assert wait_until(lambda: needle in pane.screen(), 20), (key, pane.screen())
+            assert wait_until(lambda needle=needle: needle in pane.screen(), 20), (key, pane.screen())
         pane.keys("r")
         assert wait_until(lambda: "[OVERVIEW]" in pane.screen(), 20), pane.screen()
         sent, deadline = ["DASHBOARD: r"], time.monotonic() + 120
@@ -168,13 +168,13 @@ def test_demo_recovers_by_keys_in_an_empty_root(dom0, root, tmp_path):
                 continue
             if name:
                 pane.text(name)
-                assert wait_until(lambda: f"> {name}_" in pane.screen(), 10), (sent, pane.screen())
+                assert wait_until(lambda name=name: f"> {name}_" in pane.screen(), 10), (sent, pane.screen())
                 pane.keys("Enter")
                 sent.append(f"{state}: {name} Enter")
             else:
                 pane.keys(*keys)
                 sent.append(f"{state}: {' '.join(keys)}")
-            wait_until(lambda: next_keys(pane.screen())[0] != state, 10)
+            wait_until(lambda state=state: next_keys(pane.screen())[0] != state, 10)
         assert "The pool is healthy." in screen, screen
         _screen_ok(screen)
         report = re.search(r"Incident report: (\S+\.md)", screen)

@@ -5,23 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
+from tests.program.scenario_cli import run
 from tests.recovery.test_recovery_scenarios import start_sim
-
-# The command pip installed next to this interpreter (any venv, any checkout), else PATH's.
-XENTUI = (
-    str(Path(sys.executable).parent / "xentui")
-    if (Path(sys.executable).parent / "xentui").exists()
-    else (shutil.which("xentui") or "xentui")
-)
-
-
-def run(*args, env=None, timeout=60):
-    return subprocess.run([XENTUI, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_installed_recover_plan_and_run(tmp_path):

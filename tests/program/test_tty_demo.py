@@ -103,7 +103,7 @@ def test_installed_demo_in_a_linux_console_at_80x25(tmp_path):
             ("1", "EMERGENCY MODE"),
         ):
             tmux.run("send-keys", "-t", "demo", key)
-            assert wait_until(lambda: needle in tmux.capture(), timeout=10), (key, tmux.capture())
+            assert wait_until(lambda needle=needle: needle in tmux.capture(), timeout=10), (key, tmux.capture())
 
         pid = int(pid_file.read_text().strip())
         started = time.monotonic()

@@ -115,7 +115,7 @@ def test_installed_demo_recovers_by_keys_in_a_linux_console(tmp_path):
             if name:
                 pane.text(name)
                 # The name must echo on the prompt line before Enter submits it.
-                assert wait_until(lambda: f"> {name}_" in pane.screen(), 10), (sent, pane.screen())
+                assert wait_until(lambda name=name: f"> {name}_" in pane.screen(), 10), (sent, pane.screen())
                 pane.keys("Enter")
                 pressed += len(name) + 1
                 sent.append(f"{state}: {name} Enter")
@@ -126,7 +126,7 @@ def test_installed_demo_recovers_by_keys_in_a_linux_console(tmp_path):
             # Every key sent moves the wizard on: wait for it before reading again.
             # (If it does not, the next round reads the screen and decides anew;
             # the deadline and the keystroke count below catch a real stall.)
-            if not wait_until(lambda: next_keys(pane.screen())[0] != state, 10):
+            if not wait_until(lambda state=state: next_keys(pane.screen())[0] != state, 10):
                 sent.append(f"STALLED in {state}: {pane.screen()!r}")
         assert "The pool is healthy." in screen, screen
         assert pressed <= 40, sent

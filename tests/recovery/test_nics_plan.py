@@ -13,7 +13,7 @@ import json
 
 import XenAPI
 
-from tests.recovery.test_recovery_run import cli, open_observer, run_plan, sdk_session, state_dir, wait_healthy  # noqa: F401
+from tests.recovery.test_recovery_run import cli, open_observer, run_plan, sdk_session, wait_healthy
 from tests.recovery.test_recovery_scenarios import mark_replaced_nics_like_xapi, start_sim
 from tests.sim.sessions import wait_until
 from xentui.recovery.audit import AuditLog

@@ -65,7 +65,10 @@ def test_follow_applies_events_without_a_full_snapshot_per_event(start_sim, even
             for i in range(5):
                 api.VM.set_name_label(vm, f"web01-renamed-{i}")
                 assert wait_for(
-                    lambda: any(v.name_label == f"web01-renamed-{i}" for o in seen for v in o.snapshot.vms.values()), 5
+                    lambda i=i: any(
+                        v.name_label == f"web01-renamed-{i}" for o in seen for v in o.snapshot.vms.values()
+                    ),
+                    5,
                 ), i
         finally:
             session.xenapi.session.logout()

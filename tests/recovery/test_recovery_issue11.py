@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import XenAPI
 
-from tests.recovery.test_recovery_run import open_observer, state_dir  # noqa: F401
+from tests.recovery.test_recovery_run import open_observer
 from tests.recovery.test_recovery_scenarios import start_sim
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.executor import PlanExecutor

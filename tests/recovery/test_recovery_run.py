@@ -241,7 +241,7 @@ def test_refuses_to_promote_while_the_old_master_answers(tmp_path, state_dir):
 
 
 def test_read_only_executes_nothing(tmp_path, state_dir):
-    with start_sim("master-down", state_dir=tmp_path / "sim", time_scale=SCALE) as sim:
+    with start_sim("master-down", state_dir=tmp_path / "sim", time_scale=SCALE):
         with open_observer(tmp_path / "sim") as observer:
             plan = build_plan(observer.observe())
             audit = AuditLog(state_dir / "audit.jsonl")

@@ -86,6 +86,45 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
     )
 
 
+def failure(call, *args):
+    """The error details xapi answers `call(*args)` with (it must fail)."""
+    with pytest.raises(XenAPI.Failure) as info:
+        call(*args)
+    return info.value.details
+
+
+def login(sim, name: str) -> XenAPI.Session:
+    """A pool session (TCP, root's password) on host `name` of the simulator."""
+    ep = sim.endpoints.host(name)
+    s = make_tcp_session(ep.address, ep.port)
+    s.login_with_password("root", sim.endpoints.root_password)
+    return s
+
+
+def local(sim, name: str) -> XenAPI.Session:
+    """An emergency-mode session on `name`'s own unix socket (slave_local_login)."""
+    s = make_unix_session(sim.endpoints.host(name).socket)
+    s.slave_local_login_with_password("root", "ignored on the unix socket")
+    return s
+
+
+def differ_for_join(sim, host: str, change: str) -> None:
+    """Make `host` fail one of xapi_pool.ml pre_join_checks against the pool:
+    "vlan" (its management PIF on VLAN 42), "xapi" (another xapi version) or
+    "schema" (another database schema)."""
+    with sim.world.lock:
+        db = sim.proc(host).db
+        me = db.refs("host")[0]
+        version = dict(db.get_field("host", me, "software_version"))
+        if change == "vlan":
+            db.set_field("PIF", db.find("PIF", host=me, management=True)[0], "VLAN", 42)
+        elif change == "xapi":
+            version["xapi"] = "24.39"
+        else:
+            version["db_schema"] = "5.786"
+        db.set_field("host", me, "software_version", version)
+
+
 @pytest.fixture
 def start_sim(tmp_path: Path):
     """start_sim(scenario, time_scale=0.01, **kw) -> Simulator (state dir under tmp_path)."""
@@ -140,3 +179,9 @@ def tcp_session():
 def sim(start_sim):
     """Alias of `start_sim`: sim("master-down") -> Simulator."""
     return start_sim
+
+
+@pytest.fixture
+def master_down(start_sim) -> Simulator:
+    """The master-down scenario, running (the wizard's tests in tests/ui and tests/program)."""
+    return start_sim("master-down")

@@ -4,15 +4,8 @@ its manual repair, through the real XenAPI SDK against the simulator."""
 from __future__ import annotations
 
 import pytest
-import XenAPI
 
-from tests.sim.sessions import make_tcp_session, make_unix_session, wait_until
-
-
-def failure(call, *args):
-    with pytest.raises(XenAPI.Failure) as info:
-        call(*args)
-    return info.value.details
+from tests.sim.sessions import failure, make_tcp_session, make_unix_session, wait_until
 
 
 def pifs_of(s, host):

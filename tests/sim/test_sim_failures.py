@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import XenAPI
 
-from tests.sim.sessions import make_tcp_session, make_unix_session, wait_until
+from tests.sim.sessions import differ_for_join, failure, local, login, wait_until
 from xentui.host.statedb import parse_state_db
 from xentui.sim import sm_locks, tls_state
 from xentui.sim.clock import Timings
@@ -27,25 +26,6 @@ SCENARIOS = (
     "stale-db",
     "host-left-disabled",
 )
-
-
-def failure(call, *args):
-    with pytest.raises(XenAPI.Failure) as info:
-        call(*args)
-    return info.value.details
-
-
-def login(sim, name):
-    ep = sim.endpoints.host(name)
-    s = make_tcp_session(ep.address, ep.port)
-    s.login_with_password("root", sim.endpoints.root_password)
-    return s
-
-
-def local(sim, name):
-    s = make_unix_session(sim.endpoints.host(name).socket)
-    s.slave_local_login_with_password("root", "ignored on the unix socket")
-    return s
 
 
 def hosts_of(s):
@@ -87,11 +67,14 @@ def test_tls_verify_failure_is_the_members_emergency_error(start_sim):
     assert local(sim, "xen3").xenapi.host.is_in_emergency_mode() is False
 
 
-def test_tls_fix_disable_on_member_sync_on_coordinator_reenable_on_member(start_sim):
+def test_tls_fix_disable_on_member_refresh_on_coordinator_reenable_on_member(start_sim):
     """xapi_host.ml emergency_disable_tls_verification (verify off locally, DB best
-    effort); certificates.ml pool_sync -> Host.certificate_sync on every host
-    (bundle rebuilt from certs-pool); emergency_reenable_tls_verification (24.19:
-    no precondition) -> the member verifies again and its master connection holds."""
+    effort); certificates.ml pool_sync in 24.19 (local_sync = c_rehash of the CA
+    directories, then CA certificates only) leaves the empty pool bundle empty;
+    cert_refresh.ml host -> Cert_distrib.distribute_new_host_cert regenerates
+    every host's bundle from certs-pool (remote_regen_bundle);
+    emergency_reenable_tls_verification (24.19: no precondition) -> the member
+    verifies again and its master connection holds."""
     sim = start_sim("tls-verify-fail")
     xen2 = sim.proc("xen2")
     local(sim, "xen2").xenapi.host.emergency_disable_tls_verification()
@@ -99,6 +82,8 @@ def test_tls_fix_disable_on_member_sync_on_coordinator_reenable_on_member(start_
     master = login(sim, "xen1")
     assert master.xenapi.host.get_tls_verification_enabled(hosts_of(master)["xen2"]) is False
     master.xenapi.pool.certificate_sync()
+    assert xen2.tls.bundle == set()  # not rebuilt by certificate_sync in 24.19
+    master.xenapi.host.refresh_server_certificate(hosts_of(master)["xen1"])
     assert sim.proc("xen1").tls.internal.fingerprint in xen2.tls.bundle
     local(sim, "xen2").xenapi.host.emergency_reenable_tls_verification()
     assert xen2.tls_verification is True
@@ -120,6 +105,14 @@ def test_refresh_server_certificate_of_the_coordinator_fixes_an_expired_one(star
     local(sim, "xen2").xenapi.host.emergency_disable_tls_verification()
     wait_until(lambda: not sim.proc("xen2").emergency, 10, what="xen2 rejoining")
     master = login(sim, "xen1")
+    # xen3 met the expired certificate too: the distribution's call to it answers its
+    # emergency error, before anything is replaced
+    assert sim.proc("xen3").emergency
+    details = failure(master.xenapi.host.refresh_server_certificate, hosts_of(master)["xen1"])
+    assert details == sim.proc("xen3").emergency_error.details
+    assert sim.proc("xen1").tls.internal.expired
+    local(sim, "xen3").xenapi.host.emergency_disable_tls_verification()
+    wait_until(lambda: not sim.proc("xen3").emergency, 10, what="xen3 rejoining")
     master.xenapi.host.refresh_server_certificate(hosts_of(master)["xen1"])
     assert not sim.proc("xen1").tls.internal.expired
     assert sim.proc("xen1").tls.internal.fingerprint in sim.proc("xen2").tls.bundle
@@ -347,17 +340,7 @@ def test_pre_join_checks_refusals_in_order(start_sim, change, error):
     ([mine; theirs] as Int64 strings) before assert_db_schema_matches ([slave; master])
     before assert_tls_verification_matches."""
     sim = start_sim("rejoin-rebuilt")
-    with sim.world.lock:
-        db = sim.proc("xen1").db
-        me = db.refs("host")[0]
-        version = dict(db.get_field("host", me, "software_version"))
-        if change == "vlan":
-            db.set_field("PIF", db.find("PIF", host=me, management=True)[0], "VLAN", 42)
-        elif change == "xapi":
-            version["xapi"] = "24.39"
-        else:
-            version["db_schema"] = "5.786"
-        db.set_field("host", me, "software_version", version)
+    differ_for_join(sim, "xen1", change)
     rebuilt = login(sim, "xen1")
     assert failure(rebuilt.xenapi.pool.join, sim.endpoints.host("xen2").address, "root", "xenroot") == error
 

@@ -8,9 +8,8 @@ import time
 import xmlrpc.client
 
 import pytest
-import XenAPI
 
-from tests.sim.sessions import TimeoutTransport, UnixTransport, make_tcp_session, make_unix_session, wait_until
+from tests.sim.sessions import TimeoutTransport, UnixTransport, failure, make_tcp_session, make_unix_session, wait_until
 
 
 def raw_unix(path: str, timeout: float = 5.0):
@@ -21,12 +20,6 @@ def raw_tcp(ep, timeout: float = 5.0):
     return xmlrpc.client.ServerProxy(
         f"http://{ep.address}:{ep.port}/", transport=TimeoutTransport(timeout), allow_none=True
     )
-
-
-def failure(call, *args):
-    with pytest.raises(XenAPI.Failure) as info:
-        call(*args)
-    return info.value.details
 
 
 def test_healthy_pool_logins_and_forwarding(start_sim):

@@ -8,16 +8,8 @@ import socket
 from pathlib import Path
 
 import pytest
-import XenAPI
 
-from tests.sim.sessions import make_tcp_session, make_unix_session, wait_until
-from xentui.sim.clock import Timings
-
-
-def failure(call, *args):
-    with pytest.raises(XenAPI.Failure) as info:
-        call(*args)
-    return info.value.details
+from tests.sim.sessions import failure, make_tcp_session, make_unix_session, wait_until
 
 
 def login_master(sim, name="xen1"):

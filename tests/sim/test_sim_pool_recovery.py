@@ -8,13 +8,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
-from tests.sim.sessions import make_tcp_session, make_unix_session, wait_until
-
-
-def failure(call, *args):
-    with pytest.raises(XenAPI.Failure) as info:
-        call(*args)
-    return info.value.details
+from tests.sim.sessions import failure, make_tcp_session, make_unix_session, wait_until
 
 
 def login_master(sim, name):
@@ -241,7 +235,6 @@ def test_designate_new_master_aborts_when_a_member_cannot_be_reached(start_sim):
     sim = start_sim("healthy")
     s = login_master(sim, "xen1")
     xen2 = s.xenapi.host.get_by_name_label("xen2")[0]
-    xen3 = s.xenapi.host.get_by_name_label("xen3")[0]
     sim.faults.power_off("xen3")
     # xapi_pool_transition.ml phase 1: the raw connection error of the first host that
     # does not answer propose_new_master

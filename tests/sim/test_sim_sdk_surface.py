@@ -11,16 +11,9 @@ import stat
 import xml.etree.ElementTree as ET
 
 import pytest
-import XenAPI
 
-from tests.sim.sessions import make_tcp_session, wait_until
+from tests.sim.sessions import failure, make_tcp_session, wait_until
 from xentui.sim import dom0_files
-
-
-def failure(call, *args):
-    with pytest.raises(XenAPI.Failure) as info:
-        call(*args)
-    return info.value.details
 
 
 @pytest.fixture

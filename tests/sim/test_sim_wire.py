@@ -378,13 +378,13 @@ def test_failures_are_envelopes_not_faults(stack):
 def test_int64_params_accept_strings_and_ints(stack):
     session = _login(stack)
     vm = stack.db.refs("VM")[0]
-    for given, stored in (("7", 7), (8, 8)):
+    for sent, stored in (("7", 7), (8, 8)):
         body = _call(
             f"<param><value>{session}</value></param><param><value>{vm}</value></param>"
             + (
-                f"<param><value>{given}</value></param>"
-                if isinstance(given, str)
-                else f"<param><value><i8>{given}</i8></value></param>"
+                f"<param><value>{sent}</value></param>"
+                if isinstance(sent, str)
+                else f"<param><value><i8>{sent}</i8></value></param>"
             ),
             name="VM.set_user_version",
         )

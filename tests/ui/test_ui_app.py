@@ -64,7 +64,8 @@ async def test_every_screen_by_keyboard_only():
             ("1", "EMERGENCY MODE"),
         ]:
             await pilot.press(key)
-            assert await wait_for(pilot, lambda: needle in screen_text(app), timeout=3), (key, screen_text(app))
+            shown = await wait_for(pilot, lambda needle=needle: needle in screen_text(app), timeout=3)
+            assert shown, (key, screen_text(app))
         # Enter/Right open the selected host's details; Esc/Left come back.
         await pilot.press("enter")
         assert await wait_for(pilot, lambda: "Host details: xcp-a" in screen_text(app), timeout=3)

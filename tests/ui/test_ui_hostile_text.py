@@ -138,7 +138,8 @@ async def test_hostile_pool_text_is_shown_escaped_on_every_screen(tmp_path):
             ("5", "Connect to a pool host"),
         ):
             await pilot.press(key)
-            assert await wait_for(pilot, lambda: title in screen_text(app), timeout=3), (key, screen_text(app))
+            shown = await wait_for(pilot, lambda title=title: title in screen_text(app), timeout=3)
+            assert shown, (key, screen_text(app))
             # The log and connect screens quote the pool's text only in the top bar.
             text = await _check(app, pilot, f"screen {key}")
             # Table columns are fixed and cut long names: their start is enough.

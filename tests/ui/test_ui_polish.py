@@ -102,6 +102,7 @@ class _Collect(logging.Handler):
 
 async def test_log_screen_shows_xapi_calls_and_never_the_password(start_sim):
     from xentui.xapi.client import XapiClient
+    from xentui.xapi.errors import XapiFailure
     from xentui.xapi.targets import parse_target
     from xentui.xapi.transport import open_endpoint
 
@@ -118,7 +119,7 @@ async def test_log_screen_shows_xapi_calls_and_never_the_password(start_sim):
             client.connect(open_endpoint(parse_target(f"sim:{sim.state_dir}/xen1")), password=password)
             client.call("pool.get_all")
             client.call("VM.get_by_name_label", password)  # an argument that must not be logged
-            with pytest.raises(Exception):
+            with pytest.raises(XapiFailure):
                 client.call("no_such_class.no_such_method", password)
         finally:
             client.close()

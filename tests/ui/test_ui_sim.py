@@ -5,7 +5,6 @@ real Observer (several scenarios), the demo panel, and the connect screen
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -80,7 +79,8 @@ async def test_dashboard_and_every_screen_against_the_simulator(start_sim, scena
             assert host.name in text
         for key, needle in SCREEN_KEYS:
             await pilot.press(key)
-            assert await wait_for(pilot, lambda: needle in screen_text(app), timeout=5), (key, screen_text(app))
+            shown = await wait_for(pilot, lambda needle=needle: needle in screen_text(app), timeout=5)
+            assert shown, (key, screen_text(app))
         started = time.monotonic()
         await pilot.press("q")
         assert await wait_for(pilot, lambda: not app.is_running, timeout=2)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.ui.test_wizard_fakes import drive_until, wait_for
-from xentui.commands.ui import _demo_opener
-from xentui.ui.app import XenTuiApp
-from xentui.ui.demo import DemoControl
+from tests.ui.ui_helpers import demo_app
 from xentui.ui.wizard import RecoveryWizard
 from xentui.ui.wizard import WizardState as S
 
@@ -20,14 +18,7 @@ def _summary_with_report(wizard) -> bool:
 
 
 async def test_demo_master_down_from_dashboard_key_to_healthy_pool(tmp_path):
-    demo = DemoControl("master-down", state_dir=tmp_path / "demo", time_scale=TIME_SCALE)
-    app = XenTuiApp(
-        _demo_opener(demo, read_only=False),
-        target_label="DEMO",
-        demo=demo,
-        audit_path=tmp_path / "audit.jsonl",
-        time_scale=TIME_SCALE,
-    )
+    demo, app = demo_app("master-down", tmp_path, time_scale=TIME_SCALE)
     try:
         async with app.run_test(size=(80, 25)) as pilot:
             await wait_for(pilot, lambda: app.observation is not None and app.observation.findings, 20)
@@ -49,15 +40,7 @@ async def test_demo_master_down_from_dashboard_key_to_healthy_pool(tmp_path):
 
 
 async def test_demo_read_only_wizard_shows_plan_and_runs_nothing(tmp_path):
-    demo = DemoControl("master-down", state_dir=tmp_path / "demo", time_scale=TIME_SCALE)
-    app = XenTuiApp(
-        _demo_opener(demo, read_only=True),
-        target_label="DEMO",
-        demo=demo,
-        read_only=True,
-        audit_path=tmp_path / "audit.jsonl",
-        time_scale=TIME_SCALE,
-    )
+    demo, app = demo_app("master-down", tmp_path, time_scale=TIME_SCALE, read_only=True)
     try:
         async with app.run_test(size=(80, 25)) as pilot:
             await wait_for(pilot, lambda: app.observation is not None and app.observation.findings, 20)

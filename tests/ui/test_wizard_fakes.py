@@ -218,7 +218,7 @@ async def wait_state(pilot, wizard: RecoveryWizard, state: WizardState, timeout:
     try:
         await wait_for(pilot, lambda: wizard.state is state and wizard.is_mounted and wizard.page.lines, timeout)
     except AssertionError:
-        raise AssertionError(f"wizard in {wizard.state}, expected {state}:\n{words(wizard)}")
+        raise AssertionError(f"wizard in {wizard.state}, expected {state}:\n{words(wizard)}") from None
 
 
 def screen_text(app) -> str:

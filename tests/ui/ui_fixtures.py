@@ -7,7 +7,7 @@ Observation the observer would produce as seen from xcp-b.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from xentui.host.facts import (
     Fact,

@@ -124,8 +124,9 @@ def test_stunnel_verify_error_inside_internal_error_is_named():
     # xapi.ml attempt_host_status_check_with_coordinator: internal_error [string_of_exn]
     param = 'INTERNAL_ERROR: [ Stunnel.Stunnel_verify_error("certificate has expired") ]'
     exp = explain("INTERNAL_ERROR", [param], in_emergency=True)
-    assert exp.title == "TLS certificate check failed"
-    assert "host-emergency-disable-tls-verification" in exp.next_step and "certificate has expired" in exp.meaning
+    assert exp.title == "Certificate verification failed (TLS)"
+    assert "host-emergency-disable-tls-verification" in exp.next_step
+    assert "stunnel's reason: certificate has expired." in exp.meaning
     assert explain("INTERNAL_ERROR", ["Connection failed: no route"], in_emergency=True).title == "Master unreachable"
 
 

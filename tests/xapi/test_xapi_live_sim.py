@@ -15,13 +15,17 @@ def client():
     return XapiClient(call_timeout=3.0, backoff_initial=0.02, backoff_cap=0.2)
 
 
-def test_full_snapshot_is_one_call(start_sim):
+def test_full_snapshot_is_one_call_plus_the_stopped_guests_disks(start_sim):
     sim = start_sim("healthy")
     c = client()
     c.connect(unix_endpoint(sim, "xen1"))
     before = c.calls
     snapshot = load_snapshot(c)
-    assert c.calls - before == 1
+    # one event.from for the pool; spare01 is halted: one for its VBDs, one for their VDIs
+    assert c.calls - before == 3
+    (spare,) = [v for v in snapshot.guest_vms() if v.power_state != "Running"]
+    assert set(snapshot.vbds) == set(spare.vbds) and spare.vbds
+    assert {b.vdi for b in snapshot.vbds.values()} - {"OpaqueRef:NULL"} == set(snapshot.vdis)
     assert snapshot.pool.name_label == "pool-healthy"
     assert sorted(h.name_label for h in snapshot.hosts.values()) == ["xen1", "xen2", "xen3"]
     assert all(h.live for h in snapshot.hosts.values())
@@ -106,15 +110,19 @@ def test_emergency_mode_follower_reports_the_stored_error(start_sim):
     c.close()
 
 
-def test_large_pool_snapshot_is_one_call(start_sim):
+def test_large_pool_snapshot_is_three_calls_and_keeps_only_stopped_guests_disks(start_sim):
     sim = start_sim("large")
     c = XapiClient(call_timeout=60.0)
     c.connect(unix_endpoint(sim, "xen1"))
     before = c.calls
     snapshot = load_snapshot(c)
-    assert c.calls - before == 1
+    assert c.calls - before == 3  # the pool; the halted guests' VBDs; their VDIs
     assert len(snapshot.hosts) == 64
     assert len(snapshot.guest_vms()) == 2000
+    stopped = [v for v in snapshot.guest_vms() if v.power_state != "Running"]
+    assert stopped and len(stopped) < 2000
+    assert set(snapshot.vbds) == {ref for v in stopped for ref in v.vbds}
+    assert set(snapshot.vdis) == {b.vdi for b in snapshot.vbds.values()} - {"OpaqueRef:NULL"}
     assert sum(snapshot.vm_count_by_host().values()) == sum(
         1 for v in snapshot.guest_vms() if v.power_state in ("Running", "Paused")
     )

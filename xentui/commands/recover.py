@@ -8,6 +8,9 @@ changes nothing. --run executes it non-interactively:
   still accepts connections), and refuses if the plan needs an attestation
   that was not given;
 * for two masters, --keep-master HOST names the one to keep;
+* with the master gone, --promote HOST names the member to promote (default:
+  the one whose database copy is newest; another host's promotion runs at
+  its own console);
 * before its first step it records the workload (which VMs run where) in
   the audit log; it stops at the first step that fails or is refused, with
   the audit trail intact; running the same command again (within 12 hours)
@@ -29,6 +32,8 @@ Exit codes:
   4  every step ran but the pool did not verify healthy in time (at once, without
      waiting, when all that is left is VMs the start-vms step tried and could not start)
   5  nothing could be observed (no xapi and no host files)
+  6  stopped: xapi offers no fix xentui can run (e.g. a member newer than its
+     coordinator: update the coordinator first); nothing was changed
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 EXIT_NOT_HEALTHY = 4
 EXIT_NO_OBSERVATION = 5
+EXIT_STOPPED = 6
 
 # An unfinished run is resumed only if it was active this recently; an older
 # one belongs to another incident (its "done" steps must not be skipped now).
@@ -92,6 +98,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--keep-master", metavar="HOST", default="", help="with two masters: the one to keep (the other is demoted)"
     )
     parser.add_argument(
+        "--promote",
+        metavar="HOST",
+        default="",
+        help="master gone: the surviving member to promote (default: the one whose database copy is newest)",
+    )
+    parser.add_argument(
         "--prefer-master",
         metavar="HOST",
         default="",
@@ -102,6 +114,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="--run: also run the 'later' steps that change the pool (re-enable HA, "
         "designate master); the database backup always runs",
+    )
+    parser.add_argument(
+        "--promote-newer",
+        action="store_true",
+        help="a member newer than its coordinator: promote it (this host) instead of stopping; the "
+        "coordinator must be powered off, and this member leads from its own database copy",
     )
     parser.add_argument("--read-only", action="store_true", help="--run: audit what would run, execute nothing")
     parser.add_argument(
@@ -178,12 +196,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _unknown_host_options(obs: Observation, args: argparse.Namespace) -> str:
-    """One line if --keep-master / --prefer-master names a host the pool does not have."""
+    """One line if --keep-master / --prefer-master / --promote names a host the pool does not have."""
     snap = obs.snapshot
     if snap is None:
         return ""
     names = sorted(h.name_label for h in snap.hosts.values())
-    for option, value in (("--keep-master", args.keep_master), ("--prefer-master", args.prefer_master)):
+    options = (
+        ("--keep-master", args.keep_master),
+        ("--prefer-master", args.prefer_master),
+        ("--promote", args.promote),
+    )
+    for option, value in options:
         if value and snap.host_by_name(value) is None:
             return f"{option} {value}: no such host in the pool (hosts: {', '.join(names) or 'none'})"
     return ""
@@ -248,6 +271,10 @@ def render_plan(obs: Observation, plan: Plan) -> str:
         lines.append(f"NOTE: {note}")
     if notes:
         lines.append("")
+    if plan.stop:
+        lines.append("xentui stops here:")
+        lines.extend(f"  {line}" for line in plan.stop)
+        return "\n".join(lines) + "\n"
     if not plan.steps:
         lines.append(
             "No recovery steps: nothing to do."
@@ -337,6 +364,7 @@ def _run_plan(observer: Any, obs: Observation, args: argparse.Namespace, out: Sa
             "target": observer.target.label,
             "confirm_dead": list(args.confirm_dead),
             "keep_master": args.keep_master,
+            "promote": args.promote,
             "read_only": bool(args.read_only),
         },
         detail=f"xentui recover --run on {observer.target.label}",
@@ -390,6 +418,12 @@ def _run_plan(observer: Any, obs: Observation, args: argparse.Namespace, out: Sa
         executor.attest_fenced(name)
 
     plan = _build(obs, args, audit.records(), plan_run)
+    if plan.stop:
+        # Nothing xentui can run fixes this (newer_member.py): say so and change nothing.
+        out.write("STOPPED. xentui changes nothing here:\n")
+        out.write("".join(f"  {line}\n" for line in plan.stop))
+        audit.record(run_id, au.RUN_END, outcome="stopped", detail=" ".join(plan.stop))
+        return EXIT_STOPPED
     if _healthy(obs) and not any(_wanted(s, args) for s in plan.steps):
         out.write("The pool is healthy: nothing to do.\n")
         audit.record(run_id, au.RUN_END, outcome="healthy", detail="already healthy")
@@ -419,6 +453,13 @@ def _run_plan(observer: Any, obs: Observation, args: argparse.Namespace, out: Sa
             + " ".join(f"--confirm-dead {h}" for h in missing)
             + (" (" + "; ".join(hints) + ")" if hints else ""),
         )
+
+    if getattr(args, "promote_newer", False):
+        # The admin chose promotion over updating the coordinator (newer_member.py):
+        # what it costs is said before the first step, and kept in the audit log.
+        for note in plan.notes:
+            out.write(f"NOTE: {note}\n")
+            audit.record(run_id, au.NOTE, outcome="shown", detail=note)
 
     last_message = [""]
 
@@ -485,7 +526,12 @@ def ha_to_reenable(records: Sequence[au.AuditRecord]) -> bool:
         (
             r.ts
             for r in records
-            if r.kind == FINDINGS and any(f.get("code") == Code.HA_ARMED.value for f in r.inputs.get("findings") or [])
+            if r.kind == FINDINGS
+            and any(
+                # HA_ARMED_MISMATCH: the repair turns pool HA off (pool-ha-disable)
+                f.get("code") in (Code.HA_ARMED.value, Code.HA_ARMED_MISMATCH.value)
+                for f in r.inputs.get("findings") or []
+            )
         ),
         default=None,
     )
@@ -514,6 +560,8 @@ def _build(obs: Observation, args: argparse.Namespace, records: Sequence[au.Audi
         preferred_master=args.prefer_master,
         reenable_ha=ha_to_reenable(records),
         run_record=run_record.from_records(records, run_id),
+        promote_newer=bool(getattr(args, "promote_newer", False)),
+        promote=args.promote,
     )
 
 

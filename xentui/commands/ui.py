@@ -47,6 +47,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", metavar="FILE", help="config.toml (default: the user config dir)")
     parser.add_argument("--audit-log", metavar="FILE", help="audit log (default: the user state dir)")
+    parser.add_argument(
+        "--prefer-master",
+        metavar="HOST",
+        default="",
+        help="the wizard's plan ends with handing the master role to HOST (dead records forgotten first)",
+    )
     try:
         from xentui.xapi.targets import add_target_arguments
     except ImportError:  # the connection layer is optional for --help
@@ -122,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         audit_path=audit_path,
         time_scale=time_scale,
         connect_overrides=_connect_overrides(args),
+        preferred_master=args.prefer_master,
     )
     started = time.monotonic()
     try:

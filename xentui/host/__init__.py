@@ -5,6 +5,7 @@ management bridge, the xapi process, and TCP probes of the peers.
     truth = gather.gather_ground_truth(access, port_for=..., probe_timeout=1.0)
 
 Modules: access (how files/commands are reached), pool_conf, inventory,
-statedb (+ statedb_types), iplink, xapi_process, probes (parsers and checks,
-one job each), gather (puts them together, never raises), facts (the contract).
+statedb (+ statedb_types), db_copy (a database copy's generation and age),
+iplink, xapi_process, probes (parsers and checks, one job each), gather (puts
+them together, never raises), facts (the contract).
 """

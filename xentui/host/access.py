@@ -170,6 +170,16 @@ class LocalAccess:
     def exists(self, path: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
         return self.local_path(path).exists()
 
+    def file_identity(self, path: str) -> Optional[Tuple[int, int, int, int]]:
+        """(device, inode, size, mtime in ns) of the file, None when it cannot
+        be stat'ed: equal identities mean the same unchanged file, so a caller
+        may skip re-reading it (xapi writes state.db anew on every change)."""
+        try:
+            info = os.stat(self.local_path(path))
+        except (OSError, ValueError):
+            return None
+        return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
     def run(self, argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> Tuple[int, bytes, bytes]:
         try:
             done = subprocess.run(

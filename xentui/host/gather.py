@@ -16,7 +16,7 @@ import stat
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from xentui.xapi.model import RECORD_FIELDS
 
@@ -79,6 +79,20 @@ class StateDbCache:
         self.hosts_only = hosts_only
         self._key: Optional[Tuple[int, int]] = None
         self._tables: Optional[Dict[str, Any]] = None
+        # read_state_db: the file's identity when last read and the fact read then.
+        self._identity: Optional[Hashable] = None
+        self._fact: Optional[Fact[Dict[str, Any]]] = None
+
+    def unchanged(self, identity: Optional[Hashable]) -> Optional[Fact[Dict[str, Any]]]:
+        """The fact last read, when the file still has that identity (None: read it)."""
+        if identity is None or identity != self._identity:
+            return None
+        return self._fact
+
+    def remember(self, identity: Optional[Hashable], fact: Fact[Dict[str, Any]]) -> None:
+        """`fact` was read from the file as it was at `identity` (taken before the read:
+        a file replaced meanwhile then differs next time and is read again)."""
+        self._identity, self._fact = (identity, fact) if fact.ok else (None, None)
 
     def parse(self, data: bytes) -> Dict[str, Any]:
         key = (len(data), zlib.crc32(data))
@@ -110,8 +124,19 @@ def _host_table_fragment(data: bytes) -> Optional[bytes]:
 def read_state_db(
     access: HostAccess, now: Clock = time.time, cache: Optional[StateDbCache] = None
 ) -> Fact[Dict[str, Any]]:
-    parse = (cache or StateDbCache()).parse
-    return _read_fact(access, STATE_DB_PATH, parse, now)
+    """state.db's tables. With a cache, a file whose identity (device, inode,
+    size, mtime in ns; accesses that can tell it) is unchanged since the last
+    read is not read again: following a 64-host pool would otherwise read and
+    checksum 13 MB on every look."""
+    if cache is None:
+        return _read_fact(access, STATE_DB_PATH, StateDbCache().parse, now)
+    identify = getattr(access, "file_identity", None)
+    identity: Optional[Hashable] = identify(STATE_DB_PATH) if callable(identify) else None
+    fact = cache.unchanged(identity)
+    if fact is None:
+        fact = _read_fact(access, STATE_DB_PATH, cache.parse, now)
+        cache.remember(identity, fact)
+    return fact
 
 
 def read_management_link(access: HostAccess, inventory: Fact[Inventory], now: Clock = time.time) -> Fact[LinkState]:

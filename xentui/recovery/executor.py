@@ -8,10 +8,12 @@ restart after a role change, reporting a countdown; reconnects; verifies
 the effect against a new observation; and writes a `step-end` record. In
 read-only mode it audits what it would do and executes nothing.
 
-Steps are written to be repeatable: each handler first looks whether its
-effect is already there (a host already master, a member already following
-the new master, a VM already running) and then reports "skipped". That is
-what makes "run again to resume" safe after a crash or an SSH drop.
+The executor knows no step by name: it looks the step's kind up in
+`step_registry` and calls its parts (step_kind.py) in order: `already_done`
+(is the effect there already? a host already master, a member already
+following the new master, a VM already running: then "skipped", no call
+made), `action`, `verify`. Because `already_done` looks at the live pool,
+"run again to resume" is safe after a crash or an SSH drop.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Set, Tuple
 
 from xentui.recovery import audit as au
 from xentui.recovery import fence_gate
@@ -46,6 +48,7 @@ from xentui.recovery.step_context import (
 from xentui.recovery.step_context import (
     StepSkipped as StepSkipped,
 )
+from xentui.recovery.step_kind import StepKind
 from xentui.recovery.step_registry import step_kinds
 from xentui.xapi.errors import ConnectFailed, ConnectionLost, XapiError, XapiFailure
 
@@ -88,10 +91,8 @@ class PlanExecutor:
         self.completed: Set[str] = set()  # step ids done in this run (or resumed from the audit)
         self.kept_master = ""
         self.master_change = threading.Lock()  # single flight for role changes (xen-api#6056)
-        # step kind -> its action; each module of recovery/steps registers its own
-        self._handlers: Dict[str, Callable[[StepRunner, StepContext], str]] = {
-            kind: step.run for kind, step in step_kinds().items()
-        }
+        # step kind -> its parts; each module of recovery/steps registers its own
+        self._kinds: Mapping[str, StepKind] = step_kinds()
         for name in fenced:
             self.attest_fenced(name)
 
@@ -195,12 +196,15 @@ class PlanExecutor:
         failed = [c for c in checks if not c.ok]
         if failed:
             return finish("refused", "; ".join(f"{c.precondition_id}: {c.detail}" for c in failed))
-        handler = self._handlers.get(step.kind)
-        if handler is None:
+        kind = self._kinds.get(step.kind)
+        if kind is None:
             return finish("failed", f"no executor for step kind {step.kind!r}")
-        ctx = StepContext(step, obs, progress, cancel, choice)
+        ctx = StepContext(step, obs, progress, cancel, choice, open_client=self.client_for)
         try:
-            verification = handler(self, ctx)
+            try:
+                verification = self._run_parts(kind, ctx)
+            finally:
+                ctx.close()
         except StepSkipped as exc:
             return finish("skipped", str(exc), str(exc))
         except Cancelled:
@@ -214,6 +218,15 @@ class PlanExecutor:
             return finish("failed", f"{exc} — {e.title}: {e.meaning} {e.next_step}")
         detail = "; ".join(ctx.notes) if ctx.notes else (verification or "done")
         return finish("done", detail, verification)
+
+    def _run_parts(self, kind: StepKind, ctx: StepContext) -> str:
+        """already_done, then action, then verify (step_kind.py); the
+        verification text. Raises StepSkipped when the effect is there."""
+        reason = kind.already_done(self, ctx)
+        if reason:
+            raise StepSkipped(reason)
+        kind.action(self, ctx)
+        return kind.verify(self, ctx)
 
     # -- scaled waiting -----------------------------------------------------------
 

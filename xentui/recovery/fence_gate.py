@@ -1,8 +1,9 @@
 """The fence gate: one rule for every step that resets or starts a dead host's VMs.
 
 declare-dead, power-state-reset and start-vms make xapi forget that VMs run
-on a host, or start them elsewhere. If that host is not really off, a VM
-runs twice and its disks are corrupted. So each of them runs only while the
+on a host, or start them elsewhere; clear-vdi-locks removes the disk locks a
+host holds. If that host is not really off, a VM runs twice and its disks
+are corrupted. So each of them runs only while the
 host is attested as powered off by the operator (`fenced:HOST`) AND silent
 right now (`silent:HOST`), on every path: a fresh run, a resumed run, the
 wizard, a step built by hand.
@@ -20,7 +21,7 @@ from xentui.recovery.plan import Step
 from xentui.recovery.preconditions import Fenced, Precondition, Silent
 from xentui.recovery.situation import Situation
 
-FENCE_GATED_KINDS = ("declare-dead", "power-state-reset", "start-vms")
+FENCE_GATED_KINDS = ("declare-dead", "power-state-reset", "start-vms", "clear-vdi-locks")
 
 
 def gated_hosts(step: Step, sit: Situation) -> Tuple[str, ...]:
@@ -28,7 +29,7 @@ def gated_hosts(step: Step, sit: Situation) -> Tuple[str, ...]:
     if step.kind not in FENCE_GATED_KINDS:
         return ()
     names: List[str] = list(step.requires_fenced)
-    if step.kind == "declare-dead":
+    if step.kind in ("declare-dead", "clear-vdi-locks"):  # the dead host / the holder of the disk locks
         names.append(step.params.get("host", ""))
     elif step.kind == "power-state-reset":
         names.append(step.params.get("host", ""))

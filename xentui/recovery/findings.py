@@ -46,8 +46,11 @@ class Code(str, enum.Enum):
     HOST_DISABLED = "HOST_DISABLED"
     # Issue 13 (recovery/rules_failures.py):
     TLS_VERIFY_FAILED = "TLS_VERIFY_FAILED"
+    TLS_VERIFY_OFF = "TLS_VERIFY_OFF"  # a host that stopped verifying while its pool verifies
     HA_ARMED_MISMATCH = "HA_ARMED_MISMATCH"
     VDI_LOCKED = "VDI_LOCKED"
+    STALE_DB_CHOICE = "STALE_DB_CHOICE"  # which member's database copy is newest (recovery/stale_db.py)
+    HOST_REBUILT = "HOST_REBUILT"  # recovery/rules_rejoin.py: a reinstalled host at a record's address
     # The workload (needs the run's audit record, see recovery.run_record):
     VMS_NOT_RESTARTED = "VMS_NOT_RESTARTED"
     VMS_LEFT_DOWN = "VMS_LEFT_DOWN"

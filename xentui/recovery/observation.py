@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from xentui.host.db_copy import DbCopy
 from xentui.host.facts import GroundTruth
 from xentui.recovery.findings import Finding, Severity
 from xentui.recovery.peers import PeerView
@@ -53,6 +54,9 @@ class Observation:
     # True while the other hosts' xapis were not asked yet (follow() paints its first look
     # before the peer logins and asks them right after): no health may be claimed meanwhile.
     peers_pending: bool = False
+    # Each host's copy of the pool database (generation, when written), read only
+    # while no master lists the pool: which member to promote (recovery/stale_db.py).
+    db_copies: Tuple[DbCopy, ...] = field(default_factory=tuple)
 
     @property
     def worst(self) -> Severity:

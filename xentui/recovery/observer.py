@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Tuple, cast
 
+from xentui.host.db_copy import DbCopy
 from xentui.host.facts import GroundTruth
 from xentui.host.gather import PartialTables, StateDbCache
 from xentui.recovery import peers as pv
@@ -54,7 +55,8 @@ EVENT_WAIT = 5.0
 PEER_REFRESH = 15.0  # follow(): re-ask a peer that answered at most this often
 # follow(): the first look is reported before any peer login; the peers are asked
 # this long after it, so that the UI draws it without 63 logins' threads competing
-# for the GIL (the banner says they are being asked meanwhile).
+# for the GIL (the banner says they are being asked meanwhile), while the look's VM
+# records are still on their way.
 PEERS_AFTER_FIRST_LOOK = 0.3
 
 
@@ -117,6 +119,12 @@ class Observer:
         self._last: Optional[Observation] = None
         self._last_error: str = ""
         self._peer_cache: Dict[str, Tuple[pv.PeerView, float]] = {}
+        # observe(vms_later=True): the VM records already asked for, for that look's snapshot.
+        self._vms_read: Optional[Tuple[PoolSnapshot, concurrent.futures.Future[PoolSnapshot]]] = None
+        # follow(): the peers a first look left unasked, being asked, for that look's ground truth.
+        self._peers_read: Optional[
+            Tuple[Optional[GroundTruth], concurrent.futures.Future[Optional[Tuple[pv.PeerView, ...]]]]
+        ] = None
         self._closed = False
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="xentui-observe")
 
@@ -134,7 +142,7 @@ class Observer:
     def endpoint(self) -> Optional[XapiEndpoint]:
         return self._endpoint
 
-    def observe(self, *, fresh_peers: bool = True, peers_later: bool = False) -> Observation:
+    def observe(self, *, fresh_peers: bool = True, peers_later: bool = False, vms_later: bool = False) -> Observation:
         """One observation. `fresh_peers=False` (used by `follow`) re-uses a
         peer's answer for up to PEER_REFRESH seconds while its TCP probe still
         says "open", so following a large pool does not log into every host
@@ -143,15 +151,29 @@ class Observer:
         `peers_later=True` (follow()'s first look) logs into no peer: peers
         are shown from their TCP probes (and earlier answers) and the
         observation is `peers_pending`, so the first paint of a 64-host pool
-        does not wait for 63 logins; the caller asks them right after."""
+        does not wait for 63 logins; the caller asks them right after.
+
+        `vms_later=True` (follow()'s first look too) reads everything but the
+        VM records: the snapshot is `vms_pending` (VM counts from the hosts'
+        resident_VMs, no health claimed) and `follow` reads them right after,
+        so a 2,000-VM pool is drawn without waiting for its biggest reply."""
         at = self.now()
-        xapi_future = self._pool.submit(self._look_through_xapi)
+        xapi_future = self._pool.submit(self._look_through_xapi, False, vms_later)
         gt = self._gather_ground_truth()
         # Ask the peers while the console's own xapi may still be blocking
         # (a member of a hung master): the host list comes from state.db.
         pending: List[str] = []
         early_views = self._start_peer_views(gt, fresh_peers, None if not peers_later else pending)
+        # The diagnosis' rules (tens of ms to import the first time) load while xapi answers.
+        from xentui.recovery import diagnosis  # noqa: F401
+
         conn, snapshot, emergency, snap_error = xapi_future.result()
+        client = self._client
+        if snapshot is not None and snapshot.vms_pending and client is not None:
+            # Ask for the VM records now: on their way while this look is assembled and drawn.
+            from xentui.xapi.live import load_vms
+
+            self._vms_read = (snapshot, self._pool.submit(load_vms, client, snapshot, self.call_timeout))
         if snapshot is None and gt is not None and not gt.state_db.ok:
             # The files were read while xapi was being asked (which can take a
             # whole call timeout on a hung master); state.db may have appeared
@@ -206,6 +228,12 @@ class Observer:
     def set_password(self, password: Optional[str]) -> None:
         """The password for logins from now on (e.g. asked after open_endpoint)."""
         self._password = password
+
+    def pool_credentials(self) -> Tuple[str, Optional[str]]:
+        """(user, password) this console logged in with: what pool.join hands a
+        joining host for the master. None when none was given (a local socket
+        session); the caller asks for it then, and never logs it."""
+        return self._user(), self._password
 
     def _start_peer_views(
         self, gt: Optional[GroundTruth], fresh: bool, unasked: Optional[List[str]] = None
@@ -277,6 +305,9 @@ class Observer:
             views = self._peer_views(snapshot, gt, conn.this_host_uuid, fresh, unasked)
         else:
             views = ()
+        # stale-db: whose database copy is newest matters only while no master lists the pool.
+        stale = snapshot is not None and not snapshot_source.startswith("xapi")
+        copies = self._db_copies(snapshot, this_name) if snapshot is not None and stale else ()
         obs = Observation(
             at=at,
             connection=conn,
@@ -287,6 +318,7 @@ class Observer:
             this_host_name=this_name,
             peer_views=views,
             peers_pending=bool(unasked),
+            db_copies=copies,
         )
         from xentui.recovery.diagnosis import diagnose
 
@@ -328,11 +360,25 @@ class Observer:
         version: Hashable = ""  # token of the last snapshot content (not advanced by empty replies)
         while not stop.is_set():
             try:
-                if obs is not None and self._is_live(obs) and (time.monotonic() >= full_due or obs.peers_pending):
+                if obs is not None and obs.snapshot is not None and obs.snapshot.vms_pending:
+                    # The first look was drawn without the VM records and the peers' answers:
+                    # both are asked for at once (the peers a moment later, see
+                    # PEERS_AFTER_FIRST_LOOK), the VMs shown as soon as they are in.
+                    self._ask_peers_early(obs, stop)
+                    with_vms = self._load_vms(obs)
+                    if with_vms is None:  # the call failed: look afresh (never in a tight loop)
+                        if time.monotonic() - last_full < 1.0:
+                            stop.wait(1.0)
+                        obs = None
+                        continue
+                    obs = with_vms
+                    version = _snapshot_key(obs.snapshot)
+                elif obs is not None and self._is_live(obs) and (time.monotonic() >= full_due or obs.peers_pending):
                     # The snapshot is kept current by the events: only the
                     # host's files, probes and peers' answers need a new look
                     # (a full event.from of a 64-host pool costs ~1.5 s CPU).
-                    if obs.peers_pending and stop.wait(PEERS_AFTER_FIRST_LOOK):
+                    asked = self._peers_read is not None and self._peers_read[0] is obs.ground_truth
+                    if obs.peers_pending and not asked and stop.wait(PEERS_AFTER_FIRST_LOOK):
                         break
                     obs = self._regather(obs)
                     full_due = time.monotonic() + FULL_REFRESH
@@ -343,7 +389,8 @@ class Observer:
                     # Paint first, log into the peers right after: the next
                     # turn regathers at once (or, while xapi cannot list the
                     # pool, the look below asks them before its pause).
-                    obs = self.observe(fresh_peers=False, peers_later=True)
+                    self._peers_read = None  # asked for an earlier look
+                    obs = self.observe(fresh_peers=False, peers_later=True, vms_later=True)
                     last_full = full_due = time.monotonic()
                     full_due += FULL_REFRESH
                     version = _snapshot_key(obs.snapshot)
@@ -375,15 +422,61 @@ class Observer:
                 continue
             emitter.emit(obs, version)
 
+    def _load_vms(self, obs: Observation) -> Optional[Observation]:
+        """`obs` with the VM records its first look left out, re-diagnosed;
+        None when xapi would not give them."""
+        from xentui.recovery.diagnosis import diagnose
+        from xentui.xapi.live import load_vms
+
+        client, asked, self._vms_read = self._client, self._vms_read, None
+        if client is None or obs.snapshot is None:
+            return None
+        try:
+            if asked is not None and asked[0] is obs.snapshot:
+                snapshot = asked[1].result()  # asked for by observe() already
+            else:
+                snapshot = load_vms(client, obs.snapshot, timeout=self.call_timeout)
+        except XapiError:
+            return None
+        updated = replace(obs, at=self.now(), snapshot=snapshot, findings=())
+        updated = replace(updated, findings=diagnose(updated))
+        self._last = updated
+        return updated
+
+    def _ask_peers_early(self, obs: Observation, stop: threading.Event) -> None:
+        """Start asking the peers `obs` left unasked, PEERS_AFTER_FIRST_LOOK
+        from now, in a worker: `_regather` takes their answers. On a real pool
+        each peer is another machine, so their logins overlap the wait for the
+        master's VM records instead of following it."""
+        if not obs.peers_pending or obs.snapshot is None:
+            return
+        if self._peers_read is not None and self._peers_read[0] is obs.ground_truth:
+            return
+        snapshot, gt = obs.snapshot, obs.ground_truth
+        this_uuid = obs.connection.this_host_uuid or self._this_uuid(gt)
+
+        def ask() -> Optional[Tuple[pv.PeerView, ...]]:
+            if stop.wait(PEERS_AFTER_FIRST_LOOK):
+                return None
+            return self._peer_views(snapshot, gt, this_uuid, False)
+
+        self._peers_read = (gt, self._pool.submit(ask))
+
     def _regather(self, obs: Observation) -> Observation:
         """`obs` with fresh ground truth and peer answers, re-diagnosed. Right
         after a look that left the peers unasked, that look's ground truth is
-        fresh: only the peers are asked (no second read of a 13 MB state.db)."""
+        fresh: only the peers are asked (no second read of a 13 MB state.db),
+        or their answers taken when `_ask_peers_early` asked them already."""
         from xentui.recovery.diagnosis import diagnose
 
         gt = obs.ground_truth if obs.peers_pending else self._gather_ground_truth()
         this_uuid = obs.connection.this_host_uuid or self._this_uuid(gt)
-        views = self._peer_views(obs.snapshot, gt, this_uuid, False) if obs.snapshot is not None else ()
+        asked, self._peers_read = self._peers_read, None
+        views: Optional[Tuple[pv.PeerView, ...]] = None
+        if obs.peers_pending and asked is not None and asked[0] is gt:
+            views = asked[1].result()  # each peer has its own deadline (_peer_views)
+        if views is None:
+            views = self._peer_views(obs.snapshot, gt, this_uuid, False) if obs.snapshot is not None else ()
         updated = replace(obs, at=self.now(), ground_truth=gt, peer_views=views, findings=(), peers_pending=False)
         updated = replace(updated, findings=diagnose(updated))
         self._last = updated
@@ -407,7 +500,8 @@ class Observer:
         """One incremental step: (observation, content changed, topology changed), or None
         when the event call failed (the caller then takes a full look)."""
         from xentui.recovery.diagnosis import diagnose
-        from xentui.xapi.model import SNAPSHOT_CLASSES, lean_event_hook
+        from xentui.xapi import disks
+        from xentui.xapi.model import lean_event_hook
 
         client = self._client
         if client is None:
@@ -420,7 +514,7 @@ class Observer:
             # passes; our socket timeout adds the call timeout as margin.
             reply = client.call(
                 "event.from",
-                list(SNAPSHOT_CLASSES),
+                disks.subscriptions(before),
                 before.token,
                 EVENT_WAIT,
                 timeout=EVENT_WAIT + self.call_timeout,
@@ -439,6 +533,15 @@ class Observer:
         if not events:
             return replace(obs, snapshot=replace(before, token=token)), False, False
         snapshot = before.apply_events(events, token)
+        try:
+            # A guest that stopped needs its disks' locks read (two small calls).
+            snapshot = (
+                disks.complete(client, snapshot, self.call_timeout)
+                if disks.touched(events)
+                else disks.trimmed(snapshot)
+            )
+        except XapiError:
+            return None
         changed, topology = _what_changed(before, snapshot, events)
         if not changed:
             # Heartbeats and memory counters: keep the snapshot current, but
@@ -449,11 +552,12 @@ class Observer:
         self._last = updated
         return updated, True, topology
 
-    def host_client(self, host_name: str, *, timeout: Optional[float] = None) -> XapiClient:
+    def host_client(self, host_name: str, *, timeout: Optional[float] = None, address: str = "") -> XapiClient:
         """A logged-in XapiClient on another pool host (by name_label): a
         password session if it is a master, else a slave-local one. The caller
-        closes it. Raises XapiError (ConnectFailed, CallTimeout, ...)."""
-        address = self._address_of(host_name)
+        closes it. Raises XapiError (ConnectFailed, CallTimeout, ...).
+        `address`: where it is, for a host no longer (or not yet) in the pool."""
+        address = address or self._address_of(host_name)
         peer_endpoint = self._peer_endpoint(address)
         from xentui.xapi.client import XapiClient
 
@@ -595,7 +699,7 @@ class Observer:
         )
 
     def _look_through_xapi(
-        self, retried: bool = False
+        self, retried: bool = False, vms_later: bool = False
     ) -> Tuple[ConnectionInfo, Optional[PoolSnapshot], Optional[EmergencyState], str]:
         """Login (re-using the session), emergency state, live snapshot."""
         from xentui.xapi.live import load_snapshot
@@ -622,11 +726,11 @@ class Observer:
                         self._endpoint.reconnect()
                 except (XapiError, OSError):
                     pass
-                return self._look_through_xapi(retried=True)
+                return self._look_through_xapi(retried=True, vms_later=vms_later)
             return self._failed_connection(exc), None, None, ""
         except XapiFailure as exc:
             if exc.code in ("SESSION_INVALID",) and client is not None:
-                return self._retry_after_restart()
+                return self._retry_after_restart(vms_later)
             with self._lock:
                 self._drop_client()
             return self._failed_connection(exc), None, None, ""
@@ -656,7 +760,7 @@ class Observer:
             error = "pool-wide calls hang"
         elif not in_emergency:
             try:
-                snapshot = load_snapshot(client, timeout=self.call_timeout)
+                snapshot = load_snapshot(client, timeout=self.call_timeout, vms_later=vms_later)
             except CallTimeout as exc:
                 # A member whose master is hung or gone: calls that need the pool
                 # database hang. The session itself works (emergency calls answer),
@@ -710,7 +814,7 @@ class Observer:
         return info, snapshot, emergency, error
 
     def _retry_after_restart(
-        self,
+        self, vms_later: bool = False
     ) -> Tuple[ConnectionInfo, Optional[PoolSnapshot], Optional[EmergencyState], str]:
         with self._lock:
             self._drop_client()
@@ -718,7 +822,7 @@ class Observer:
             self._connect()
         except XapiError as exc:
             return self._failed_connection(exc), None, None, ""
-        return self._look_through_xapi()
+        return self._look_through_xapi(vms_later=vms_later)
 
     # -- ground truth --------------------------------------------------------
 
@@ -779,6 +883,11 @@ class Observer:
             now=self.now,
             state_db_cache=self._state_db_cache,
         )
+
+    def _db_copies(self, snapshot: PoolSnapshot, this_name: str) -> Tuple[DbCopy, ...]:
+        from xentui.recovery.db_copies import member_accesses, read_db_copies
+
+        return read_db_copies(snapshot, this_name, self._file_access(), member_accesses(self.target))
 
     def _file_access(self) -> Optional[HostAccess]:
         with self._lock:
@@ -886,6 +995,15 @@ class Observer:
                 view = fut.result(timeout=self.peer_timeout * 3 + self.connect_timeout)
             except concurrent.futures.TimeoutError:
                 view = pv.PeerView(name, "", pv.HUNG, detail="no answer")
+            record = snap.host_by_name(name)
+            if view.host_uuid and record is not None and view.host_uuid != record.uuid:
+                # A master with another host uuid at this address: the machine was
+                # reinstalled; the host this record names is gone for good.
+                view = replace(
+                    view,
+                    reach=pv.REPLACED,
+                    detail=f"another installation answers here (host uuid {view.host_uuid}, its own pool)",
+                )
             self._peer_cache[name] = (view, time.monotonic())
             views.append(view)
         return tuple(sorted(views, key=lambda v: v.host_name))
@@ -895,7 +1013,10 @@ class Observer:
 
         started = time.monotonic()
         asked_at = self.now()
-        client = XapiClient(call_timeout=self.peer_timeout)
+        # A member answers HOST_IS_SLAVE (its master's address) to the first
+        # login request: that is all we ask of it, not a local session and
+        # three more requests (63 members of a 64-host pool: 190 fewer).
+        client = XapiClient(call_timeout=self.peer_timeout, slave_local_fallback=False)
         try:
             endpoint = self._peer_endpoint(address)
             client.connect(
@@ -914,6 +1035,7 @@ class Observer:
                     running = _running_vm_uuids(client)
             else:
                 role, master_address = pv.UNKNOWN, ""
+            identity = _master_identity(client) if role == pv.MASTER else ("", "", None)
             return pv.PeerView(
                 name,
                 address,
@@ -925,6 +1047,9 @@ class Observer:
                 seconds=time.monotonic() - started,
                 asked_at=asked_at,
                 running_vm_uuids=running,
+                host_uuid=identity[0],
+                pool_uuid=identity[1],
+                tls_verification=identity[2],
             )
         except CallTimeout:
             return pv.PeerView(
@@ -1027,6 +1152,19 @@ def _snapshot_key(snapshot: Optional[PoolSnapshot]) -> Hashable:
     if snapshot is None:
         return None
     return tuple(sorted((cls, len(recs)) for cls, recs in snapshot.raw.items())), snapshot.token
+
+
+def _master_identity(client: XapiClient) -> Tuple[str, str, Optional[bool]]:
+    """(host uuid, pool uuid, pool TLS verification) of a peer that answers as
+    master; blanks when it will not say."""
+    try:
+        host_uuid = str(client.call("host.get_uuid", client.call("session.get_this_host", client.session_ref)))
+        pools = client.call("pool.get_all_records")
+    except XapiError:
+        return "", "", None
+    pool: Dict[str, Any] = next(iter(pools.values()), {}) if isinstance(pools, dict) else {}
+    tls = pool.get("tls_verification_enabled")
+    return host_uuid, str(pool.get("uuid", "")), tls if isinstance(tls, bool) else None
 
 
 def _running_vm_uuids(client: XapiClient) -> Tuple[str, ...]:

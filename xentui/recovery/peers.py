@@ -16,7 +16,7 @@ the cheapest question with an unambiguous answer:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 # PeerView.role values
 MASTER = "master"
@@ -31,8 +31,11 @@ REFUSED = "refused"
 TIMEOUT = "timeout"  # connect timed out (powered off, partitioned)
 UNREACHABLE = "unreachable"
 NOT_ASKED = "not-asked"
+# Another installation answers at the host's address (a reinstall: a new host
+# uuid, a pool of its own): the host the record names is gone for good.
+REPLACED = "replaced"
 
-DOWN_REACHES = (HUNG, REFUSED, TIMEOUT, UNREACHABLE)
+DOWN_REACHES = (HUNG, REFUSED, TIMEOUT, UNREACHABLE, REPLACED)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class PeerView:
     # For a peer that claims to be master: uuids of guest VMs its own database
     # says are running (used to flag VMs two masters both claim).
     running_vm_uuids: Tuple[str, ...] = ()
+    # For a peer that answers as master: who it is (its own host uuid, its
+    # pool's uuid) and whether its pool verifies TLS; a different host uuid
+    # than the record's means the machine was reinstalled (REPLACED).
+    host_uuid: str = ""
+    pool_uuid: str = ""
+    tls_verification: Optional[bool] = None
 
     @property
     def answers(self) -> bool:

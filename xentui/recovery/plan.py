@@ -89,6 +89,9 @@ class Plan:
     console_host: str
     created_at: float
     notes: Tuple[str, ...] = ()  # plain-words caveats shown above the steps
+    # A clear stop: why xentui plans nothing that changes the pool (xapi offers no fix
+    # from here, e.g. a member newer than its coordinator) and what the admin does instead.
+    stop: Tuple[str, ...] = ()
 
     @property
     def now_steps(self) -> Tuple[Step, ...]:
@@ -119,6 +122,7 @@ class Plan:
             "created_at": self.created_at,
             "finding_codes": list(self.finding_codes),
             "notes": list(self.notes),
+            "stop": list(self.stop),
             "requires_fenced": list(self.requires_fenced),
             "steps": [s.to_json() for s in self.steps],
         }

@@ -12,9 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Set
 
 from xentui.recovery import peers as pv
+from xentui.recovery import plan_rejoin, stale_db
 from xentui.recovery.findings import Code, Finding, Severity
+from xentui.recovery.newer_member import newer_members, stop_lines
 from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Plan, Step
+from xentui.recovery.plan_host_disabled import plan_host_enable
+from xentui.recovery.plan_tls_ha import plan_steps as tls_ha_steps
+from xentui.recovery.plan_vdi_locks import plan_lock_clearing
 from xentui.recovery.rules import stale_pifs
 from xentui.recovery.situation import Situation
 from xentui.recovery.step_registry import step_kinds
@@ -39,6 +44,8 @@ def build(
     reenable_ha: bool = False,
     now: Optional[float] = None,
     run_record: Optional[RunRecord] = None,
+    promote_newer: bool = False,
+    promote: str = "",
 ) -> Plan:
     """See `build_plan`. `pending_vm_starts`: uuids of VMs whose power state
     an earlier (interrupted) run reset; still-Halted ones get a start step.
@@ -74,6 +81,25 @@ def build(
             "for it. Check /etc/xensource-inventory and state.db."
         )
         return _plan(steps, findings, observation, notes, now)
+
+    # Issue 13 item 3 (newer_member.py): a member newer than its coordinator is fixed
+    # only by updating the coordinator, which xentui cannot do: a clear stop that
+    # changes nothing, unless the admin asked to promote that member (this host).
+    newer = newer_members(s)
+    promote_this = promote_newer and any(n.member == this.name_label for n in newer) and not s.this_is_master
+    if newer and not promote_this:
+        stop = stop_lines(newer)
+        if promote_newer:
+            stop += (f"--promote-newer: run xentui on the newer member's console ({newer[0].member}).",)
+        return _plan((), findings, observation, notes, now, stop=stop)
+    if promote_this:
+        notes.append(
+            f"You chose to promote {this.name_label}, the newer member, instead of updating the coordinator. "
+            "Its consequences: the coordinator must be powered off first (its VMs stop, and are started "
+            f"here once it is declared dead); {this.name_label} then leads the pool from its own database "
+            "copy, as old as the coordinator's last sync to it; the old coordinator must be updated before "
+            "it comes back, and then joins as a member."
+        )
 
     if Code.XAPI_DOWN in codes:
         notes.append(
@@ -132,7 +158,7 @@ def build(
 
     # Master gone: confirm, disarm HA, promote.
     mu = _by_code(findings, Code.MASTER_UNREACHABLE)
-    old_master = s.believed_master if (mu and not s.this_is_master) else None
+    old_master = s.believed_master if ((mu or promote_this) and not s.this_is_master) else None
     ha = Code.HA_ARMED in codes
     if old_master is not None and master_for_rest is None and not s.is_this(old_master):
         steps.append(kinds["confirm-master-down"](old_master))
@@ -141,8 +167,13 @@ def build(
             for h in s.other_hosts():
                 if h.ref != old_master.ref and s.state(h).reach == pv.ANSWERS:
                     steps.append(kinds["ha-disable"](h, local=False))
-        steps.append(kinds["promote"](this, old_master, ha))
-        master_for_rest = this
+        # stale-db: promote the survivor whose database copy is newest, or the one the operator
+        # chose (recovery/stale_db.py); another member's step waits for xentui at its console.
+        promoted, copies_note = stale_db.aim_promotion(s, this, promote or (this.name_label if promote_this else ""))
+        if copies_note:
+            notes.append(copies_note)
+        steps.append(stale_db.explain_promotion(kinds["promote"](promoted, old_master, ha), s))
+        master_for_rest = promoted
         skew = _by_code(findings, Code.VERSION_SKEW)
         newest = skew[0].data.get("newest", "") if skew else ""
         if newest and newest != this.name_label and newest != old_master.name_label:
@@ -151,7 +182,12 @@ def build(
                 "instead (run xentui on its console), or members newer than the new master "
                 "stay in emergency mode."
             )
-    elif s.role_change_pending and s.reason_code.startswith("HA_") and master_for_rest is None:
+    elif (
+        s.role_change_pending
+        and s.reason_code.startswith("HA_")
+        and master_for_rest is None
+        and Code.HA_ARMED_MISMATCH not in codes  # plan_tls_ha disarms every host instead
+    ):
         # Xapi_ha.on_server_restart holds a master too (HA armed, no statefile): pool.conf
         # says master, xapi loops in emergency mode; only disarming HA lets its start-up
         # carry on (no restart is coming). The rest is planned once it answers as master.
@@ -165,6 +201,20 @@ def build(
         master_for_rest = master_for_rest or this
     elif master_for_rest is None and s.believed_master is not None and not s.is_down(s.believed_master):
         master_for_rest = s.believed_master
+
+    # Issue 13 item 5 (plan_rejoin.py): this host was left Broken by a failed handover
+    # (phase 2): emergency transition to master, then the members are pointed at it.
+    broken = plan_rejoin.recover_broken(s, kinds, steps)
+    if broken is not None:
+        master_for_rest = broken
+    notes.extend(plan_rejoin.standalone_notes(s))  # a fresh install: its rejoin is planned on the master
+
+    # Members kept out although nothing is down: a rejected certificate or an HA
+    # flag that disagrees with the pool's (issue 13 items 1-2; plan_tls_ha.py).
+    progress = run_record.progress if run_record is not None else {}
+    more, more_notes = tls_ha_steps(s, findings, kinds, _heartbeat_candidates(s), progress)
+    steps.extend(more)
+    notes.extend(more_notes)
 
     recovering = (
         bool(steps)
@@ -180,6 +230,8 @@ def build(
                 Code.DEFAULT_SR_INVALID,
                 Code.STALE_PIF,
                 Code.HOST_DISABLED,
+                Code.HOST_REBUILT,
+                Code.VDI_LOCKED,
             )
         )
     )
@@ -262,9 +314,22 @@ def build(
             known.update(v.uuid for v in pending)
             # where they ran is not recorded (no baseline): every declared-dead host is gated
             fence.extend(h.name_label for h in dead if s.declared_dead(h) and h.name_label not in fence)
+        # Issue 13 (vdi-locked, host-left-disabled): a fenced dead host's disk locks are
+        # cleared and its VMs join the start below, behind its fence (plan_vdi_locks.py);
+        # a host left disabled for a known cause is fixed and enabled (plan_host_disabled.py).
+        locks = plan_lock_clearing(s, findings, m, kinds)
+        steps.extend(locks.steps)
+        notes.extend(locks.notes)
+        vms_to_start.extend(v for v in locks.vms if v.uuid not in known)
+        known.update(v.uuid for v in locks.vms)
+        fence.extend(n for n in locks.fence if n not in fence)
+        steps.extend(plan_host_enable(s, findings, m, kinds))
         if vms_to_start:
             addresses = {h.name_label: h.address for h in s.snap.hosts.values()}
             steps.append(kinds["start-vms"](vms_to_start, fence, m, flagged, addresses))
+        # Issue 13 item 6 (plan_rejoin.py): a reinstalled host is brought back:
+        # forget its old record, TLS verification alike, pool.join, its old IQN.
+        plan_rejoin.rejoin_rebuilt(s, kinds, steps, m)
         if ha:
             pool = s.snap.pool
             steps.append(
@@ -278,12 +343,16 @@ def build(
         s.believed_master if s.believed_master is not None and not s.is_down(s.believed_master) else None
     )
     if pref is not None and current is not None and pref.ref != current.ref and not s.is_down(pref):
-        steps.append(kinds["designate-master"](pref, [h for h in s.snap.hosts.values() if h.ref != pref.ref]))
+        # Issue 13 item 5 (plan_rejoin.py): phase 1 asks every host in the database, so
+        # each dead record is forgotten first (declared dead first if VMs are resident).
+        forgotten = plan_rejoin.forget_dead_records(s, kinds, steps, current, pref)
+        others = [h for h in s.snap.hosts.values() if h.ref != pref.ref and h.name_label not in forgotten]
+        steps.append(kinds["designate-master"](pref, others))
     pool = s.snap.pool
     if reenable_ha and current is not None and pool is not None and not pool.ha_enabled:
         steps.append(kinds["enable-ha"](current, pool.ha_statefiles, _heartbeat_candidates(s)))
 
-    if Code.HOST_DISABLED in codes:
+    if Code.HOST_DISABLED in codes and not any(st.kind == "host-enable" for st in steps):
         notes.append(
             "A disabled host that answers is re-enabled by xapi once it has rejoined; "
             "if it stays disabled: xe host-enable uuid=<host>."
@@ -306,6 +375,8 @@ def build_plan(
     preferred_master: str = "",
     reenable_ha: bool = False,
     run_record: Optional[RunRecord] = None,
+    promote_newer: bool = False,
+    promote: str = "",
 ) -> Plan:
     """The ordered runbook for what `observation.findings` says is wrong
     (diagnosed here if the observation carries no findings).
@@ -316,6 +387,10 @@ def build_plan(
     `reenable_ha`: HA was armed before the recovery and is off now.
     `run_record`: the recovery run's `run_record.RunRecord` when resuming:
     the plan is built from the pool's state plus what the run recorded.
+    `promote_newer`: the admin chose to promote this host, a member newer than
+    its coordinator, instead of updating the coordinator (otherwise: a stop).
+    `promote`: with the master gone, the surviving member the operator chose
+    to promote (default: the one with the newest database copy, stale_db.py).
     """
     return build(
         observation,
@@ -323,6 +398,8 @@ def build_plan(
         preferred_master=preferred_master,
         reenable_ha=reenable_ha,
         run_record=run_record,
+        promote_newer=promote_newer,
+        promote=promote,
     )
 
 
@@ -340,6 +417,7 @@ def _plan(
     observation: Observation,
     notes: Iterable[str],
     now: Optional[float],
+    stop: Sequence[str] = (),
 ) -> Plan:
     seen: Set[str] = set()
     unique: List[Step] = []
@@ -354,4 +432,5 @@ def _plan(
         console_host=observation.this_host_name,
         created_at=observation.at if now is None else now,
         notes=tuple(notes),
+        stop=tuple(stop),
     )

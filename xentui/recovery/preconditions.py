@@ -107,6 +107,8 @@ class Silent(Precondition):
             return self.result(False, f"{arg} is not in the pool database")
         if st.reach in (pv.REFUSED, pv.TIMEOUT, pv.UNREACHABLE):
             return self.result(True, st.evidence)
+        if st.reach == pv.REPLACED:  # reinstalled: the old installation and its VMs are gone
+            return self.result(True, st.evidence)
         if st.reach == pv.HUNG:
             return self.result(
                 False,
@@ -303,6 +305,60 @@ class HaOff(Precondition):
 
 
 @dataclass(frozen=True)
+class OutOfEmergency(Precondition):
+    """The host's xapi answers and is not in emergency mode: a pool-wide call the
+    coordinator forwards to it (certificate distribution, ...) would otherwise meet
+    its stored error."""
+
+    host: str
+
+    @property
+    def id(self) -> str:
+        return f"out-of-emergency:{self.host}"
+
+    @property
+    def description(self) -> str:
+        return f"{self.host}'s xapi answers outside emergency mode"
+
+    def check(self, ctx: CheckContext) -> CheckResult:
+        name, sit = self.host, ctx.sit
+        if name == sit.this_name:
+            ok = sit.xapi_answers_here and not sit.emergency
+            return self.result(ok, f"this host: connection {sit.conn_state}, emergency {sit.emergency}")
+        host = _host(sit, name)
+        st = sit.state(host) if host is not None else None
+        ok = st is not None and st.reach == pv.ANSWERS and st.role != pv.EMERGENCY
+        return self.result(ok, st.evidence if st is not None else f"{name} unknown")
+
+
+@dataclass(frozen=True)
+class PoolVerifiesTls(Precondition):
+    """pool.tls_verification_enabled: re-enabling verification on one host of a
+    pool that never turned it on leaves that host verifying against a bundle
+    nobody generated (xapi 24.19 does not refuse; 25.10 answers
+    TLS_VERIFICATION_NOT_ENABLED_IN_POOL)."""
+
+    @property
+    def id(self) -> str:
+        return "pool-verifies-tls"
+
+    @property
+    def description(self) -> str:
+        return "The pool has TLS verification enabled (pool.tls_verification_enabled)"
+
+    def check(self, ctx: CheckContext) -> CheckResult:
+        pool = ctx.sit.snap.pool
+        ok = pool is not None and pool.tls_verification_enabled
+        return self.result(
+            ok,
+            "pool.tls_verification_enabled = true"
+            if ok
+            else "the pool never enabled TLS verification (TLS_VERIFICATION_NOT_ENABLED_IN_POOL): "
+            "enable it pool-wide with 'xe pool-enable-tls-verification', not on one host",
+        )
+
+
+@dataclass(frozen=True)
 class SingleFlight(Precondition):
     @property
     def id(self) -> str:
@@ -315,3 +371,100 @@ class SingleFlight(Precondition):
     def check(self, ctx: CheckContext) -> CheckResult:
         ok = not ctx.master_change_in_flight
         return self.result(ok, "none in flight" if ok else "another master change is in progress")
+
+
+@dataclass(frozen=True)
+class NoResidentVms(Precondition):
+    """No guest VM is resident on `host` in the pool database (host.destroy
+    refuses with HOST_HAS_RESIDENT_VMS otherwise: xapi_host.ml destroy)."""
+
+    host: str
+
+    @property
+    def id(self) -> str:
+        return f"no-resident-vms:{self.host}"
+
+    @property
+    def description(self) -> str:
+        return f"No VM is resident on {self.host} in the pool database"
+
+    def check(self, ctx: CheckContext) -> CheckResult:
+        sit = ctx.sit
+        host = _host(sit, self.host)
+        if host is None:
+            return self.result(True, f"{self.host} is not in the pool database")
+        names = sorted(v.name_label for v in sit.snap.vms_on(host.ref))
+        return self.result(
+            not names,
+            "none" if not names else f"resident: {', '.join(names)} (declare {self.host} dead first)",
+        )
+
+
+@dataclass(frozen=True)
+class RecordGone(Precondition):
+    """The pool no longer holds the host record `uuid` (forgotten)."""
+
+    host: str
+    uuid: str
+
+    @property
+    def id(self) -> str:
+        return f"record-gone:{self.host}"
+
+    @property
+    def description(self) -> str:
+        return f"The pool no longer holds {self.host}'s old record ({self.uuid})"
+
+    def check(self, ctx: CheckContext) -> CheckResult:
+        ok = ctx.sit.snap.host_by_uuid(self.uuid) is None
+        return self.result(ok, "forgotten" if ok else f"still in the pool: forget {self.host}'s old record first")
+
+
+@dataclass(frozen=True)
+class OnConsole(Precondition):
+    """xentui runs on `host` itself: promotion (pool.emergency_transition_to_master)
+    acts on the host that receives it, so the host with the newest database copy
+    is promoted from its own console (recovery/stale_db.py)."""
+
+    host: str
+
+    @property
+    def id(self) -> str:
+        return f"on-console:{self.host}"
+
+    @property
+    def description(self) -> str:
+        return f"xentui runs on {self.host}'s console (promotion acts on the host it runs on)"
+
+    def check(self, ctx: CheckContext) -> CheckResult:
+        here = ctx.sit.this_name
+        if here == self.host:
+            return self.result(True, f"this console is {self.host}")
+        return self.result(
+            False,
+            f"this console is {here or 'another host'}: run xentui on {self.host}'s console "
+            "(it holds the newest database copy) and promote it there"
+            + (f", or promote {here} knowing its copy is older (choose it; recover: --promote {here})" if here else ""),
+        )
+
+
+@dataclass(frozen=True)
+class NoOtherMaster(Precondition):
+    """No host but `host` answers as master (taking the role now would make two)."""
+
+    host: str
+
+    @property
+    def id(self) -> str:
+        return f"no-other-master:{self.host}"
+
+    @property
+    def description(self) -> str:
+        return f"No host but {self.host} answers as master"
+
+    def check(self, ctx: CheckContext) -> CheckResult:
+        others = [n for n in ctx.sit.master_claimants() if n != self.host]
+        return self.result(
+            not others,
+            "none" if not others else f"{', '.join(others)} answers as master: the handover did not move the role",
+        )

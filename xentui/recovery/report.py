@@ -33,13 +33,15 @@ def write_report(
     findings: Sequence[Finding],
     path: Union[str, "os.PathLike[str]"],
     quarantined: Sequence[QuarantinedLine] = (),
+    stop: Sequence[str] = (),
 ) -> Path:
     """Write the report for `records` (+ the current `findings`) to `path`:
     0600 (it names hosts and what was done to them), written whole or not at
-    all. OSError (NotRegularFile for a FIFO or directory) if it cannot be."""
+    all. OSError (NotRegularFile for a FIFO or directory) if it cannot be.
+    `stop`: the plan's clear stop (Plan.stop), when it ended there."""
     path = Path(path)
     make_private_dir(path.parent)
-    text = render_report(list(records), list(findings), quarantined=quarantined)
+    text = render_report(list(records), list(findings), quarantined=quarantined, stop=stop)
     return write_private_file(path, text.encode("utf-8"))
 
 
@@ -57,6 +59,20 @@ def _findings_table(items: List[Dict[str, Any]]) -> List[str]:
         ev = f.get("evidence") or []
         if ev:
             out.append(f"- **{f.get('code')}** {f.get('host', '')}: " + "; ".join(str(e) for e in ev))
+    out.append("")
+    return out
+
+
+def _stop_section(records: Sequence[AuditRecord], stop: Sequence[str]) -> List[str]:
+    """Where xentui stopped because xapi offers no fix it can run (e.g. a
+    member newer than its coordinator): what it said, and that it changed nothing."""
+    said = [str(line) for line in stop if str(line).strip()]
+    if not said:  # `recover --run` records its stop as the run's end
+        said = list(dict.fromkeys(r.detail for r in records if r.kind == au.RUN_END and r.outcome == "stopped"))
+    if not said:
+        return []
+    out = ["## Stopped: xentui planned nothing that changes the pool", ""]
+    out += [f"- {_cell(line)}" for line in said if line]
     out.append("")
     return out
 
@@ -89,7 +105,10 @@ def render_report(
     findings: Sequence[Finding],
     generated_at: Optional[float] = None,
     quarantined: Sequence[QuarantinedLine] = (),
+    stop: Sequence[str] = (),
 ) -> str:
+    """`stop`: the lines of the plan's clear stop (Plan.stop) the recovery
+    ended on; without it, the stops the audit log recorded (run-end "stopped")."""
     generated_at = time.time() if generated_at is None else generated_at
     lines: List[str] = ["# Pool incident report", ""]
     lines.append(f"Generated {_t(generated_at)} by xentui from {len(records)} audit record(s).")
@@ -136,6 +155,7 @@ def render_report(
             + (f"; {read_only_runs} read-only run(s) not counted." if read_only_runs else ".")
         )
     lines.append("")
+    lines += _stop_section(records, stop)
 
     first_findings = next((r for r in records if r.kind == FINDINGS), None)
     if first_findings is not None:

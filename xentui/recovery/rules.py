@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from xentui.recovery import peers as pv
-from xentui.recovery import rules_failures
+from xentui.recovery import rules_failures, rules_rejoin, stale_db
 from xentui.recovery.findings import Code, Finding, Severity
+from xentui.recovery.newer_member import NEWER_CODE, newer_members
 from xentui.recovery.observation import Observation
 from xentui.recovery.situation import RUNNING_STATES, Situation
 from xentui.xapi.model import NULL_REF, PIF, VM, Host
@@ -148,6 +149,12 @@ _REACH_WORDS = {
         "Nothing answered in time: powered off, crashed, or cut off by the network.",
     ),
     pv.UNREACHABLE: ("is unreachable", "unreachable", "The network has no route to it."),
+    pv.REPLACED: (
+        "was reinstalled",
+        "replaced",
+        "Another installation (a new host uuid, a pool of its own) answers at its address: the host "
+        "this record names is gone for good.",
+    ),
     pv.HUNG: (
         "accepts connections but xapi never answers",
         "hung",
@@ -238,6 +245,8 @@ def _vms_claimed_by_several(s: Situation, claimants: Sequence[str]) -> List[str]
 
 
 def rule_ha_armed(s: Situation) -> List[Finding]:
+    if s.reason_code == "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED":
+        return []  # HA is disarmed on this host, not armed: HA_ARMED_MISMATCH (rules_failures)
     pool = s.snap.pool
     ha_reason = s.reason_code.startswith("HA_") and s.reason_code != "HA_NOT_ENABLED"
     ha_on = (pool is not None and pool.ha_enabled) or ha_reason
@@ -279,19 +288,29 @@ def rule_members(s: Situation) -> List[Finding]:
         if master is not None and h.ref == master.ref and not s.this_is_master:
             continue  # reported as MASTER_UNREACHABLE
         st = s.state(h)
-        if not st.down:
+        if not st.down or st.reach == pv.REPLACED:  # reinstalled: rules_rejoin.py reports it
             continue
         if s.declared_dead(h):
+            # What is observed: disabled, no VMs resident. host-declare-dead leaves that, but
+            # so does resetting each VM's power state by hand; sm's attach keys still naming
+            # the host say declare-dead never ran (its hook clears them).
+            locks = [v for v in s.snap.locked_vdis() if h.ref in v.lock_holders()]
+            how = (
+                f"host-declare-dead did not run for it: sm's attach keys naming it are still on {len(locks)} "
+                "disk(s) (see VDI_LOCKED). "
+                if locks
+                else "As host-declare-dead leaves it, or a power-state reset of each VM. "
+            )
             out.append(
                 Finding(
                     Code.MEMBER_UNREACHABLE,
                     Severity.INFO,
-                    f"{h.name_label} is down and declared dead",
-                    "It is disabled and has no VMs. Reinstall it before it rejoins (or forget it); "
+                    f"{h.name_label} is down, disabled, no VMs marked running on it",
+                    how + "Reinstall it before it rejoins (or forget it); "
                     "never just boot it back into the pool: it still believes in its old role.",
                     host=h.name_label,
-                    evidence=(st.evidence, f"host.enabled = false ({s.snap_label})"),
-                    data={"reach": st.reach, "declared_dead": "true"},
+                    evidence=(st.evidence, f"host.enabled = false, no VM resident ({s.snap_label})"),
+                    data={"reach": st.reach, "declared_dead": "false" if locks else "true"},
                 )
             )
             continue
@@ -352,6 +371,8 @@ def rule_orphans(s: Situation) -> List[Finding]:
         st = s.state(h)
         if st.reach != pv.ANSWERS or st.role == pv.MASTER:
             continue
+        if rules_failures.kept_out_by_own_cause(s, h.name_label, st.reason_code):
+            continue  # not an orphan: it reaches its master; its own finding names the fix
         if st.role == pv.EMERGENCY:
             why = f"in emergency mode ({st.reason_code or 'no reason given'})"
         elif st.role == pv.SLAVE and master_ok and st.master_address and st.master_address != good_address:
@@ -677,18 +698,30 @@ def _version_evidence(s: Situation) -> Tuple[str, ...]:
 def rule_version_skew(s: Situation) -> List[Finding]:
     hosts = [h for h in s.snap.hosts.values() if h.xapi_version or h.api_version_major]
     out = []
-    if s.reason_code == "HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR":
+    for m in newer_members(s):
+        # xapi.ml attempt_host_status_check_with_coordinator: a Permanent error (see newer_member.py)
         out.append(
             Finding(
                 Code.VERSION_SKEW,
                 Severity.CRITICAL,
-                f"{s.this_name}: newer xapi than its master",
-                "A member may never run a newer xapi than the master; xapi keeps it in emergency mode and "
-                "retries every 60 s. xentui cannot update anything: apply the same update to the master "
-                "first (then this member rejoins by itself). Promoting this newer member instead makes it "
-                "the master of hosts older than itself and is not a fix; choose it only knowing that.",
-                host=s.this_name,
-                evidence=(f"stored emergency error {s.reason_code} {list(s.reason_params)}", *_version_evidence(s)),
+                f"{m.member} runs a newer xapi ({m.member_version}) than its coordinator {m.coordinator} "
+                f"({m.coordinator_version}): {NEWER_CODE}",
+                "A member may never run a newer xapi than its coordinator; xapi keeps it in emergency mode and "
+                "retries every 60 s. xentui cannot update anything: update the coordinator first (then this "
+                "member rejoins by itself). Promoting this newer member instead makes it the master of hosts "
+                "older than itself and is not a fix; choose it only knowing that (recover --promote-newer).",
+                host=m.member,
+                evidence=(
+                    f"{m.member}'s stored emergency error {NEWER_CODE} ['{m.member_version}']",
+                    f"{m.coordinator}: software_version xapi_build {m.coordinator_version} ({s.snap_label})",
+                    *_version_evidence(s),
+                ),
+                data={
+                    "member": m.member,
+                    "member_version": m.member_version,
+                    "coordinator": m.coordinator,
+                    "coordinator_version": m.coordinator_version,
+                },
             )
         )
     if len({_version_key(h) for h in hosts}) <= 1:
@@ -755,15 +788,56 @@ def rule_host_disabled(s: Situation) -> List[Finding]:
     for h in sorted(s.snap.hosts.values(), key=lambda h: h.name_label):
         if h.enabled or s.is_down(h):
             continue
+        # Why it stays disabled, as xapi decides it: pending mandatory guidance makes
+        # host.enable refuse (xapi_host.ml assert_safe_to_reenable) and start-up leave it
+        # disabled; with HA on, so does a PBD that did not plug
+        # (Xapi_host_helpers.consider_enabling_host_nolock: all_pbds_ok).
+        srs = s.snap.srs
+        unplugged = [p for p in s.snap.pbds_of(h.ref) if not p.currently_attached]
+        names = [srs[p.sr].name_label if p.sr in srs else p.sr for p in unplugged]
+        ha_on = s.snap.pool is not None and s.snap.pool.ha_enabled
+        causes, reasons, evidence = [], [], [f"host.enabled = false ({s.snap_label})"]
+        if h.pending_guidances:
+            causes.append("guidance")
+            reasons.append(
+                "mandatory update guidance is pending (" + ", ".join(h.pending_guidances) + "): xapi refuses "
+                "host-enable with HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY until the guidance is followed "
+                "(a reboot for reboot_host) or cleared ('xe host-emergency-clear-mandatory-guidance' on the host)"
+            )
+            evidence.append(f"host.pending_guidances = {list(h.pending_guidances)}")
+        if unplugged and ha_on:
+            causes.append("storage")
+            reasons.append(
+                "its storage did not plug (" + ", ".join(names) + ") and HA is enabled: xapi enables a host "
+                "only once every PBD of it is attached ('xe pbd-plug uuid=<pbd>', then 'xe host-enable')"
+            )
+        evidence.extend(f"PBD {p.uuid}: currently_attached = false" for p in unplugged)
+        summary = f"{h.name_label} is disabled"
+        if h.pending_guidances:
+            summary += ": mandatory guidance pending (" + ", ".join(h.pending_guidances) + ")"
+        elif unplugged and ha_on:
+            summary += ": a PBD did not plug (HA is on)"
+        explanation = "No VM can start on a disabled host. " + (
+            "It stays disabled because " + "; and ".join(reasons) + "."
+            if reasons
+            else "A member is disabled briefly while it rejoins, or an admin disabled it (maintenance); "
+            "if it stays disabled for no such reason, enable it ('xe host-enable')."
+        )
+        if unplugged and not ha_on:
+            explanation += f" Its storage did not plug either ({', '.join(names)}): plug it before VMs go there."
         out.append(
             Finding(
                 Code.HOST_DISABLED,
                 Severity.WARNING,
-                f"{h.name_label} is disabled",
-                "No VM can start on a disabled host. A member is disabled briefly while it rejoins; "
-                "if it stays disabled, enable it ('xe host-enable').",
+                summary,
+                explanation,
                 host=h.name_label,
-                evidence=(f"host.enabled = false ({s.snap_label})",),
+                evidence=tuple(evidence),
+                data={
+                    "cause": ",".join(causes),
+                    "pending_guidances": ",".join(h.pending_guidances),
+                    "pbd_uuids": ",".join(p.uuid for p in unplugged),
+                },
             )
         )
     return out
@@ -829,8 +903,8 @@ def rule_workload(s: Situation, record: Optional["RunRecord"]) -> List[Finding]:
 def rule_healthy(s: Situation, found: List[Finding]) -> List[Finding]:
     if any(f.severity >= Severity.WARNING for f in found):
         return []
-    if not s.snap_live or s.emergency or getattr(s.obs, "peers_pending", False):
-        return []  # (peers_pending: whether another host claims to be master is not asked yet)
+    if not s.snap_live or s.emergency or getattr(s.obs, "peers_pending", False) or s.snap.vms_pending:
+        return []  # (peers_pending: whether another host claims to be master is not asked yet; vms_pending: the VMs)
     master = s.snap.master
     n = len(s.snap.hosts)
     return [
@@ -845,22 +919,27 @@ def rule_healthy(s: Situation, found: List[Finding]) -> List[Finding]:
 
 
 RULES: Tuple[Rule, ...] = (
-    rule_not_xapi,
-    rule_xapi_down,
-    rule_emergency,
-    rule_master_unreachable,
-    rule_two_masters,
-    rule_ha_armed,
-    rule_members,
-    rule_vms_on_dead_host,
-    rule_orphans,
-    rule_no_management_ip,
-    rule_stale_pif,
-    rule_pbd_unplugged,
-    rule_version_skew,
-    rule_default_sr,
-    rule_host_disabled,
-) + rules_failures.RULES
+    (
+        rule_not_xapi,
+        rule_xapi_down,
+        rule_emergency,
+        rule_master_unreachable,
+        rule_two_masters,
+        rule_ha_armed,
+        rule_members,
+        rule_vms_on_dead_host,
+        rule_orphans,
+        rule_no_management_ip,
+        rule_stale_pif,
+        rule_pbd_unplugged,
+        rule_version_skew,
+        rule_default_sr,
+        rule_host_disabled,
+    )
+    + rules_failures.RULES
+    + rules_rejoin.RULES
+    + stale_db.RULES
+)
 
 
 def sort_findings(findings: Sequence[Finding]) -> Tuple[Finding, ...]:

@@ -13,55 +13,97 @@ the host is cut off; these say *why*, in the terms of the fix.
   the disk anywhere else raises VDIUnavailable, which xapi reports as
   SR_BACKEND_FAILURE_46 "The VDI is not available".
 
-Not here yet (the observation carries no pending guidance or other members'
-state.db generations): host-left-disabled's guidance, stale-db's choice of
-member; see the issue 13 notes.
+Elsewhere: stale-db's choice of member (STALE_DB_CHOICE) in recovery/stale_db.py,
+from the members' database copies the observation carries (Observation.db_copies).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from xentui.recovery.findings import Code, Finding, Severity
 from xentui.recovery.situation import RUNNING_STATES, Situation
+from xentui.recovery.tls_weak_key import weak_key_finding
+from xentui.xapi.error_table import stunnel_verify_reason
 from xentui.xapi.model import SM_ACTIVATING, SM_HOST_LOCK_PREFIX, VDI, VM, Host
 
-_VERIFY = re.compile(r'Stunnel_verify_error\("([^"]*)"\)')
+_TLS_FIX = (
+    "The member checks the coordinator's pool certificate against its own pool bundle "
+    "(/etc/stunnel/xapi-pool-ca-bundle.pem) and stunnel refuses it, so the member stays in emergency "
+    "mode; 'recover slaves' does not help. Fix: on the member 'xe host-emergency-disable-tls-verification'; "
+    "on the coordinator 'xe host-refresh-server-certificate host=<coordinator>' (a new certificate, copied "
+    "to every host, every pool bundle rebuilt; in xapi 24.19 'xe pool-certificate-sync' does not rebuild "
+    "the pool bundle); then on the member 'xe host-emergency-reenable-tls-verification'. A 1024-bit "
+    "server key (xapi-ssl.pem) needs 'xe host-emergency-reset-server-certificate' on that host."
+)
 
 
-def stunnel_verify_reason(params: Tuple[str, ...]) -> str:
-    """The reason inside a stored INTERNAL_ERROR, or "" when it is not a verify error."""
-    for param in params:
-        match = _VERIFY.search(param)
-        if match:
-            return match.group(1) or "no reason given"
-    return ""
+def kept_out_by_own_cause(s: Situation, host_name: str, reason_code: str) -> bool:
+    """A member in emergency mode that reaches its coordinator and is refused
+    (HA flag mismatch, certificate rejected): 'recover slaves' would only restart
+    it into the same error, so rule_orphans leaves it to the findings here."""
+    if reason_code == "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED":
+        return True
+    view = s.views.get(host_name)
+    return reason_code == "INTERNAL_ERROR" and view is not None and bool(stunnel_verify_reason(view.reason_params))
+
+
+def _tls_finding(s: Situation, name: str, reason: str, evidence: str) -> Finding:
+    weak = weak_key_finding(s, name, reason, evidence)
+    if weak is not None:
+        return weak
+    return Finding(
+        Code.TLS_VERIFY_FAILED,
+        Severity.CRITICAL,
+        f"{name} rejects its coordinator's certificate: TLS certificate verification failed (stunnel: {reason})",
+        _TLS_FIX,
+        host=name,
+        evidence=(evidence,),
+        data={"reason": reason},
+    )
 
 
 def rule_tls_verify_failed(s: Situation) -> List[Finding]:
-    if s.reason_code != "INTERNAL_ERROR":
+    """This host's stored error, or a member's as its own xapi reported it."""
+    out = []
+    if s.reason_code == "INTERNAL_ERROR":
+        reason = stunnel_verify_reason(tuple(s.reason_params))
+        if reason:
+            evidence = f"stored emergency error INTERNAL_ERROR {list(s.reason_params)}"
+            out.append(_tls_finding(s, s.this_name or "this host", reason, evidence))
+    for h in s.other_hosts() if s.has_snapshot else ():
+        view = s.views.get(h.name_label)
+        if view is None or view.reason_code != "INTERNAL_ERROR":
+            continue
+        reason = stunnel_verify_reason(tuple(view.reason_params))
+        if reason:
+            out.append(_tls_finding(s, h.name_label, reason, f"{s.state(h).evidence}: {list(view.reason_params)}"))
+    return out
+
+
+def rule_tls_verify_off(s: Situation) -> List[Finding]:
+    """A host whose database record says it does not verify while its pool does:
+    what host.emergency_disable_tls_verification leaves (xapi_host.ml; xapi raises
+    an alert for it at start, alert_if_tls_verification_was_emergency_disabled),
+    e.g. a TLS repair stopped half way. Only from a live pool database."""
+    pool = s.snap.pool
+    if not s.snap_live or pool is None or not pool.tls_verification_enabled:
         return []
-    reason = stunnel_verify_reason(tuple(s.reason_params))
-    if not reason:
-        return []
-    name = s.this_name or "this host"
     return [
         Finding(
-            Code.TLS_VERIFY_FAILED,
-            Severity.CRITICAL,
-            f"{name} rejects its coordinator's TLS certificate: {reason}",
-            "The member verifies the coordinator's certificate against its pool bundle and the check fails "
-            "(Stunnel_verify_error), so it stays in emergency mode. Fix: on the member "
-            "'xe host-emergency-disable-tls-verification'; on the coordinator 'xe pool-certificate-sync' "
-            "(rebuilds every host's bundle) or 'xe host-refresh-server-certificate host=<coordinator>' (a new "
-            "certificate); then on the member 'xe host-emergency-reenable-tls-verification'. A 1024-bit "
-            "server key needs 'xe host-emergency-reset-server-certificate' on that host.",
-            host=s.this_name,
-            evidence=(f"stored emergency error INTERNAL_ERROR {list(s.reason_params)}",),
-            data={"reason": reason},
+            Code.TLS_VERIFY_OFF,
+            Severity.WARNING,
+            f"{h.name_label} does not verify the pool's certificates (turned off in an emergency)",
+            "TLS verification between pool members is on for the pool but off on this host, as "
+            "'xe host-emergency-disable-tls-verification' leaves it. Turn it back on once the host trusts "
+            "the coordinator's certificate: 'xe host-refresh-server-certificate host=<coordinator>' on the "
+            "coordinator, then 'xe host-emergency-reenable-tls-verification' on the host.",
+            host=h.name_label,
+            evidence=(f"host.tls_verification_enabled = false, pool.tls_verification_enabled = true ({s.snap_label})",),
         )
+        for h in sorted(s.snap.hosts.values(), key=lambda h: h.name_label)
+        if h.tls_verification_enabled is False
     ]
 
 
@@ -70,7 +112,8 @@ _HA_FIX = (
     "mode at every restart ('recover slaves' does not help). Make both sides agree: 'xe pool-ha-disable' "
     "on the coordinator (or 'xe host-emergency-ha-disable --force' on every host, coordinator "
     "included; on a host already disarmed it answers HA_NOT_ENABLED unless soft=true), then restart "
-    "the toolstack on the stuck member, then re-enable HA. Afterwards check that the coordinator "
+    "the toolstack on the stuck member ('xe-toolstack-restart' there; in emergency mode its xapi also "
+    "restarts by itself within 60-180 s), then re-enable HA. Afterwards check that the coordinator "
     "itself is not in emergency mode."
 )
 
@@ -221,4 +264,4 @@ def _vdi_locked_finding(s: Situation, vm: VM, items: List[LockedDisk]) -> Findin
     )
 
 
-RULES = (rule_tls_verify_failed, rule_ha_armed_mismatch, rule_vdi_locked)
+RULES = (rule_tls_verify_failed, rule_tls_verify_off, rule_ha_armed_mismatch, rule_vdi_locked)

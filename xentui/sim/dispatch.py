@@ -11,6 +11,10 @@
 
 `Dispatcher` is mixed into XapiHost; it relies on the host's role, emergency
 state, sessions and master connection (`master_db`, `wait_for_master`).
+xapi_host.py imports this module, so this one never names XapiHost (not even
+under TYPE_CHECKING: that would be an import cycle). Dispatcher and CallContext
+are generic in the host type instead, as world.World is: XapiHost is
+`Dispatcher[XapiHost]`, and xapi_host.CallContext is `CallContext[XapiHost]`.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from __future__ import annotations
 import threading
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar, cast
 
-from xentui.sim import http_get, tasks
+from xentui.sim import tasks
 from xentui.sim.errors import ApiError
-from xentui.sim.httpd import Request
+from xentui.sim.httpd import HttpAnswer, Request
 from xentui.sim.methods import Method, MethodTable
 from xentui.sim.wire import Reply
 from xentui.sim.world import SimulatorStopped, World
@@ -32,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from xentui.sim.clock import SimClock
     from xentui.sim.db import Database
-    from xentui.sim.xapi_host import XapiHost
 
 # datamodel.ml emergency_call_list, in the dot form api_server.ml compares against.
 EMERGENCY_CALLS = frozenset(
@@ -165,17 +168,21 @@ class SessionInfo:
     host: str  # the host that created it
 
 
+# The host's xapi process type: xapi_host.XapiHost, a Dispatcher of itself.
+HostT = TypeVar("HostT", bound="Dispatcher[Any]")
+
+
 @dataclass
-class CallContext:
+class CallContext(Generic[HostT]):
     """What a handler gets: the database the call runs against and who answers it."""
 
     db: Optional["Database"]  # the master's database; None for local calls on a slave
     host: str  # name of the host whose xapi answers the call
-    proc: "XapiHost"
-    master: Optional["XapiHost"]  # the master whose database `db` is
+    proc: HostT
+    master: Optional[HostT]  # the master whose database `db` is
     session: Optional[SessionInfo]
     transport: str
-    world: World[XapiHost]
+    world: World[HostT]
     incarnation: int = 0
 
     def need_db(self) -> "Database":
@@ -194,20 +201,21 @@ class CallContext:
         return self.db
 
     @property
-    def master_proc(self) -> "XapiHost":
+    def master_proc(self) -> HostT:
         """`master` typed for the code that uses it as present, the same way as `database`."""
         if self.master is None:
             raise AttributeError("'NoneType' object has no attribute 'master_proc'")
         return self.master
 
 
-class Dispatcher:
-    """The request-handling half of a host's xapi (mixed into XapiHost)."""
+class Dispatcher(Generic[HostT]):
+    """The request-handling half of a host's xapi (mixed into XapiHost, which is its
+    own HostT: `self` is then the HostT the handlers get as `ctx.proc`)."""
 
     if TYPE_CHECKING:  # pragma: no cover
         # The other half's members this one uses (xapi_host.XapiHost sets or defines them).
         name: str
-        world: World[XapiHost]
+        world: World[HostT]
         up: bool
         incarnation: int
         db: Optional[Database]
@@ -216,8 +224,11 @@ class Dispatcher:
         emergency_error: ApiError
         local_sessions: Dict[str, SessionInfo]
         note: Callable[[str], None]
-        wait_for_master: Callable[[int], XapiHost]
-        master_db: Callable[[int], Tuple[XapiHost, Database]]
+        wait_for_master: Callable[[int], HostT]
+        master_db: Callable[[int], Tuple[HostT, Database]]
+        host_ref_in: Callable[[Database], Optional[str]]
+        # A plain GET (httpd.GET_PATHS): answered by http_get, which reads the whole host.
+        serve_http: Callable[[str, List[Any], str], HttpAnswer]
 
         @property
         def is_master(self) -> bool:
@@ -235,9 +246,7 @@ class Dispatcher:
                 if not self.up:
                     raise XapiStopped()
                 value = RawValue(
-                    http_get.serve(
-                        cast("XapiHost", self), request.method[len("GET ") :], list(request.params), request.transport
-                    )
+                    self.serve_http(request.method[len("GET ") :], list(request.params), request.transport)
                 )
             else:
                 value = self.call(request.method, list(request.params), request.transport)
@@ -275,7 +284,7 @@ class Dispatcher:
     def _prepare(
         self, name: str, params: List[Any], transport: str, incarnation: int
     ) -> Tuple[Optional[Method], Any, Sequence[Any]]:
-        master: Optional[XapiHost]
+        master: Optional[HostT]
         methods = cast(MethodTable, self.world.methods)  # set by the runner before any host starts
         # 1. emergency mode: everything outside the (dot-form) emergency list gets the stashed
         # error, raised by callback1 itself (outside dispatch_call)
@@ -323,15 +332,16 @@ class Dispatcher:
             args = args[1:]
         # Local calls never touch the master's database; the rest run against it.
         local = method.name in EMERGENCY_CALLS or method.name in SELF_CONNECTING_CALLS
+        proc = cast(HostT, self)  # XapiHost is Dispatcher[XapiHost]
         if local:
             db = self.db if self.is_master else None
-            master = cast("XapiHost", self) if self.is_master else None
+            master = proc if self.is_master else None
         else:
             master, db = self.master_db(incarnation)
         ctx = CallContext(
             db=db,
             host=self.name,
-            proc=cast("XapiHost", self),
+            proc=proc,
             master=master,
             session=session,
             transport=transport,
@@ -345,7 +355,7 @@ class Dispatcher:
     def _as_task(self, inner: Method) -> Method:
         """Async.<call>: reply with a task at once, run the call in the background (tasks.py)."""
 
-        def launch(ctx: CallContext, *args: Any) -> str:
+        def launch(ctx: CallContext[HostT], *args: Any) -> str:
             db = ctx.need_db()
             proc = ctx.master or ctx.proc
             task = tasks.create_task(db, "Async." + inner.name, proc.host_ref_in(db) or NULL_REF, self.clock.now())

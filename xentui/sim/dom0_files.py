@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 POOL_CONF = "etc/xensource/pool.conf"
 INVENTORY = "etc/xensource-inventory"
 STATE_DB = "var/lib/xcp/state.db"
+STATE_DB_GENERATION = STATE_DB + ".generation"  # Parse_db_conf.generation_filename
 IP_ADDR_JSON = "var/lib/xentui-sim/ip-addr.json"
 XAPI_PID = "var/run/xapi.pid"
 XAPI_SSL_PEM = "etc/xensource/xapi-ssl.pem"
@@ -609,6 +610,7 @@ def write_host_files(
     write_atomic(root / INVENTORY, render_inventory(inventory).encode("utf-8"))
     if state_db_tables is not None:
         write_atomic(root / STATE_DB, render_state_db(state_db_tables, db_generation), mode=0o600)
+        write_atomic(root / STATE_DB_GENERATION, str(db_generation).encode("ascii"), mode=0o600)
     ip_path = root / IP_ADDR_JSON
     entries = ([link] if link is not None else []) + list(nics)
     if not entries:

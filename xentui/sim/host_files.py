@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
@@ -53,7 +54,8 @@ class HostFiles:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: Dict[str, Tuple[Path, "Database", bool]] = {}
+        # host -> (root, database, live, when its copy was written: real POSIX time, None = now)
+        self._pending: Dict[str, Tuple[Path, "Database", bool, Optional[float]]] = {}
         self._cond = threading.Condition()
         self._busy = False
         self._stopped = False
@@ -65,6 +67,8 @@ class HostFiles:
         # db identity -> (generation, path of a file already holding that render)
         self._rendered: Dict[Tuple[int, int], Tuple[Path, int]] = {}
         self._written: Dict[str, Tuple[int, int]] = {}
+        self._generation_written: Dict[str, Tuple[int, Optional[float]]] = {}
+        self._backup_wall: Dict[str, Tuple[float, float]] = {}  # host -> (backup_time, real time shown)
 
     def write(self, proc: HostView) -> None:
         machine = proc.machine
@@ -109,9 +113,25 @@ class HostFiles:
         with self._lock:
             dom0_files.write_host_files(root, pool_conf=pool_conf, inventory=inventory, link=link, nics=nics)
         if db is not None:
+            live = db is proc.db
+            # A member's copy is as old as the master's last sync to it (backup_time,
+            # simulated): its files show that age on the real clock, as of now.
+            own = live or proc.local_db_is_live  # a master's own database: written as it changed
+            written_at = None if own else self._wall_time(proc.name, proc.backup_time, proc.clock.now())
             with self._cond:
-                self._pending[proc.name] = (root, db, db is proc.db)
+                self._pending[proc.name] = (root, db, live, written_at)
                 self._cond.notify_all()
+
+    def _wall_time(self, host: str, backup_time: float, sim_now: float) -> float:
+        """The real POSIX time that shows a copy written at simulated `backup_time`
+        as old as it is in simulated seconds now, fixed when first seen: later
+        rewrites of the same copy (xapi restarts) keep its age from drifting at
+        the simulated clock's pace."""
+        seen = self._backup_wall.get(host)
+        if seen is None or seen[0] != backup_time:
+            seen = (backup_time, time.time() - max(0.0, sim_now - backup_time))
+            self._backup_wall[host] = seen
+        return seen[1]
 
     @staticmethod
     def _configured_bridge_mac(proc: HostView, db: Optional["Database"]) -> str:
@@ -126,7 +146,7 @@ class HostFiles:
         """Only the state.db changed (the master's periodic DB flush)."""
         if proc.up and proc.is_master and proc.db is not None:
             with self._cond:
-                self._pending[proc.name] = (proc.machine.root, proc.db, True)
+                self._pending[proc.name] = (proc.machine.root, proc.db, True, None)
                 self._cond.notify_all()
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -163,7 +183,7 @@ class HostFiles:
                     self._cond.wait()
                 if self._stopped:
                     return
-                host, (root, db, live) = next(iter(self._pending.items()))
+                host, (root, db, live, written_at) = next(iter(self._pending.items()))
                 if live and not self._flushing:
                     interval = self._live_interval.get(host, self.LIVE_DB_MIN_INTERVAL)
                     wait = self._last_live_render.get(host, 0.0) + interval - time.monotonic()
@@ -175,6 +195,7 @@ class HostFiles:
             try:
                 began = time.monotonic()
                 self._write_state_db(host, root, db)
+                self._write_generation(host, root, db, written_at)
                 if live:
                     self._last_live_render[host] = time.monotonic()
                     self._live_interval[host] = max(self.LIVE_DB_MIN_INTERVAL, 2 * (time.monotonic() - began))
@@ -184,6 +205,20 @@ class HostFiles:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+    def _write_generation(self, host: str, root: Path, db: "Database", written_at: Optional[float]) -> None:
+        """state.db.generation, written after state.db as xapi does on every flush
+        (ocaml/database/backend_xml.ml flush: do_flush_xml, then do_flush_gen). Each
+        host has its own (state.db may be a hard link shared by several hosts); its
+        mtime is when this host's copy was written."""
+        key = (db.generation, written_at)
+        if self._generation_written.get(host) == key:
+            return
+        target = root / dom0_files.STATE_DB_GENERATION
+        dom0_files.write_atomic(target, str(db.generation).encode("ascii"), mode=0o600)
+        if written_at is not None:
+            os.utime(target, (written_at, written_at))
+        self._generation_written[host] = key
 
     def _write_state_db(self, host: str, root: Path, db: Optional["Database"]) -> None:
         if db is None:

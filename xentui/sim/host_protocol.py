@@ -99,6 +99,12 @@ class HostView(Protocol):
     def clock(self) -> SimClock: ...
 
     @property
+    def backup_time(self) -> float: ...  # simulated time its database copy was written
+
+    @property
+    def local_db_is_live(self) -> bool: ...  # its local database is a master's own, not a copy
+
+    @property
     def management_interface(self) -> str: ...
 
     @property

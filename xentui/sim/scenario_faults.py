@@ -110,6 +110,17 @@ def tls_never_enabled(sim: SimulatorView) -> None:
         db.set_field("host", host, "tls_verification_enabled", False)
 
 
+def weak_internal_key(sim: SimulatorView, host: str) -> None:
+    """`host`'s pool certificate (xapi-pool-tls.pem, what members verify through
+    SNI "pool") has a 1024-bit RSA key, trusted by every bundle: members verifying
+    it at their next start fail with OpenSSL's X509_V_ERR_EE_KEY_TOO_SMALL (the
+    members restart and meet it, as for an expired certificate)."""
+    sim.world.procs[host].tls.internal.key_bits = 1024
+    for name, proc in sim.world.procs.items():
+        if name != host and proc.up and not proc.is_master:
+            _restart(sim, name)
+
+
 def weak_server_key(sim: SimulatorView, host: str) -> None:
     """An old install's xapi-ssl.pem with a 1024-bit RSA key."""
     sim.world.procs[host].tls.server.key_bits = 1024
@@ -235,6 +246,7 @@ STEPS: Dict[str, Callable[..., None]] = {
         empty_pool_bundle,
         expire_certificate,
         tls_never_enabled,
+        weak_internal_key,
         weak_server_key,
         disarm_ha_locally,
         upgrade_xapi,

@@ -13,9 +13,9 @@ or this xapi stops.
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from xentui.sim import tls_state
+from xentui.sim import dispatch, http_get, tls_state
 
 # What the handlers import from here, exported by name (mypy --strict has no implicit re-export).
 from xentui.sim.dispatch import EMERGENCY_CALLS as EMERGENCY_CALLS
@@ -31,12 +31,11 @@ from xentui.sim.dispatch import (  # noqa: F401 - re-exported for the handlers
     SessionInfo,
     XapiStopped,
 )
-from xentui.sim.dispatch import CallContext as CallContext
 from xentui.sim.dispatch import ClientGone as ClientGone
 from xentui.sim.dispatch import client_gone as client_gone
 from xentui.sim.errors import ApiError
 from xentui.sim.host_files import clone_with_origin
-from xentui.sim.httpd import HostListeners
+from xentui.sim.httpd import HostListeners, HttpAnswer
 from xentui.sim.pif_sync import resync_after_hello
 from xentui.sim.world import Machine, Reach, SimulatorStopped, World
 from xentui.sim.xapi_pid import XapiPidProcess, stand_in_executable
@@ -57,7 +56,7 @@ def internal_error_connection(reach_text: str) -> ApiError:
     return ApiError("INTERNAL_ERROR", "Connection failed: " + reach_text)
 
 
-class XapiHost(Dispatcher):
+class XapiHost(Dispatcher["XapiHost"]):
     """The xapi toolstack of one simulated host."""
 
     def __init__(
@@ -146,6 +145,9 @@ class XapiHost(Dispatcher):
 
         self._timers.append(self.world.scheduler.call_later(sim_delay, run, f"{self.name}:{name}"))
         del self._timers[:-64]
+
+    def serve_http(self, path: str, params: List[Any], transport: str) -> HttpAnswer:
+        return http_get.serve(self, path, params, transport)
 
     def files_changed(self) -> None:
         if self.files_hook is not None:
@@ -771,6 +773,10 @@ class XapiHost(Dispatcher):
         if not master.is_master or master.db is None:
             raise ApiError("HOST_IS_SLAVE", master.master_address)
         return master, master.db
+
+
+# What a handler gets (dispatch.CallContext with this host type).
+CallContext = dispatch.CallContext[XapiHost]
 
 
 def _dt(sim_time: float) -> datetime:

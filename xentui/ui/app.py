@@ -102,8 +102,10 @@ class XenTuiApp(App[int]):
         time_scale: float = 1.0,
         make_observer: Optional[Callable[..., Any]] = None,
         connect_overrides: Optional[Dict[str, Any]] = None,
+        preferred_master: str = "",
     ) -> None:
         super().__init__()
+        self.preferred_master = preferred_master  # --prefer-master: the plan ends with designate
         fix_mmap_threshold()  # big reads must not ratchet the RSS up (see xentui.ui.heap)
         self.opener = opener
         self.target_label = target_label
@@ -307,6 +309,8 @@ class XenTuiApp(App[int]):
         screen = self.screen_stack[-1] if self.screen_stack else None
         if isinstance(screen, XenScreen):
             screen.refresh_from_app()
+        elif screen is not None and hasattr(screen, "observation_changed"):
+            screen.observation_changed(obs)  # the wizard re-plans while untouched (auto_replan.py)
         if self.first_full_dashboard_at is None:
             self.first_full_dashboard_at = time.perf_counter()
 
@@ -482,6 +486,27 @@ class XenTuiApp(App[int]):
 
     # --- recovery ----------------------------------------------------------------
 
+    async def ask_master_address(self, this_host: str) -> None:
+        """The wizard's M on a reinstalled host (plan_rejoin.standalone_notes):
+        the connect screen, its target field ready for the pool master's
+        address (SSH; in a demo, the simulator's host at that address)."""
+        mounting = self._switch_to("connect")
+        if mounting is not None:
+            await mounting
+        screen = self.screen
+        if not isinstance(screen, ConnectScreen):
+            return
+        if self.demo is not None and self.demo.sim is not None:
+            prefix = f"sim:{self.demo.state_dir}/"  # sim:DIR/ADDRESS finds the host at that address
+        else:
+            prefix = "root@"
+        screen.ask_for(
+            prefix,
+            f"{this_host or 'This host'} cannot know the pool it left. Type the pool master's address after "
+            f"'{prefix}', Enter, then the pool's root password (pool.join needs it) and Enter; "
+            "then r plans the rejoin on the master.",
+        )
+
     def start_recovery(self) -> Optional[AwaitMount]:
         """Push the wizard (or the plan); the returned mount is awaited by the
         `r` binding so the keys typed after it reach the wizard."""
@@ -492,7 +517,7 @@ class XenTuiApp(App[int]):
         try:
             from xentui.recovery.plan_builder import build_plan
 
-            plan = build_plan(obs)
+            plan = build_plan(obs, preferred_master=self.preferred_master)
         except Exception as exc:  # noqa: BLE001 - a plan bug must show, never crash the console
             self.append_log(f"plan failed: {type(exc).__name__}: {exc}")
             self.notify(printable(f"Could not build the plan: {exc}"), severity="error", markup=False)

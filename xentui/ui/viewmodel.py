@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Tuple
 from xentui.host.facts import Fact, GroundTruth, PeerProbe
 from xentui.recovery.findings import Code, Finding, Severity
 from xentui.recovery.observation import Observation
+from xentui.xapi.error_table import stunnel_verify_reason
 from xentui.xapi.model import PIF, Host, PoolSnapshot
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ def reason_in_words(code: str, params: Tuple[str, ...] = ()) -> str:
     if not code:
         return ""
     words = REASON_WORDS.get(code, code.replace("_", " ").lower())
+    tls_reason = stunnel_verify_reason(params) if code == "INTERNAL_ERROR" else ""
+    if tls_reason:
+        return f"certificate verification failed (TLS): stunnel says {tls_reason!r}"
     if code == "INTERNAL_ERROR" and params:
         return f"{words} ({params[0]})"
     return words
@@ -333,6 +337,9 @@ def _pool_banner(
         return Banner("warning", f"Pool needs attention: {top.summary}", (), hint)
     if obs.connection.state not in ("connected", "emergency"):
         return Banner("warning", f"Connection: {obs.connection.state} {obs.connection.detail}".strip(), (), "")
+    if obs.snapshot is not None and obs.snapshot.vms_pending:
+        # The first look of a big pool is drawn before its VM records arrive: no "healthy" before them.
+        return Banner("info", f"Master {master_identity(obs)[0]} answers; reading the VMs", (), "")
     if getattr(obs, "peers_pending", False):
         # Two masters are found only by asking the other hosts: no "healthy" before that.
         return Banner(

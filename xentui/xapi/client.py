@@ -260,8 +260,14 @@ class XapiClient:
         backoff_cap: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
         prefer_jsonrpc: bool = True,
+        slave_local_fallback: bool = True,
     ) -> None:
         self.call_timeout = float(call_timeout)
+        # False: a member's HOST_IS_SLAVE is raised (master_address set) instead
+        # of logging in locally; for asking a peer its role, it says all in one
+        # request (in emergency mode xapi refuses login_with_password with the
+        # emergency error instead: api_server.ml callback1).
+        self.slave_local_fallback = bool(slave_local_fallback)
         # The big reads (_JSONRPC_METHODS) go through /jsonrpc unless the
         # endpoint said it has none (then XML-RPC, for this endpoint).
         self.prefer_jsonrpc = bool(prefer_jsonrpc)
@@ -604,6 +610,8 @@ class XapiClient:
                     master = failure.params[0] if failure.params else ""
                     with self._lock:
                         self._master_address = master
+                    if not self.slave_local_fallback:
+                        raise
                     return self._slave_local_fallback(
                         session, endpoint, creds, timeout, where, reason=None, master=master, original=failure
                     )

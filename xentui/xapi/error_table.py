@@ -12,6 +12,7 @@ by default) does not mean "wait" but "this host cannot reach its master"
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -484,13 +485,14 @@ _TABLE: Dict[str, _Entry] = {
     ),
     # --- issue 13: the failures admins actually hit -----------------------------
     "STUNNEL_VERIFY_ERROR": _Entry(
-        "TLS certificate check failed",
-        "stunnel refused the coordinator's certificate (Stunnel_verify_error: expired, not in this "
-        "host's pool bundle, or a key that is too weak), so this member cannot reach its coordinator.",
+        "Certificate verification failed (TLS)",
+        "This member checks its coordinator's pool certificate against its own pool bundle "
+        "(/etc/stunnel/xapi-pool-ca-bundle.pem) and stunnel refused it (expired, not in the bundle, "
+        "or a key too weak), so the member cannot rejoin its coordinator.",
         "On this member: 'xe host-emergency-disable-tls-verification'. On the coordinator: "
-        "'xe pool-certificate-sync' (rebuilds every bundle) or 'xe host-refresh-server-certificate "
-        "host=<host>' (a new certificate). Then on this member: "
-        "'xe host-emergency-reenable-tls-verification'.",
+        "'xe host-refresh-server-certificate host=<coordinator>' (a new certificate, every host's pool "
+        "bundle rebuilt; 'xe pool-certificate-sync' rebuilds the pool bundle only from xapi 26.13). "
+        "Then on this member: 'xe host-emergency-reenable-tls-verification'.",
     ),
     "TLS_VERIFICATION_NOT_ENABLED_IN_POOL": _Entry(
         "TLS verification never enabled in this pool",
@@ -547,7 +549,7 @@ _TABLE: Dict[str, _Entry] = {
         "Storage not available to this host",
         "The SR is not available on this host; for iSCSI, the SAN does not admit this host's "
         "initiator name (a reinstall brings a new IQN).",
-        "Put the old IQN back ('xe host-param-set uuid=<host> iscsi-iqn=<old IQN>') or add the new "
+        "Put the old IQN back ('xe host-param-set uuid=<host> iscsi_iqn=<old IQN>') or add the new "
         "one to the SAN's access list, then 'xe pbd-plug' and 'xe host-enable'.",
     ),
     "MAP_DUPLICATE_KEY": _Entry(
@@ -597,7 +599,24 @@ def _param_note(code: str, params: Sequence[str]) -> str:
         return f" Needs {_size(required)}, {_size(available)} free."
     if code == "INVALID_IP_ADDRESS_SPECIFIED":
         return f" Field: {params[0]}."
+    reason = stunnel_verify_reason(params) if code == "INTERNAL_ERROR" else ""
+    if reason:
+        return f" stunnel's reason: {reason}."
     return " Details: " + ", ".join(str(p) for p in params) + "."
+
+
+_STUNNEL_VERIFY = re.compile(r'Stunnel_verify_error\("([^"]*)"\)')
+
+
+def stunnel_verify_reason(params: Sequence[str]) -> str:
+    """stunnel's verify failure inside a stored INTERNAL_ERROR (xapi.ml
+    attempt_host_status_check_with_coordinator: internal_error
+    [ExnHelper.string_of_exn (Stunnel_verify_error reason)]), or "" for any other."""
+    for param in params:
+        match = _STUNNEL_VERIFY.search(param)
+        if match:
+            return match.group(1) or "no reason given"
+    return ""
 
 
 def explain(code: str, params: Sequence[str] = (), *, in_emergency: bool = False) -> Explanation:

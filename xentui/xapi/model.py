@@ -30,6 +30,12 @@ SNAPSHOT_CLASSES: Tuple[str, ...] = (
     "vbd",
 )
 
+# The classes whose every object a snapshot reads and follows. VDIs and VBDs are
+# not among them: only the disks of guests that are not running matter (their
+# sm locks), and those are read as single objects (xentui.xapi.disks), so a
+# 2,000-VM pool does not send 4,000 disk records on every full look.
+EVENT_CLASSES: Tuple[str, ...] = tuple(c for c in SNAPSHOT_CLASSES if c not in ("vdi", "vbd"))
+
 
 # --- tolerant field readers -------------------------------------------------
 
@@ -113,6 +119,8 @@ class Pool:
     ha_enabled: bool
     ha_statefiles: Tuple[str, ...]
     other_config: Dict[str, str] = field(default_factory=dict, compare=False)
+    # pool.tls_verification_enabled (xapi >= 1.290): False when the field is absent
+    tls_verification_enabled: bool = False
 
     @classmethod
     def from_record(cls, ref: str, rec: Mapping[str, Any]) -> "Pool":
@@ -125,6 +133,7 @@ class Pool:
             ha_enabled=_bool(rec, "ha_enabled"),
             ha_statefiles=_refs(rec, "ha_statefiles"),
             other_config=_map(rec, "other_config"),
+            tls_verification_enabled=_bool(rec, "tls_verification_enabled"),
         )
 
 
@@ -166,6 +175,11 @@ class Host:
     api_version_minor: int
     software_version: Dict[str, str] = field(default_factory=dict, compare=False)
     other_config: Dict[str, str] = field(default_factory=dict, compare=False)
+    # Mandatory update guidance still pending (datamodel_host.ml pending_guidances,
+    # e.g. "reboot_host"): host.enable refuses while it is not empty.
+    pending_guidances: Tuple[str, ...] = ()
+    # host.tls_verification_enabled (false after an emergency disable); None when absent
+    tls_verification_enabled: Optional[bool] = None
     # Joined in by PoolSnapshot; None when the metrics object is missing.
     metrics: Optional[HostMetrics] = None
 
@@ -202,6 +216,10 @@ class Host:
             api_version_minor=_int(rec, "API_version_minor"),
             software_version=_map(rec, "software_version"),
             other_config=_map(rec, "other_config"),
+            pending_guidances=_refs(rec, "pending_guidances"),
+            tls_verification_enabled=(
+                _bool(rec, "tls_verification_enabled") if "tls_verification_enabled" in rec else None
+            ),
         )
 
 
@@ -312,6 +330,7 @@ class VM:
     memory_static_max: int
     vcpus_max: int
     ha_restart_priority: str
+    vbds: Tuple[str, ...] = ()  # VM.VBDs: where a halted guest's disks are found
 
     @property
     def is_guest(self) -> bool:
@@ -334,6 +353,7 @@ class VM:
             memory_static_max=_int(rec, "memory_static_max"),
             vcpus_max=_int(rec, "VCPUs_max"),
             ha_restart_priority=_str(rec, "ha_restart_priority"),
+            vbds=_refs(rec, "VBDs"),
         )
 
 
@@ -465,6 +485,10 @@ class PoolSnapshot:
 
     raw: Mapping[str, Mapping[str, Any]]
     token: str = ""
+    # True while the VM records are not read yet (a first look drawn before the
+    # 2,000-VM part of a big pool arrives): VM counts come from host.resident_VMs
+    # meanwhile, and no health may be claimed (xentui.xapi.live.load_vms).
+    vms_pending: bool = False
 
     # -- construction ------------------------------------------------------
 
@@ -507,7 +531,7 @@ class PoolSnapshot:
                     raw[cls_name][ref] = builder(ref, snapshot)
                 elif isinstance(snapshot, _RECORD_TYPES):  # built while decoding (lean_event_hook)
                     raw[cls_name][ref] = snapshot
-        return PoolSnapshot(raw=raw, token=self.token if token is None else token)
+        return replace(self, raw=raw, token=self.token if token is None else token)
 
     # -- typed access ------------------------------------------------------
 
@@ -584,6 +608,9 @@ class PoolSnapshot:
         return tuple(v for v in self.guest_vms() if v.resident_on == host_ref)
 
     def vm_count_by_host(self) -> Dict[str, int]:
+        if self.vms_pending:
+            # host.resident_VMs holds the running domains, the control domain among them.
+            return {ref: len(set(h.resident_vms) - {h.control_domain}) for ref, h in self.raw.get("host", {}).items()}
         counts: Dict[str, int] = {ref: 0 for ref in self.hosts}
         for vm in self.guest_vms():
             if vm.resident_on in counts:
@@ -607,7 +634,18 @@ _RECORD_TYPES = (Pool, HostMetrics, Host, PIFMetrics, PIF, Network, VM, SR, PBD,
 # xentui.host.gather.read_state_db). tests/xapi/test_model.py checks the builders
 # read nothing else.
 RECORD_FIELDS: Dict[str, FrozenSet[str]] = {
-    "pool": frozenset({"uuid", "name_label", "master", "default_SR", "ha_enabled", "ha_statefiles", "other_config"}),
+    "pool": frozenset(
+        {
+            "uuid",
+            "name_label",
+            "master",
+            "default_SR",
+            "ha_enabled",
+            "ha_statefiles",
+            "other_config",
+            "tls_verification_enabled",
+        }
+    ),
     "host": frozenset(
         {
             "uuid",
@@ -624,6 +662,8 @@ RECORD_FIELDS: Dict[str, FrozenSet[str]] = {
             "API_version_minor",
             "software_version",
             "other_config",
+            "pending_guidances",
+            "tls_verification_enabled",
         }
     ),
     "host_metrics": frozenset({"uuid", "live", "memory_total", "memory_free", "last_updated"}),
@@ -664,6 +704,7 @@ RECORD_FIELDS: Dict[str, FrozenSet[str]] = {
             "memory_static_max",
             "VCPUs_max",
             "ha_restart_priority",
+            "VBDs",
         }
     ),
     "sr": frozenset(

@@ -36,10 +36,11 @@ into XenAPI.Failure); that is the session layer's business.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
 import time
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from xentui.xapi.endpoint import XapiEndpoint, connect_tcp
 from xentui.xapi.errors import ConnectFailed, ConnectionRefused, XapiError
@@ -100,13 +101,31 @@ def _is_loopback(address: str) -> bool:
 
 
 class _SimPeers:
-    """Resolves pool addresses to simulator TCP ports (fresh endpoints.json read)."""
+    """Resolves pool addresses to simulator TCP ports (endpoints.json as it is now)."""
 
     def __init__(self, state_dir: str) -> None:
         self.state_dir = state_dir
+        # The last parse, by the file's (inode, size, mtime): the simulator replaces
+        # the file atomically when a port changes, and asking 63 peers must not
+        # parse it 63 times.
+        self._parsed: Optional[Tuple[Tuple[int, int, int], SimEndpoints]] = None
+
+    def _endpoints(self) -> SimEndpoints:
+        try:
+            st = os.stat(os.path.join(self.state_dir, "endpoints.json"))
+            key: Optional[Tuple[int, int, int]] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None  # load_sim_endpoints says what is wrong
+        parsed = self._parsed
+        if key is not None and parsed is not None and parsed[0] == key:
+            return parsed[1]
+        endpoints = load_sim_endpoints(self.state_dir)
+        if key is not None:
+            self._parsed = (key, endpoints)
+        return endpoints
 
     def endpoint_for(self, address: str, connect_timeout: float) -> "XapiEndpoint":
-        endpoints: SimEndpoints = load_sim_endpoints(self.state_dir)
+        endpoints: SimEndpoints = self._endpoints()
         host = endpoints.find(address)
         if host is None or not host.port:
             raise ConnectFailed("unreachable", f"simulated pool has no host with address {address!r}")

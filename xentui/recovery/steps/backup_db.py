@@ -30,14 +30,20 @@ def declare(master: Host) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def action(ex: StepRunner, ctx: StepContext) -> None:
     from xentui.recovery.backup import backup_pool_database
 
     master = master_of(ctx)
     target_dir = au.default_state_dir() / "backups"
     result = backup_pool_database(ex.observer, target_dir, run_id=ex.run_id, on_master=(master == ctx.sit.this_name))
     ctx.notes.append(result.how)
+    ctx.scratch["backup"] = result
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    # backup_pool_database parsed the file it wrote: that is the verification
+    result = ctx.scratch["backup"]
     return f"{result.path} ({result.objects} objects, verified by parsing)"
 
 
-STEP = StepKind("backup-db", run, declare)
+STEP = StepKind("backup-db", declare=declare, action=action, verify=verify)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import IsMaster
-from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, master_of
+from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.model import Host
 
@@ -32,45 +32,58 @@ def declare(master: Host) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def _plugged_on_master(ctx: StepContext, sr_ref: str) -> bool:
+    pbds, master_ref = ctx.scratch["pbds"], ctx.scratch["master_ref"]
+    return any(
+        p.get("SR") == sr_ref and p.get("host") == master_ref and p.get("currently_attached") for p in pbds.values()
+    )
+
+
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
     master = master_of(ctx)
-    client, owned = ex.client_for(ctx.sit, master)
-    try:
-        pool = ex.call_xapi(ctx, client, "pool.get_all")[0]
-        default = ex.call_xapi(ctx, client, "pool.get_default_SR", pool)
-        srs = ex.call_xapi(ctx, client, "SR.get_all_records")
-        pbds = ex.call_xapi(ctx, client, "PBD.get_all_records")
-        hosts = ex.call_xapi(ctx, client, "host.get_all_records")
-        master_ref = next((r for r, h in hosts.items() if h.get("name_label") == master), None)
+    client = ctx.client(master)
+    pool = ex.call_xapi(ctx, client, "pool.get_all")[0]
+    default = ex.call_xapi(ctx, client, "pool.get_default_SR", pool)
+    srs = ex.call_xapi(ctx, client, "SR.get_all_records")
+    pbds = ex.call_xapi(ctx, client, "PBD.get_all_records")
+    hosts = ex.call_xapi(ctx, client, "host.get_all_records")
+    master_ref = next((r for r, h in hosts.items() if h.get("name_label") == master), None)
+    ctx.scratch.update(pool=pool, srs=srs, pbds=pbds, master_ref=master_ref)
+    if default in srs and _plugged_on_master(ctx, default):
+        return f"default SR {srs[default].get('name_label')} is valid and plugged on {master}"
+    return ""
 
-        def plugged_on_master(sr_ref: str) -> bool:
-            return any(
-                p.get("SR") == sr_ref and p.get("host") == master_ref and p.get("currently_attached")
-                for p in pbds.values()
-            )
 
-        if default in srs and plugged_on_master(default):
-            raise StepSkipped(f"default SR {srs[default].get('name_label')} is valid and plugged on {master}")
-        candidates = [
-            r
-            for r, rec in srs.items()
-            if rec.get("shared") and plugged_on_master(r) and rec.get("content_type") not in ("iso",)
-        ]
-        if len(candidates) != 1:
-            raise StepFailed(
-                "default SR invalid and no single shared SR to choose; candidates: "
-                + (", ".join(srs[c].get("name_label", c) for c in candidates) or "none")
-            )
-        ex.call_xapi(
-            ctx, client, "pool.set_default_SR", pool, candidates[0], shown=[srs[candidates[0]].get("uuid", "")]
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    srs = ctx.scratch["srs"]
+    candidates = [
+        r
+        for r, rec in srs.items()
+        if rec.get("shared") and _plugged_on_master(ctx, r) and rec.get("content_type") not in ("iso",)
+    ]
+    if len(candidates) != 1:
+        raise StepFailed(
+            "default SR invalid and no single shared SR to choose; candidates: "
+            + (", ".join(srs[c].get("name_label", c) for c in candidates) or "none")
         )
-        now = ex.call_xapi(ctx, client, "pool.get_default_SR", pool)
-    finally:
-        if owned:
-            client.close()
-    if now != candidates[0]:
+    ctx.scratch["chosen"] = candidates[0]
+    client = ctx.client(master_of(ctx))
+    ex.call_xapi(
+        ctx,
+        client,
+        "pool.set_default_SR",
+        ctx.scratch["pool"],
+        candidates[0],
+        shown=[srs[candidates[0]].get("uuid", "")],
+    )
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    chosen = ctx.scratch["chosen"]
+    now = ex.call_xapi(ctx, ctx.client(master_of(ctx)), "pool.get_default_SR", ctx.scratch["pool"])
+    if now != chosen:
         raise StepFailed("default SR did not change")
-    return f"default SR set to {srs[candidates[0]].get('name_label')}"
+    return f"default SR set to {ctx.scratch['srs'][chosen].get('name_label')}"
 
 
-STEP = StepKind("check-default-sr", run, declare)
+STEP = StepKind("check-default-sr", declare=declare, already_done=already_done, action=action, verify=verify)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, List, Mapping, Sequence
 
 from xentui.recovery import audit as au
 from xentui.recovery.plan import Confirm, Step
@@ -12,7 +12,6 @@ from xentui.recovery.step_context import (
     StepContext,
     StepFailed,
     StepRunner,
-    StepSkipped,
     host_ref_by_uuid,
     master_of,
     timed_out_but_going_on,
@@ -47,52 +46,59 @@ def declare(dead: Host, master: Host, vm_names: Sequence[str]) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def _running_on(vms: Mapping[str, Mapping[str, Any]], host_ref: str) -> List[Mapping[str, Any]]:
+    return [
+        rec
+        for rec in vms.values()
+        if rec.get("resident_on") == host_ref
+        and not rec.get("is_control_domain")
+        and rec.get("power_state") in RUNNING_STATES
+    ]
+
+
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
     dead = ctx.step.params["host"]
-    uuid = ctx.step.params["host_uuid"]
-    master = master_of(ctx)
-    client, owned = ex.client_for(ctx.sit, master)
+    client = ctx.client(master_of(ctx))
+    ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
+    mine = _running_on(ex.call_xapi(ctx, client, "VM.get_all_records"), ref)
+    before = sorted(rec.get("name_label", "") for rec in mine)
+    reset_uuids = sorted(str(rec.get("uuid", "")) for rec in mine)
+    ctx.scratch.update(host_ref=ref, before=before, reset_uuids=reset_uuids)
+    if not before and not ex.call_xapi(ctx, client, "host.get_enabled", ref):
+        return f"{dead} is already disabled with no VM marked running"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    dead = ctx.step.params["host"]
+    client = ctx.client(master_of(ctx))
     try:
-        ref = host_ref_by_uuid(ex, ctx, client, uuid)
-        vms = ex.call_xapi(ctx, client, "VM.get_all_records")
-        mine = [
-            rec
-            for rec in vms.values()
-            if rec.get("resident_on") == ref
-            and not rec.get("is_control_domain")
-            and rec.get("power_state") in RUNNING_STATES
-        ]
-        before = sorted(rec.get("name_label", "") for rec in mine)
-        reset_uuids = sorted(str(rec.get("uuid", "")) for rec in mine)
-        if not before and not ex.call_xapi(ctx, client, "host.get_enabled", ref):
-            raise StepSkipped(f"{dead} is already disabled with no VM marked running")
-        still_running = False
-        try:
-            ex.call_xapi(ctx, client, "host.declare_dead", ref, shown=[dead, uuid])
-        except CallTimeout as exc:
-            still_running = True
-            # is_host_alive asks the host with no timeout of xapi's own: the call goes on
-            # there; not a failure. Judge by the result below (and on the next run).
-            timed_out_but_going_on(ctx, "host.declare_dead", exc, f"it is still contacting {dead}")
-        vms = ex.call_xapi(ctx, client, "VM.get_all_records")
-        left = sorted(
-            rec.get("name_label", "")
-            for rec in vms.values()
-            if rec.get("resident_on") == ref
-            and not rec.get("is_control_domain")
-            and rec.get("power_state") in RUNNING_STATES
+        ex.call_xapi(
+            ctx, client, "host.declare_dead", ctx.scratch["host_ref"], shown=[dead, ctx.step.params["host_uuid"]]
         )
-        enabled = ex.call_xapi(ctx, client, "host.get_enabled", ref)
-    finally:
-        if owned:
-            client.close()
-    if (left or enabled) and still_running:
+    except CallTimeout as exc:
+        ctx.scratch["still_running"] = True
+        # is_host_alive asks the host with no timeout of xapi's own: the call goes on
+        # there; not a failure. Judge by the result in verify (and on the next run).
+        timed_out_but_going_on(ctx, "host.declare_dead", exc, f"it is still contacting {dead}")
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    dead = ctx.step.params["host"]
+    client = ctx.client(master_of(ctx))
+    ref = ctx.scratch["host_ref"]
+    left = sorted(
+        rec.get("name_label", "") for rec in _running_on(ex.call_xapi(ctx, client, "VM.get_all_records"), ref)
+    )
+    enabled = ex.call_xapi(ctx, client, "host.get_enabled", ref)
+    if (left or enabled) and ctx.scratch.get("still_running"):
         raise StepFailed(
             f"host.declare_dead is still running in xapi (it contacts {dead} with no "
             "timeout); xapi did not refuse it: run again to check the result"
         )
     if left or enabled:
         raise StepFailed(f"after declare_dead: still running on {dead}: {left}; enabled={enabled}")
+    before = ctx.scratch["before"]
     # Remembered so that an interrupted run still restarts these VMs on resume.
     ex.audit.record(
         ex.run_id,
@@ -100,11 +106,11 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         step_id=ctx.step.id,
         host=dead,
         outcome="power-state-reset",
-        inputs={"reset_vm_uuids": reset_uuids},
+        inputs={"reset_vm_uuids": ctx.scratch["reset_uuids"]},
         detail=", ".join(before),
     )
     ctx.notes.append(f"power state reset: {', '.join(before) or 'none'}")
     return f"{dead} disabled; no VM marked running on it (reset: {', '.join(before) or 'none'})"
 
 
-STEP = StepKind("declare-dead", run, declare)
+STEP = StepKind("declare-dead", declare=declare, already_done=already_done, action=action, verify=verify)

@@ -9,7 +9,14 @@ from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import Answers, IsMaster, KeptNot
 from xentui.recovery.role_checks import members_following
 from xentui.recovery.situation import Situation
-from xentui.recovery.step_context import FUSE_TIME, MIN_REAL_WAIT, RESTART_BUDGET, StepContext, StepFailed, StepRunner
+from xentui.recovery.step_context import (
+    FUSE_TIME,
+    MIN_REAL_WAIT,
+    RESTART_BUDGET,
+    StepContext,
+    StepRunner,
+    hold_master_change,
+)
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.model import Host
 
@@ -35,35 +42,33 @@ def declare(other: str, keep: Host, flagged: Sequence[str]) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def action(ex: StepRunner, ctx: StepContext) -> None:
     name = ctx.step.params["host"]
     keep_address = ctx.step.params["keep_address"]
-    if not ex.master_change.acquire(blocking=False):
-        raise StepFailed("another master change is in progress")
-    try:
-        client, owned = ex.client_for(ctx.sit, name)
-        try:
-            ex.call_xapi(ctx, client, "pool.emergency_reset_master", keep_address, shown=[keep_address], lost_ok=True)
-        finally:
-            if owned:
-                client.close()
-        ex.sleep(ctx, ex.scaled(FUSE_TIME), f"{name} restarts as a member in")
+    hold_master_change(ex, ctx)  # until verify has seen the result
+    client = ctx.client(name)
+    ex.call_xapi(ctx, client, "pool.emergency_reset_master", keep_address, shown=[keep_address], lost_ok=True)
+    ctx.drop_client(name)  # its xapi restarts as a member
 
-        def demoted(obs: Observation) -> Tuple[bool, str]:
-            s = Situation(obs)
-            if name == s.this_name:
-                ok = s.pool_conf_role == "slave" and s.pool_conf_master == keep_address
-                return ok, f"pool.conf {s.pool_conf_role}:{s.pool_conf_master}"
-            claim = s.master_claimants()
-            ok = members_following(obs, keep_address).get(name, False) and len(claim) < 2
-            return ok, "masters: " + ", ".join(claim)
 
-        _, why = ex.poll(
-            ctx, demoted, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), f"waiting for {name} to follow {keep_address}"
-        )
-    finally:
-        ex.master_change.release()
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    name = ctx.step.params["host"]
+    keep_address = ctx.step.params["keep_address"]
+    ex.sleep(ctx, ex.scaled(FUSE_TIME), f"{name} restarts as a member in")
+
+    def demoted(obs: Observation) -> Tuple[bool, str]:
+        s = Situation(obs)
+        if name == s.this_name:
+            ok = s.pool_conf_role == "slave" and s.pool_conf_master == keep_address
+            return ok, f"pool.conf {s.pool_conf_role}:{s.pool_conf_master}"
+        claim = s.master_claimants()
+        ok = members_following(obs, keep_address).get(name, False) and len(claim) < 2
+        return ok, "masters: " + ", ".join(claim)
+
+    _, why = ex.poll(
+        ctx, demoted, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), f"waiting for {name} to follow {keep_address}"
+    )
     return f"{name} follows {keep_address}; {why}"
 
 
-STEP = StepKind("demote-master", run, declare)
+STEP = StepKind("demote-master", declare=declare, action=action, verify=verify)

@@ -6,7 +6,7 @@ from typing import Sequence, Tuple
 
 from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Confirm, Step
-from xentui.recovery.preconditions import Answers, HaOff, SingleFlight
+from xentui.recovery.preconditions import AllHostsLive, Answers, HaOff, SingleFlight
 from xentui.recovery.role_checks import hung_hosts, is_master_now
 from xentui.recovery.situation import Situation
 from xentui.recovery.step_context import (
@@ -16,7 +16,7 @@ from xentui.recovery.step_context import (
     StepContext,
     StepFailed,
     StepRunner,
-    StepSkipped,
+    hold_master_change,
     host_ref_by_uuid,
     timed_out_but_going_on,
 )
@@ -39,7 +39,8 @@ def declare(host: Host, others: Sequence[Host] = ()) -> Step:
         # no timeout: one that does not answer aborts it, a hung one holds it.
         preconditions=(Answers(host.name_label),)
         + tuple(Answers(h.name_label) for h in sorted(others, key=lambda h: h.name_label))
-        + (HaOff(), SingleFlight()),
+        # Every host in the database, dead records included: forget those first.
+        + (AllHostsLive(), HaOff(), SingleFlight()),
         verify=f"{host.name_label} answers as master and every host follows it.",
         on_failure="Wait for xapi on all hosts; do not repeat the call while one is in flight.",
         confirm=Confirm.F8,
@@ -49,61 +50,65 @@ def declare(host: Host, others: Sequence[Host] = ()) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
     name = ctx.step.params["host"]
-    if not ex.master_change.acquire(blocking=False):
-        raise StepFailed("another master change is in progress (single flight)")
+    current = ctx.sit.believed_master
+    if current is not None and current.name_label == name and not ctx.sit.is_down(current):
+        return f"{name} is already the master"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    name = ctx.step.params["host"]
+    hold_master_change(ex, ctx, "another master change is in progress (single flight)")
+    sit = ctx.sit
+    hung = hung_hosts(sit)
+    if hung:
+        # Phase 1 of the two-phase commit asks every host with no timeout.
+        raise StepFailed(
+            "not designating: " + ", ".join(hung) + " accept connections and never "
+            "answer; xapi's two-phase commit would wait for them. Fix or power them "
+            "off (and remove them from the pool) first."
+        )
+    current = sit.believed_master
+    on = current.name_label if current is not None else sit.this_name
+    client = ctx.client(on)
+    ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
     try:
-        sit = ctx.sit
-        current = sit.believed_master
-        if current is not None and current.name_label == name and not sit.is_down(current):
-            raise StepSkipped(f"{name} is already the master")
-        hung = hung_hosts(sit)
-        if hung:
-            # Phase 1 of the two-phase commit asks every host with no timeout.
+        ex.call_xapi(ctx, client, "pool.designate_new_master", ref, shown=[name], lost_ok=True)
+    except CallTimeout as exc:
+        timed_out_but_going_on(ctx, "pool.designate_new_master", exc, "the two-phase commit")
+    ctx.drop_client(on)  # every host's xapi restarts
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    name = ctx.step.params["host"]
+    address = ctx.step.params.get("address", "")
+    ex.sleep(ctx, ex.scaled(FUSE_TIME), "hosts restart their xapi in")
+
+    def moved(obs: Observation) -> Tuple[bool, str]:
+        s = Situation(obs)
+        target = s.snap.host_by_name(name)
+        broken = (
+            s.pool_conf_role == "broken"
+            if name == s.this_name
+            else target is not None and s.state(target).reason_code == "HOST_BROKEN"
+        )
+        if broken:
+            # xapi_pool_transition.ml: a host that failed phase 2 (commit_new_master)
+            # leaves the new master's pool.conf "broken" and it restarts into emergency mode.
             raise StepFailed(
-                "not designating: " + ", ".join(hung) + " accept connections and never "
-                "answer; xapi's two-phase commit would wait for them. Fix or power them "
-                "off (and remove them from the pool) first."
+                f"{name} is broken (HOST_BROKEN): a host did not commit the handover "
+                f"(phase 2). By hand: on {name}, 'xe pool-emergency-transition-to-master', "
+                "then 'xe pool-recover-slaves'; check which hosts follow whom first."
             )
-        client, owned = ex.client_for(sit, current.name_label if current is not None else sit.this_name)
-        try:
-            ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
-            try:
-                ex.call_xapi(ctx, client, "pool.designate_new_master", ref, shown=[name], lost_ok=True)
-            except CallTimeout as exc:
-                timed_out_but_going_on(ctx, "pool.designate_new_master", exc, "the two-phase commit")
-        finally:
-            if owned:
-                client.close()
-        address = ctx.step.params.get("address", "")
-        ex.sleep(ctx, ex.scaled(FUSE_TIME), "hosts restart their xapi in")
+        if name == s.this_name:
+            return is_master_now(obs), f"pool.conf {s.pool_conf_role}"
+        ok = s.pool_conf_role == "slave" and s.pool_conf_master == address and s.conn_state == "connected"
+        return ok, f"this host: pool.conf {s.pool_conf_role}:{s.pool_conf_master}, xapi {s.conn_state}"
 
-        def moved(obs: Observation) -> Tuple[bool, str]:
-            s = Situation(obs)
-            target = s.snap.host_by_name(name)
-            broken = (
-                s.pool_conf_role == "broken"
-                if name == s.this_name
-                else target is not None and s.state(target).reason_code == "HOST_BROKEN"
-            )
-            if broken:
-                # xapi_pool_transition.ml: a host that failed phase 2 (commit_new_master)
-                # leaves the new master's pool.conf "broken" and it restarts into emergency mode.
-                raise StepFailed(
-                    f"{name} is broken (HOST_BROKEN): a host did not commit the handover "
-                    f"(phase 2). By hand: on {name}, 'xe pool-emergency-transition-to-master', "
-                    "then 'xe pool-recover-slaves'; check which hosts follow whom first."
-                )
-            if name == s.this_name:
-                return is_master_now(obs), f"pool.conf {s.pool_conf_role}"
-            ok = s.pool_conf_role == "slave" and s.pool_conf_master == address and s.conn_state == "connected"
-            return ok, f"this host: pool.conf {s.pool_conf_role}:{s.pool_conf_master}, xapi {s.conn_state}"
-
-        ex.poll(ctx, moved, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), f"waiting for {name}")
-    finally:
-        ex.master_change.release()
+    ex.poll(ctx, moved, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), f"waiting for {name}")
     return f"{name} is the master"
 
 
-STEP = StepKind("designate-master", run, declare)
+STEP = StepKind("designate-master", declare=declare, already_done=already_done, action=action, verify=verify)

@@ -6,7 +6,7 @@ from typing import Any, List, Mapping, Sequence
 
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import AllHostsLive, IsMaster
-from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, master_of
+from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.errors import XapiFailure
 from xentui.xapi.model import SR, Host
@@ -48,21 +48,24 @@ def declare(master: Host, statefile_vdis: Sequence[str], candidate_srs: Sequence
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
-    master = master_of(ctx)
-    client, owned = ex.client_for(ctx.sit, master)
-    try:
-        pool = ex.call_xapi(ctx, client, "pool.get_all")[0]
-        if ex.call_xapi(ctx, client, "pool.get_ha_enabled", pool):
-            raise StepSkipped("HA is already enabled")
-        srs = ex.call_xapi(ctx, client, "SR.get_all_records")
-        heartbeat = heartbeat_srs(ex, ctx, client, srs)
-        ex.call_xapi(ctx, client, "pool.enable_ha", heartbeat, {}, shown=[srs[heartbeat[0]].get("name_label", "")])
-        on = ex.call_xapi(ctx, client, "pool.get_ha_enabled", pool)
-    finally:
-        if owned:
-            client.close()
-    if not on:
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
+    client = ctx.client(master_of(ctx))
+    pool = ex.call_xapi(ctx, client, "pool.get_all")[0]
+    ctx.scratch["pool"] = pool
+    if ex.call_xapi(ctx, client, "pool.get_ha_enabled", pool):
+        return "HA is already enabled"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    client = ctx.client(master_of(ctx))
+    srs = ex.call_xapi(ctx, client, "SR.get_all_records")
+    heartbeat = heartbeat_srs(ex, ctx, client, srs)
+    ex.call_xapi(ctx, client, "pool.enable_ha", heartbeat, {}, shown=[srs[heartbeat[0]].get("name_label", "")])
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    if not ex.call_xapi(ctx, ctx.client(master_of(ctx)), "pool.get_ha_enabled", ctx.scratch["pool"]):
         raise StepFailed("pool.ha_enabled is still false")
     return "HA enabled"
 
@@ -100,4 +103,4 @@ def heartbeat_srs(ex: StepRunner, ctx: StepContext, client: Any, srs: Mapping[st
     )
 
 
-STEP = StepKind("enable-ha", run, declare)
+STEP = StepKind("enable-ha", declare=declare, already_done=already_done, action=action, verify=verify)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Dict, List, Sequence
 
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import Answers, IsMaster
@@ -37,40 +37,47 @@ def declare(host: Host, pifs: Sequence[PIF], master: Host) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    """Each PIF in turn: looked up afresh (its own idempotence check: gone,
+    re-matched by the scan to a present NIC, or carrying the management address
+    is left alone), then forgotten. What happened to each goes to ctx.scratch."""
     uuids = [u for u in ctx.step.params.get("pif_uuids", "").split(",") if u]
     old_macs = dict(zip(uuids, ctx.step.params.get("pif_macs", "").lower().split(",")))
-    client, owned = ex.client_for(ctx.sit, master_of(ctx))
-    forgotten, gone, failed, shadowed, rematched, carrying = [], [], [], [], [], []
-    try:
-        for uuid in uuids:
-            try:
-                ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", uuid, shown=[uuid])
-            except XapiFailure as exc:
-                if exc.code in ("UUID_INVALID", "HANDLE_INVALID"):
-                    gone.append(uuid)
-                    continue
-                raise
-            mac = str(ex.call_xapi(ctx, client, "PIF.get_MAC", ref)).lower()
-            if old_macs.get(uuid) and mac != old_macs[uuid]:
-                rematched.append(uuid)  # the scan gave it the present NIC: not stale any more
+    client = ctx.client(master_of(ctx))
+    outcome: Dict[str, List[str]] = {
+        k: [] for k in ("forgotten", "gone", "failed", "shadowed", "rematched", "carrying")
+    }
+    ctx.scratch.update(outcome)
+    for uuid in uuids:
+        try:
+            ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", uuid, shown=[uuid])
+        except XapiFailure as exc:
+            if exc.code in ("UUID_INVALID", "HANDLE_INVALID"):
+                outcome["gone"].append(uuid)
                 continue
-            if on_management_bridge(ex, ctx, client, ref):
-                # xapi_pif.ml forget_internal brings the PIF's bridge down first: on the bridge
-                # that carries the host's address, forgetting it takes the address away
-                carrying.append(uuid)
-                continue
-            try:
-                ex.call_xapi(ctx, client, "PIF.forget", ref, shown=[uuid])
-                forgotten.append(uuid)
-            except XapiFailure as exc:
-                if exc.code == "PIF_IS_MANAGEMENT_INTERFACE" and management_elsewhere(ex, ctx, client, ref):
-                    shadowed.append(uuid)  # see rules.shadowed_management_pifs
-                else:
-                    failed.append(f"{uuid}: {' '.join(exc.details)}")
-    finally:
-        if owned:
-            client.close()
+            raise
+        mac = str(ex.call_xapi(ctx, client, "PIF.get_MAC", ref)).lower()
+        if old_macs.get(uuid) and mac != old_macs[uuid]:
+            outcome["rematched"].append(uuid)  # the scan gave it the present NIC: not stale any more
+            continue
+        if on_management_bridge(ex, ctx, client, ref):
+            # xapi_pif.ml forget_internal brings the PIF's bridge down first: on the bridge
+            # that carries the host's address, forgetting it takes the address away
+            outcome["carrying"].append(uuid)
+            continue
+        try:
+            ex.call_xapi(ctx, client, "PIF.forget", ref, shown=[uuid])
+            outcome["forgotten"].append(uuid)
+        except XapiFailure as exc:
+            if exc.code == "PIF_IS_MANAGEMENT_INTERFACE" and management_elsewhere(ex, ctx, client, ref):
+                outcome["shadowed"].append(uuid)  # see rules.shadowed_management_pifs
+            else:
+                outcome["failed"].append(f"{uuid}: {' '.join(exc.details)}")
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    """Judges what the action saw: nothing forgotten makes the step "skipped"."""
+    failed, shadowed, carrying = ctx.scratch["failed"], ctx.scratch["shadowed"], ctx.scratch["carrying"]
     if failed:
         raise StepFailed("could not forget: " + "; ".join(failed))
     if shadowed:
@@ -79,20 +86,20 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
             "next to the new NIC's PIF (harmless; removed by xe-reset-networking or a "
             "reinstall)"
         )
-    if rematched:
-        ctx.notes.append(f"kept: {len(rematched)} PIF(s) the scan matched to the present NICs")
+    if ctx.scratch["rematched"]:
+        ctx.notes.append(f"kept: {len(ctx.scratch['rematched'])} PIF(s) the scan matched to the present NICs")
     if carrying:
         ctx.notes.append(
             f"kept: {len(carrying)} old PIF(s) on the bridge that carries the management "
             "address (PIF.forget would bring that bridge down and cut the host off)"
         )
-    if not forgotten:
+    if not ctx.scratch["forgotten"]:
         raise StepSkipped(
             "nothing the API can forget"
             if shadowed or carrying
             else "no stale PIF left (re-matched by the scan or already gone)"
         )
-    return f"forgotten: {len(forgotten)} PIF(s)"
+    return f"forgotten: {len(ctx.scratch['forgotten'])} PIF(s)"
 
 
 def on_management_bridge(ex: StepRunner, ctx: StepContext, client: Any, pif_ref: str) -> bool:
@@ -129,4 +136,4 @@ def management_elsewhere(ex: StepRunner, ctx: StepContext, client: Any, pif_ref:
     )
 
 
-STEP = StepKind("forget-stale-pifs", run, declare)
+STEP = StepKind("forget-stale-pifs", declare=declare, action=action, verify=verify)

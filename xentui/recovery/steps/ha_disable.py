@@ -42,19 +42,20 @@ def declare(host: Host, local: bool) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    """No read tells beforehand whether a cut-off host has HA armed: xapi's own
+    refusal (HA_NOT_ENABLED) is the idempotence check, and makes the step "skipped"."""
     name = ctx.step.params.get("host", ctx.step.target_host)
-    client, owned = ex.client_for(ctx.sit, name)
     try:
-        try:
-            ex.call_xapi(ctx, client, "host.emergency_ha_disable", False, shown=["soft=false"])
-        except XapiFailure as exc:
-            if exc.code == "HA_NOT_ENABLED":
-                raise StepSkipped(f"HA already disarmed on {name}") from None
-            raise
-    finally:
-        if owned:
-            client.close()
+        ex.call_xapi(ctx, ctx.client(name), "host.emergency_ha_disable", False, shown=["soft=false"])
+    except XapiFailure as exc:
+        if exc.code == "HA_NOT_ENABLED":
+            raise StepSkipped(f"HA already disarmed on {name}") from None
+        raise
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    name = ctx.step.params.get("host", ctx.step.target_host)
     sit = ctx.sit
     if name == sit.this_name and sit.pool_conf_role == "master" and sit.emergency:
         # Xapi_ha.on_server_restart runs for a master too: with HA armed and no statefile
@@ -75,4 +76,4 @@ def _is_master_check(obs: Observation) -> Tuple[bool, str]:
     return False, f"xapi {s.conn_state}" + (f", emergency {s.reason_code}" if s.emergency else "")
 
 
-STEP = StepKind("ha-disable", run, declare)
+STEP = StepKind("ha-disable", declare=declare, action=action, verify=verify)

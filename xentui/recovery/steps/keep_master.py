@@ -32,8 +32,12 @@ def declare(suggested: str, claimants: Sequence[str]) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
-    choice = ctx.choice or ctx.step.params.get("suggested", "")
+def _choice(ctx: StepContext) -> str:
+    return ctx.choice or ctx.step.params.get("suggested", "")
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    choice = _choice(ctx)
     if ctx.step.choice and choice not in ctx.step.choice:
         raise StepFailed(f"{choice!r} is not one of the masters: {', '.join(ctx.step.choice)}")
     ex.kept_master = choice
@@ -45,7 +49,10 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         outcome="kept",
         detail=f"operator keeps {choice} as master",
     )
-    return f"keeping {choice} as the master"
 
 
-STEP = StepKind("keep-master", run, declare)
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    return f"keeping {_choice(ctx)} as the master"
+
+
+STEP = StepKind("keep-master", declare=declare, action=action, verify=verify)

@@ -19,7 +19,6 @@ from xentui.recovery.step_context import (
     StepContext,
     StepFailed,
     StepRunner,
-    StepSkipped,
     master_of,
 )
 from xentui.recovery.step_kind import StepKind
@@ -217,12 +216,12 @@ def declare_move(host: Host, old_pif: PIF, master: Host) -> Step:
 LINK_WAIT = 60.0
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
-    p = ctx.step.params
-    name = p["host"]
-    mode = p.get("mode", "emergency")
-    if mode == "move":
-        return move_management(ex, ctx)
+def _mode(ctx: StepContext) -> str:
+    return str(ctx.step.params.get("mode", "emergency"))  # "emergency" | "normal" | "move"
+
+
+def _repaired(name: str) -> Callable[[Observation], Tuple[bool, str]]:
+    """Whether `name` has its management address back, from one observation."""
 
     def repaired(obs: Observation) -> Tuple[bool, str]:
         s = Situation(obs)
@@ -241,145 +240,187 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
         ok = st is not None and st.reach == pv.ANSWERS and st.reason_code != "HOST_HAS_NO_MANAGEMENT_IP"
         return ok, (st.evidence if st is not None else "unknown")
 
+    return repaired
+
+
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
+    mode = _mode(ctx)
+    if mode == "move":
+        return _move_already_done(ex, ctx)
     if mode == "emergency":
-        return _repair_in_emergency_mode(ex, ctx, repaired)
-    client, owned = ex.client_for(ctx.sit, name)
-    try:
-        pif_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["pif_uuid"], shown=[p["pif_uuid"]])
-        rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
-        ex.call_xapi(
-            ctx,
-            client,
-            "PIF.reconfigure_ip",
-            pif_ref,
-            rec.get("ip_configuration_mode", "DHCP"),
-            rec.get("IP", ""),
-            rec.get("netmask", ""),
-            rec.get("gateway", ""),
-            rec.get("DNS", ""),
-            shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")],
-            lost_ok=True,
-        )
-        ex.call_xapi(ctx, client, "host.management_reconfigure", pif_ref, shown=[p["pif_uuid"]], lost_ok=True)
-    finally:
-        if owned:
-            client.close()
+        done, why = _repaired(ctx.step.params["host"])(ctx.obs)
+        if done:
+            return f"the management address is back: {why}"
+    return ""  # "normal": re-applying the configuration is always asked for
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    mode = _mode(ctx)
+    if mode == "move":
+        _move_action(ex, ctx)
+    elif mode == "emergency":
+        _emergency_action(ex, ctx)
+    else:
+        _reapply_action(ex, ctx)
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    mode = _mode(ctx)
+    if mode == "move":
+        return _move_verify(ex, ctx)
+    repaired = _repaired(ctx.step.params["host"])
+    if mode == "emergency":
+        manual = ctx.step.params.get("manual", "") or "repair the management network by hand"
+        ctx.say("waiting for the management address to come back")
+        try:
+            _, why = ex.poll(ctx, repaired, ex.scaled(LINK_WAIT, floor=1.0), "waiting for the management address")
+        except StepFailed as exc:
+            raise StepFailed(f"still no management address ({exc}); by hand: {manual}") from None
+        return why
     _, why = ex.poll(
         ctx, repaired, ex.scaled(RESTART_BUDGET, floor=MIN_REAL_WAIT), "waiting for the management address"
     )
     return why
 
 
-def _repair_in_emergency_mode(
-    ex: StepRunner, ctx: StepContext, repaired: Callable[[Observation], Tuple[bool, str]]
-) -> str:
+def _reapply_action(ex: StepRunner, ctx: StepContext) -> None:
+    """A host whose xapi answers: re-apply its management PIF's IP configuration."""
+    p = ctx.step.params
+    name = p["host"]
+    client = ctx.client(name)
+    pif_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["pif_uuid"], shown=[p["pif_uuid"]])
+    rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
+    ex.call_xapi(
+        ctx,
+        client,
+        "PIF.reconfigure_ip",
+        pif_ref,
+        rec.get("ip_configuration_mode", "DHCP"),
+        rec.get("IP", ""),
+        rec.get("netmask", ""),
+        rec.get("gateway", ""),
+        rec.get("DNS", ""),
+        shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")],
+        lost_ok=True,
+    )
+    ex.call_xapi(ctx, client, "host.management_reconfigure", pif_ref, shown=[p["pif_uuid"]], lost_ok=True)
+    ctx.drop_client(name)  # its management interface just changed under it
+
+
+def _emergency_action(ex: StepRunner, ctx: StepContext) -> None:
     """xapi cannot give an emergency-mode host its address back: its
     local_management_reconfigure only rewrites the inventory (and does not answer
     on a member). So xentui writes the inventory only when it names no interface
-    and the bridge of the host's management PIF has its NIC; otherwise it waits for
-    what really brings the address back (the link, the lease) or stops and says
-    what the admin must do by hand, and what that costs."""
+    and the bridge of the host's management PIF has its NIC; otherwise verify waits
+    for what really brings the address back (the link, the lease), or this stops
+    and says what the admin must do by hand, and what that costs."""
     p = ctx.step.params
     name = p["host"]
     cause = p.get("cause", "") or "unknown"
     manual = p.get("manual", "") or "repair the management network by hand"
-    done, why = repaired(ctx.obs)
-    if done:
-        raise StepSkipped(f"the management address is back: {why}")
     if name != ctx.sit.this_name or cause in ("remote", "address", "no-uplink"):
         # Nothing changes by itself and nothing xapi offers helps.
         raise StepFailed("by hand: " + manual)
-    if cause == "inventory":
-        bridge = p.get("interface", "")
-        nics = present_nics(ctx.sit)
-        if not bridge or (nics is not None and bridge_device(bridge) not in nics):
-            raise StepFailed(f"no bridge with a present NIC to name in the inventory; by hand: {manual}")
-        client, owned = ex.client_for(ctx.sit, name)
-        try:
-            ex.call_xapi(
-                ctx,
-                client,
-                "host.local_management_reconfigure",
-                bridge,
-                shown=[bridge],
-                lost_ok=True,
-                timeout=ex.scaled(10.0, floor=1.0),
-            )
-        except CallTimeout:
-            # Expected: the inventory is written, then the call's on_dom0_networking_change
-            # tail waits for the master's database. Not a failure.
-            ctx.notes.append(
-                f"xapi wrote MANAGEMENT_INTERFACE={bridge}; the call does not return "
-                "while the host is in emergency mode"
-            )
-        finally:
-            if owned:
-                client.close()
-    ctx.say("waiting for the management address to come back")
+    if cause != "inventory":
+        return  # nothing to call: verify waits for the link or the lease
+    bridge = p.get("interface", "")
+    nics = present_nics(ctx.sit)
+    if not bridge or (nics is not None and bridge_device(bridge) not in nics):
+        raise StepFailed(f"no bridge with a present NIC to name in the inventory; by hand: {manual}")
     try:
-        _, why = ex.poll(ctx, repaired, ex.scaled(LINK_WAIT, floor=1.0), "waiting for the management address")
-    except StepFailed as exc:
-        raise StepFailed(f"still no management address ({exc}); by hand: {manual}") from None
-    return why
-
-
-def move_management(ex: StepRunner, ctx: StepContext) -> str:
-    p = ctx.step.params
-    name = p["host"]
-    client, owned = ex.client_for(ctx.sit, master_of(ctx))
-    try:
-        old_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["old_pif_uuid"], shown=[p["old_pif_uuid"]])
-        old = ex.call_xapi(ctx, client, "PIF.get_record", old_ref)
-        host_ref = old["host"]
-        pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")
-        metrics = ex.call_xapi(ctx, client, "PIF_metrics.get_all_records")
-        if not old.get("management"):
-            raise StepSkipped(f"{old.get('device')} is no longer the management PIF")
-        old_mac = p.get("old_mac", "").lower()
-        if old_mac and str(old.get("MAC", "")).lower() != old_mac:
-            # The scan matched this PIF to the NIC now in its place: plug it.
-            if not old.get("currently_attached"):
-                ex.call_xapi(
-                    ctx, client, "PIF.plug", old_ref, shown=[p["old_pif_uuid"], old.get("device", "")], lost_ok=True
-                )
-            rec = ex.call_xapi(ctx, client, "PIF.get_record", old_ref)
-            if not (rec.get("currently_attached") and rec.get("management")):
-                raise StepFailed(f"{rec.get('device')} (MAC {rec.get('MAC')}) is not attached as management")
-            return f"management PIF {rec.get('device')} now uses the new NIC (MAC {rec.get('MAC')}) and is attached"
-        candidates = []
-        for ref, rec in pifs.items():
-            if rec.get("host") != host_ref or ref == old_ref or not rec.get("physical"):
-                continue
-            carrier = metrics.get(rec.get("metrics"), {}).get("carrier")
-            if carrier:
-                candidates.append((rec.get("device") != old.get("device"), rec.get("device"), ref, rec))
-        if not candidates:
-            raise StepFailed(f"no present NIC on {name} to move the management interface to (run pif-scan)")
-        candidates.sort()
-        _, device, new_ref, new = candidates[0]
         ex.call_xapi(
             ctx,
-            client,
-            "PIF.reconfigure_ip",
-            new_ref,
-            old.get("ip_configuration_mode", "DHCP"),
-            old.get("IP", ""),
-            old.get("netmask", ""),
-            old.get("gateway", ""),
-            old.get("DNS", ""),
-            shown=[new.get("uuid", ""), device],
+            ctx.client(name),
+            "host.local_management_reconfigure",
+            bridge,
+            shown=[bridge],
             lost_ok=True,
+            timeout=ex.scaled(10.0, floor=1.0),
         )
-        ex.call_xapi(
-            ctx, client, "host.management_reconfigure", new_ref, shown=[new.get("uuid", ""), device], lost_ok=True
+    except CallTimeout:
+        # Expected: the inventory is written, then the call's on_dom0_networking_change
+        # tail waits for the master's database. Not a failure.
+        ctx.notes.append(
+            f"xapi wrote MANAGEMENT_INTERFACE={bridge}; the call does not return while the host is in emergency mode"
         )
-        now_mgmt = ex.call_xapi(ctx, client, "PIF.get_management", new_ref)
-    finally:
-        if owned:
-            client.close()
-    if not now_mgmt:
+
+
+def _move_already_done(ex: StepRunner, ctx: StepContext) -> str:
+    p = ctx.step.params
+    client = ctx.client(master_of(ctx))
+    old_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["old_pif_uuid"], shown=[p["old_pif_uuid"]])
+    old = ex.call_xapi(ctx, client, "PIF.get_record", old_ref)
+    pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")
+    metrics = ex.call_xapi(ctx, client, "PIF_metrics.get_all_records")
+    ctx.scratch.update(old_ref=old_ref, old=old, pifs=pifs, metrics=metrics)
+    if not old.get("management"):
+        return f"{old.get('device')} is no longer the management PIF"
+    return ""
+
+
+def _move_action(ex: StepRunner, ctx: StepContext) -> None:
+    p = ctx.step.params
+    name = p["host"]
+    client = ctx.client(master_of(ctx))
+    old_ref, old = ctx.scratch["old_ref"], ctx.scratch["old"]
+    pifs, metrics = ctx.scratch["pifs"], ctx.scratch["metrics"]
+    old_mac = p.get("old_mac", "").lower()
+    if old_mac and str(old.get("MAC", "")).lower() != old_mac:
+        # The scan matched this PIF to the NIC now in its place: plug it.
+        ctx.scratch["same_pif"] = True
+        if not old.get("currently_attached"):
+            ex.call_xapi(
+                ctx, client, "PIF.plug", old_ref, shown=[p["old_pif_uuid"], old.get("device", "")], lost_ok=True
+            )
+        return
+    host_ref = old["host"]
+    candidates = []
+    for ref, rec in pifs.items():
+        if rec.get("host") != host_ref or ref == old_ref or not rec.get("physical"):
+            continue
+        carrier = metrics.get(rec.get("metrics"), {}).get("carrier")
+        if carrier:
+            candidates.append((rec.get("device") != old.get("device"), rec.get("device"), ref, rec))
+    if not candidates:
+        raise StepFailed(f"no present NIC on {name} to move the management interface to (run pif-scan)")
+    candidates.sort()
+    _, device, new_ref, new = candidates[0]
+    ctx.scratch.update(new_ref=new_ref, device=device)
+    ex.call_xapi(
+        ctx,
+        client,
+        "PIF.reconfigure_ip",
+        new_ref,
+        old.get("ip_configuration_mode", "DHCP"),
+        old.get("IP", ""),
+        old.get("netmask", ""),
+        old.get("gateway", ""),
+        old.get("DNS", ""),
+        shown=[new.get("uuid", ""), device],
+        lost_ok=True,
+    )
+    ex.call_xapi(ctx, client, "host.management_reconfigure", new_ref, shown=[new.get("uuid", ""), device], lost_ok=True)
+
+
+def _move_verify(ex: StepRunner, ctx: StepContext) -> str:
+    name = ctx.step.params["host"]
+    client = ctx.client(master_of(ctx))
+    if ctx.scratch.get("same_pif"):
+        rec = ex.call_xapi(ctx, client, "PIF.get_record", ctx.scratch["old_ref"])
+        if not (rec.get("currently_attached") and rec.get("management")):
+            raise StepFailed(f"{rec.get('device')} (MAC {rec.get('MAC')}) is not attached as management")
+        return f"management PIF {rec.get('device')} now uses the new NIC (MAC {rec.get('MAC')}) and is attached"
+    device = ctx.scratch["device"]
+    if not ex.call_xapi(ctx, client, "PIF.get_management", ctx.scratch["new_ref"]):
         raise StepFailed(f"{device} did not become the management PIF")
     return f"management interface of {name} is now {device}"
 
 
-STEP = StepKind("management-reconfigure", run, declare, variants={"move": declare_move})
+STEP = StepKind(
+    "management-reconfigure",
+    declare=declare,
+    already_done=already_done,
+    action=action,
+    verify=verify,
+    variants={"move": declare_move},
+)

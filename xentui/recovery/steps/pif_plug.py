@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, List, Mapping
 
+from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import Answers, IsMaster
-from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, host_ref_by_uuid, master_of
+from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, host_ref_by_uuid, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.model import Host
-
-if TYPE_CHECKING:  # pragma: no cover
-    from xentui.recovery.plan import Step
 
 
 def declare(host: Host, master: Host, address: str = "", netmask: str = "") -> Step:
     """Plug the PIFs the scan created (and persist the management address on them)."""
-    from xentui.recovery.plan import Confirm, Step
-
     return Step(
         id=f"pif-plug:{host.name_label}",
         title=f"Bring up {host.name_label}'s new network cards",
@@ -52,59 +48,81 @@ def declare(host: Host, master: Host, address: str = "", netmask: str = "") -> S
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
-    """Plug the host's present, detached physical PIFs; give a management PIF the
-    scan created without IP configuration the host's address (else the next boot
-    has no management IP again)."""
+def _needs_address(ctx: StepContext, rec: Mapping[str, Any]) -> bool:
+    """A management PIF the scan created without IP configuration (the next boot
+    would have no management IP again)."""
+    address = ctx.step.params.get("address", "")
+    return bool(rec.get("management") and rec.get("ip_configuration_mode") == "None" and address)
+
+
+def _needs_plug(ctx: StepContext, rec: Mapping[str, Any]) -> bool:
+    """Present (its NIC has a link) and detached; a NIC without a link, or one
+    that is gone, has nothing to plug."""
+    metrics = ctx.scratch["metrics"]
+    return not rec.get("currently_attached") and bool(metrics.get(rec.get("metrics"), {}).get("carrier"))
+
+
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
     name = ctx.step.params["host"]
+    client = ctx.client(master_of(ctx))
+    host_ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
+    pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")
+    metrics = ex.call_xapi(ctx, client, "PIF_metrics.get_all_records")
+    ctx.scratch.update(host_ref=host_ref, metrics=metrics)
+    todo = [
+        (ref, rec)
+        for ref, rec in sorted(pifs.items(), key=lambda kv: kv[1].get("device", ""))
+        if rec.get("host") == host_ref and rec.get("physical") and (_needs_address(ctx, rec) or _needs_plug(ctx, rec))
+    ]
+    ctx.scratch["todo"] = todo
+    if not todo:
+        return f"every present NIC of {name} is already plugged"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    """Plug the host's present, detached physical PIFs; give a management PIF the
+    scan created without IP configuration the host's address."""
     address = ctx.step.params.get("address", "")
     netmask = ctx.step.params.get("netmask", "") or "255.255.255.0"
-    client, owned = ex.client_for(ctx.sit, master_of(ctx))
-    plugged, configured = [], []
-    try:
-        host_ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
-        pifs = ex.call_xapi(ctx, client, "PIF.get_all_records")
-        metrics = ex.call_xapi(ctx, client, "PIF_metrics.get_all_records")
-        for ref, rec in sorted(pifs.items(), key=lambda kv: kv[1].get("device", "")):
-            if rec.get("host") != host_ref or not rec.get("physical"):
-                continue
-            if rec.get("management") and rec.get("ip_configuration_mode") == "None" and address:
-                ex.call_xapi(
-                    ctx,
-                    client,
-                    "PIF.reconfigure_ip",
-                    ref,
-                    "Static",
-                    address,
-                    netmask,
-                    rec.get("gateway", ""),
-                    rec.get("DNS", ""),
-                    shown=[rec.get("uuid", ""), "Static", address],
-                    lost_ok=True,
-                )
-                configured.append(rec.get("device", ""))
-            if rec.get("currently_attached"):
-                continue
-            if not metrics.get(rec.get("metrics"), {}).get("carrier"):
-                continue  # a NIC without a link (or one that is gone): nothing to plug
+    client = ctx.client(master_of(ctx))
+    plugged: List[str] = []
+    configured: List[str] = []
+    for ref, rec in ctx.scratch["todo"]:
+        if _needs_address(ctx, rec):
+            ex.call_xapi(
+                ctx,
+                client,
+                "PIF.reconfigure_ip",
+                ref,
+                "Static",
+                address,
+                netmask,
+                rec.get("gateway", ""),
+                rec.get("DNS", ""),
+                shown=[rec.get("uuid", ""), "Static", address],
+                lost_ok=True,
+            )
+            configured.append(rec.get("device", ""))
+        if _needs_plug(ctx, rec):
             ex.call_xapi(ctx, client, "PIF.plug", ref, shown=[rec.get("uuid", ""), rec.get("device", "")])
             plugged.append(rec.get("device", ""))
-        after = ex.call_xapi(ctx, client, "PIF.get_all_records")
-    finally:
-        if owned:
-            client.close()
+    ctx.scratch.update(plugged=plugged, configured=configured)
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    name = ctx.step.params["host"]
+    address = ctx.step.params.get("address", "")
+    host_ref = ctx.scratch["host_ref"]
+    after = ex.call_xapi(ctx, ctx.client(master_of(ctx)), "PIF.get_all_records")
     detached = [
         r.get("device")
         for r in after.values()
-        if r.get("host") == host_ref
-        and r.get("physical")
-        and not r.get("currently_attached")
-        and metrics.get(r.get("metrics"), {}).get("carrier")
+        if r.get("host") == host_ref and r.get("physical") and _needs_plug(ctx, r)
     ]
     if detached:
         raise StepFailed(f"still detached on {name}: {', '.join(detached)}")
-    if not plugged and not configured:
-        raise StepSkipped(f"every present NIC of {name} is already plugged")
+    configured, plugged = ctx.scratch["configured"], ctx.scratch["plugged"]
     parts = []
     if configured:
         parts.append(f"management PIF {', '.join(configured)} keeps {address} across reboots")
@@ -113,4 +131,4 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return f"{name}: " + "; ".join(parts)
 
 
-STEP = StepKind("pif-plug", run, declare)
+STEP = StepKind("pif-plug", declare=declare, already_done=already_done, action=action, verify=verify)

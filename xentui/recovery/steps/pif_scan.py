@@ -32,25 +32,28 @@ def declare(host: Host, master: Host) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def _macs(ex: StepRunner, ctx: StepContext, host_ref: str) -> Dict[str, str]:
+    return {
+        ref: str(rec.get("MAC", "")).lower()
+        for ref, rec in ex.call_xapi(ctx, ctx.client(master_of(ctx)), "PIF.get_all_records").items()
+        if rec.get("host") == host_ref
+    }
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
     name = ctx.step.params["host"]
-    client, owned = ex.client_for(ctx.sit, master_of(ctx))
+    client = ctx.client(master_of(ctx))
+    host_ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
+    ctx.scratch.update(host_ref=host_ref, before=_macs(ex, ctx, host_ref))
+    ex.call_xapi(ctx, client, "PIF.scan", host_ref, shown=[name])
 
-    def macs(host_ref: str) -> Dict[str, str]:
-        return {
-            ref: str(rec.get("MAC", "")).lower()
-            for ref, rec in ex.call_xapi(ctx, client, "PIF.get_all_records").items()
-            if rec.get("host") == host_ref
-        }
 
-    try:
-        host_ref = host_ref_by_uuid(ex, ctx, client, ctx.step.params["host_uuid"])
-        before = macs(host_ref)
-        ex.call_xapi(ctx, client, "PIF.scan", host_ref, shown=[name])
-        after = macs(host_ref)
-    finally:
-        if owned:
-            client.close()
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    """Only the scan can tell whether there was anything to find: a scan that
+    changed nothing makes the step "skipped"."""
+    name = ctx.step.params["host"]
+    before = ctx.scratch["before"]
+    after = _macs(ex, ctx, ctx.scratch["host_ref"])
     new = [r for r in after if r not in before]
     rematched = [r for r in after if r in before and after[r] != before[r]]
     if not new and not rematched:
@@ -58,4 +61,4 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return f"{name}: {len(rematched)} PIF(s) now match the present NICs, {len(new)} new PIF(s)"
 
 
-STEP = StepKind("pif-scan", run, declare)
+STEP = StepKind("pif-scan", declare=declare, action=action, verify=verify)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import List
+
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import IsMaster
-from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, master_of
+from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.errors import XapiFailure
 from xentui.xapi.model import Host
@@ -30,52 +32,57 @@ def declare(master: Host) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
     master = master_of(ctx)
     sit = ctx.sit
-    client, owned = ex.client_for(sit, master)
-    plugged, failed = [], []
-    try:
-        hosts = ex.call_xapi(ctx, client, "host.get_all_records")
-        pbds = ex.call_xapi(ctx, client, "PBD.get_all_records")
-        srs = ex.call_xapi(ctx, client, "SR.get_all_records")
-        master_ref = next((r for r, h in hosts.items() if h.get("name_label") == master), None)
-        alive = set()
-        for ref, rec in hosts.items():
-            h = sit.snap.host_by_name(rec.get("name_label", ""))
-            if h is None or not sit.is_down(h):
-                alive.add(ref)
-        todo = [
-            (ref, rec) for ref, rec in pbds.items() if not rec.get("currently_attached") and rec.get("host") in alive
-        ]
-        todo.sort(key=lambda item: item[1].get("host") != master_ref)  # master first
-        for ref, rec in todo:
-            label = (
-                f"{srs.get(rec.get('SR'), {}).get('name_label', '?')} on "
-                f"{hosts.get(rec.get('host'), {}).get('name_label', '?')}"
-            )
-            try:
-                ex.call_xapi(ctx, client, "PBD.plug", ref, shown=[rec.get("uuid", ""), label])
-                plugged.append(label)
-            except XapiFailure as exc:
-                failed.append(f"{label}: {' '.join(exc.details)}")
-        pbds = ex.call_xapi(ctx, client, "PBD.get_all_records")
-        still = [
-            rec.get("uuid", "")
-            for rec in pbds.values()
-            if not rec.get("currently_attached") and rec.get("host") in alive
-        ]
-    finally:
-        if owned:
-            client.close()
-    if failed:
-        raise StepFailed("could not plug: " + "; ".join(failed))
+    client = ctx.client(master)
+    hosts = ex.call_xapi(ctx, client, "host.get_all_records")
+    pbds = ex.call_xapi(ctx, client, "PBD.get_all_records")
+    srs = ex.call_xapi(ctx, client, "SR.get_all_records")
+    master_ref = next((r for r, h in hosts.items() if h.get("name_label") == master), None)
+    alive = set()
+    for ref, rec in hosts.items():
+        h = sit.snap.host_by_name(rec.get("name_label", ""))
+        if h is None or not sit.is_down(h):
+            alive.add(ref)
+    todo = [(ref, rec) for ref, rec in pbds.items() if not rec.get("currently_attached") and rec.get("host") in alive]
+    todo.sort(key=lambda item: item[1].get("host") != master_ref)  # master first
+    ctx.scratch.update(hosts=hosts, srs=srs, alive=alive, todo=todo)
+    if not todo:
+        return "every PBD of every answering host is plugged"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    client = ctx.client(master_of(ctx))
+    hosts, srs = ctx.scratch["hosts"], ctx.scratch["srs"]
+    plugged: List[str] = []
+    failed: List[str] = []
+    for ref, rec in ctx.scratch["todo"]:
+        label = (
+            f"{srs.get(rec.get('SR'), {}).get('name_label', '?')} on "
+            f"{hosts.get(rec.get('host'), {}).get('name_label', '?')}"
+        )
+        try:
+            ex.call_xapi(ctx, client, "PBD.plug", ref, shown=[rec.get("uuid", ""), label])
+            plugged.append(label)
+        except XapiFailure as exc:
+            failed.append(f"{label}: {' '.join(exc.details)}")
+    ctx.scratch.update(plugged=plugged, failed=failed)
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    alive = ctx.scratch["alive"]
+    pbds = ex.call_xapi(ctx, ctx.client(master_of(ctx)), "PBD.get_all_records")
+    still = [
+        rec.get("uuid", "") for rec in pbds.values() if not rec.get("currently_attached") and rec.get("host") in alive
+    ]
+    if ctx.scratch["failed"]:
+        raise StepFailed("could not plug: " + "; ".join(ctx.scratch["failed"]))
     if still:
         raise StepFailed("still unplugged: " + ", ".join(still))
-    if not plugged:
-        raise StepSkipped("every PBD of every answering host is plugged")
-    ctx.notes.append("plugged: " + ", ".join(plugged))
+    ctx.notes.append("plugged: " + ", ".join(ctx.scratch["plugged"]))
     return "all PBDs of answering hosts are attached"
 
 
-STEP = StepKind("plug-pbds", run, declare)
+STEP = StepKind("plug-pbds", declare=declare, already_done=already_done, action=action, verify=verify)

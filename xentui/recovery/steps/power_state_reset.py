@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import Fenced, IsMaster, Silent
-from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, StepSkipped, master_of
+from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.model import VM, Host
 
@@ -34,22 +34,26 @@ def declare(vm: VM, dead: Host, master: Host) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
     uuid = ctx.step.params["vm_uuid"]
-    master = master_of(ctx)
-    client, owned = ex.client_for(ctx.sit, master)
-    try:
-        ref = ex.call_xapi(ctx, client, "VM.get_by_uuid", uuid, shown=[uuid])
-        if ex.call_xapi(ctx, client, "VM.get_power_state", ref) == "Halted":
-            raise StepSkipped("already Halted")
-        ex.call_xapi(ctx, client, "VM.power_state_reset", ref, shown=[uuid])
-        state = ex.call_xapi(ctx, client, "VM.get_power_state", ref)
-    finally:
-        if owned:
-            client.close()
+    client = ctx.client(master_of(ctx))
+    ref = ex.call_xapi(ctx, client, "VM.get_by_uuid", uuid, shown=[uuid])
+    ctx.scratch["vm_ref"] = ref
+    if ex.call_xapi(ctx, client, "VM.get_power_state", ref) == "Halted":
+        return "already Halted"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    uuid = ctx.step.params["vm_uuid"]
+    ex.call_xapi(ctx, ctx.client(master_of(ctx)), "VM.power_state_reset", ctx.scratch["vm_ref"], shown=[uuid])
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    state = ex.call_xapi(ctx, ctx.client(master_of(ctx)), "VM.get_power_state", ctx.scratch["vm_ref"])
     if state != "Halted":
         raise StepFailed(f"power state is {state} after the reset")
     return "VM is Halted"
 
 
-STEP = StepKind("power-state-reset", run, declare)
+STEP = StepKind("power-state-reset", declare=declare, already_done=already_done, action=action, verify=verify)

@@ -16,7 +16,7 @@ from xentui.recovery.step_context import (
     StepContext,
     StepFailed,
     StepRunner,
-    StepSkipped,
+    hold_master_change,
 )
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.model import Host
@@ -32,8 +32,8 @@ def declare(this: Host, old: Host, ha: bool) -> Step:
         why=f"The master {old.name_label} is gone; without a master nobody can manage the pool. "
         f"{this.name_label} becomes master on its copy of the pool database.",
         changes=f"Writes 'master' into {this.name_label}'s pool.conf and restarts its xapi (10 s "
-        "fuse). Running VMs are not touched. The database is the last copy the old master "
-        "pushed (up to 5 minutes old).",
+        "fuse). Running VMs are not touched. The database is the copy the old master last "
+        "synced to it (one member every 5 minutes, in turn: copies differ, see STALE_DB_CHOICE).",
         risk="high",
         risk_text="If the old master is in fact alive this creates two masters (split brain). "
         "That is why it is refused while the old master answers.",
@@ -58,35 +58,40 @@ def declare(this: Host, old: Host, ha: bool) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
+    name = ctx.step.params.get("host", ctx.step.target_host)
+    # "already master" is judged on this console's host only; the action refuses any other
+    if name == ctx.sit.this_name and is_master_now(ctx.obs):
+        return f"{name} is already the master"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
     name = ctx.step.params.get("host", ctx.step.target_host)
     sit = ctx.sit
     if name != sit.this_name:
         raise StepFailed(f"promote runs on the host to promote; this console is {sit.this_name}")
-    if is_master_now(ctx.obs):
-        raise StepSkipped(f"{name} is already the master")
-    if not ex.master_change.acquire(blocking=False):
-        raise StepFailed("another master change is in progress")
-    try:
-        if sit.role_change_pending and sit.reason_code.startswith("HA_"):
-            # Xapi_ha.on_server_restart: pool.conf says master but xapi loops in its HA
-            # start-up (every 10 s) until HA is disarmed; no restart is coming.
-            raise StepFailed(
-                f"pool.conf already says master, but xapi waits in its HA start-up loop "
-                f"({sit.reason_code}); no restart will come. Disarm HA on {name} first "
-                "(xe host-emergency-ha-disable --force soft=false): xapi then carries on "
-                "as master within 10 s."
-            )
-        if sit.role_change_pending:
-            # An earlier (interrupted) run already asked; xapi restarts on its own.
-            ctx.notes.append("pool.conf already says master: waiting for xapi's restart, not asking again")
-            return wait_for_own_restart_as_master(ex, ctx, name)
-        client = ex.console_client()
-        ctx.say(f"asking {name} to become master")
-        ex.call_xapi(ctx, client, "pool.emergency_transition_to_master", lost_ok=True)
-        return wait_for_own_restart_as_master(ex, ctx, name)
-    finally:
-        ex.master_change.release()
+    hold_master_change(ex, ctx)  # until verify has seen xapi come back as master
+    if sit.role_change_pending and sit.reason_code.startswith("HA_"):
+        # Xapi_ha.on_server_restart: pool.conf says master but xapi loops in its HA
+        # start-up (every 10 s) until HA is disarmed; no restart is coming.
+        raise StepFailed(
+            f"pool.conf already says master, but xapi waits in its HA start-up loop "
+            f"({sit.reason_code}); no restart will come. Disarm HA on {name} first "
+            "(xe host-emergency-ha-disable --force soft=false): xapi then carries on "
+            "as master within 10 s."
+        )
+    if sit.role_change_pending:
+        # An earlier (interrupted) run already asked; xapi restarts on its own.
+        ctx.notes.append("pool.conf already says master: waiting for xapi's restart, not asking again")
+        return
+    client = ex.console_client()
+    ctx.say(f"asking {name} to become master")
+    ex.call_xapi(ctx, client, "pool.emergency_transition_to_master", lost_ok=True)
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    return wait_for_own_restart_as_master(ex, ctx, ctx.step.params.get("host", ctx.step.target_host))
 
 
 def wait_for_own_restart_as_master(ex: StepRunner, ctx: StepContext, name: str) -> str:
@@ -123,4 +128,4 @@ def wait_for_own_restart_as_master(ex: StepRunner, ctx: StepContext, name: str) 
     )
 
 
-STEP = StepKind("promote", run, declare)
+STEP = StepKind("promote", declare=declare, already_done=already_done, action=action, verify=verify)

@@ -15,7 +15,6 @@ from xentui.recovery.step_context import (
     RESTART_BUDGET,
     StepContext,
     StepRunner,
-    StepSkipped,
     master_of,
     timed_out_but_going_on,
 )
@@ -54,49 +53,59 @@ def declare(master: Host, members: Sequence[Host]) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
-    master = master_of(ctx)
-    address = ctx.step.params.get("master_address", "")
+def _reachable(ctx: StepContext) -> List[str]:
+    """The members that can answer: only they can be recovered; the dead ones are
+    left out on purpose."""
     sit = ctx.sit
     expected = [n for n in ctx.step.params.get("members", "").split(",") if n]
-    # Only members that can answer can be recovered; the dead ones are left out on purpose.
-    reachable = [n for n in expected if (h := sit.snap.host_by_name(n)) is not None and not sit.is_down(h)]
-    hung = hung_hosts(sit, exclude=master)
+    return [n for n in expected if (h := sit.snap.host_by_name(n)) is not None and not sit.is_down(h)]
+
+
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
+    """Not "done" but "not now": a hung member makes the call pointless, and the
+    per-member reset-master steps that follow do the work instead."""
+    hung = hung_hosts(ctx.sit, exclude=master_of(ctx))
     if hung:
         # xapi_pool.ml recover_slaves asks each host in turn with no timeout: a hung one
         # holds the call, and every host after it, until it answers or is powered off.
-        raise StepSkipped(
+        return (
             "not calling pool.recover_slaves: " + ", ".join(hung) + " accept connections "
             "and never answer, and xapi would wait for them (every member after them "
             "too); the per-member reset-master steps follow instead. Power the hung "
             "host(s) off through the BMC, or fix them, then run again."
         )
-    client, owned = ex.client_for(sit, master)
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    """pool.recover_slaves, retried while members restart (HA-Lizard does 5 tries)."""
+    reachable = _reachable(ctx)
+    client = ctx.client(master_of(ctx))
     returned: List[str] = []
-    try:
-        hosts = {ref: rec for ref, rec in ex.call_xapi(ctx, client, "host.get_all_records").items()}
-        names = {ref: rec.get("name_label", "") for ref, rec in hosts.items()}
-        for attempt in range(1, RECOVER_TRIES + 1):
-            ctx.say(f"pool.recover_slaves (try {attempt}/{RECOVER_TRIES})")
-            try:
-                refs = ex.call_xapi(ctx, client, "pool.recover_slaves") or []
-            except CallTimeout as exc:
-                timed_out_but_going_on(
-                    ctx, "pool.recover_slaves", exc, "it asks each member in turn and waits for each"
-                )
-                returned = reachable[:]  # judged below by who follows the new master
-                break
-            returned = sorted({names.get(r, r) for r in refs})
-            missing = [n for n in reachable if n not in returned]
-            if not missing:
-                break
-            if attempt < RECOVER_TRIES:
-                ex.sleep(
-                    ctx, ex.scaled(RECOVER_RETRY_DELAY), "members left out: " + ", ".join(missing) + "; retrying in"
-                )
-    finally:
-        if owned:
-            client.close()
+    hosts = {ref: rec for ref, rec in ex.call_xapi(ctx, client, "host.get_all_records").items()}
+    names = {ref: rec.get("name_label", "") for ref, rec in hosts.items()}
+    for attempt in range(1, RECOVER_TRIES + 1):
+        ctx.say(f"pool.recover_slaves (try {attempt}/{RECOVER_TRIES})")
+        try:
+            refs = ex.call_xapi(ctx, client, "pool.recover_slaves") or []
+        except CallTimeout as exc:
+            timed_out_but_going_on(ctx, "pool.recover_slaves", exc, "it asks each member in turn and waits for each")
+            returned = reachable[:]  # judged in verify by who follows the new master
+            break
+        returned = sorted({names.get(r, r) for r in refs})
+        missing = [n for n in reachable if n not in returned]
+        if not missing:
+            break
+        if attempt < RECOVER_TRIES:
+            ex.sleep(ctx, ex.scaled(RECOVER_RETRY_DELAY), "members left out: " + ", ".join(missing) + "; retrying in")
+    ctx.scratch["returned"] = returned
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    master = master_of(ctx)
+    address = ctx.step.params.get("master_address", "")
+    reachable = _reachable(ctx)
+    returned = ctx.scratch["returned"]
     missing = [n for n in reachable if n not in returned]
     ctx.notes.append("recover_slaves returned: " + (", ".join(returned) or "nobody"))
     if missing:
@@ -115,4 +124,4 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return f"{', '.join(recovered)} follow {master} ({address})"
 
 
-STEP = StepKind("recover-members", run, declare)
+STEP = StepKind("recover-members", declare=declare, already_done=already_done, action=action, verify=verify)

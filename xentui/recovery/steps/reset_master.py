@@ -8,7 +8,7 @@ from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Confirm, Step
 from xentui.recovery.preconditions import Answers, IsMaster
 from xentui.recovery.role_checks import members_following
-from xentui.recovery.step_context import FUSE_TIME, MIN_REAL_WAIT, RESTART_BUDGET, StepContext, StepRunner, StepSkipped
+from xentui.recovery.step_context import FUSE_TIME, MIN_REAL_WAIT, RESTART_BUDGET, StepContext, StepRunner
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.model import Host
 
@@ -39,17 +39,25 @@ def declare(member: Host, master: Host) -> Step:
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def already_done(ex: StepRunner, ctx: StepContext) -> str:
     name = ctx.step.params["host"]
     address = ctx.step.params["master_address"]
     if members_following(ctx.obs, address).get(name):
-        raise StepSkipped(f"{name} already follows {address}")
-    client, owned = ex.client_for(ctx.sit, name)
-    try:
-        ex.call_xapi(ctx, client, "pool.emergency_reset_master", address, shown=[address], lost_ok=True)
-    finally:
-        if owned:
-            client.close()
+        return f"{name} already follows {address}"
+    return ""
+
+
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    name = ctx.step.params["host"]
+    address = ctx.step.params["master_address"]
+    client = ctx.client(name)
+    ex.call_xapi(ctx, client, "pool.emergency_reset_master", address, shown=[address], lost_ok=True)
+    ctx.drop_client(name)  # its xapi restarts
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    name = ctx.step.params["host"]
+    address = ctx.step.params["master_address"]
     ex.sleep(ctx, ex.scaled(FUSE_TIME), f"{name} restarts its xapi in")
 
     def follows(obs: Observation) -> Tuple[bool, str]:
@@ -61,4 +69,4 @@ def run(ex: StepRunner, ctx: StepContext) -> str:
     return f"{name} answers HOST_IS_SLAVE [{address}]"
 
 
-STEP = StepKind("reset-master", run, declare)
+STEP = StepKind("reset-master", declare=declare, already_done=already_done, action=action, verify=verify)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from xentui.recovery import audit as au
 from xentui.recovery.plan import Confirm, Step
@@ -57,56 +57,67 @@ def declare(
     )
 
 
-def run(ex: StepRunner, ctx: StepContext) -> str:
+def action(ex: StepRunner, ctx: StepContext) -> None:
+    """Each VM in turn: looked up afresh (its own idempotence check: one already
+    running anywhere, or left down on purpose, is not started), started, and its
+    power state read back at once. What happened to each goes to ctx.scratch
+    for verify."""
     survivor = ctx.step.params["host"]
     wanted = [u for u in ctx.step.params.get("vm_uuids", "").split(",") if u]
     flagged = {n for n in ctx.step.params.get("flagged", "").split(",") if n}
-    client, owned = ex.client_for(ctx.sit, survivor)
-    started, skipped, failed = [], [], []
-    left_down = []  # deliberately not started: {uuid, name, reason} (see run_record.LEFT_DOWN)
-    try:
-        host_ref = None
-        hosts = ex.call_xapi(ctx, client, "host.get_all_records")
-        for ref, rec in hosts.items():
-            if rec.get("name_label") == survivor:
-                host_ref = ref
-        if host_ref is None:
-            raise StepFailed(f"{survivor} not found in the pool")
-        srs = ex.call_xapi(ctx, client, "SR.get_all_records")
-        for uuid in wanted:
-            try:
-                ref = ex.call_xapi(ctx, client, "VM.get_by_uuid", uuid, shown=[uuid])
-            except XapiFailure as exc:
-                skipped.append(f"{uuid}: {exc.code}")
-                continue
-            rec = ex.call_xapi(ctx, client, "VM.get_record", ref, shown=[uuid])
-            name = rec.get("name_label", uuid)
-            if name in flagged:
-                skipped.append(f"{name}: claimed by two masters — check it by hand")
-                left_down.append({"uuid": uuid, "name": name, "reason": "claimed by two masters"})
-                continue
-            if rec.get("power_state") != "Halted":
-                where = hosts.get(rec.get("resident_on"), {}).get("name_label", "?")
-                skipped.append(f"{name}: already {rec.get('power_state')} on {where}")
-                continue
-            local = local_disk_elsewhere(ex, ctx, client, rec, srs, host_ref)
-            if local:
-                skipped.append(f"{name}: disks on local storage {local} of another host — not started")
-                left_down.append({"uuid": uuid, "name": name, "reason": f"disks on local storage {local}"})
-                continue
-            ctx.say(f"starting {name} on {survivor}")
-            try:
-                ex.call_xapi(ctx, client, "VM.start_on", ref, host_ref, False, False, shown=[name, uuid, survivor])
-                state = ex.call_xapi(ctx, client, "VM.get_power_state", ref)
-                if state != "Running":
-                    failed.append(f"{name}: power state {state} after start")
-                else:
-                    started.append(name)
-            except XapiFailure as exc:
-                failed.append(f"{name}: {start_failure_reason(exc, survivor, _names(hosts, srs))}")
-    finally:
-        if owned:
-            client.close()
+    client = ctx.client(survivor)
+    started: List[str] = []
+    skipped: List[str] = []
+    failed: List[str] = []
+    left_down: List[Dict[str, str]] = []  # deliberately not started: {uuid, name, reason} (run_record.LEFT_DOWN)
+    ctx.scratch.update(started=started, skipped=skipped, failed=failed, left_down=left_down)
+    host_ref = None
+    hosts = ex.call_xapi(ctx, client, "host.get_all_records")
+    for ref, rec in hosts.items():
+        if rec.get("name_label") == survivor:
+            host_ref = ref
+    if host_ref is None:
+        raise StepFailed(f"{survivor} not found in the pool")
+    srs = ex.call_xapi(ctx, client, "SR.get_all_records")
+    for uuid in wanted:
+        try:
+            ref = ex.call_xapi(ctx, client, "VM.get_by_uuid", uuid, shown=[uuid])
+        except XapiFailure as exc:
+            skipped.append(f"{uuid}: {exc.code}")
+            continue
+        rec = ex.call_xapi(ctx, client, "VM.get_record", ref, shown=[uuid])
+        name = rec.get("name_label", uuid)
+        if name in flagged:
+            skipped.append(f"{name}: claimed by two masters — check it by hand")
+            left_down.append({"uuid": uuid, "name": name, "reason": "claimed by two masters"})
+            continue
+        if rec.get("power_state") != "Halted":
+            where = hosts.get(rec.get("resident_on"), {}).get("name_label", "?")
+            skipped.append(f"{name}: already {rec.get('power_state')} on {where}")
+            continue
+        local = local_disk_elsewhere(ex, ctx, client, rec, srs, host_ref)
+        if local:
+            skipped.append(f"{name}: disks on local storage {local} of another host — not started")
+            left_down.append({"uuid": uuid, "name": name, "reason": f"disks on local storage {local}"})
+            continue
+        ctx.say(f"starting {name} on {survivor}")
+        try:
+            ex.call_xapi(ctx, client, "VM.start_on", ref, host_ref, False, False, shown=[name, uuid, survivor])
+            state = ex.call_xapi(ctx, client, "VM.get_power_state", ref)
+            if state != "Running":
+                failed.append(f"{name}: power state {state} after start")
+            else:
+                started.append(name)
+        except XapiFailure as exc:
+            failed.append(f"{name}: {start_failure_reason(exc, survivor, _names(hosts, srs))}")
+
+
+def verify(ex: StepRunner, ctx: StepContext) -> str:
+    """Judges what the action read back: a partial start fails the step; nothing
+    to start (every VM already running or left down) makes it "skipped"."""
+    survivor = ctx.step.params["host"]
+    started, skipped, failed = ctx.scratch["started"], ctx.scratch["skipped"], ctx.scratch["failed"]
+    left_down = ctx.scratch["left_down"]
     if left_down:  # so that the workload finding tells "left down on purpose" from "not restarted"
         ex.audit.record(
             ex.run_id,
@@ -203,4 +214,4 @@ def start_failure_reason(exc: XapiFailure, survivor: str, names: Dict[str, str])
     return f"{words} [xapi: {code}]"
 
 
-STEP = StepKind("start-vms", run, declare)
+STEP = StepKind("start-vms", declare=declare, action=action, verify=verify)

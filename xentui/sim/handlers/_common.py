@@ -7,14 +7,12 @@ from typing import Any, Callable, List, Optional, Tuple
 from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
 from xentui.sim.methods import Method
-from xentui.sim.xapi_host import CallContext, XapiHost
+from xentui.sim.xapi_host import EMERGENCY_CALLS, CallContext, XapiHost
 
 NULL_REF = "OpaqueRef:NULL"
 
 
 def make(name: str, params: Tuple[str, ...], handler: Callable[..., Any], takes_session: bool = True) -> Method:
-    from xentui.sim.xapi_host import EMERGENCY_CALLS
-
     return Method(
         name=name, params=tuple(params), takes_session=takes_session, handler=handler, emergency=name in EMERGENCY_CALLS
     )

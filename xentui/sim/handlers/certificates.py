@@ -4,11 +4,17 @@
   operation `cert_refresh`, do_op_on the host, then on every other host;
   cert_refresh.ml `host`: CANNOT_CONTACT_HOST when a pool host is not live,
   a new self-signed internal certificate, distributed to every host's
-  certs-pool and bundle by Cert_distrib.distribute_new_host_cert).
-- host.certificate_sync (pool-internal; update-ca-bundle: the bundle is rebuilt
-  from the certs-pool directory) and pool.certificate_sync
-  (certificates.ml pool_sync: Host.certificate_sync on every host, the first
-  failure re-raised only after all were tried).
+  certs-pool and bundle by Cert_distrib.distribute_new_host_cert, whose calls
+  to each host fail on one in emergency mode with its stored error).
+- host.certificate_sync (xapi_host.ml -> certificates.ml local_sync: c_rehash of
+  /etc/stunnel/certs and the CRL directory, nothing else) and
+  pool.certificate_sync (certificates.ml pool_sync: Host.certificate_sync on
+  every host, the last failure re-raised after all were tried, then the
+  coordinator's *CA* certificates and CRLs installed/removed on the others,
+  update-ca-bundle.sh only where one differs). The pool bundle, built from
+  /etc/stunnel/certs-pool, is left as it is: an empty or stale pool bundle is
+  not repaired by it in 24.19 (it is from 26.13: Cert_distrib.copy_certs_to_all).
+  The simulator models no CA certificates, so nothing differs.
 - host.emergency_reset_server_certificate (xapi_host.ml: a new 2048-bit
   self-signed *server* certificate, xapi-ssl.pem; no database access).
 
@@ -24,7 +30,7 @@ from typing import Any, Optional
 from xentui.sim import tls_state
 from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
-from xentui.sim.handlers._common import check_ref, forward_to_host, host_proc, make, the_pool
+from xentui.sim.handlers._common import check_ref, forward_to_host, make, the_pool
 from xentui.sim.pool_ops import pool_operation
 from xentui.sim.xapi_host import CallContext, XapiHost
 
@@ -43,9 +49,12 @@ def refresh_server_certificate(ctx: CallContext, host: Any) -> str:
         for other in sorted(db.refs("host")):
             if not _live(db, other):
                 raise ApiError("CANNOT_CONTACT_HOST", other)
+        # distribute_new_host_cert: Worker.remote_write_certs_fs on every host, an
+        # ordinary API call: a host in emergency mode answers its stored error,
+        # before the new certificate replaces the old one (Sys.rename comes after)
+        procs = [forward_to_host(ctx, h) for h in sorted(db.refs("host"))]
         old = target.tls.internal.fingerprint
         target.tls.internal = target.tls.new_certificate(target.machine.uuid, "internal")
-        procs = [p for p in (host_proc(ctx, h) for h in db.refs("host")) if p is not None]
         tls_state.trust_everywhere(procs, target.tls)
         for proc in procs:
             # remove_stale_cert on every host: the old certificate leaves certs-pool
@@ -57,8 +66,8 @@ def refresh_server_certificate(ctx: CallContext, host: Any) -> str:
 
 
 def _certificate_sync_on(proc: XapiHost) -> None:
-    proc.tls.regenerate_bundle()
-    proc.note("certificate_sync: pool bundle rebuilt from certs-pool")
+    # local_sync: c_rehash of the CA and CRL directories; the pool bundle is not rebuilt
+    proc.note("certificate_sync: CA certificates rehashed (the pool bundle is not rebuilt)")
 
 
 def host_certificate_sync(ctx: CallContext, host: Any) -> str:

@@ -162,8 +162,13 @@ def emergency_disable_tls_verification(ctx: CallContext) -> str:
 
 
 def emergency_reenable_tls_verification(ctx: CallContext) -> str:
+    """xapi_host.ml (24.19): verification on locally, then
+    Db.Host.set_tls_verification_enabled with no `try` around it (unlike the
+    disable): without the coordinator's database the call fails, after the
+    local change. No pool-level precondition before 25.10 (XSI-1821)."""
     ctx.proc.tls_verification = True
-    _best_effort_host_update(ctx, tls_verification_enabled=True)
+    if not _best_effort_host_update(ctx, tls_verification_enabled=True):
+        raise ApiError("INTERNAL_ERROR", "Master_connection.Cannot_connect_to_master")
     return ""
 
 

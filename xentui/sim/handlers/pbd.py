@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Set
 
 from xentui.sim import iscsi_san
-from xentui.sim.dispatch import CallContext
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import check_ref, forward_to_host, make
+from xentui.sim.xapi_host import CallContext
 
 
 def plug(ctx: CallContext, pbd: Any) -> str:

@@ -16,7 +16,8 @@ from xentui.sim.handlers._common import (
     make,
     the_pool,
 )
-from xentui.sim.xapi_host import CallContext, XapiHost
+from xentui.sim.handlers.host_internal import commit_on, propose_on
+from xentui.sim.xapi_host import CallContext, XapiHost, internal_error_connection
 
 
 def emergency_transition_to_master(ctx: CallContext) -> str:
@@ -126,9 +127,6 @@ def two_phase_commit(target: Any, peer_addresses: Any, my_address: str, manual: 
     INTERNAL_ERROR). Then pool.conf says broken; phase 2: commit_new_master to every
     peer; if any fails the target restarts at once, broken (HOST_BROKEN); otherwise
     it becomes master and restarts when its connection to the old master dies."""
-    from xentui.sim.handlers.host_internal import commit_on, propose_on
-    from xentui.sim.xapi_host import internal_error_connection
-
     incarnation = target.incarnation
     done: List[XapiHost] = []
     for address in list(peer_addresses) + [my_address]:

@@ -4,7 +4,8 @@ Follows xapi 24.19 (ocaml/xapi/xapi_pool.ml):
 - join / join_force -> join_common: log in to the coordinator (unverified),
   pre_join_checks in their order (the ones a rebuilt former member can meet
   are modelled: management interface, HA on either side, joining itself, other
-  hosts known, running VMs, homogeneity unless forced, shared SRs, management
+  hosts known, running VMs, pending mandatory guidance on either side, host
+  compatibility, homogeneity unless forced, shared SRs, management
   VLAN, API version, DB schema, TLS verification), then the host record is
   created on the coordinator (create_or_get_host_on_master, keyed by uuid: a
   reinstall has a new uuid, so a new record; the old one stays) and the joiner
@@ -14,7 +15,8 @@ Follows xapi 24.19 (ocaml/xapi/xapi_pool.ml):
 - enable_tls_verification (message_forwarding.ml: pool operation
   tls_verification_enable; Cert_distrib.exchange_certificates_in_pool contacts
   every host, so a dead record makes it fail; then every host verifies).
-- host.set_iscsi_iqn (xapi_host.ml): INVALID_VALUE for ""; iscsi_iqn and
+- host.set_iscsi_iqn (message_forwarding.ml do_op_on the host: HOST_OFFLINE /
+  CANNOT_CONTACT_HOST; then xapi_host.ml): INVALID_VALUE for ""; iscsi_iqn and
   other_config:iscsi_iqn.
 """
 
@@ -25,7 +27,7 @@ from typing import Any, Dict, Optional
 from xentui.sim import host_facts, tls_state
 from xentui.sim.db import Database
 from xentui.sim.errors import ApiError
-from xentui.sim.handlers._common import NULL_REF, check_ref, host_proc, make, the_pool
+from xentui.sim.handlers._common import NULL_REF, check_ref, forward_to_host, host_proc, make, the_pool
 from xentui.sim.pool_ops import pool_operation
 from xentui.sim.xapi_host import CallContext, XapiHost, internal_error_connection
 
@@ -50,6 +52,12 @@ def _homogeneity_key(software_version: Dict[str, Any]) -> Any:
     )
 
 
+def _compatibility_key(software_version: Dict[str, Any]) -> Any:
+    # assert_hosts_compatible: (PLATFORM_VERSION, PRODUCT_BRAND or PLATFORM_NAME), None when absent
+    brand = software_version.get("product_brand") or software_version.get("platform_name")
+    return (software_version.get("platform_version"), brand)
+
+
 def pre_join_checks(joiner: XapiHost, db: "Database", me: str, master: XapiHost, rdb: "Database", force: bool) -> None:
     rmaster: Any = master.host_ref_in(rdb)  # None (not in its own db) fails in the lookups below
     _management_pif(db, me)
@@ -68,6 +76,16 @@ def pre_join_checks(joiner: XapiHost, db: "Database", me: str, master: XapiHost,
     ]
     if running:
         raise ApiError("POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS")
+    # assert_no_host_pending_mandatory_guidance: the joiner, then the remote coordinator
+    if db.get_field("host", me, "pending_guidances"):
+        raise ApiError("HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY", me)
+    if rdb.get_field("host", rmaster, "pending_guidances"):
+        raise ApiError("HOST_PENDING_MANDATORY_GUIDANCES_NOT_EMPTY", rmaster)
+    # assert_hosts_compatible (even with force): platform_version and brand / platform name
+    if _compatibility_key(dict(db.get_field("host", me, "software_version") or {})) != _compatibility_key(
+        dict(rdb.get_field("host", rmaster, "software_version") or {})
+    ):
+        raise ApiError("POOL_HOSTS_NOT_COMPATIBLE")
     if not force:
         mine = dict(db.get_field("host", me, "software_version") or {})
         theirs = dict(rdb.get_field("host", rmaster, "software_version") or {})
@@ -279,6 +297,9 @@ def set_iscsi_iqn(ctx: CallContext, host: Any, value: Any) -> str:
     db = ctx.need_db()
     host = check_ref(db, "host", host)
     value = str(value)
+    # message_forwarding.ml set_iscsi_iqn: do_op_on the host (check_live: HOST_OFFLINE;
+    # a failed connection: CANNOT_CONTACT_HOST); xapi_host.ml then checks the value there.
+    forward_to_host(ctx, host)
     if value == "":
         raise ApiError("INVALID_VALUE", "value", value)
     other = dict(db.get_field("host", host, "other_config") or {})

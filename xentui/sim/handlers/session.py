@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from xentui.sim.dispatch import CallContext, DelayedFailure
+from xentui.sim.dispatch import DelayedFailure
 from xentui.sim.errors import ApiError
 from xentui.sim.handlers._common import make
-
-if TYPE_CHECKING:  # pragma: no cover
-    from xentui.sim.xapi_host import XapiHost
+from xentui.sim.xapi_host import CallContext, XapiHost
 
 
 def _auth_failed(uname: str) -> ApiError:
@@ -36,7 +34,7 @@ def login_with_password(ctx: CallContext, uname: Any, pwd: Any, version: Any = "
     return proc.create_db_session(db, str(uname), False, str(originator), this_host or "OpaqueRef:NULL")
 
 
-def _external_auth_type(proc: "XapiHost") -> str:
+def _external_auth_type(proc: XapiHost) -> str:
     db = proc.db
     if db is None:
         return ""

@@ -94,6 +94,11 @@ class ConnectScreen(XenScreen):
         app = app_of(self)
         if app.demo is not None:
             table.add_row("The demo's console host (simulator)", key="demo")
+            # Any other simulated host, as if at its console (stale-db: promote the member
+            # with the newest database copy from its own console).
+            others = [n for n in app.demo.host_names() if n != app.demo.console_host] if app.demo.sim else []
+            for name in others:
+                table.add_row(Text(f"The demo's host {name} (at its console)"), key="demo-host:" + name)
         for profile in app.config.profiles:
             # Config text: a plain Text cell (a str cell would be read as markup).
             table.add_row(Text(printable(f"{profile.name}  ({profile.target})")), key="profile:" + profile.target)
@@ -116,6 +121,9 @@ class ConnectScreen(XenScreen):
             return demo.target if demo.sim is not None else ""
         if key.startswith("profile:"):
             return key[len("profile:") :]
+        if key.startswith("demo-host:"):
+            demo = app_of(self).demo
+            return f"sim:{demo.state_dir}/{key[len('demo-host:') :]}" if demo is not None and demo.sim else ""
         return ""
 
     def show_message(self, text: str, level: str = "info") -> None:
@@ -131,6 +139,15 @@ class ConnectScreen(XenScreen):
             self.app.notify(multiline(text), severity=severity, markup=False)
             return
         slots.first(Static).update(Text(multiline(text), style=style))
+
+    def ask_for(self, prefix: str, message: str) -> None:
+        """Focus the target field with `prefix` typed (e.g. "root@"), so the
+        keys typed next complete it, and say what to type."""
+        target_input = self.query_one("#target", Input)
+        target_input.value = prefix
+        target_input.cursor_position = len(prefix)
+        self.set_focus(target_input)
+        self.show_message(message, "warning")
 
     # --- actions -------------------------------------------------------------
 

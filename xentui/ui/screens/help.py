@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 
 from xentui.ui.actions import ACTIONS, SCOPE_TITLES, SCOPES, WIDGET_KEYS, actions_for, bindings_for, display_keys
 from xentui.ui.console_app import app_of
+from xentui.ui.scenario_guide import SCENARIO_GUIDE
 from xentui.ui.screens.base import OverlayPage
 from xentui.ui.widgets import PaneTitle, TopBar
 from xentui.xapi.liveness import PROBE_INTERVAL, PROBE_MISSES, PROBE_TIMEOUT
@@ -54,6 +55,13 @@ def help_text(
             "One slow answer is not an alarm; one answer clears it."
         )
     )
+    parts.append(Text("Failures xentui knows (the demo's scenarios: xentui --demo SCENARIO)", style="bold underline"))
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(width=26, style="bold", no_wrap=True)
+    table.add_column(ratio=1)
+    for name, what in SCENARIO_GUIDE:
+        table.add_row(name, what)
+    parts.append(table)
     tail = Text('\nRemap any key in config.toml, [keys] section: "<id>" = "key,key".\n')
     for label, value in paths:
         tail.append(f"{label}: {value}\n")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from textual.screen import Screen
 
     from xentui.recovery.executor import PlanExecutor, StepResult
-    from xentui.recovery.plan import Step
+    from xentui.recovery.plan import Plan, Step
     from xentui.recovery.preconditions import CheckResult
     from xentui.recovery.step_context import Progress
     from xentui.ui.wizard.machine import WizardEvent, WizardState
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
         observer: Any
         executor: PlanExecutor
+        plan: Plan
         read_only: bool
         clock: Callable[[], float]
         report_dir: Optional[Path]
@@ -92,6 +93,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
         @abc.abstractmethod
         def _apply_choice(self, step: Step, chosen: str) -> None: ...
+
+        @abc.abstractmethod
+        def _promote_newer(self) -> None: ...
+
+        @abc.abstractmethod
+        def _connect_to_master(self) -> None: ...
 
         @abc.abstractmethod
         def _confirm_kind(self, step: Step) -> str: ...

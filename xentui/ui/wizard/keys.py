@@ -110,6 +110,10 @@ class WizardKeys(WizardHost):
                 self._start_report()
             else:
                 self._fire(E.OPEN_STEP)
+        elif key == "p" and views.promotion_offered(self.plan) and not self.read_only:
+            self._promote_newer()
+        elif key == "m" and views.master_address_offered(self.plan):
+            self._connect_to_master()  # changes nothing: the UI looks at the master instead
         else:
             return self._scroll(key)
         return True

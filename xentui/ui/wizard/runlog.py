@@ -24,6 +24,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from xentui.recovery.run_record import RunRecord
 
 
+def preferred_master(plan: Plan) -> str:
+    """The host a plan hands the master role to (`--prefer-master`), or "":
+    every re-plan (resume, keep another master, promote another member) keeps it."""
+    return next((s.params.get("host", "") for s in plan.steps if s.kind == "designate-master"), "")
+
+
 class RunLog:
     def __init__(
         self,
@@ -63,7 +69,8 @@ class RunLog:
             return
         record = run_record.from_records(records, run_id)
         self.has_baseline = record.has_baseline
-        self.plan = build_plan(observation, run_record=record)
+        # The handover the plan was built for (--prefer-master) stays planned.
+        self.plan = build_plan(observation, run_record=record, preferred_master=preferred_master(self.plan))
 
     @property
     def run_id(self) -> str:

@@ -23,13 +23,13 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from xentui.ui.wizard import views
+from xentui.ui.wizard import auto_replan, views
 from xentui.ui.wizard.failure import describe_exception
 from xentui.ui.wizard.keys import WizardKeys
 from xentui.ui.wizard.machine import WizardEvent, WizardMachine, WizardState
 from xentui.ui.wizard.page import Page, fit
 from xentui.ui.wizard.progress import RecoveryProgress, ResumeInfo
-from xentui.ui.wizard.runlog import RunLog
+from xentui.ui.wizard.runlog import RunLog, preferred_master
 from xentui.ui.wizard.workers import WizardWorkers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,6 +106,9 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
         self.progress = RecoveryProgress(plan)
         self.resume_info = ResumeInfo()
         self.replan_note = ""
+        # what the last re-plan check saw (auto_replan.py); None: the first observation
+        # that arrives is compared by the plan it gives
+        self.planned_findings: Optional[auto_replan.Signature] = None
         self.selected = 0  # checklist cursor (OVERVIEW) / step shown (STEP_DETAIL)
         self.choice_cursor = 0
         self.choices: Dict[str, str] = {}  # step_id -> the option the operator chose
@@ -205,29 +208,100 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
     def _apply_choice(self, step: Step, chosen: str) -> None:
         """Record the operator's decision. Keeping another master than the one
         suggested changes the steps after it (who is demoted, who members
-        follow), so the plan is re-built for that choice first."""
-        if getattr(step, "kind", "") == "keep-master" and chosen != step.target_host:
+        follow), and so does promoting another member, so the plan is re-built
+        for that choice first."""
+        # Choices that re-build the plan: keeping another master (split brain),
+        # promoting another member (stale-db).
+        kind = getattr(step, "kind", "")
+        replanned = {
+            "keep-master": f"The plan was re-built for keeping {chosen} as the master.",
+            "promote": f"The plan was re-built for promoting {chosen}.",
+        }.get(kind)
+        if replanned is not None and chosen != step.target_host:
             observation = getattr(self.observer, "last", None)
             try:
                 from xentui.recovery.plan_builder import build_plan
 
                 plan = (
-                    build_plan(observation, keep_master=chosen, run_record=self.runlog.run_record())
+                    build_plan(
+                        observation,
+                        keep_master=chosen if kind == "keep-master" else "",
+                        promote=chosen if kind == "promote" else "",
+                        preferred_master=preferred_master(self.plan),  # --prefer-master stays planned
+                        run_record=self.runlog.run_record(),
+                    )
                     if observation is not None
                     else None
                 )
             except Exception as exc:  # noqa: BLE001 - keep the old plan, say why
                 plan = None
                 self.replan_note = f"The plan could not be re-built for {chosen}: {describe_exception(exc)}"
-            kept = [s for s in plan.steps if s.kind == "keep-master" and s.target_host == chosen] if plan else []
+            kept = [s for s in plan.steps if s.kind == kind and s.target_host == chosen] if plan else []
             if kept and plan is not None:  # (kept is empty without a plan)
                 self.plan = plan
                 self.progress = self.progress.replanned(plan)
                 self.runlog.plan = plan
                 self.selected = self.progress.index_of(kept[0].id)
-                self.replan_note = f"The plan was re-built for keeping {chosen} as the master."
+                self.replan_note = replanned
                 step = kept[0]
         self.choices[step.id] = chosen
+
+    def observation_changed(self, observation: Any) -> None:
+        """A new observation (the app's): re-build the plan if the findings
+        changed while nothing has happened yet (auto_replan.py)."""
+        try:
+            from xentui.recovery.plan_builder import build_plan
+
+            plan = auto_replan.replan(self, observation, build_plan)
+        except Exception as exc:  # noqa: BLE001 - keep the plan shown, say why
+            self.replan_note = f"The plan could not be re-built: {describe_exception(exc)}"
+            self.render_state()
+            return
+        if plan is None:
+            return
+        self.plan = plan
+        self.progress = RecoveryProgress(plan)
+        self.runlog.plan = plan
+        self.selected = 0
+        self.replan_note = "The plan was re-built: what the hosts report has changed."
+        self.render_state()
+
+    def _promote_newer(self) -> None:
+        """The admin's explicit choice (P on the stop for a member newer than its
+        coordinator, newer_member.py): re-build the plan with that member's
+        promotion. Nothing runs here; each step still needs its attestation,
+        live checks and confirmation."""
+        observation = getattr(self.observer, "last", None)
+        plan = None
+        try:
+            from xentui.recovery.plan_builder import build_plan
+
+            if observation is not None:
+                plan = build_plan(observation, promote_newer=True, run_record=self.runlog.run_record())
+        except Exception as exc:  # noqa: BLE001 - keep the stop, say why
+            self.replan_note = f"The plan could not be re-built: {describe_exception(exc)}"
+        if plan is not None and plan.steps and not plan.stop:
+            self.plan = plan
+            self.progress = self.progress.replanned(plan)
+            self.runlog.plan = plan
+            self.selected = 0
+            self.replan_note = "You chose to promote the newer member. Read what it costs (below) before any step."
+        elif plan is not None and plan.stop:
+            self.replan_note = plan.stop[-1]
+        self.render_state()
+
+    def _connect_to_master(self) -> None:
+        """M on a reinstalled host's plan: it cannot know the pool it left, so
+        the admin types the master's address and the UI reconnects there
+        (the app's connect screen: host keys, password, errors); R on the
+        master then plans the forget, the join of this host and its old IQN."""
+        ask = getattr(self.app, "ask_master_address", None)
+        if ask is None:  # hosted alone (no connect screen): say how instead
+            self.replan_note = "Run xentui with the pool's master as its target: xentui root@<master-address>."
+            self.render_state()
+            return
+        self._fire(E.BACK)  # OVERVIEW -> CLOSED: the wizard goes, nothing ran
+        self.app.call_later(ask, self.plan.console_host)
 
     def _confirm_kind(self, step: Step) -> str:
         confirm = getattr(step, "confirm", "enter")
@@ -292,7 +366,7 @@ class RecoveryWizard(WizardKeys, WizardWorkers, Screen[Dict[str, str]]):
         if st is S.BLOCKED:
             return views.blocked_page(step, self.checks, self.check_error)
         if st is S.CONFIRM:
-            note = self.replan_note if getattr(step, "kind", "") == "keep-master" else ""
+            note = self.replan_note if getattr(step, "kind", "") in ("keep-master", "promote") else ""
             return views.confirm_page(step, self.checks, choice=choice, note=note)
         if st is S.RUNNING:
             return views.running_page(

@@ -90,6 +90,19 @@ def overview_page(
     )
     if read_only:
         page.add("READ-ONLY: this shows the plan and the xe commands; nothing will be executed.", "bold")
+    _stop_lines(page, plan)
+    if promotion_offered(plan) and not read_only:
+        page.add(
+            "P: promote the newer member instead. Not the fix: the plan then shows the promotion's steps "
+            "and what they cost, and each still asks for your confirmation.",
+            "bold",
+        )
+    if master_address_offered(plan):
+        page.add(
+            "M: connect to the pool's master (type its address): a reinstalled host is joined back "
+            "from the master's side.",
+            "bold",
+        )
     if resume.error:
         page.add(f"The audit log could not be read ({resume.error}): progress starts from the plan.")
     if resume.damaged:
@@ -131,6 +144,27 @@ def overview_page(
         page.blank()
         page.add("Every step is done or skipped.", "bold")
     return page
+
+
+def promotion_offered(plan: Plan) -> bool:
+    """The stop offers promoting a newer member (newer_member.stop_lines), which the admin may choose."""
+    return any("--promote-newer" in line for line in getattr(plan, "stop", ()) or ())
+
+
+def master_address_offered(plan: Plan) -> bool:
+    """A reinstalled host's plan (plan_rejoin.standalone_notes): M asks for the master's address."""
+    from xentui.recovery.plan_rejoin import asks_for_master
+
+    return asks_for_master(getattr(plan, "notes", ()) or ())
+
+
+def _stop_lines(page: Page, plan: Plan) -> None:
+    """A clear stop (Plan.stop): xapi offers no fix xentui can run; nothing changes."""
+    stop = getattr(plan, "stop", ()) or ()
+    if stop:
+        page.add("xentui stops here: it cannot fix this, and changes nothing.", "bold reverse")
+        for line in stop:
+            page.add(line, indent=2)
 
 
 # --- one step -------------------------------------------------------------------
@@ -376,6 +410,7 @@ def summary_page(
     steps = list(plan.steps)
     now_done = progress.phase_complete("now")
     page.add("Recovery summary" + (": the urgent steps are complete." if now_done else "."), "bold")
+    _stop_lines(page, plan)
     page.add(summarize(progress.status(s.id) for s in steps) or "no steps")
     for i, step in enumerate(steps):
         st = progress.status(step.id)

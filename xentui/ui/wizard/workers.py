@@ -150,7 +150,7 @@ class WizardWorkers(WizardHost):
         try:
             from xentui.recovery.report import write_report
 
-            written = write_report(self.runlog.records(), findings, path)
+            written = write_report(self.runlog.records(), findings, path, stop=self.plan.stop)
             self.post_message(ReportWritten(str(written), health, healthy=healthy))
         except Exception as exc:  # noqa: BLE001 - shown on the summary
             self.post_message(ReportWritten("", health, error=describe_exception(exc), healthy=healthy))
