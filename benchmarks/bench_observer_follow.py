@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_size import SimProcess  # noqa: E402
 
 
 def load_observer_class(path: str):
@@ -31,36 +34,6 @@ def load_observer_class(path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.Observer
-
-
-def start_simulator(state_dir: Path, scenario: str, time_scale: float) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "xentui",
-            "sim",
-            "serve",
-            "--scenario",
-            scenario,
-            "--state-dir",
-            str(state_dir),
-            "--time-scale",
-            str(time_scale),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if (state_dir / "endpoints.json").exists():
-            return proc
-        if proc.poll() is not None:
-            raise SystemExit(f"simulator exited: {proc.stdout.read()}")
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("simulator did not start within 120 s")
 
 
 def main() -> int:
@@ -85,7 +58,7 @@ def main() -> int:
 
     XapiClient.call = counting_call
     state_dir = Path(tempfile.mkdtemp(prefix="bench-follow-"))
-    sim = start_simulator(state_dir, args.scenario, args.time_scale)
+    sim = SimProcess(args.scenario, state_dir, args.time_scale)
     try:
         time.sleep(2.0)  # let the simulator write its hosts' files
         observer = Observer(parse_target(f"sim:{state_dir}"), call_timeout=5.0, probe_timeout=0.5)
@@ -122,11 +95,7 @@ def main() -> int:
             + ("" if not worker.is_alive() else " (worker still running!)")
         )
     finally:
-        sim.terminate()
-        try:
-            sim.wait(10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        sim.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 

@@ -27,6 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_size import SimProcess  # noqa: E402
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -85,26 +89,7 @@ def main() -> int:
         sim = None
         if args.separate:
             state = tmp / "sim"
-            sim = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "xentui",
-                    "sim",
-                    "serve",
-                    "--scenario",
-                    args.scenario,
-                    "--state-dir",
-                    str(state),
-                    "--time-scale",
-                    "1",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            if not wait_until(lambda: (state / "endpoints.json").exists(), 120):
-                raise SystemExit("simulator did not start")
-            time.sleep(1.0)  # endpoints.json is written as the listeners come up
+            sim = SimProcess(args.scenario, state)
             what = f"sim:{state}"
         else:
             what = f"--demo {args.scenario}"
@@ -133,8 +118,7 @@ def main() -> int:
         finally:
             tmux("kill-server")
             if sim is not None:
-                sim.terminate()
-                sim.wait(10)
+                sim.stop()
     span = t1 - t0
     banner = next((line.strip() for line in screen.splitlines() if "Pool" in line or "MASTER" in line), "?")
     where = "simulator in its own process, time scale 1" if args.separate else "--demo, simulator in-process"

@@ -123,37 +123,15 @@ async def large_keys(app, pilot) -> dict:
 async def separate_process_large() -> dict:
     """large, with the simulator in its own process (`xentui sim serve`), as a
     real pool would be: only the UI and the Observer share this process."""
-    import subprocess
+    from bench_size import SimProcess
 
     from xentui.recovery.observer import Observer
     from xentui.xapi.targets import parse_target
 
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "sim"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "xentui",
-                "sim",
-                "serve",
-                "--scenario",
-                "large",
-                "--state-dir",
-                str(state),
-                "--time-scale",
-                "0.05",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        sim = SimProcess("large", state, 0.05)
         try:
-            deadline = time.monotonic() + 60
-            while not (state / "endpoints.json").exists():
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("simulator did not start")
-                time.sleep(0.05)
-            time.sleep(0.5)  # endpoints.json is written as the listeners come up
             target = parse_target(f"sim:{state}")
             started = time.perf_counter()
             app = XenTuiApp(
@@ -167,11 +145,7 @@ async def separate_process_large() -> dict:
                 await pilot.press("q")
             return out
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            sim.stop()
 
 
 async def fixture_large() -> dict:

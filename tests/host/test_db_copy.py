@@ -71,3 +71,13 @@ def test_manifest_generation_reads_xapis_manifest():
     )
     assert manifest_generation(head) == 170523
     assert manifest_generation(b"<database><table name='VM'/></database>") is None
+
+
+def test_age_text_picks_the_unit_and_never_goes_negative():
+    from xentui.host.facts import age_text
+
+    assert age_text(-5) == "0 s old"  # a clock step backwards is not "-5 s old"
+    assert age_text(89) == "89 s old"
+    assert age_text(90) == "2 min old"
+    assert age_text(5399) == "90 min old"
+    assert age_text(5400) == "1.5 h old"

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from xentui.host.facts import GroundTruth
+from xentui.host.facts import GroundTruth, age_text
 from xentui.recovery.findings import Finding, Severity
 from xentui.recovery.observation import EmergencyState, Observation
 from xentui.recovery.open_run import OpenRunJudge
@@ -450,7 +450,7 @@ def render_status(view: Any) -> str:
             age = max(0.0, (getattr(view, "at", 0.0) or time.time()) - emergency.since)
             lines.append(
                 f"               xapi (re)started into emergency mode at {_stamp(emergency.since)} "
-                f"({_age_text(age).replace(' old', ' ago')}; mtime of its pid file)"
+                f"({age_text(age).replace(' old', ' ago')}; mtime of its pid file)"
             )
     lines.append("")
 
@@ -515,20 +515,12 @@ def _liveness_disagreements(view: Any, snapshot: PoolSnapshot) -> List[str]:
     return out
 
 
-def _age_text(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s old"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min old"
-    return f"{seconds / 3600:.1f} h old"
-
-
 def _stamp(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
 def _fact_label(fact: Any, now: float) -> str:
-    return f"{_p(fact.source)}, as of {_stamp(fact.observed_at)}, {_age_text(max(0.0, now - fact.observed_at))}"
+    return f"{_p(fact.source)}, as of {_stamp(fact.observed_at)}, {age_text(max(0.0, now - fact.observed_at))}"
 
 
 def _host_files_json(view: Any) -> Optional[Dict[str, Any]]:

@@ -37,6 +37,16 @@ class Fact(Generic[T]):
         return max(0.0, now - self.observed_at)
 
 
+def age_text(seconds: float) -> str:
+    """How old something is, for people: "40 s old", "15 min old", "2.5 h old"."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s old"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min old"
+    return f"{seconds / 3600:.1f} h old"
+
+
 @dataclass(frozen=True)
 class PoolRole:
     """Parsed /etc/xensource/pool.conf: `master`, `slave:<addr>` or `broken`."""

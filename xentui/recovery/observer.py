@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional, Tuple, cast
 
 from xentui.host.db_copy import DbCopy
-from xentui.host.facts import GroundTruth
+from xentui.host.facts import GroundTruth, age_text
 from xentui.host.gather import PartialTables, StateDbCache
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import EmergencyState, Observation
@@ -58,14 +58,6 @@ PEER_REFRESH = 15.0  # follow(): re-ask a peer that answered at most this often
 # for the GIL (the banner says they are being asked meanwhile), while the look's VM
 # records are still on their way.
 PEERS_AFTER_FIRST_LOOK = 0.3
-
-
-def _fmt_age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s old"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min old"
-    return f"{seconds / 3600:.1f} h old"
 
 
 class Observer:
@@ -290,7 +282,7 @@ class Observer:
             snapshot = self._from_state_db(cast(Dict[str, Any], gt.state_db.value))
             age = max(0.0, self.now() - gt.state_db.observed_at)
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(gt.state_db.observed_at))
-            snapshot_source = f"state.db (as of {stamp}, {_fmt_age(age)})"
+            snapshot_source = f"state.db (as of {stamp}, {age_text(age)})"
         this_uuid = self._this_uuid(gt)
         if not conn.this_host_uuid and this_uuid:
             conn = replace(conn, this_host_uuid=this_uuid)
@@ -1013,6 +1005,10 @@ class Observer:
 
         started = time.monotonic()
         asked_at = self.now()
+
+        def view(reach: str, **fields: Any) -> pv.PeerView:
+            return pv.PeerView(name, address, reach, seconds=time.monotonic() - started, asked_at=asked_at, **fields)
+
         # A member answers HOST_IS_SLAVE (its master's address) to the first
         # login request: that is all we ask of it, not a local session and
         # three more requests (63 members of a 64-host pool: 190 fewer).
@@ -1036,68 +1032,31 @@ class Observer:
             else:
                 role, master_address = pv.UNKNOWN, ""
             identity = _master_identity(client) if role == pv.MASTER else ("", "", None)
-            return pv.PeerView(
-                name,
-                address,
+            return view(
                 pv.ANSWERS,
                 role=role,
                 master_address=master_address,
                 reason_code=reason[0] if reason else "",
                 reason_params=tuple(reason[1]) if reason else (),
-                seconds=time.monotonic() - started,
-                asked_at=asked_at,
                 running_vm_uuids=running,
                 host_uuid=identity[0],
                 pool_uuid=identity[1],
                 tls_verification=identity[2],
             )
         except CallTimeout:
-            return pv.PeerView(
-                name,
-                address,
-                pv.HUNG,
-                seconds=time.monotonic() - started,
-                asked_at=asked_at,
-                detail=f"accepted the connection, no answer within {self.peer_timeout:g} s",
-            )
+            return view(pv.HUNG, detail=f"accepted the connection, no answer within {self.peer_timeout:g} s")
         except XapiFailure as exc:
             if exc.code == "HOST_IS_SLAVE":
-                return pv.PeerView(
-                    name,
-                    address,
-                    pv.ANSWERS,
-                    role=pv.SLAVE,
-                    master_address=exc.params[0] if exc.params else "",
-                    seconds=time.monotonic() - started,
-                    asked_at=asked_at,
-                )
-            return pv.PeerView(
-                name,
-                address,
-                pv.ANSWERS,
-                seconds=time.monotonic() - started,
-                asked_at=asked_at,
-                detail=f"xapi error {exc.code}",
-            )
+                return view(pv.ANSWERS, role=pv.SLAVE, master_address=exc.params[0] if exc.params else "")
+            return view(pv.ANSWERS, detail=f"xapi error {exc.code}")
         except ConnectFailed as exc:
             if exc.reason == "auth":
-                return pv.PeerView(
-                    name,
-                    address,
-                    pv.ANSWERS,
-                    seconds=time.monotonic() - started,
-                    asked_at=asked_at,
-                    detail="login refused (password?)",
-                )
+                return view(pv.ANSWERS, detail="login refused (password?)")
             reach = {"refused": pv.REFUSED, "timeout": pv.TIMEOUT}.get(exc.reason, pv.UNREACHABLE)
-            return pv.PeerView(
-                name, address, reach, seconds=time.monotonic() - started, asked_at=asked_at, detail=str(exc)
-            )
+            return view(reach, detail=str(exc))
         except (XapiError, ValueError, OSError) as exc:
             # ValueError: the simulator's endpoints.json vanished or is torn.
-            return pv.PeerView(
-                name, address, pv.UNREACHABLE, seconds=time.monotonic() - started, asked_at=asked_at, detail=str(exc)
-            )
+            return view(pv.UNREACHABLE, detail=str(exc))
         finally:
             try:
                 client.close()

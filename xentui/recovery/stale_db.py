@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 from xentui.host.db_copy import ADMIN_COMMAND, DbCopy
+from xentui.host.facts import age_text
 from xentui.recovery import peers as pv
 from xentui.recovery.findings import Code, Finding, Severity
 from xentui.recovery.plan import Step
@@ -60,20 +61,11 @@ class PromotionChoice:
         return max(0, best.generation - mine.generation)
 
 
-def fmt_age(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s old"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min old"
-    return f"{seconds / 3600:.1f} h old"
-
-
 def describe_copy(choice: PromotionChoice, copy: DbCopy) -> str:
     """One line: "xen2: generation 117 (14 writes behind xen3), written 15 min old"."""
     if not copy.known:
         return f"{copy.host_name}: generation unknown ({copy.error}); at its console: {ADMIN_COMMAND}"
-    age = f", {fmt_age(choice.at - copy.written_at)}" if copy.written_at is not None else ""
+    age = f", {age_text(choice.at - copy.written_at)}" if copy.written_at is not None else ""
     behind = choice.behind(copy.host_name)
     lag = f" ({behind} writes behind {choice.recommended})" if behind else ""
     newest = " (newest)" if copy.host_name == choice.recommended else ""
@@ -124,7 +116,7 @@ def rule_stale_db_choice(s: Situation) -> List[Finding]:
     best = choice.best
     here = rec == this
     if best.known:
-        age = f", {fmt_age(choice.at - best.written_at)}" if best.written_at is not None else ""
+        age = f", {age_text(choice.at - best.written_at)}" if best.written_at is not None else ""
         newest = "newest known" if choice.unknown else "newest"
         summary = f"Promote {rec}{' (this host)' if here else ''}: {newest} database copy (gen {best.generation}{age})"
     else:

@@ -10,21 +10,13 @@ import textwrap
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from xentui.host.facts import GroundTruth
+from xentui.host.facts import GroundTruth, age_text
 from xentui.recovery.findings import Finding, Severity
 from xentui.recovery.peers import PeerView
 
 
 def _wrap(text: str, indent: str) -> List[str]:
     return textwrap.wrap(text, width=78, initial_indent=indent, subsequent_indent=indent) or [indent]
-
-
-def _age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def render_findings(findings: Sequence[Finding], *, verbose: bool = True) -> str:
@@ -67,7 +59,7 @@ def render_ground_truth(gt: Optional[GroundTruth], peers: Sequence[PeerView] = (
         lines.append(f"  xapi process:     unknown ({running.error})")
     db = gt.state_db
     if db.ok:
-        lines.append(f"  state.db:         {_age(db.age(now))} old")
+        lines.append(f"  state.db:         {age_text(db.age(now))}")
     else:
         lines.append(f"  state.db:         unreadable ({db.error})")
     views = {v.host_name: v for v in peers}

@@ -185,6 +185,20 @@ class CallContext(Generic[HostT]):
     world: World[HostT]
     incarnation: int = 0
 
+    @classmethod
+    def on_master(cls, master: HostT, transport: str) -> "CallContext[HostT]":
+        """A call the master makes on itself, outside any session (scenario set-up,
+        or a handler acting on another pool's coordinator)."""
+        return cls(
+            db=master.db,
+            host=master.name,
+            proc=master,
+            master=master,
+            session=None,
+            transport=transport,
+            world=master.world,
+        )
+
     def need_db(self) -> "Database":
         if self.db is None:
             raise ApiError("INTERNAL_ERROR", "no database connection")

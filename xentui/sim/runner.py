@@ -93,6 +93,23 @@ def _free_port(address: str) -> int:
         return port
 
 
+def _host_endpoints(
+    spec: scenario_data.Scenario, world: World[XapiHost], machines: Dict[str, Machine]
+) -> List[HostEndpoint]:
+    """Where each host's xapi listens (a port bound at start may differ from the one asked for)."""
+    return [
+        HostEndpoint(
+            name=h.name,
+            uuid=h.uuid,
+            address=h.address,
+            port=world.procs[h.name].port,
+            socket=str(world.procs[h.name].socket_path),
+            root=str(machines[h.name].root),
+        )
+        for h in spec.hosts
+    ]
+
+
 class Simulator:
     def __init__(self, world: World[XapiHost], scenario: scenario_data.Scenario, endpoints: Endpoints) -> None:
         self.world = world
@@ -205,17 +222,7 @@ class Simulator:
             scenario=spec.name,
             console=spec.console,
             root_password=spec.root_password,
-            hosts=[
-                HostEndpoint(
-                    name=h.name,
-                    uuid=h.uuid,
-                    address=h.address,
-                    port=world.procs[h.name].port,
-                    socket=str(world.procs[h.name].socket_path),
-                    root=str(machines[h.name].root),
-                )
-                for h in spec.hosts
-            ],
+            hosts=_host_endpoints(spec, world, machines),
         )
         sim = cls(world, spec, endpoints)
         try:
@@ -233,17 +240,7 @@ class Simulator:
                     proc = world.procs[host.name]
                     if proc.up and proc.role == "slave" and not proc.emergency:
                         proc.consider_enabling_host()
-            sim.endpoints.hosts = [
-                HostEndpoint(
-                    name=h.name,
-                    uuid=h.uuid,
-                    address=h.address,
-                    port=world.procs[h.name].port,
-                    socket=str(world.procs[h.name].socket_path),
-                    root=str(machines[h.name].root),
-                )
-                for h in spec.hosts
-            ]
+            sim.endpoints.hosts = _host_endpoints(spec, world, machines)
             # Every host's files must exist before anyone is told the pool is up:
             # endpoints.json is the ready signal for `sim serve` users, and tests and
             # the demo read pool.conf and state.db right after start().

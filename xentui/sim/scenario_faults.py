@@ -157,9 +157,7 @@ def reset_vms_without_declare_dead(sim: SimulatorView, host: str) -> None:
     host-post-declare-dead hook never ran, the attach keys stay."""
     master, db = _master_db(sim)
     ref = _host_ref(sim, host)
-    ctx = CallContext(
-        db=db, host=master.name, proc=master, master=master, session=None, transport="unix", world=sim.world
-    )
+    ctx = CallContext.on_master(master, "unix")
     for vm in list(db.find("VM", resident_on=ref)):
         if not db.get_field("VM", vm, "is_control_domain"):
             reset_power_state(ctx, vm)

@@ -200,12 +200,6 @@ class World(Generic[ProcT]):
                 return machine
         return None
 
-    def proc_by_uuid(self, uuid: str) -> Optional[ProcT]:
-        for name, machine in self.machines.items():
-            if machine.uuid == uuid:
-                return self.procs[name]
-        return None
-
     def partitioned(self, a: str, b: str) -> bool:
         return frozenset((a, b)) in self.partitions
 

@@ -241,7 +241,8 @@ def _join(ctx: CallContext, master_address: Any, master_username: Any, master_pa
     rdb = master.db
     pre_join_checks(joiner, db, me, master, rdb, force)
     # Pool.exchange_certificates_on_join: each side trusts the other's internal certificate
-    pool_procs = [p for p in (host_proc(_ctx_on(master, ctx), h) for h in rdb.refs("host")) if p is not None]
+    on_master = CallContext.on_master(master, ctx.transport)
+    pool_procs = [p for p in (host_proc(on_master, h) for h in rdb.refs("host")) if p is not None]
     tls_state.trust_everywhere(pool_procs + [joiner], joiner.tls)
     for proc in pool_procs:
         tls_state.trust_everywhere([joiner], proc.tls)
@@ -251,18 +252,6 @@ def _join(ctx: CallContext, master_address: Any, master_username: Any, master_pa
     joiner.light_fuse()
     ctx.world.notify()
     return ""
-
-
-def _ctx_on(master: XapiHost, ctx: CallContext) -> CallContext:
-    return CallContext(
-        db=master.db,
-        host=master.name,
-        proc=master,
-        master=master,
-        session=None,
-        transport=ctx.transport,
-        world=ctx.world,
-    )
 
 
 def join(ctx: CallContext, master_address: Any, master_username: Any, master_password: Any) -> Any:
