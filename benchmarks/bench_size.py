@@ -1,9 +1,10 @@
 """A 64-host pool as cheap as a 3-host one? Prints figures, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_size.py [--repeat 3] [--idle 10]
+    .venv/bin/python benchmarks/bench_size.py [--repeat 3] [--status-repeat 15] [--idle 10]
 
-For `healthy` (3 hosts) and `large` (64 hosts, 2,000 VMs), in one run, each
-pool served by `xentui sim serve` in its own process at time scale 1:
+For `healthy` (3 hosts) and `large` (64 hosts, 2,000 VMs), in one run, both
+pools served by `xentui sim serve` (each in its own process, time scale 1)
+for the whole run, every measurement alternating between them:
   * the real app headless (80x25) in a child process: start -> first look
     drawn (hosts, VM counts from the hosts' resident_VMs, findings so far;
     drawn BEFORE the VM records and the other hosts' answers, the banner says
@@ -19,7 +20,9 @@ pool served by `xentui sim serve` in its own process at time scale 1:
     own CPU, and the simulator's CPU meanwhile (all 64 hosts' xapi in one
     process: the master's event.from and 63 members' logins, which on a real
     pool run on 64 machines);
-  * large vs healthy ratios (medians of the same run);
+  * large vs healthy ratios: of the medians, and for `status` also run by
+    run (each large run against the healthy run just before it), whose
+    spread shows how noisy the machine was;
   * one full event.from snapshot of `large`, JSON-RPC vs XML-RPC.
 
 Every child runs with a bytecode cache (PYTHONPYCACHEPREFIX in the run's
@@ -180,27 +183,29 @@ class SimProcess:
             self.proc.kill()
 
 
-def status_seconds(target: str, repeat: int, sim_pid: int) -> tuple:
-    """(wall, CPU, simulator CPU) seconds of `xentui status --json`, medians:
-    the CPU is the status process's own; the simulator's is its answering
-    (xapi's work, on a real pool spread over the pool's machines)."""
-    runs, cpus, sim_cpus = [], [], []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sim_before = process_cpu(sim_pid)
-        t = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "xentui", "status", target, "--json"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=300,
-            env=child_env(),
-        )
-        runs.append(time.perf_counter() - t)
-        sim_cpus.append(process_cpu(sim_pid) - sim_before)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return statistics.median(runs), statistics.median(cpus), statistics.median(sim_cpus)
+def status_seconds(target: str, sim_pid: int) -> tuple:
+    """(wall, CPU, simulator CPU) seconds of one `xentui status --json`: the
+    CPU is the status process's own; the simulator's is its answering (xapi's
+    work, on a real pool spread over the pool's machines)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sim_before = process_cpu(sim_pid)
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "xentui", "status", target, "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=300,
+        env=child_env(),
+    )
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, process_cpu(sim_pid) - sim_before
+
+
+def spread(values: list) -> str:
+    """`median (min-max)` of a list of figures."""
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def snapshot_json_vs_xml(state: Path, repeat: int) -> dict:
@@ -227,7 +232,8 @@ def snapshot_json_vs_xml(state: Path, repeat: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="UI runs per pool")
+    parser.add_argument("--status-repeat", type=int, default=15, help="`status` runs per pool")
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--ui-child", metavar="TARGET", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
@@ -235,64 +241,63 @@ def main() -> int:
     if args.ui_child:
         print(json.dumps(asyncio.run(_ui_child(args.ui_child, args.idle, args.trace))))
         return 0
-    figures = {}
-    per = {}
+    pools = ("healthy", "large")
+    dash: dict = {p: [] for p in pools}
+    status: dict = {p: [] for p in pools}
     with tempfile.TemporaryDirectory() as tmp:
-        for scenario in ("healthy", "large"):
-            sim = SimProcess(scenario, Path(tmp) / scenario)
-            target = f"sim:{sim.state}"
-            try:
-                status_seconds(target, 1, sim.proc.pid)  # warms the bytecode cache, not measured
-                dash = [run_ui_child(target, args.idle, False) for _ in range(args.repeat)]
-                traced = run_ui_child(target, 1.0, True)
-                per[scenario] = {
-                    "dashboard_s": statistics.median(d["dashboard_s"] for d in dash),
-                    "dashboard_cpu_s": statistics.median(d["dashboard_cpu_s"] for d in dash),
-                    "vms_in_s": statistics.median(d["vms_in_s"] for d in dash),
-                    "full_s": statistics.median(d["peers_answered_s"] for d in dash),
-                }
-                status = status_seconds(target, args.repeat, sim.proc.pid)
-                per[scenario]["status_s"], per[scenario]["status_cpu_s"], sim_cpu = status
-                figures[f"{scenario}: start -> first look drawn, before VMs and peers (s, median)"] = per[scenario][
-                    "dashboard_s"
-                ]
-                figures[f"{scenario}:   UI process CPU until then (s, median)"] = per[scenario]["dashboard_cpu_s"]
-                figures[f"{scenario}: start -> VM records in (s, median)"] = per[scenario]["vms_in_s"]
-                figures[f"{scenario}: start -> full dashboard, VMs in and peers asked (s, median)"] = per[scenario][
-                    "full_s"
-                ]
-                figures[f"{scenario}: start -> VM screen drawn (s, median)"] = statistics.median(
-                    d["vm_screen_s"] for d in dash
-                )
-                figures[f"{scenario}: `xentui status --json` (s, median)"] = per[scenario]["status_s"]
-                figures[f"{scenario}:   its own CPU (s, median)"] = per[scenario]["status_cpu_s"]
-                figures[f"{scenario}:   the simulator's CPU meanwhile (s, median)"] = sim_cpu
-                figures[f"{scenario}: UI peak RSS (MiB, max)"] = max(d.get("peak_rss_mib", float("nan")) for d in dash)
-                figures[f"{scenario}: UI tracemalloc peak (MiB)"] = traced["tracemalloc_peak_mib"]
-                figures[f"{scenario}: idle CPU (%, median)"] = statistics.median(d["idle_cpu_percent"] for d in dash)
-                figures[f"{scenario}: idle frames drawn per s (median)"] = statistics.median(
-                    d["idle_frames_per_s"] for d in dash
-                )
-                if scenario == "large":
-                    for label, seconds in snapshot_json_vs_xml(sim.state, args.repeat).items():
-                        figures[f"large: one full event.from snapshot via {label} (s, median)"] = seconds
-            finally:
+        # Both pools are served for the whole run and every measurement
+        # alternates between them: on a machine shared with other jobs a slow
+        # minute then slows both sides of a ratio, not one.
+        sims = {p: SimProcess(p, Path(tmp) / p) for p in pools}
+        try:
+            targets = {p: f"sim:{sims[p].state}" for p in pools}
+            for p in pools:
+                status_seconds(targets[p], sims[p].proc.pid)  # warms the bytecode cache, not measured
+            for _ in range(args.repeat):
+                for p in pools:
+                    dash[p].append(run_ui_child(targets[p], args.idle, False))
+            traced = {p: run_ui_child(targets[p], 1.0, True) for p in pools}
+            for _ in range(args.status_repeat):
+                for p in pools:
+                    status[p].append(status_seconds(targets[p], sims[p].proc.pid))
+            json_vs_xml = snapshot_json_vs_xml(sims["large"].state, args.repeat)
+        finally:
+            for sim in sims.values():
                 sim.stop()
-    figures["ratio large/healthy: first look drawn"] = per["large"]["dashboard_s"] / per["healthy"]["dashboard_s"]
-    figures["ratio large/healthy: VM records in"] = per["large"]["vms_in_s"] / per["healthy"]["vms_in_s"]
-    figures["ratio large/healthy: full dashboard (VMs in, peers asked)"] = (
-        per["large"]["full_s"] / per["healthy"]["full_s"]
-    )
-    figures["ratio large/healthy: UI CPU until the first look"] = (
-        per["large"]["dashboard_cpu_s"] / per["healthy"]["dashboard_cpu_s"]
-    )
-    figures["ratio large/healthy: status --json"] = per["large"]["status_s"] / per["healthy"]["status_s"]
-    figures["ratio large/healthy: status --json, its own CPU"] = (
-        per["large"]["status_cpu_s"] / per["healthy"]["status_cpu_s"]
-    )
+
+    def med(pool: str, key: str) -> float:
+        return statistics.median(d[key] for d in dash[pool])
+
+    figures = {}
+    for p in pools:
+        figures[f"{p}: start -> first look drawn, before VMs and peers (s, median)"] = med(p, "dashboard_s")
+        figures[f"{p}:   UI process CPU until then (s, median)"] = med(p, "dashboard_cpu_s")
+        figures[f"{p}: start -> VM records in (s, median)"] = med(p, "vms_in_s")
+        figures[f"{p}: start -> full dashboard, VMs in and peers asked (s, median)"] = med(p, "peers_answered_s")
+        figures[f"{p}: start -> VM screen drawn (s, median)"] = med(p, "vm_screen_s")
+        figures[f"{p}: `xentui status --json` (s, median)"] = statistics.median(w for w, _, _ in status[p])
+        figures[f"{p}:   its own CPU (s, median)"] = statistics.median(c for _, c, _ in status[p])
+        figures[f"{p}:   the simulator's CPU meanwhile (s, median)"] = statistics.median(s for _, _, s in status[p])
+        figures[f"{p}: UI peak RSS (MiB, max)"] = max(d.get("peak_rss_mib", float("nan")) for d in dash[p])
+        figures[f"{p}: UI tracemalloc peak (MiB)"] = traced[p]["tracemalloc_peak_mib"]
+        figures[f"{p}: idle CPU (%, median)"] = med(p, "idle_cpu_percent")
+        figures[f"{p}: idle frames drawn per s (median)"] = med(p, "idle_frames_per_s")
+    for label, seconds in json_vs_xml.items():
+        figures[f"large: one full event.from snapshot via {label} (s, median)"] = seconds
+    for label, key in (
+        ("first look drawn", "dashboard_s"),
+        ("VM records in", "vms_in_s"),
+        ("full dashboard (VMs in, peers asked)", "peers_answered_s"),
+        ("UI CPU until the first look", "dashboard_cpu_s"),
+    ):
+        figures[f"ratio large/healthy: {label}"] = med("large", key) / med("healthy", key)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:8.2f}")
+    # Each large run against the healthy run just before it: the spread shows the noise.
+    for label, index in (("wall", 0), ("its own CPU", 1)):
+        pairs = [big[index] / small[index] for small, big in zip(status["healthy"], status["large"])]
+        print(f"{'ratio large/healthy: status --json, ' + label + ', run by run':<{width}}  {spread(pairs)}")
     return 0
 
 

@@ -276,3 +276,58 @@ def test_unix_transport_helper_handles_paths_with_underscores(tmp_path):
         session = XenAPI.Session("http://localhost/", transport=UnixTransport(stack.socket_path))
         session.xenapi.login_with_password("root", "x")
         assert session.xenapi.pool.get_all() == []
+
+
+def test_a_probe_that_says_nothing_costs_no_thread(stack):
+    # A TCP probe (connect, close) waits in the accept loop and is dropped there:
+    # 63 members probed at once must not start 63 threads in the one interpreter.
+    served = []
+    serve = stack.listeners._serve
+    stack.listeners._serve = lambda conn: (served.append(conn), serve(conn))
+    for _ in range(20):
+        socket.create_connection(("127.0.0.1", stack.listeners.tcp_port), timeout=1).close()
+    assert wait_until(lambda: stack.listeners.connection_count() == 0)
+    assert served == []
+    assert stack.tcp_session().xenapi.pool.get_all()
+    assert len(served) == 1
+
+
+def test_a_silent_client_is_counted_and_closed_on_stop(stack):
+    with socket.create_connection(("127.0.0.1", stack.listeners.tcp_port), timeout=2) as sock:
+        assert wait_until(lambda: stack.listeners.connection_count() == 1)
+        stack.listeners.stop()
+        assert stack.listeners.connection_count() == 0
+        try:
+            assert sock.recv(10) == b""
+        except ConnectionResetError:
+            pass
+
+
+def test_a_silent_client_is_dropped_after_the_idle_timeout(stack, monkeypatch):
+    import xentui.sim.httpd as httpd
+
+    monkeypatch.setattr(httpd, "IDLE_TIMEOUT", 0.2)
+    with socket.create_connection(("127.0.0.1", stack.listeners.tcp_port), timeout=2) as sock:
+        sock.settimeout(3.0)
+        assert sock.recv(10) == b""  # closed by the server, not by us
+    assert wait_until(lambda: stack.listeners.connection_count() == 0)
+
+
+def test_serving_threads_are_reused(stack):
+    # One connection after another: the thread that served the first serves the next
+    # (a thread start waits for the interpreter lock the master's big replies hold).
+    served_by = []
+    handle = stack.listeners.handler
+
+    def recording(request):
+        served_by.append(threading.get_native_id())
+        return handle(request)
+
+    stack.listeners.handler = recording
+    for _ in range(10):
+        conn = http.client.HTTPConnection("127.0.0.1", stack.listeners.tcp_port, timeout=3)
+        conn.request("POST", "/", body=xml_call("system.listMethods"), headers={"Connection": "close"})
+        assert conn.getresponse().read()
+        conn.close()
+        assert wait_until(lambda: stack.listeners.connection_count() == 0)
+    assert len(served_by) == 10 and len(set(served_by)) == 1

@@ -157,7 +157,8 @@ class Observer:
         pending: List[str] = []
         early_views = self._start_peer_views(gt, fresh_peers, None if not peers_later else pending)
         # The diagnosis' rules (tens of ms to import the first time) load while xapi answers.
-        from xentui.recovery import diagnosis  # noqa: F401
+        # (`diagnosis` itself imports them only when first called.)
+        from xentui.recovery import rules  # noqa: F401
 
         conn, snapshot, emergency, snap_error = xapi_future.result()
         client = self._client

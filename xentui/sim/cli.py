@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gc
 import json
 import os
 import signal
@@ -149,6 +150,12 @@ def _serve_locked(args: argparse.Namespace) -> int:
     except OSError as exc:
         sys.stderr.write(f"xentui sim: cannot start: {exc}\n")
         return 1
+    # The pool's objects live as long as this process: moved out of the
+    # collector's reach, a full collection no longer walks them all. On
+    # `large` (64 hosts' databases) building one full-pool event.from went
+    # from 0.03-0.12 s (a full collection in most) to 0.02-0.03 s.
+    gc.collect()
+    gc.freeze()
     control = ControlServer(sim)
     control.start()
     try:

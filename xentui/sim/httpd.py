@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import select
 import selectors
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -39,6 +41,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 # An idle keep-alive connection is dropped after this long (real seconds), so
 # forgotten clients cannot pin threads forever.
 IDLE_TIMEOUT = 600.0
+SEND_BUFFER_BYTES = 4 * 1024 * 1024
 XMLRPC_PATHS = ("/", "/RPC2")
 JSONRPC_PATHS = ("/jsonrpc",)
 # Plain HTTP GET handlers xapi registers on the same port (xapi.ml's Http_svr table);
@@ -208,6 +211,51 @@ class _Connection:
             pass
 
 
+class _ServeThreads:
+    """The threads that serve connections, one connection at a time each,
+    kept for a while when idle: a new connection mostly finds a thread
+    waiting instead of starting one. With 64 hosts in one interpreter
+    (`large`), each thread start waits its turn for the interpreter lock that
+    the master's big replies hold; 63 members asked at once paid that 63
+    times. Not concurrent.futures: its threads are joined at interpreter exit,
+    and a thread here may sit in a client's idle keep-alive connection for
+    IDLE_TIMEOUT (10 minutes)."""
+
+    IDLE_EXIT = 30.0  # real seconds an idle thread waits for work before it ends
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._work: "queue.SimpleQueue[Tuple[Callable[[_Connection], None], _Connection]]" = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def run(self, serve: Callable[[_Connection], None], conn: _Connection) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+                self._work.put((serve, conn))
+                return
+        threading.Thread(target=self._loop, args=(serve, conn), daemon=True, name=self._name).start()
+
+    def _loop(self, serve: Callable[[_Connection], None], conn: _Connection) -> None:
+        me = threading.current_thread()
+        while True:
+            me.name = self._name  # named while serving: tests count the threads held by requests
+            serve(conn)
+            me.name = self._name.replace("-conn-", "-idle-", 1)
+            with self._lock:
+                self._idle += 1
+            try:
+                serve, conn = self._work.get(timeout=self.IDLE_EXIT)
+            except queue.Empty:
+                with self._lock:
+                    try:  # handed work between the timeout and the lock
+                        serve, conn = self._work.get_nowait()
+                    except queue.Empty:
+                        self._idle -= 1
+                        return
+
+
 def _response(
     status: int, reason: str, body: bytes, content_type: str, keep_alive: bool, extra: Tuple[Tuple[str, str], ...] = ()
 ) -> bytes:
@@ -250,6 +298,7 @@ class HostListeners:
         self._listeners: Dict[int, Tuple[socket.socket, str]] = {}
         self._connections: Dict[int, _Connection] = {}
         self._accept_thread: Optional[threading.Thread] = None
+        self._workers = _ServeThreads(f"xapi-conn-{host}")
         self._wake_r: Optional[int] = None
         self._wake_w: Optional[int] = None
 
@@ -364,29 +413,56 @@ class HostListeners:
             sel.register(sock, selectors.EVENT_READ, kind)
         assert self._wake_r is not None
         sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        # Accepted connections wait here, without a thread, until their first
+        # bytes arrive: a TCP probe (connect, close) then costs no thread.
+        # All 64 hosts of `large` share one interpreter, so every thread start
+        # there waits its turn for the lock the master's big replies hold.
+        parked: Dict[int, Tuple[_Connection, float]] = {}
         try:
             while True:
-                for key, _ in sel.select():
+                timeout = None
+                if parked:
+                    oldest = min(since for _, since in parked.values())
+                    timeout = max(0.0, oldest + IDLE_TIMEOUT - time.monotonic())
+                for key, _ in sel.select(timeout):
                     if key.data == "wake":
                         return
-                    self._accept_one(key.fileobj, key.data)  # type: ignore[arg-type]
+                    if isinstance(key.data, _Connection):
+                        sel.unregister(key.fileobj)
+                        parked.pop(id(key.data), None)
+                        self._first_bytes(key.data)
+                        continue
+                    conn = self._accept_one(key.fileobj, key.data)  # type: ignore[arg-type]
+                    if conn is not None:
+                        parked[id(conn)] = (conn, time.monotonic())
+                        sel.register(conn.sock, selectors.EVENT_READ, conn)
+                for conn, since in list(parked.values()):
+                    if time.monotonic() - since >= IDLE_TIMEOUT:  # a client that never spoke
+                        sel.unregister(conn.sock)
+                        del parked[id(conn)]
+                        self._drop(conn)
         finally:
             sel.close()
             for sock, _ in listeners:
                 sock.close()
+            for conn, _ in parked.values():
+                self._drop(conn)
             with self._lock:
                 self._listeners = {}
 
-    def _accept_one(self, listener: socket.socket, kind: str) -> None:
+    def _accept_one(self, listener: socket.socket, kind: str) -> Optional[_Connection]:
         try:
             sock, addr = listener.accept()
         except (BlockingIOError, InterruptedError):
-            return
+            return None
         except OSError as exc:
             log.debug("accept failed on %s: %s", self.host, exc)
-            return
+            return None
         sock.setblocking(True)
         sock.settimeout(IDLE_TIMEOUT)
+        # A 6 MB reply then leaves in one or two writes: between two writes
+        # the sending thread must win the interpreter lock again.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         if kind == "tcp":
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer = f"{addr[0]}:{addr[1]}"
@@ -396,9 +472,29 @@ class HostListeners:
         with self._lock:
             if self._stopping:
                 sock.close()
-                return
+                return None
             self._connections[id(conn)] = conn
-        threading.Thread(target=self._serve, args=(conn,), daemon=True, name=f"xapi-conn-{self.host}-{kind}").start()
+        return conn
+
+    def _first_bytes(self, conn: _Connection) -> None:
+        """A parked connection became readable: serve it in its own thread,
+        or drop it when the client closed without a word."""
+        try:
+            closed = conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            closed = False
+        except OSError:
+            closed = True
+        if closed:
+            self._drop(conn)
+            return
+        self._workers.run(self._serve, conn)
+
+    def _drop(self, conn: _Connection) -> None:
+        with self._lock:
+            self._connections.pop(id(conn), None)
+        conn.shutdown()
+        conn.close()
 
     # --- serving -----------------------------------------------------------------------
 

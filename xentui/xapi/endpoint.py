@@ -56,6 +56,11 @@ Connector = Callable[[float], Any]
 # gets ReplyTooLarge naming the cap, never a silently truncated view.
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
+# The most one recv may return into a caller's buffer. A 6 MB reply read
+# 64 KiB at a time takes ~90 trips through the interpreter lock, and the
+# other threads of a look (reading state.db, logging into 63 members) may
+# take it at every one of them. Up to 1 MiB a trip: what the socket holds.
+_RECV_MAX = 1024 * 1024
 _METHOD_RE = re.compile(rb"<methodName>([^<]{1,200})</methodName>")
 
 
@@ -172,7 +177,7 @@ class DeadlineStream:
         return data
 
     def recv_into(self, buffer: Any) -> int:
-        view = memoryview(buffer)[:_READ_CHUNK]
+        view = memoryview(buffer)[:_RECV_MAX]
         if not hasattr(self._stream, "recv_into"):  # a paramiko Channel
             data = self.recv(len(view))
             view[: len(data)] = data
