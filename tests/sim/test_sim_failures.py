@@ -206,6 +206,8 @@ def test_member_newer_than_coordinator_is_a_permanent_error_retried(start_sim):
     hosts = hosts_of(master)
     assert master.xenapi.host.get_enabled(hosts["xen2"]) is False
     assert compare_version("24.39.0", XAPI_BUILD) > 0
+    # Xapi_version.compare_version compares major and minor only (ocaml/util/xapi_version.ml)
+    assert compare_version("24.19.9", "24.19.2") == 0 and compare_version("24.20.0", "24.19.9") > 0
     # one alert per xapi process (xapi_ver_high_alerted), priority 2, about the member
     alerts = [
         m

@@ -212,10 +212,14 @@ class SimulatedAccess(LocalAccess):
       `test -d /proc/<pid>`        -> this machine's /proc (the simulator's
       `readlink /proc/<pid>/exe`      var/run/xapi.pid names a real local
                                       process whose executable is `xapi`)
+      `rpm -q --qf %{VERSION} xapi-core` -> var/lib/xentui-sim/xapi-core.version
     Anything else exits 127 as an unknown command would.
     """
 
     IP_ADDR_JSON = "/var/lib/xentui-sim/ip-addr.json"
+    XAPI_CORE_VERSION = "/var/lib/xentui-sim/xapi-core.version"
+    # What an install or update rewrites (xapi_installed.InstalledXapiCache).
+    package_database_paths = (XAPI_CORE_VERSION,)
 
     def describe(self, path: str = "") -> str:
         return "sim:" + super().describe(path)
@@ -237,6 +241,12 @@ class SimulatedAccess(LocalAccess):
                 return 0, (os.readlink(args[1]) + "\n").encode(), b""
             except OSError:
                 return 1, b"", b""
+        if args == ["rpm", "-q", "--qf", "%{VERSION}", "xapi-core"]:
+            try:
+                data, _ = self.read_file(self.XAPI_CORE_VERSION, timeout)
+            except FileMissing:
+                return 1, b"package xapi-core is not installed\n", b""
+            return 0, data.strip(), b""
         return 127, b"", ("%s: command not available on a simulated host\n" % args[0]).encode()
 
     def _ip_link_show(self, timeout: float) -> Tuple[int, bytes, bytes]:

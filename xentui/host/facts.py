@@ -137,3 +137,7 @@ class GroundTruth:
     # Every link the kernel lists (`ip -j link show`): which NICs really exist.
     # None when not gathered (older callers); additive to the contract.
     links: Optional[Fact[Tuple[LinkState, ...]]] = None
+    # The installed xapi's version (`rpm -q xapi-core`, xapi_installed.py), gathered
+    # on members only: what xapi compares with its coordinator's xapi_build, and
+    # what lasts after the stored error stops naming it. None when not gathered.
+    installed_xapi: Optional[Fact[str]] = None

@@ -27,6 +27,8 @@ from .iplink import IpLinkError, ip_addr_argv, ip_link_argv, parse_ip_addr_json,
 from .pool_conf import POOL_CONF_PATH, parse_pool_conf
 from .probes import DEFAULT_PROBE_TIMEOUT, Peer, PortFor, default_port_for, probe_peers
 from .statedb import STATE_DB_PATH, parse_state_db
+from .xapi_installed import SOURCE as INSTALLED_XAPI_SOURCE
+from .xapi_installed import InstalledXapiCache, check_installed_xapi
 from .xapi_process import check_xapi_running
 
 FILE_TIMEOUT = 10.0  # state.db can be tens of MB over a slow SSH link
@@ -234,6 +236,7 @@ def gather_ground_truth(
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     now: Clock = time.time,
     state_db_cache: Optional[StateDbCache] = None,
+    installed_xapi_cache: Optional[InstalledXapiCache] = None,
 ) -> GroundTruth:
     """Everything this host can tell without xapi. Never raises for host trouble."""
     pool_role = _guard(lambda: read_pool_role(access, now), POOL_CONF_PATH, now)
@@ -242,6 +245,11 @@ def gather_ground_truth(
     link = _guard(lambda: read_management_link(access, inventory, now), "ip -j addr show", now)
     xapi_running = _guard(lambda: check_xapi_running(access, now, COMMAND_TIMEOUT), "xapi pid", now)
     links = _guard(lambda: read_links(access, now), "ip -j link show", now)
+    installed_xapi: Optional[Fact[str]] = None
+    if pool_role.ok and pool_role.value is not None and pool_role.value.role == "slave":
+        # members only: the coordinator's xapi is the reference the member is compared with
+        read = installed_xapi_cache.read if installed_xapi_cache is not None else check_installed_xapi
+        installed_xapi = _guard(lambda: read(access, now, COMMAND_TIMEOUT), INSTALLED_XAPI_SOURCE, now)
     peers = peers_to_probe(pool_role, inventory, state_db)
     try:
         probes = probe_peers(peers, port_for=as_port_for(port_for), timeout=probe_timeout, now=now)
@@ -257,4 +265,5 @@ def gather_ground_truth(
         peers=probes,
         gathered_at=now(),
         links=links,
+        installed_xapi=installed_xapi,
     )

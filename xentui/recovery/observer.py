@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional,
 from xentui.host.db_copy import DbCopy
 from xentui.host.facts import GroundTruth, age_text
 from xentui.host.gather import PartialTables, StateDbCache
+from xentui.host.xapi_installed import InstalledXapiCache
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import EmergencyState, Observation
 from xentui.xapi.client import connection_state_for
@@ -101,6 +102,7 @@ class Observer:
         # Looks parse only state.db's host table (the peer list); the whole
         # pool is parsed from it only when xapi cannot list it (_full_state_db).
         self._state_db_cache = StateDbCache(hosts_only=True)
+        self._installed_xapi_cache = InstalledXapiCache()
         self._state_db_full_cache = StateDbCache()
         self._state_db_snapshot: Tuple[object, Optional[PoolSnapshot]] = (None, None)
         self.now = now
@@ -875,6 +877,7 @@ class Observer:
             probe_timeout=self.probe_timeout,
             now=self.now,
             state_db_cache=self._state_db_cache,
+            installed_xapi_cache=self._installed_xapi_cache,
         )
 
     def _db_copies(self, snapshot: PoolSnapshot, this_name: str) -> Tuple[DbCopy, ...]:

@@ -712,7 +712,7 @@ def rule_version_skew(s: Situation) -> List[Finding]:
                 "older than itself and is not a fix; choose it only knowing that (recover --promote-newer).",
                 host=m.member,
                 evidence=(
-                    f"{m.member}'s stored emergency error {NEWER_CODE} ['{m.member_version}']",
+                    m.evidence or f"{m.member}'s stored emergency error {NEWER_CODE} ['{m.member_version}']",
                     f"{m.coordinator}: software_version xapi_build {m.coordinator_version} ({s.snap_label})",
                     *_version_evidence(s),
                 ),

@@ -11,6 +11,8 @@ simulator's `HostEndpoint.root`; "/" on a real dom0):
     var/lib/xcp/state.db             xapi's XML database (database/db_xml.ml `To`)
     var/lib/xentui-sim/ip-addr.json  what `ip -j addr show dev <bridge>` prints; absent when the
                                      bridge does not exist. Simulator only: a real dom0 runs `ip`.
+    var/lib/xentui-sim/xapi-core.version  the installed xapi's version, what `rpm -q --qf %{VERSION}
+                                     xapi-core` prints. Simulator only: a real dom0 runs `rpm`.
     var/run/xapi.pid                 the pid of a real process named `xapi` while the simulated xapi
                                      runs (sim/xapi_pid.py); absent when it is stopped
     etc/xensource/xapi-ssl.pem       the TLS identity of xapi's HTTPS port: private key then
@@ -54,6 +56,7 @@ INVENTORY = "etc/xensource-inventory"
 STATE_DB = "var/lib/xcp/state.db"
 STATE_DB_GENERATION = STATE_DB + ".generation"  # Parse_db_conf.generation_filename
 IP_ADDR_JSON = "var/lib/xentui-sim/ip-addr.json"
+XAPI_CORE_VERSION = "var/lib/xentui-sim/xapi-core.version"
 XAPI_PID = "var/run/xapi.pid"
 XAPI_SSL_PEM = "etc/xensource/xapi-ssl.pem"
 
@@ -591,6 +594,7 @@ def write_host_files(
     db_generation: int = 0,
     link: Optional[Mapping[str, Any]] = None,
     nics: Sequence[Mapping[str, Any]] = (),
+    xapi_version: str = "",
 ) -> None:
     """Write a host's dom0 files under `root`.
 
@@ -600,7 +604,7 @@ def write_host_files(
     of `render_ip_addr_json` (ifname, mac, operstate, addresses[, carrier, mtu, ifindex]),
     or None when the management bridge does not exist; `nics` the same for the physical
     NICs (what `ip -j link show` lists besides the bridge). No link and no NIC: the JSON
-    file is removed.
+    file is removed. `xapi_version`: the installed xapi's (left alone when empty).
     """
     root = Path(root)
     if not (root / XAPI_SSL_PEM).exists():  # gencert runs once, at first boot
@@ -608,6 +612,8 @@ def write_host_files(
         write_atomic(root / XAPI_SSL_PEM, render_xapi_ssl_pem(root.name, addresses), mode=0o400)
     write_atomic(root / POOL_CONF, pool_conf.encode("utf-8"))
     write_atomic(root / INVENTORY, render_inventory(inventory).encode("utf-8"))
+    if xapi_version:
+        write_atomic(root / XAPI_CORE_VERSION, xapi_version.encode("ascii", "replace") + b"\n")
     if state_db_tables is not None:
         write_atomic(root / STATE_DB, render_state_db(state_db_tables, db_generation), mode=0o600)
         write_atomic(root / STATE_DB_GENERATION, str(db_generation).encode("ascii"), mode=0o600)

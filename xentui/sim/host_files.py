@@ -111,7 +111,9 @@ class HostFiles:
             for i, nic in enumerate(machine.nics)
         ]
         with self._lock:
-            dom0_files.write_host_files(root, pool_conf=pool_conf, inventory=inventory, link=link, nics=nics)
+            dom0_files.write_host_files(
+                root, pool_conf=pool_conf, inventory=inventory, link=link, nics=nics, xapi_version=proc.xapi_version
+            )
         if db is not None:
             live = db is proc.db
             # A member's copy is as old as the master's last sync to it (backup_time,

@@ -113,6 +113,9 @@ class HostView(Protocol):
     @property
     def conf_master_address(self) -> str: ...
 
+    @property
+    def xapi_version(self) -> str: ...  # Xapi_version.version of the installed xapi
+
     def host_ref_in(self, db: Database) -> Optional[str]: ...
 
     def check_session(self, ref: Any, transport: str, incarnation: int) -> object: ...

@@ -1,5 +1,6 @@
-"""Xapi_version (ocaml/xapi/xapi_version.ml): the installed xapi's version and
-how two versions compare (compare_version: dotted integers, left to right)."""
+"""Xapi_version (ocaml/util/xapi_version.ml): the installed xapi's version and
+how two versions compare (compare_version: major, then minor; the rest of
+"%d.%d.%s" is ignored, so 24.19.5 is not higher than 24.19.2)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def _parts(version: str) -> List[int]:
 
 
 def compare_version(a: str, b: str) -> int:
-    pa, pb = _parts(a), _parts(b)
+    pa, pb = _parts(a)[:2], _parts(b)[:2]
     width = max(len(pa), len(pb))
     pa += [0] * (width - len(pa))
     pb += [0] * (width - len(pb))
