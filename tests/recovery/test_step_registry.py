@@ -304,6 +304,7 @@ PRECONDITIONS = [
     (pc.NoDoubleClaim(), "no-double-claim", "No VM is claimed by two masters"),
     (pc.AllHostsLive(), "all-hosts-live", "Every host answers"),
     (pc.HaOff(), "ha-off", "HA is disabled on the pool"),
+    (pc.StatefileReachable(), "statefile-reachable", "The HA statefile (heartbeat SR) is not known to be unreachable"),
     (pc.SingleFlight(), "single-flight", "No other master change is in progress"),
     (
         pc.OnConsole("xen3"),

@@ -52,6 +52,7 @@ from xentui.recovery import run_record
 from xentui.recovery.audit import AuditLog
 from xentui.recovery.diagnosis import with_run_record
 from xentui.recovery.findings import Code, Severity
+from xentui.recovery.ha_statefile import STAYS_OFF, lost_in_audit
 from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Plan, Step
 from xentui.recovery.report import FINDINGS
@@ -508,7 +509,15 @@ def _run_plan(observer: Any, obs: Observation, args: argparse.Namespace, out: Sa
         audit.record(run_id, au.RUN_END, outcome="read-only", detail="nothing executed")
         out.write("Read-only: nothing was executed.\n")
         return EXIT_OK
-    return _verify_healthy(observer, audit, run_id, args, out)
+    # healthy or not, HA left off for a lost statefile is said last (ha_statefile.py);
+    # audited before the run's end record
+    stays_off = [note for note in plan.notes if note.startswith(STAYS_OFF)]
+    for note in stays_off:
+        audit.record(run_id, au.NOTE, outcome="shown", detail=note)
+    code = _verify_healthy(observer, audit, run_id, args, out)
+    for note in stays_off:
+        out.write(f"NOTE: {note}\n")
+    return code
 
 
 def _run_record(audit: AuditLog, run_id: str) -> run_record.RunRecord:
@@ -559,6 +568,7 @@ def _build(obs: Observation, args: argparse.Namespace, records: Sequence[au.Audi
         keep_master=args.keep_master,
         preferred_master=args.prefer_master,
         reenable_ha=ha_to_reenable(records),
+        ha_statefile_lost=lost_in_audit(records),
         run_record=run_record.from_records(records, run_id),
         promote_newer=bool(getattr(args, "promote_newer", False)),
         promote=args.promote,

@@ -9,11 +9,12 @@ through step_registry.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Set
+from typing import TYPE_CHECKING, Iterable, List, Mapping, Optional, Sequence, Set
 
 from xentui.recovery import peers as pv
 from xentui.recovery import plan_rejoin, stale_db
 from xentui.recovery.findings import Code, Finding, Severity
+from xentui.recovery.ha_statefile import EVERY_HOST_DISARM, statefile_lost, stays_off_note
 from xentui.recovery.newer_member import newer_members, stop_lines
 from xentui.recovery.observation import Observation
 from xentui.recovery.plan import Plan, Step
@@ -46,11 +47,14 @@ def build(
     run_record: Optional[RunRecord] = None,
     promote_newer: bool = False,
     promote: str = "",
+    ha_statefile_lost: str = "",
 ) -> Plan:
     """See `build_plan`. `pending_vm_starts`: uuids of VMs whose power state
     an earlier (interrupted) run reset; still-Halted ones get a start step.
     `reenable_ha`: HA was armed before the recovery (the audit log says so) and
-    is off now: add the "later" step that re-enables it. `run_record`: the
+    is off now: add the "later" step that re-enables it, unless the HA statefile
+    is lost (ha_statefile.py; `ha_statefile_lost`: why the audit log says so, from
+    ha_statefile.lost_in_audit): then a note says when and how. `run_record`: the
     run's `run_record.RunRecord` (resume): its baseline workload makes VMs
     that ran on the dead host and run nowhere now a finding with a start step,
     so a step whose effect is half done (VMs reset, not started) stays."""
@@ -330,7 +334,8 @@ def build(
         # Issue 13 item 6 (plan_rejoin.py): a reinstalled host is brought back:
         # forget its old record, TLS verification alike, pool.join, its old IQN.
         plan_rejoin.rejoin_rebuilt(s, kinds, steps, m)
-        if ha:
+        # HA armed now: a new incident, whatever an earlier run's record says
+        if ha and not _ha_stays_off(s, steps, progress, notes):
             pool = s.snap.pool
             steps.append(
                 kinds["enable-ha"](m, pool.ha_statefiles if pool is not None else (), _heartbeat_candidates(s))
@@ -349,7 +354,13 @@ def build(
         others = [h for h in s.snap.hosts.values() if h.ref != pref.ref and h.name_label not in forgotten]
         steps.append(kinds["designate-master"](pref, others))
     pool = s.snap.pool
-    if reenable_ha and current is not None and pool is not None and not pool.ha_enabled:
+    if (
+        reenable_ha
+        and current is not None
+        and pool is not None
+        and not pool.ha_enabled
+        and not _ha_stays_off(s, steps, progress, notes, ha_statefile_lost)
+    ):
         steps.append(kinds["enable-ha"](current, pool.ha_statefiles, _heartbeat_candidates(s)))
 
     if Code.HOST_DISABLED in codes and not any(st.kind == "host-enable" for st in steps):
@@ -401,6 +412,28 @@ def build_plan(
         promote_newer=promote_newer,
         promote=promote,
     )
+
+
+def _ha_stays_off(
+    s: Situation, steps: Sequence[Step], progress: Mapping[str, str], notes: List[str], earlier: str = ""
+) -> bool:
+    """HA is disarmed on every host because its statefile is unreachable (planned or
+    done in this run: plan_tls_ha; or in an earlier run: `earlier`, from the audit
+    log): pool.enable_ha would fail (ha_statefile.py), so no enable-ha step; the notes
+    say why and what to type once it is back. The master-down path keeps its "later"
+    step (the survivors' HA start-up loop ends with their disarm; the step's live
+    check still refuses while a host waits in it)."""
+    done = [k for k, v in progress.items() if v == "done"]
+    every_host = any(i.startswith(EVERY_HOST_DISARM) for i in [st.id for st in steps] + done)
+    if not every_host and not earlier:
+        return False
+    why = statefile_lost(s, done) or earlier
+    if not why:
+        return False
+    note = stays_off_note(s, _heartbeat_candidates(s), why)
+    if note not in notes:
+        notes.append(note)
+    return True
 
 
 def _heartbeat_candidates(s: Situation) -> List[SR]:

@@ -26,13 +26,11 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 
 from xentui.recovery import peers as pv
 from xentui.recovery.findings import Code, Finding
+from xentui.recovery.ha_statefile import HA_STARTUP_LOOP, statefile_lost, stays_off_note
 from xentui.recovery.plan import Step
 from xentui.recovery.situation import SELF, Situation
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.model import SR, Host
-
-# Xapi_ha.on_server_restart's stored error while the statefile cannot be reached
-HA_STARTUP_LOOP = "HA_HOST_CANNOT_ACCESS_STATEFILE"
 
 
 def _coordinator(s: Situation) -> Optional[Host]:
@@ -71,7 +69,11 @@ def _held_by_ha_startup(s: Situation) -> Optional[Host]:
 
 
 def _every_host_path(
-    s: Situation, findings: Sequence[Finding], kinds: Mapping[str, StepKind], coordinator: Host
+    s: Situation,
+    findings: Sequence[Finding],
+    kinds: Mapping[str, StepKind],
+    coordinator: Host,
+    heartbeat_candidates: Sequence[SR],
 ) -> Tuple[List[Step], List[str]]:
     """host.emergency_ha_disable on every host's own xapi, the coordinator first
     (it then carries on as master and turns pool HA off: resynchronise_ha_state),
@@ -96,10 +98,9 @@ def _every_host_path(
     for h in stuck:
         steps.append(kinds["member-restart"](h, coordinator))
     steps.append(kinds["check-coordinator"](coordinator))
-    notes.append(
-        "HA stays off: its heartbeat statefile cannot be reached. Re-enable it once the heartbeat SR is "
-        "back ('xe pool-ha-enable heartbeat-sr-uuids=<SR>' on the coordinator)."
-    )
+    # no enable-ha step: xapi's enable would fail on the statefile attach
+    why = statefile_lost(s) or f"{coordinator.name_label} cannot reach the HA statefile ({HA_STARTUP_LOOP})"
+    notes.append(stays_off_note(s, heartbeat_candidates, why))
     return steps, notes
 
 
@@ -131,7 +132,7 @@ def plan_steps(
     coordinator = _coordinator(s)
     held = _held_by_ha_startup(s) if coordinator is None else None
     if held is not None and Code.HA_ARMED_MISMATCH in codes:
-        return _every_host_path(s, findings, kinds, held)
+        return _every_host_path(s, findings, kinds, held, heartbeat_candidates)
     if coordinator is None:
         m = s.believed_master
         # a tcp probe answers before the peers are logged into (observer: peers_later)
@@ -176,7 +177,10 @@ def plan_steps(
         # the every-host path, whose statefile was unreachable) -- then it is yours
         pool_ha_on = pool is not None and pool.ha_enabled
         every_host = any(k.startswith("ha-emergency-disable:") for k in progress)
-        if (pool_ha_on or ha_left_off) and not every_host:
+        lost = statefile_lost(s, [k for k, v in progress.items() if v == "done"])
+        if lost and (pool_ha_on or ha_left_off):
+            notes.append(stays_off_note(s, heartbeat_candidates, lost))
+        elif (pool_ha_on or ha_left_off) and not every_host:
             enable = kinds["enable-ha"](coordinator, statefiles, heartbeat_candidates)
             steps.append(dataclasses.replace(enable, phase="now"))
         else:

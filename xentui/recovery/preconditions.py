@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Dict, Optional, Tuple
 
 from xentui.recovery import peers as pv
+from xentui.recovery.ha_statefile import statefile_lost
 from xentui.recovery.situation import RUNNING_STATES, Situation
 from xentui.xapi.model import Host
 
@@ -468,3 +469,22 @@ class NoOtherMaster(Precondition):
             not others,
             "none" if not others else f"{', '.join(others)} answers as master: the handover did not move the role",
         )
+
+
+@dataclass(frozen=True)
+class StatefileReachable(Precondition):
+    """Nothing says the HA statefile is unreachable (ha_statefile.py): no host waits
+    in the HA start-up loop, and this run did not disarm HA on every host for it.
+    pool.enable_ha would otherwise fail on the statefile attach (VDI_NOT_AVAILABLE)."""
+
+    @property
+    def id(self) -> str:
+        return "statefile-reachable"
+
+    @property
+    def description(self) -> str:
+        return "The HA statefile (heartbeat SR) is not known to be unreachable"
+
+    def check(self, ctx: CheckContext) -> CheckResult:
+        why = statefile_lost(ctx.sit, ctx.completed)
+        return self.result(not why, "nothing says it is lost" if not why else why + ": HA stays off until it is back")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, List, Mapping, Sequence
 
 from xentui.recovery.plan import Confirm, Step
-from xentui.recovery.preconditions import AllHostsLive, IsMaster
+from xentui.recovery.preconditions import AllHostsLive, IsMaster, StatefileReachable
 from xentui.recovery.step_context import StepContext, StepFailed, StepRunner, master_of
 from xentui.recovery.step_kind import StepKind
 from xentui.xapi.errors import XapiFailure
@@ -33,7 +33,7 @@ def declare(master: Host, statefile_vdis: Sequence[str], candidate_srs: Sequence
         "with 2 hosts HA risks fencing both.",
         xe=sr_xe,
         calls=("VDI.get_SR(statefile)", "pool.enable_ha(heartbeat_srs, {})"),
-        preconditions=(IsMaster(master.name_label), AllHostsLive()),
+        preconditions=(IsMaster(master.name_label), AllHostsLive(), StatefileReachable()),
         verify="pool.ha_enabled is true.",
         on_failure="Check the heartbeat SR from every host; see /var/log/xha.log.",
         confirm=Confirm.F8,
@@ -61,7 +61,17 @@ def action(ex: StepRunner, ctx: StepContext) -> None:
     client = ctx.client(master_of(ctx))
     srs = ex.call_xapi(ctx, client, "SR.get_all_records")
     heartbeat = heartbeat_srs(ex, ctx, client, srs)
-    ex.call_xapi(ctx, client, "pool.enable_ha", heartbeat, {}, shown=[srs[heartbeat[0]].get("name_label", "")])
+    sr_name = srs[heartbeat[0]].get("name_label", "")
+    try:
+        ex.call_xapi(ctx, client, "pool.enable_ha", heartbeat, {}, shown=[sr_name])
+    except XapiFailure as exc:
+        # xapi_ha.ml enable -> attach_statefiles: the statefile VDI cannot be attached
+        if exc.code == "VDI_NOT_AVAILABLE":
+            raise StepFailed(
+                f"the HA statefile on {sr_name} cannot be reached (VDI_NOT_AVAILABLE): HA stays off "
+                "until the heartbeat SR is back"
+            ) from exc
+        raise
 
 
 def verify(ex: StepRunner, ctx: StepContext) -> str:

@@ -198,7 +198,9 @@ def enable_ha(ctx: CallContext, heartbeat_srs: Any, configuration: Any) -> Any:
     (xha_statefile.ml check_sr_can_host_statefile: a PBD on every host, all plugged ->
     SR_NO_PBDS [sr]; an SM that can generate a config -> SR_OPERATION_NOT_SUPPORTED [sr])
     raises as is, or with none given the first SR passing it, else
-    CANNOT_CREATE_STATE_FILE; an existing statefile VDI there is reused."""
+    CANNOT_CREATE_STATE_FILE; an existing statefile VDI there is reused
+    (xha_statefile.ml find_or_create) and recorded in pool.ha_statefiles; then
+    attach_statefiles: with the statefile unreachable, VDI_NOT_AVAILABLE [vdi ref]."""
     db = ctx.need_db()
     pool = the_pool(db)
     with pool_ops.pool_operation(db, pool, "ha_enable"):
@@ -250,8 +252,6 @@ def _enable_ha(ctx: CallContext, db: "Database", pool: str, wanted: Any) -> str:
         if not usable:
             raise ApiError("CANNOT_CREATE_STATE_FILE")
         sr = usable[0]
-    if not ctx.world.statefile_ok:
-        raise ApiError("CANNOT_CREATE_STATE_FILE")
     existing = [v for v in db.find("VDI", SR=sr, type="ha_statefile")]
     statefile = (
         existing[0]
@@ -265,7 +265,14 @@ def _enable_ha(ctx: CallContext, db: "Database", pool: str, wanted: Any) -> str:
             sharable=True,
         )
     )
-    db.update("pool", pool, ha_enabled=True, ha_statefiles=[statefile])
+    # xapi_ha.ml enable records the statefile before it attaches it
+    # (attach_statefiles); the attach of an unreachable statefile raises
+    # VDI_NOT_AVAILABLE [its ref] (24.19; its uuid from 26.7), and nothing is
+    # undone: HA stays off
+    db.update("pool", pool, ha_statefiles=[statefile])
+    if not ctx.world.statefile_ok:
+        raise ApiError("VDI_NOT_AVAILABLE", statefile)
+    db.update("pool", pool, ha_enabled=True)
     for proc in procs:
         proc.ha_armed = True
         proc.ha_soft_disabled = False
