@@ -330,4 +330,6 @@ def test_serving_threads_are_reused(stack):
         assert conn.getresponse().read()
         conn.close()
         assert wait_until(lambda: stack.listeners.connection_count() == 0)
-    assert len(served_by) == 10 and len(set(served_by)) == 1
+    # (the thread that served one connection may not be back waiting when the next
+    # arrives: two take turns; a thread per connection would make ten)
+    assert len(served_by) == 10 and len(set(served_by)) <= 2
