@@ -26,10 +26,13 @@ SCENARIO_GUIDE: Tuple[Tuple[str, str], ...] = (
         "ha-armed-mismatch",
         "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED: pool HA off, member rejoins, HA back on",
     ),
-    ("ha-mismatch-no-statefile", "the same, coordinator stuck without statefile: disarm HA on every host"),
+    (
+        "ha-mismatch-no-statefile",
+        "the same, coordinator stuck without statefile: disarm HA everywhere, HA stays off (xe line to re-arm)",
+    ),
     (
         "member-newer",
-        "HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR: shows both versions, stops: update the master",
+        "HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR: both versions (still after xapi's retry), stops: update the master",
     ),
     ("vdi-locked", "SR_BACKEND_FAILURE_46 after a crash: clears the dead host's VDI locks, starts VMs"),
     ("designate-dead-record", "handing the master role back (--prefer-master): forget dead records first"),
