@@ -333,3 +333,15 @@ def test_serving_threads_are_reused(stack):
     # (the thread that served one connection may not be back waiting when the next
     # arrives: two take turns; a thread per connection would make ten)
     assert len(served_by) == 10 and len(set(served_by)) <= 2
+
+
+def test_idle_serving_threads_end_when_the_host_stops(stack):
+    # An idle thread holds nothing of a stopped host: it ends at stop, not 30 s later.
+    before = {t.ident for t in threading.enumerate()}
+    for _ in range(3):
+        assert stack.tcp_session().xenapi.pool.get_all()
+    assert wait_until(lambda: stack.listeners.connection_count() == 0)
+    mine = [t for t in threading.enumerate() if t.ident not in before and t.name.startswith("xapi-idle-")]
+    assert mine
+    stack.listeners.stop()
+    assert wait_until(lambda: not any(t.is_alive() for t in mine), timeout=2.0)

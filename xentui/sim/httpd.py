@@ -225,7 +225,9 @@ class _ServeThreads:
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._work: "queue.SimpleQueue[Tuple[Callable[[_Connection], None], _Connection]]" = queue.SimpleQueue()
+        self._work: "queue.SimpleQueue[Optional[Tuple[Callable[[_Connection], None], _Connection]]]" = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self._idle = 0
 
@@ -239,21 +241,31 @@ class _ServeThreads:
 
     def _loop(self, serve: Callable[[_Connection], None], conn: _Connection) -> None:
         me = threading.current_thread()
-        while True:
+        work: Optional[Tuple[Callable[[_Connection], None], _Connection]] = (serve, conn)
+        del serve, conn  # an idle thread must not keep a stopped host (and its pool) alive
+        while work is not None:
             me.name = self._name  # named while serving: tests count the threads held by requests
-            serve(conn)
+            work[0](work[1])
+            work = None
             me.name = self._name.replace("-conn-", "-idle-", 1)
             with self._lock:
                 self._idle += 1
             try:
-                serve, conn = self._work.get(timeout=self.IDLE_EXIT)
+                work = self._work.get(timeout=self.IDLE_EXIT)
             except queue.Empty:
                 with self._lock:
                     try:  # handed work between the timeout and the lock
-                        serve, conn = self._work.get_nowait()
+                        work = self._work.get_nowait()
                     except queue.Empty:
                         self._idle -= 1
                         return
+
+    def retire(self) -> None:
+        """Let the idle threads end now (the host stopped)."""
+        with self._lock:
+            idle, self._idle = self._idle, 0
+            for _ in range(idle):
+                self._work.put(None)
 
 
 def _response(
@@ -360,6 +372,7 @@ class HostListeners:
         if self._accept_thread is not None:
             self._accept_thread.join(timeout=5.0)
             self._accept_thread = None
+        self._workers.retire()
         for conn in connections:
             # shutdown() wakes a reader blocked in recv; the connection's
             # thread closes the descriptor itself (no fd-reuse races).
