@@ -50,6 +50,9 @@ def test_after_the_retry_the_finding_still_names_the_version_skew_and_the_plan_s
     plan = build_plan(obs)
     assert plan.steps == () and plan.stop[-1] == "Nothing was changed."
     assert "xen2 runs xapi 24.39.0; its coordinator xen1 runs xapi 24.19.2" in plan.stop[0]
+    # xapi.ml server_init: no longer the Permanent refusal (60 s) but a Temporary failure (5 s)
+    assert "retries every 5 s and is refused again as soon as the coordinator answers" in plan.stop[0]
+    assert "every 5 s" in skew.explanation and "every 60 s" not in skew.explanation
     asked = build_plan(obs, promote_newer=True)
     assert asked.stop == () and "promote:xen2" in [s.id for s in asked.steps]
     assert any("You chose to promote xen2, the newer member" in n for n in asked.notes)

@@ -37,6 +37,9 @@ from xentui.xapi.model import Host
 
 NEWER_CODE = "HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR"
 RETRY_SECONDS = 60  # Db_globs.permanent_master_failure_retry_interval
+# xapi.ml server_init, a member's login loop: a Temporary failure (the
+# coordinator not answering) is tried again after Thread.delay 5.
+UNREACHABLE_RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,17 @@ class NewerMember:
     coordinator_version: str  # the coordinator's software_version xapi_build, as the member compares it
     # where the member's version comes from: its stored error, or what lasts after it
     evidence: str = ""
+    # True while its stored error names the refusal (a Permanent failure, retried every
+    # RETRY_SECONDS); False once the coordinator stopped answering (a Temporary one)
+    refused_now: bool = True
+
+    def retry_text(self) -> str:
+        if self.refused_now:
+            return f"{self.member} stays in emergency mode and retries every {RETRY_SECONDS} s"
+        return (
+            f"{self.member} stays in emergency mode; its coordinator does not answer now, so it retries "
+            f"every {UNREACHABLE_RETRY_SECONDS} s and is refused again as soon as the coordinator answers"
+        )
 
     def versions(self) -> str:
         return (
@@ -103,6 +117,7 @@ def _this_member_by_versions(s: Situation) -> Optional[NewerMember]:
         fact.value,
         coordinator.name_label,
         recorded,
+        refused_now=False,
         evidence=(
             f"{s.this_name or 'this host'}: xapi {fact.value} installed ({fact.source}); its stored "
             f"emergency error now reads {now_reads} (the coordinator no longer answers its hello)"
@@ -156,8 +171,7 @@ def stop_lines(members: List[NewerMember], *, promote_offered: bool = True) -> T
     if not members:
         return ()
     lines = [
-        f"{m.versions()}. xapi refuses a member newer than its coordinator ({NEWER_CODE}): "
-        f"{m.member} stays in emergency mode and retries every {RETRY_SECONDS} s."
+        f"{m.versions()}. xapi refuses a member newer than its coordinator ({NEWER_CODE}): {m.retry_text()}."
         for m in members
     ]
     coordinators = ", ".join(dict.fromkeys(m.coordinator for m in members))

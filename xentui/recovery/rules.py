@@ -706,8 +706,8 @@ def rule_version_skew(s: Situation) -> List[Finding]:
                 Severity.CRITICAL,
                 f"{m.member} runs a newer xapi ({m.member_version}) than its coordinator {m.coordinator} "
                 f"({m.coordinator_version}): {NEWER_CODE}",
-                "A member may never run a newer xapi than its coordinator; xapi keeps it in emergency mode and "
-                "retries every 60 s. xentui cannot update anything: update the coordinator first (then this "
+                "A member may never run a newer xapi than its coordinator: "
+                f"{m.retry_text()}. xentui cannot update anything: update the coordinator first (then this "
                 "member rejoins by itself). Promoting this newer member instead makes it the master of hosts "
                 "older than itself and is not a fix; choose it only knowing that (recover --promote-newer).",
                 host=m.member,
