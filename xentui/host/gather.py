@@ -16,11 +16,12 @@ import stat
 import time
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from xentui.xapi.model import RECORD_FIELDS
 
 from .access import AccessError, HostAccess
+from .fact_memo import FactMemo, files_identity
 from .facts import Fact, GroundTruth, Inventory, LinkState, PeerProbe, PoolRole, StateDbHost
 from .inventory import INVENTORY_PATH, parse_inventory
 from .iplink import IpLinkError, ip_addr_argv, ip_link_argv, parse_ip_addr_json, parse_ip_link_json
@@ -81,20 +82,8 @@ class StateDbCache:
         self.hosts_only = hosts_only
         self._key: Optional[Tuple[int, int]] = None
         self._tables: Optional[Dict[str, Any]] = None
-        # read_state_db: the file's identity when last read and the fact read then.
-        self._identity: Optional[Hashable] = None
-        self._fact: Optional[Fact[Dict[str, Any]]] = None
-
-    def unchanged(self, identity: Optional[Hashable]) -> Optional[Fact[Dict[str, Any]]]:
-        """The fact last read, when the file still has that identity (None: read it)."""
-        if identity is None or identity != self._identity:
-            return None
-        return self._fact
-
-    def remember(self, identity: Optional[Hashable], fact: Fact[Dict[str, Any]]) -> None:
-        """`fact` was read from the file as it was at `identity` (taken before the read:
-        a file replaced meanwhile then differs next time and is read again)."""
-        self._identity, self._fact = (identity, fact) if fact.ok else (None, None)
+        # read_state_db: the fact read when the file last had a given identity.
+        self.memo: FactMemo[Dict[str, Any]] = FactMemo()
 
     def parse(self, data: bytes) -> Dict[str, Any]:
         key = (len(data), zlib.crc32(data))
@@ -132,12 +121,11 @@ def read_state_db(
     checksum 13 MB on every look."""
     if cache is None:
         return _read_fact(access, STATE_DB_PATH, StateDbCache().parse, now)
-    identify = getattr(access, "file_identity", None)
-    identity: Optional[Hashable] = identify(STATE_DB_PATH) if callable(identify) else None
-    fact = cache.unchanged(identity)
+    identity = files_identity(access, (STATE_DB_PATH,))
+    fact = cache.memo.unchanged(identity)
     if fact is None:
         fact = _read_fact(access, STATE_DB_PATH, cache.parse, now)
-        cache.remember(identity, fact)
+        cache.memo.remember(identity, fact)
     return fact
 
 

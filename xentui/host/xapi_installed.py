@@ -13,11 +13,12 @@ restarted, which is the one xapi compares.
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, List, Optional, Tuple
+from typing import Callable, List, Tuple
 
 from xentui.xapi.safe_text import one_line
 
 from .access import AccessError, HostAccess
+from .fact_memo import FactMemo, files_identity
 from .facts import Fact
 
 XAPI_PACKAGE = "xapi-core"
@@ -59,20 +60,13 @@ class InstalledXapiCache:
     Accesses that cannot identify files (SSH) ask every time."""
 
     def __init__(self) -> None:
-        self._identity: Optional[Hashable] = None
-        self._fact: Optional[Fact[str]] = None
+        self._memo: FactMemo[str] = FactMemo()
 
     def read(self, access: HostAccess, now: Callable[[], float], timeout: float = 3.0) -> Fact[str]:
-        identify = getattr(access, "file_identity", None)
         # A simulated host names its own stand-in for the package database.
-        paths = getattr(access, "package_database_paths", RPM_DATABASE_PATHS)
-        identity: Optional[Hashable] = None
-        if callable(identify):
-            identity = tuple(identify(path) for path in paths)
-            if not any(identity):
-                identity = None  # nothing to tell a change by
-        if identity is not None and identity == self._identity and self._fact is not None:
-            return self._fact
-        fact = check_installed_xapi(access, now, timeout)
-        self._identity, self._fact = (identity, fact) if fact.ok else (None, None)
+        identity = files_identity(access, getattr(access, "package_database_paths", RPM_DATABASE_PATHS))
+        fact = self._memo.unchanged(identity)
+        if fact is None:
+            fact = check_installed_xapi(access, now, timeout)
+            self._memo.remember(identity, fact)
         return fact

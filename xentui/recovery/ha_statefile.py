@@ -2,9 +2,10 @@
 
 xapi_ha.ml `enable` attaches the statefile VDI on the heartbeat SR on the
 coordinator before anything else (attach_statefiles); with the statefile
-unreachable that raises VDI_NOT_AVAILABLE [statefile VDI uuid] and HA stays
-off. No xapi call short of pool.enable_ha itself tells that the statefile is
-back, so "lost" rests on what was seen: a host waiting in
+unreachable that raises VDI_NOT_AVAILABLE [the statefile VDI: its ref before
+xapi 26.7, its uuid since] and HA stays off. No xapi call short of
+pool.enable_ha itself tells that the statefile is back, so "lost" rests on
+what was seen: a host waiting in
 Xapi_ha.on_server_restart's loop (HA_HOST_CANNOT_ACCESS_STATEFILE), or a run
 having disarmed HA on every host for that very reason (this run's progress, or
 the audit log since HA was last found armed).

@@ -4,7 +4,7 @@ it to a present NIC after a NIC replacement (the "move" declaration)."""
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import Observation
@@ -283,6 +283,26 @@ def verify(ex: StepRunner, ctx: StepContext) -> str:
     return why
 
 
+def _reconfigure_ip(
+    ex: StepRunner, ctx: StepContext, client: Any, pif_ref: str, config: Mapping[str, Any], shown: List[str]
+) -> None:
+    """PIF.reconfigure_ip with the IP configuration of a PIF record (`config`);
+    the connection may drop while the management address moves."""
+    ex.call_xapi(
+        ctx,
+        client,
+        "PIF.reconfigure_ip",
+        pif_ref,
+        config.get("ip_configuration_mode", "DHCP"),
+        config.get("IP", ""),
+        config.get("netmask", ""),
+        config.get("gateway", ""),
+        config.get("DNS", ""),
+        shown=shown,
+        lost_ok=True,
+    )
+
+
 def _reapply_action(ex: StepRunner, ctx: StepContext) -> None:
     """A host whose xapi answers: re-apply its management PIF's IP configuration."""
     p = ctx.step.params
@@ -290,18 +310,8 @@ def _reapply_action(ex: StepRunner, ctx: StepContext) -> None:
     client = ctx.client(name)
     pif_ref = ex.call_xapi(ctx, client, "PIF.get_by_uuid", p["pif_uuid"], shown=[p["pif_uuid"]])
     rec = ex.call_xapi(ctx, client, "PIF.get_record", pif_ref)
-    ex.call_xapi(
-        ctx,
-        client,
-        "PIF.reconfigure_ip",
-        pif_ref,
-        rec.get("ip_configuration_mode", "DHCP"),
-        rec.get("IP", ""),
-        rec.get("netmask", ""),
-        rec.get("gateway", ""),
-        rec.get("DNS", ""),
-        shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")],
-        lost_ok=True,
+    _reconfigure_ip(
+        ex, ctx, client, pif_ref, rec, shown=[p["pif_uuid"], rec.get("ip_configuration_mode", ""), rec.get("IP", "")]
     )
     ex.call_xapi(ctx, client, "host.management_reconfigure", pif_ref, shown=[p["pif_uuid"]], lost_ok=True)
     ctx.drop_client(name)  # its management interface just changed under it
@@ -386,19 +396,7 @@ def _move_action(ex: StepRunner, ctx: StepContext) -> None:
     candidates.sort()
     _, device, new_ref, new = candidates[0]
     ctx.scratch.update(new_ref=new_ref, device=device)
-    ex.call_xapi(
-        ctx,
-        client,
-        "PIF.reconfigure_ip",
-        new_ref,
-        old.get("ip_configuration_mode", "DHCP"),
-        old.get("IP", ""),
-        old.get("netmask", ""),
-        old.get("gateway", ""),
-        old.get("DNS", ""),
-        shown=[new.get("uuid", ""), device],
-        lost_ok=True,
-    )
+    _reconfigure_ip(ex, ctx, client, new_ref, old, shown=[new.get("uuid", ""), device])
     ex.call_xapi(ctx, client, "host.management_reconfigure", new_ref, shown=[new.get("uuid", ""), device], lost_ok=True)
 
 
