@@ -9,11 +9,19 @@ outage a partial picture is worth far more than an exception.
 
 from __future__ import annotations
 
+import collections.abc
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
 NULL_REF = "OpaqueRef:NULL"
+
+# isinstance() against typing.Mapping goes through typing's generic alias (a few
+# microseconds a call); the collections.abc class answers the same question at
+# a fraction of that, and the readers below run tens of thousands of times on
+# a 2,000-VM reply.
+_ABC_MAPPING = collections.abc.Mapping
 
 # The classes a snapshot subscribes to, in xapi's lower-case event names.
 SNAPSHOT_CLASSES: Tuple[str, ...] = (
@@ -77,14 +85,16 @@ def _refs(rec: Mapping[str, Any], key: str) -> Tuple[str, ...]:
     value = rec.get(key) or ()
     if isinstance(value, str):  # a lone ref, not a set: don't split it into characters
         return (value,)
-    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+    if type(value) is list:  # the usual case, checked first: decoding 2,000 VMs calls this ~10,000 times
+        return tuple(v if type(v) is str else str(v) for v in value)
+    if isinstance(value, _ABC_MAPPING) or not isinstance(value, collections.abc.Iterable):
         return ()
     return tuple(str(v) for v in value)
 
 
 def _map(rec: Mapping[str, Any], key: str) -> Dict[str, str]:
     value = rec.get(key) or {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, _ABC_MAPPING):
         return {}
     return {str(k): str(v) for k, v in value.items()}
 
@@ -527,7 +537,7 @@ class PoolSnapshot:
                 raw[cls_name].pop(ref, None)
             else:
                 snapshot = event.get("snapshot")
-                if isinstance(snapshot, Mapping):
+                if isinstance(snapshot, _ABC_MAPPING):
                     raw[cls_name][ref] = builder(ref, snapshot)
                 elif isinstance(snapshot, _RECORD_TYPES):  # built while decoding (lean_event_hook)
                     raw[cls_name][ref] = snapshot
@@ -540,15 +550,31 @@ class PoolSnapshot:
         pools = list(self.raw.get("pool", {}).values())
         return pools[0] if pools else None
 
-    @property
-    def hosts(self) -> Dict[str, Host]:
+    # The joins below are built once per snapshot (it never changes) and handed
+    # out as copies: a view that looks up each of 64 hosts by name would
+    # otherwise rebuild all 64 records 64 times.
+
+    @cached_property
+    def _joined_hosts(self) -> Dict[str, Host]:
         metrics = self.raw.get("host_metrics", {})
         return {ref: replace(h, metrics=metrics.get(h.metrics_ref)) for ref, h in self.raw.get("host", {}).items()}
 
-    @property
-    def pifs(self) -> Dict[str, PIF]:
+    @cached_property
+    def _joined_pifs(self) -> Dict[str, PIF]:
         metrics = self.raw.get("pif_metrics", {})
         return {ref: replace(p, metrics=metrics.get(p.metrics_ref)) for ref, p in self.raw.get("pif", {}).items()}
+
+    @cached_property
+    def _guest_vms(self) -> Tuple[VM, ...]:
+        return tuple(sorted((v for v in self.raw.get("vm", {}).values() if v.is_guest), key=lambda v: v.name_label))
+
+    @property
+    def hosts(self) -> Dict[str, Host]:
+        return dict(self._joined_hosts)
+
+    @property
+    def pifs(self) -> Dict[str, PIF]:
+        return dict(self._joined_pifs)
 
     @property
     def networks(self) -> Dict[str, Network]:
@@ -583,25 +609,25 @@ class PoolSnapshot:
     @property
     def master(self) -> Optional[Host]:
         pool = self.pool
-        return None if pool is None else self.hosts.get(pool.master)
+        return None if pool is None else self._joined_hosts.get(pool.master)
 
     def host_by_uuid(self, uuid: str) -> Optional[Host]:
-        return next((h for h in self.hosts.values() if h.uuid == uuid), None)
+        return next((h for h in self._joined_hosts.values() if h.uuid == uuid), None)
 
     def host_by_name(self, name: str) -> Optional[Host]:
-        return next((h for h in self.hosts.values() if h.name_label == name), None)
+        return next((h for h in self._joined_hosts.values() if h.name_label == name), None)
 
     def management_pif(self, host_ref: str) -> Optional[PIF]:
         return next(
-            (p for p in self.pifs.values() if p.host == host_ref and p.management),
+            (p for p in self._joined_pifs.values() if p.host == host_ref and p.management),
             None,
         )
 
     def pifs_of(self, host_ref: str) -> Tuple[PIF, ...]:
-        return tuple(sorted((p for p in self.pifs.values() if p.host == host_ref), key=lambda p: p.device))
+        return tuple(sorted((p for p in self._joined_pifs.values() if p.host == host_ref), key=lambda p: p.device))
 
     def guest_vms(self) -> Tuple[VM, ...]:
-        return tuple(sorted((v for v in self.vms.values() if v.is_guest), key=lambda v: v.name_label))
+        return self._guest_vms
 
     def vms_on(self, host_ref: str) -> Tuple[VM, ...]:
         """Guest VMs the database says are resident on a host."""
@@ -611,14 +637,14 @@ class PoolSnapshot:
         if self.vms_pending:
             # host.resident_VMs holds the running domains, the control domain among them.
             return {ref: len(set(h.resident_vms) - {h.control_domain}) for ref, h in self.raw.get("host", {}).items()}
-        counts: Dict[str, int] = {ref: 0 for ref in self.hosts}
+        counts: Dict[str, int] = {ref: 0 for ref in self._joined_hosts}
         for vm in self.guest_vms():
             if vm.resident_on in counts:
                 counts[vm.resident_on] += 1
         return counts
 
     def hosts_not_live(self) -> Tuple[Host, ...]:
-        return tuple(h for h in self.hosts.values() if h.live is False)
+        return tuple(h for h in self._joined_hosts.values() if h.live is False)
 
     def pbds_of(self, host_ref: str) -> Tuple[PBD, ...]:
         return tuple(p for p in self.pbds.values() if p.host == host_ref)
@@ -726,6 +752,6 @@ def lean_event_hook(obj: Dict[str, Any]) -> Any:
         builder = _BUILDERS.get(cls_name)
         record = obj["snapshot"]
         ref = str(obj.get("ref", ""))
-        built = builder(ref, record) if builder is not None and isinstance(record, Mapping) else None
+        built = builder(ref, record) if builder is not None and isinstance(record, _ABC_MAPPING) else None
         return {"class": cls_name, "operation": obj["operation"], "ref": ref, "snapshot": built}
     return obj
