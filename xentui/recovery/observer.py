@@ -39,6 +39,7 @@ from xentui.xapi.liveness import (
 )
 from xentui.xapi.model import PoolSnapshot
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
+from xentui.xapi.transport import TlsCertificateUntrusted
 
 if TYPE_CHECKING:
     from xentui.host.access import HostAccess
@@ -1017,6 +1018,7 @@ class Observer:
         # login request: that is all we ask of it, not a local session and
         # three more requests (63 members of a 64-host pool: 190 fewer).
         client = XapiClient(call_timeout=self.peer_timeout, slave_local_fallback=False)
+        endpoint: Optional[XapiEndpoint] = None
         try:
             endpoint = self._peer_endpoint(address)
             client.connect(
@@ -1053,6 +1055,13 @@ class Observer:
             if exc.code == "HOST_IS_SLAVE":
                 return view(pv.ANSWERS, role=pv.SLAVE, master_address=exc.params[0] if exc.params else "")
             return view(pv.ANSWERS, detail=f"xapi error {exc.code}")
+        except TlsCertificateUntrusted as exc:
+            unverified = getattr(endpoint, "unverified", None)
+            if unverified is None:
+                return view(pv.UNREACHABLE, detail=str(exc))
+            from xentui.recovery.peer_role import ask_role_without_secrets
+
+            return ask_role_without_secrets(unverified(), self._user(), self.peer_timeout, exc.detail, view)
         except ConnectFailed as exc:
             if exc.reason == "auth":
                 return view(pv.ANSWERS, detail="login refused (password?)")

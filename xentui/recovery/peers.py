@@ -11,6 +11,9 @@ the cheapest question with an unambiguous answer:
 * an emergency code (stored error) -> a member in emergency mode, and why;
 * no answer in time               -> hung (accepts, never answers);
 * refused / unreachable           -> down.
+
+A peer whose TLS certificate this host cannot vouch for is asked the same
+question without the password (peer_role.py).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from typing import Any, Optional, Tuple
 
 from xentui.xapi.endpoint import XapiEndpoint, connect_tcp
 from xentui.xapi.errors import ConnectFailed, ConnectionRefused, XapiError
+from xentui.xapi.pool_tls import POOL_BUNDLE_PATH, POOL_SNI, PoolTrust, PoolTrustFile
 from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, SimEndpoints, Target, load_sim_endpoints
 from xentui.xapi.tls import fingerprint_matches, sha256_fingerprint
@@ -53,13 +54,15 @@ XAPI_HTTPS_PORT = 443
 
 
 class TlsCertificateUntrusted(ConnectFailed):
-    """The https certificate is not trusted by the system CAs, or does not
-    match the pinned fingerprint. `fingerprint` is what the server presented;
-    the user may pin it with --tls-fingerprint after checking it."""
+    """The https certificate is not trusted by the system CAs, does not match
+    the pinned fingerprint, or is not in this host's pool bundle. `fingerprint`
+    is what the server presented; the user may pin it with --tls-fingerprint
+    after checking it. `detail`: why it is not trusted."""
 
     def __init__(self, where: str, fingerprint: str, detail: str) -> None:
         super().__init__("tls", f"{where}: TLS certificate {fingerprint} not trusted ({detail})")
         self.fingerprint = fingerprint
+        self.detail = detail
 
 
 def _bracket(host: str) -> str:
@@ -154,12 +157,16 @@ class UnixSocketEndpoint(XapiEndpoint):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         sim_peers: Optional[_SimPeers] = None,
         label: str = "",
+        pool_bundle_path: str = POOL_BUNDLE_PATH,
+        peer_port: int = XAPI_HTTPS_PORT,
     ) -> None:
         super().__init__(connect_timeout)
         self.path = path
         self.uri = "http://localhost/"
         self.description = f"{label + ' ' if label else ''}local socket {path}"
         self._sim_peers = sim_peers
+        self.peer_port = peer_port
+        self._pool_trust = PoolTrustFile(pool_bundle_path)
 
     def open_stream(self, call_timeout: float) -> socket.socket:
         return connect_unix(self.path, self.connect_timeout, call_timeout, self.description)
@@ -167,10 +174,12 @@ class UnixSocketEndpoint(XapiEndpoint):
     def for_address(self, address: str) -> XapiEndpoint:
         if self._sim_peers is not None:
             return self._sim_peers.endpoint_for(address, self.connect_timeout)
-        # A real dom0 reaches its peers like xapi itself does: TLS on 443.
-        # Pool certificates are usually self-signed: the caller gets
-        # TlsCertificateUntrusted with the fingerprint to pin.
-        return TcpEndpoint("https", address, XAPI_HTTPS_PORT, connect_timeout=self.connect_timeout)
+        # A dom0 reaches its peers the way xapi itself does: TLS on 443, SNI
+        # "pool", the certificate found in this host's pool bundle (pool_tls.py).
+        # Pool certificates are self-signed, so the system CAs would trust none.
+        return TcpEndpoint(
+            "https", address, self.peer_port, connect_timeout=self.connect_timeout, pool_trust=self._pool_trust
+        )
 
 
 # --- TCP (http / https) -----------------------------------------------------
@@ -220,19 +229,31 @@ def connect_tls(
     where: str,
     pinned_fingerprint: Optional[str],
     call_timeout: Optional[float] = None,
+    *,
+    pool_trust: Optional[PoolTrust] = None,
+    verify: bool = True,
 ) -> ssl.SSLSocket:
     """A TLS stream to host:port. Connecting has ONE deadline, not one per
     read: the TCP connect and the whole TLS handshake together get
     `connect_timeout`, and the handshake (the first exchange of the call that
     opens the stream) never outlasts `call_timeout` either. A peer that
     accepts TCP and then drips its handshake is given up on at that deadline
-    (ConnectFailed "timeout")."""
+    (ConnectFailed "timeout").
+
+    The certificate is checked against the system CAs, or against a pinned
+    fingerprint, or (`pool_trust`, another host of this host's pool) the way
+    xapi checks it: SNI "pool", and the certificate must be in the pool
+    bundle (pool_tls.py). `verify=False` checks nothing: only for a question
+    that carries no secret and believes nothing but the answer's shape."""
     deadline = time.monotonic() + connect_timeout
-    if pinned_fingerprint:
-        # A pin replaces the CA check: xapi pool certificates are self-signed.
+    server_name = host
+    if pinned_fingerprint or pool_trust is not None or not verify:
+        # A pin or the pool bundle replaces the CA check: pool certificates are self-signed.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+        if pool_trust is not None:
+            server_name = POOL_SNI
     else:
         context = ssl.create_default_context()
     sock = connect_tcp(host, port, connect_timeout, where)
@@ -240,7 +261,7 @@ def connect_tls(
     if call_timeout is not None and call_timeout < seconds:
         seconds, limit = call_timeout, call_timeout
     try:
-        tls = _tls_handshake(context, sock, host, seconds)
+        tls = _tls_handshake(context, sock, server_name, seconds)
     except ssl.SSLCertVerificationError as exc:
         fingerprint = _peer_certificate_fingerprint(host, port, deadline, where)
         raise TlsCertificateUntrusted(where, fingerprint, one_line(exc.verify_message or exc, 160)) from None
@@ -253,6 +274,12 @@ def connect_tls(
         if not fingerprint_matches(pinned_fingerprint, der):
             tls.close()
             raise TlsCertificateUntrusted(where, sha256_fingerprint(der), f"pinned {pinned_fingerprint}")
+    elif pool_trust is not None:
+        fingerprint = sha256_fingerprint(tls.getpeercert(binary_form=True) or b"")
+        refusal = pool_trust.refusal(fingerprint)
+        if refusal:
+            tls.close()
+            raise TlsCertificateUntrusted(where, fingerprint, refusal)
     return tls
 
 
@@ -270,6 +297,8 @@ class TcpEndpoint(XapiEndpoint):
         display: str = "",
         address: str = "",
         sim_peers: Optional[_SimPeers] = None,
+        pool_trust: Optional[PoolTrustFile] = None,
+        verify: bool = True,
     ) -> None:
         super().__init__(connect_timeout)
         if scheme not in ("http", "https"):
@@ -278,6 +307,10 @@ class TcpEndpoint(XapiEndpoint):
         self.host = host
         self.port = int(port)
         self.tls_fingerprint = tls_fingerprint
+        # https to another host of this pool: checked against the pool bundle (read per stream).
+        self.pool_trust = pool_trust
+        # False: no certificate check at all (unverified(), for questions without secrets).
+        self.verify = verify
         self.transport_name = scheme
         self.preauthenticated_root = False
         self.address = address or host
@@ -295,11 +328,20 @@ class TcpEndpoint(XapiEndpoint):
                 self.description,
                 self.tls_fingerprint,
                 call_timeout=call_timeout,
+                pool_trust=self.pool_trust.current() if self.pool_trust is not None and self.verify else None,
+                verify=self.verify,
             )
         else:
             stream = connect_tcp(self.host, self.port, self.connect_timeout, self.description)
         stream.settimeout(call_timeout)
         return stream
+
+    def unverified(self) -> "TcpEndpoint":
+        """This endpoint without any certificate check, for a question that
+        sends no secret (a peer whose certificate this host cannot vouch for)."""
+        return TcpEndpoint(
+            self.scheme, self.host, self.port, connect_timeout=self.connect_timeout, address=self.address, verify=False
+        )
 
     def for_address(self, address: str) -> XapiEndpoint:
         if self._sim_peers is not None:

@@ -1,0 +1,42 @@
+"""The pool bundle a dom0 trusts its peers by (xentui.xapi.pool_tls)."""
+
+from __future__ import annotations
+
+import os
+
+from tests.xapi.tls_front import make_certificate
+from xentui.xapi.pool_tls import PoolTrustFile, load_pool_trust, parse_bundle
+
+
+def test_every_certificate_of_the_bundle_is_trusted_and_junk_is_skipped(tmp_path):
+    a, _, fa = make_certificate(tmp_path, "a")
+    b, _, fb = make_certificate(tmp_path, "b")
+    junk = b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
+    assert parse_bundle(a.read_bytes() + junk + b"\n" + b.read_bytes()) == {fa, fb}
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(a.read_bytes())
+    trust = load_pool_trust(str(bundle))
+    assert trust.refusal(fa) == "" and "not in this host's pool bundle" in trust.refusal(fb)
+
+
+def test_a_missing_empty_or_odd_bundle_trusts_nobody_and_says_why(tmp_path):
+    missing = load_pool_trust(str(tmp_path / "none.pem"))
+    assert not missing.fingerprints and "does not verify TLS between its hosts" in missing.refusal("SHA256:x")
+    empty = tmp_path / "empty.pem"
+    empty.write_bytes(b"")
+    assert "holds no certificate" in load_pool_trust(str(empty)).problem
+    fifo = tmp_path / "fifo.pem"
+    os.mkfifo(fifo)
+    assert "cannot be read" in load_pool_trust(str(fifo)).problem  # refused, not a blocked read
+
+
+def test_the_bundle_is_read_again_when_xapi_rewrites_it(tmp_path):
+    a, _, fa = make_certificate(tmp_path, "a")
+    b, _, fb = make_certificate(tmp_path, "b")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(a.read_bytes())
+    file = PoolTrustFile(str(bundle))
+    first = file.current()
+    assert first.fingerprints == {fa} and file.current() is first  # unchanged: not parsed again
+    bundle.write_bytes(a.read_bytes() + b.read_bytes())  # a host joined
+    assert file.current().fingerprints == {fa, fb}
