@@ -1,9 +1,10 @@
-"""A console on a dom0 asks its peers over TLS the way xapi does (SNI "pool",
-the certificate in /etc/stunnel/xapi-pool-ca-bundle.pem; stunnel.ml `pool`),
-and sends the root password only to a peer that bundle vouches for. Without
-that, it still learns the peer's role: xapi answers HOST_IS_SLAVE or an
-emergency code before it checks a password, and only a master checks one
-(xapi_session.ml login_with_password).
+"""A console on a dom0 asks its peers over TLS the way xapi does (SNI "pool";
+on a host whose /var/xapi/verify-certificates is set, the certificate must be
+in /etc/stunnel/xapi-pool-ca-bundle.pem: stunnel.ml `pool`, xapi.ml
+init_tls_verification), and sends the root password only to a peer so
+vouched for. Without that, it still learns the peer's role: xapi answers
+HOST_IS_SLAVE or an emergency code before it checks a password, and only a
+master checks one (xapi_session.ml login_with_password).
 
 Each peer is the simulator's host behind `TlsFront`, a stand-in for its
 stunnel on 443 that presents the pool certificate only for SNI "pool"."""
@@ -15,6 +16,7 @@ import pytest
 from tests.xapi.tls_front import TlsFront, make_certificate
 from xentui.recovery import peers as pv
 from xentui.recovery.observer import Observer
+from xentui.xapi.ssh import RemotePoolTrust
 from xentui.xapi.targets import parse_target
 from xentui.xapi.transport import UnixSocketEndpoint
 
@@ -33,9 +35,15 @@ def dom0_pool(start_sim, tmp_path):
         fronts[name] = TlsFront(tmp_path, name, address, port, (host.address, host.port))
         port = fronts[name].port
     bundle = tmp_path / "xapi-pool-ca-bundle.pem"
+    flag = tmp_path / "verify-certificates"
+    flag.touch()  # this host verifies TLS (XCP-ng 8.3, XenServer 8)
     observer = Observer(parse_target(f"sim:{sim.state_dir}/xen2"), call_timeout=3.0, probe_timeout=0.5)
     observer._endpoint = UnixSocketEndpoint(
-        sim.endpoints.host("xen2").socket, connect_timeout=2.0, pool_bundle_path=str(bundle), peer_port=port
+        sim.endpoints.host("xen2").socket,
+        connect_timeout=2.0,
+        pool_bundle_path=str(bundle),
+        verify_flag_path=str(flag),
+        peer_port=port,
     )
     yield sim, fronts, bundle, observer
     observer.close()
@@ -72,11 +80,67 @@ def test_a_peer_outside_the_bundle_gets_no_password_yet_its_role_is_known(dom0_p
     assert fronts["xen1"].saw('"session.login_with_password"')  # it was asked, without the password
 
 
-def test_without_a_pool_bundle_members_still_tell_their_master(dom0_pool):
+def test_a_verifying_host_without_its_bundle_sends_nothing_yet_members_tell_their_master(dom0_pool):
     sim, fronts, bundle, observer = dom0_pool
-    assert not bundle.exists()  # a pool that never turned TLS verification on
+    assert not bundle.exists()
     view = observer._ask_peer("xen3", LOOPBACK_PEERS[1], False)
     assert (view.reach, view.role) == (pv.ANSWERS, pv.SLAVE)
     assert view.master_address == sim.endpoints.host("xen1").address
     assert "no pool bundle" in view.detail
     assert not fronts["xen3"].saw(sim.endpoints.root_password)
+
+
+def test_a_host_that_does_not_verify_reaches_its_peers_as_its_xapi_does(dom0_pool, tmp_path):
+    sim, fronts, bundle, observer = dom0_pool
+    (tmp_path / "verify-certificates").unlink()  # a pool from before 8.3, or verification switched off
+    view = observer._ask_peer("xen1", LOOPBACK_PEERS[0], False)
+    assert (view.reach, view.role, view.host_uuid) == (pv.ANSWERS, pv.MASTER, sim.endpoints.host("xen1").uuid)
+    assert set(fronts["xen1"].snis) == {"pool"}
+
+
+@pytest.fixture
+def ssh_pool(sshd_server, start_sim, tmp_path):
+    """healthy seen from xen2 over SSH (`xentui root@xen2`): the peers are
+    reached through the SSH host, to their 443, trusted through the SSH
+    host's bundle (read over SFTP)."""
+    sim = start_sim("healthy", time_scale=1.0)
+    config = tmp_path / "ssh_config"
+    config.write_text("")
+    target = parse_target(
+        f"root@{sshd_server.host}:{sshd_server.port}",
+        identity=str(sshd_server.client_key_path),
+        known_hosts=str(sshd_server.known_hosts_path),
+        accepted_known_hosts=str(tmp_path / "known"),
+        ssh_config=str(config),
+        xapi_socket=sim.endpoints.host("xen2").socket,
+        connect_timeout=5.0,
+    )
+    xen1 = sim.endpoints.host("xen1")
+    front = TlsFront(tmp_path, "xen1", LOOPBACK_PEERS[0], 0, (xen1.address, xen1.port))
+    bundle = tmp_path / "remote-pool-ca-bundle.pem"
+    flag = tmp_path / "remote-verify-certificates"
+    flag.touch()
+    observer = Observer(target, password=sim.endpoints.root_password, call_timeout=3.0, probe_timeout=0.5)
+    endpoint = observer.open_endpoint()
+    endpoint.peer_port = front.port
+    endpoint.pool_trust = RemotePoolTrust(endpoint.connection, str(bundle), str(flag))
+    yield sim, front, bundle, observer
+    observer.close()
+    front.stop()
+
+
+def test_over_ssh_a_vouched_peer_is_logged_into_through_the_ssh_host(ssh_pool):
+    sim, front, bundle, observer = ssh_pool
+    write_bundle(bundle, front.pool_cert)
+    view = observer._ask_peer("xen1", LOOPBACK_PEERS[0], False)
+    assert (view.reach, view.role, view.host_uuid) == (pv.ANSWERS, pv.MASTER, sim.endpoints.host("xen1").uuid)
+    assert set(front.snis) == {"pool"} and front.saw(sim.endpoints.root_password)
+
+
+def test_over_ssh_no_password_crosses_to_an_unvouched_peer(ssh_pool):
+    sim, front, bundle, observer = ssh_pool
+    assert not bundle.exists()
+    view = observer._ask_peer("xen1", LOOPBACK_PEERS[0], False)
+    assert (view.reach, view.role) == (pv.ANSWERS, pv.MASTER)
+    assert "no pool bundle" in view.detail and view.host_uuid == ""
+    assert not front.saw(sim.endpoints.root_password)

@@ -23,6 +23,7 @@ from xentui.xapi.client import XapiClient, connection_state_for
 from xentui.xapi.endpoint import bounded_http_request
 from xentui.xapi.error_table import explain_exception
 from xentui.xapi.errors import CallTimeout, ConnectFailed, MalformedReply, ReplyTooLarge, XapiFailure
+from xentui.xapi.ssh import SshEndpoint
 from xentui.xapi.targets import parse_target
 from xentui.xapi.transport import TlsCertificateUntrusted, UnixSocketEndpoint, open_endpoint
 
@@ -221,9 +222,7 @@ def test_dripping_peer_behind_ssh_direct_tcpip(sshd_server, hostile, tmp_path):
             _login(endpoint)
         endpoint.max_reply_bytes = 512 * 1024
         endless, _ = hostile("endless", "tcp")
-        other = endpoint.for_address("127.0.0.1")
-        other.tcp_port = endless.port
-        other._set_mode("tcp")
+        other = SshEndpoint(endpoint.connection, mode="tcp", tcp_port=endless.port, owns_connection=False)
         other.max_reply_bytes = 512 * 1024
         with pytest.raises(ReplyTooLarge):
             _login(other, timeout=30)

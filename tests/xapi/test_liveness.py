@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from tests.sim.sessions import wait_until
+from tests.xapi.tls_front import TlsFront
 from xentui.recovery.findings import Code
 from xentui.recovery.observer import Observer
 from xentui.ui import viewmodel as vm
@@ -253,7 +254,9 @@ def test_follow_raises_no_alarm_under_a_slow_master(start_sim):
 @pytest.mark.sshd
 def test_probe_through_ssh_direct_tcpip(sshd_server, start_sim, tmp_path):
     """From a member reached over SSH, the master is probed through a
-    direct-tcpip channel of the same SSH connection."""
+    direct-tcpip channel of the same SSH connection, to its port 443 (here a
+    stand-in for its stunnel), without any certificate check: this member has
+    no pool bundle at all, and that must not read as a dead master."""
     sim = start_sim("healthy")
     config = tmp_path / "ssh_config"
     config.write_text("")
@@ -264,20 +267,23 @@ def test_probe_through_ssh_direct_tcpip(sshd_server, start_sim, tmp_path):
         accepted_known_hosts=str(tmp_path / "known"),
         ssh_config=str(config),
         xapi_socket=sim.endpoints.host("xen2").socket,
-        xapi_port=sim.endpoints.host("xen1").port,
         connect_timeout=5.0,
     )
+    xen1 = sim.endpoints.host("xen1")
+    front = TlsFront(tmp_path, "xen1", "127.0.0.43", 0, (xen1.address, xen1.port))
     endpoint = open_endpoint(target)
     try:
-        master = endpoint.for_address(sim.endpoints.host("xen1").address)
+        endpoint.peer_port = front.port
+        master = endpoint.for_address("127.0.0.43")
         master.connect_timeout = 0.5
-        assert lv.probe_once(master.open_stream, 0.5).outcome == lv.ANSWERS
+        assert lv.probe_once(lv.stream_opener(master), 0.5).outcome == lv.ANSWERS
         sim.faults.hang("xen1")
-        assert lv.probe_once(master.open_stream, 0.3).outcome == lv.HUNG
+        assert lv.probe_once(lv.stream_opener(master), 0.3).outcome == lv.HUNG
         sim.faults.unhang("xen1")
-        sim.faults.power_off("xen1")
-        assert lv.probe_once(master.open_stream, 0.5).outcome == lv.REFUSED
+        front.stop()  # powered off: nothing listens on its 443 any more
+        assert lv.probe_once(lv.stream_opener(master), 0.5).outcome == lv.REFUSED
     finally:
+        front.stop()
         endpoint.close()
 
 

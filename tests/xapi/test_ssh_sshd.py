@@ -99,12 +99,11 @@ def test_direct_tcpip_needs_xapi_credentials(sshd_server, fake, tmp_path, empty_
             session.login_with_password("root", "wrong")
         session.login_with_password("root", ROOT_PASSWORD)
         assert session.xenapi.test.peer() == "tcp"
-        # for_address: another pool host through the same SSH connection
+        # for_address: another pool host through the same SSH connection, to
+        # its port 443 in pool TLS (tests/recovery/test_peer_pool_tls.py logs in there)
         peer = endpoint.for_address("127.0.0.1")
-        assert peer.transport_name == "ssh-tcp" and peer.ssh_client is endpoint.ssh_client
-        peer_session = session_for(peer)
-        peer_session.login_with_password("root", ROOT_PASSWORD)
-        assert peer_session.xenapi.test.peer() == "tcp"
+        assert peer.transport_name == "ssh-tls" and peer.ssh_client is endpoint.ssh_client
+        assert peer.uri == "https://127.0.0.1:443/"
         peer.close()
         assert endpoint.connection.is_active()  # closing the peer keeps the connection
 

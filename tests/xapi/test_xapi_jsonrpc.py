@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.sim.sessions import wait_until
+from tests.xapi.tls_front import TlsFront
 from xentui.sim import httpd
 from xentui.sim.scenarios import available
 from xentui.xapi import jsonrpc
@@ -14,6 +15,7 @@ from xentui.xapi.client import XapiClient
 from xentui.xapi.errors import MalformedReply, XapiError, XapiFailure
 from xentui.xapi.live import load_snapshot
 from xentui.xapi.model import PoolSnapshot, lean_event_hook
+from xentui.xapi.ssh import RemotePoolTrust, SshEndpoint
 from xentui.xapi.targets import parse_target
 from xentui.xapi.transport import open_endpoint
 
@@ -175,8 +177,17 @@ def test_jsonrpc_over_ssh_streamlocal_and_direct_tcpip(sshd_server, start_sim, t
     xml_client = _client(sim, "xen1", json=False)
     try:
         assert endpoint.transport_name == "ssh-streamlocal"
-        tcp = endpoint.for_address(sim.endpoints.host("xen1").address)  # direct-tcpip to xen1:port
-        for ep in (endpoint, tcp):
+        xen1 = sim.endpoints.host("xen1")
+        tcp = SshEndpoint(
+            endpoint.connection, mode="tcp", tcp_host=xen1.address, tcp_port=xen1.port, owns_connection=False
+        )
+        # another pool host through the SSH host: TLS to its 443 (a stand-in for its stunnel)
+        front = TlsFront(tmp_path, "xen1", "127.0.0.44", 0, (xen1.address, xen1.port))
+        endpoint.peer_port = front.port
+        endpoint.pool_trust = RemotePoolTrust(endpoint.connection, str(tmp_path / "bundle"), str(tmp_path / "no-flag"))
+        peer = endpoint.for_address("127.0.0.44")
+        assert peer.transport_name == "ssh-tls"
+        for ep in (endpoint, tcp, peer):
             for json in (True, False):
                 client = XapiClient(call_timeout=5.0, prefer_jsonrpc=json)
                 client.connect(ep, password=sim.endpoints.root_password)
@@ -187,6 +198,7 @@ def test_jsonrpc_over_ssh_streamlocal_and_direct_tcpip(sshd_server, start_sim, t
                 finally:
                     client.close(close_endpoint=False)
         tcp.close()
+        front.stop()
     finally:
         xml_client.close()
         endpoint.close()

@@ -452,7 +452,7 @@ class _StaleConnection(Exception):
 class XapiEndpoint(abc.ABC):
     """One way to reach one xapi. Cheap to keep; `close()` frees SSH."""
 
-    #: "local", "ssh-streamlocal", "ssh-tcp", "http" or "https"
+    #: "local", "ssh-streamlocal", "ssh-tcp", "ssh-tls" (another pool host through SSH), "http" or "https"
     transport_name: str = ""
     #: base URI for XenAPI.Session (only feeds the HTTP Host header)
     uri: str = "http://localhost/"

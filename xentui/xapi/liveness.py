@@ -35,14 +35,12 @@ from __future__ import annotations
 import itertools
 import logging
 import socket
-import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from xentui.xapi.endpoint import connect_tcp
 from xentui.xapi.errors import ConnectFailed, ConnectionRefused, XapiError
 
 log = logging.getLogger(__name__)
@@ -96,29 +94,20 @@ def _request(host_header: str, token: str = "") -> bytes:
 
 
 def stream_opener(endpoint: Any) -> Callable[[float], Any]:
-    """How the probe reaches `endpoint`: its own `open_stream`, except for
-    https, where the probe uses TLS WITHOUT certificate checks. The probe
+    """How the probe reaches `endpoint`: its own `open_stream`, or for TLS
+    the endpoint's `unverified()` twin, which checks no certificate. The probe
     sends no secret and believes nothing in the reply but that an HTTP answer
-    came, while pool certificates are mostly self-signed: a verification
-    failure must not read as a dead master. (Every other call keeps the
-    endpoint's verification or pinned fingerprint.)"""
-    if getattr(endpoint, "scheme", "") != "https":
-        own: Callable[[float], Any] = endpoint.open_stream
-        return own
-
-    def open_tls(timeout: float) -> Any:
-        sock = connect_tcp(endpoint.host, endpoint.port, timeout, endpoint.description)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        sock.settimeout(timeout)
-        try:
-            return context.wrap_socket(sock, server_hostname=endpoint.host)
-        except BaseException:
-            sock.close()
-            raise
-
-    return open_tls
+    came, while pool certificates are self-signed and a member's bundle may
+    lack the master's: a verification failure must not read as a dead master.
+    (Every other call keeps the endpoint's verification.)"""
+    unverified = getattr(endpoint, "unverified", None)
+    if unverified is not None:
+        twin = unverified()
+        twin.connect_timeout = endpoint.connect_timeout  # the probe's deadline covers the connect too
+        opener: Callable[[float], Any] = twin.open_stream
+        return opener
+    own: Callable[[float], Any] = endpoint.open_stream
+    return own
 
 
 def probe_once(

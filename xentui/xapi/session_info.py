@@ -39,7 +39,7 @@ class SessionKind(str, enum.Enum):
 class ConnectionInfo:
     """How we reach xapi right now.
 
-    `transport` is one of "local", "ssh-streamlocal", "ssh-tcp", "http", "https";
+    `transport` is one of "local", "ssh-streamlocal", "ssh-tcp", "ssh-tls", "http", "https";
     `label` is what the top bar shows ("local", "ssh root@host", "DEMO");
     `state` is "connected", "connecting", "timed-out", "refused", "auth-failed",
     "hostkey-unknown", "hostkey-changed", "emergency", "lost", "not-xapi" (something

@@ -20,6 +20,7 @@ import getpass
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
@@ -30,6 +31,7 @@ from paramiko.common import cMSG_CHANNEL_OPEN
 from paramiko.message import Message
 from paramiko.ssh_exception import ChannelException, SSHException
 
+from xentui.xapi.channel_socket import socket_over_channel
 from xentui.xapi.endpoint import XapiEndpoint, connect_tcp
 from xentui.xapi.errors import (
     AuthenticationFailed,
@@ -45,8 +47,19 @@ from xentui.xapi.known_hosts import (
     default_user_known_hosts,
     xentui_known_hosts_path,
 )
+from xentui.xapi.pool_tls import (
+    BUNDLE_LIMIT,
+    POOL_BUNDLE_PATH,
+    VERIFY_FLAG_PATH,
+    PoolTrust,
+    no_bundle,
+    not_verifying,
+    trust_from_bytes,
+    unreadable,
+)
 from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SSH_PORT, Target
+from xentui.xapi.tls_connect import XAPI_HTTPS_PORT, wrap_pool_tls
 
 # paramiko's transport thread logs a server's protocol errors with a
 # traceback; with no handler configured Python's last-resort handler prints
@@ -55,6 +68,8 @@ from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SSH_PORT, Targe
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 15
+# RemotePoolTrust: seconds between looks at the SSH host's pool bundle
+REMOTE_TRUST_RECHECK = 10.0
 STREAMLOCAL = "direct-streamlocal@openssh.com"
 # RFC 4254 channel open failure reason codes
 _OPEN_ADMINISTRATIVELY_PROHIBITED = 1
@@ -526,11 +541,15 @@ class SshEndpoint(XapiEndpoint):
         owns_connection: bool = True,
         address: str = "",
         note: str = "",
+        peer_port: int = XAPI_HTTPS_PORT,
+        pool_bundle_path: str = POOL_BUNDLE_PATH,
     ) -> None:
         super().__init__(connection.connect_timeout)
         if mode not in ("streamlocal", "tcp"):
             raise ValueError(f"unknown SSH channel mode {mode!r}")
         self.connection = connection
+        self.peer_port = peer_port
+        self.pool_trust = RemotePoolTrust(connection, pool_bundle_path)
         self.xapi_socket = xapi_socket
         self.tcp_host = tcp_host
         self.tcp_port = int(tcp_port)
@@ -570,15 +589,10 @@ class SshEndpoint(XapiEndpoint):
 
     def for_address(self, address: str) -> XapiEndpoint:
         """Another pool host, through a direct-tcpip channel of THIS connection
-        (the SSH host forwards to address:80; xapi credentials needed)."""
-        return SshEndpoint(
-            self.connection,
-            mode="tcp",
-            tcp_host=address,
-            tcp_port=self.tcp_port,
-            owns_connection=False,
-            address=address,
-        )
+        to its port 443, in TLS checked as the SSH host's xapi checks it
+        (pool_tls.py). Never the plain port 80: the password would cross the
+        management network in clear."""
+        return SshPoolPeerEndpoint(self.connection, address, self.peer_port, self.pool_trust)
 
     def reconnect(self, force: bool = False) -> None:
         """Reconnect the SSH connection if it is dead (or always, with
@@ -599,6 +613,98 @@ class SshEndpoint(XapiEndpoint):
         super().close()
         if self._owns:
             self.connection.close()
+
+
+class RemotePoolTrust:
+    """How the SSH host checks its peers (pool_tls.py), read over SFTP: read
+    again when the flag or the bundle changed, and looked at no more than
+    every REMOTE_TRUST_RECHECK seconds (the peers of one look are asked at
+    once; the bundle changes when a host joins, leaves or renews its
+    certificate, the flag when a plan step switches verification)."""
+
+    def __init__(self, connection: SshConnection, bundle_path: str, flag_path: str = VERIFY_FLAG_PATH) -> None:
+        self.connection = connection
+        self.bundle_path = bundle_path
+        self.flag_path = flag_path
+        self._lock = threading.Lock()
+        self._checked = -REMOTE_TRUST_RECHECK
+        self._identity: Optional[Tuple[int, int]] = None
+        self._trust: Optional[PoolTrust] = None
+
+    def current(self) -> PoolTrust:
+        with self._lock:
+            now = time.monotonic()
+            if self._trust is not None and now - self._checked < REMOTE_TRUST_RECHECK:
+                return self._trust
+            self._trust = self._read()
+            self._checked = now
+            return self._trust
+
+    def _read(self) -> PoolTrust:
+        path = self.bundle_path
+        try:
+            with self.connection.client.open_sftp() as sftp:
+                try:
+                    sftp.stat(self.flag_path)
+                except FileNotFoundError:
+                    return not_verifying(self.flag_path)
+                st = sftp.stat(path)
+                identity = (int(st.st_size or 0), int(st.st_mtime or 0))
+                if identity == self._identity and self._trust is not None and self._trust.verifies:
+                    return self._trust
+                if identity[0] > BUNDLE_LIMIT:
+                    return unreadable(path, f"larger than {BUNDLE_LIMIT // (1024 * 1024)} MiB")
+                with sftp.open(path, "rb") as handle:
+                    data = handle.read(BUNDLE_LIMIT + 1)
+        except FileNotFoundError:
+            return no_bundle(path)
+        except (OSError, SSHException, EOFError) as exc:
+            return unreadable(path, f"over SSH: {one_line(exc, 120)}")
+        self._identity = identity
+        return trust_from_bytes(bytes(data), path)
+
+
+class SshPoolPeerEndpoint(XapiEndpoint):
+    """Another host of the pool, reached from the SSH host: a direct-tcpip
+    channel to its port 443 carrying TLS with SNI "pool", its certificate
+    checked as the SSH host's xapi checks it (`verify=False`: checked by
+    nobody, for a question without secrets; see unverified())."""
+
+    transport_name = "ssh-tls"
+    preauthenticated_root = False
+
+    def __init__(
+        self, connection: SshConnection, address: str, port: int, trust: RemotePoolTrust, *, verify: bool = True
+    ) -> None:
+        super().__init__(connection.connect_timeout)
+        self.connection = connection
+        self.address = address
+        self.port = int(port)
+        self.trust = trust
+        self.verify = verify
+        host = f"[{address}]" if ":" in address else address
+        self.uri = f"https://{host}:{self.port}/"
+        self.description = f"xapi {host}:{self.port} (pool TLS) via SSH {connection.label}"
+
+    @property
+    def ssh_client(self) -> paramiko.SSHClient:
+        return self.connection.client
+
+    def open_stream(self, call_timeout: float) -> Any:
+        started = time.monotonic()
+        channel = self.connection.open_direct_tcpip(self.address, self.port, self.connect_timeout)
+        sock = socket_over_channel(channel, name=f"xentui-peer-{self.address}", channel_errors=(SSHException,))
+        seconds = max(0.001, min(self.connect_timeout - (time.monotonic() - started), call_timeout))
+        tls = wrap_pool_tls(sock, self.description, seconds, self.trust.current() if self.verify else None)
+        tls.settimeout(call_timeout)
+        return tls
+
+    def unverified(self) -> "SshPoolPeerEndpoint":
+        """This peer without any certificate check (a question that sends no secret)."""
+        return SshPoolPeerEndpoint(self.connection, self.address, self.port, self.trust, verify=False)
+
+    def for_address(self, address: str) -> XapiEndpoint:
+        return SshPoolPeerEndpoint(self.connection, address, self.port, self.trust)
 
 
 def _probe(open_channel: Any) -> Optional[XapiError]:

@@ -44,25 +44,21 @@ from typing import Any, Optional, Tuple
 
 from xentui.xapi.endpoint import XapiEndpoint, connect_tcp
 from xentui.xapi.errors import ConnectFailed, ConnectionRefused, XapiError
-from xentui.xapi.pool_tls import POOL_BUNDLE_PATH, POOL_SNI, PoolTrust, PoolTrustFile
+from xentui.xapi.pool_tls import POOL_BUNDLE_PATH, VERIFY_FLAG_PATH, PoolTrust, PoolTrustFile
 from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, SimEndpoints, Target, load_sim_endpoints
 from xentui.xapi.tls import fingerprint_matches, sha256_fingerprint
+from xentui.xapi.tls_connect import (
+    XAPI_HTTPS_PORT,
+    TlsCertificateUntrusted,
+    checking_nothing,
+    tls_handshake,
+    wrap_pool_tls,
+)
+
+__all__ = ["XAPI_HTTPS_PORT", "TlsCertificateUntrusted", "TcpEndpoint", "UnixSocketEndpoint", "open_endpoint"]
 
 XAPI_HTTP_PORT = 80
-XAPI_HTTPS_PORT = 443
-
-
-class TlsCertificateUntrusted(ConnectFailed):
-    """The https certificate is not trusted by the system CAs, does not match
-    the pinned fingerprint, or is not in this host's pool bundle. `fingerprint`
-    is what the server presented; the user may pin it with --tls-fingerprint
-    after checking it. `detail`: why it is not trusted."""
-
-    def __init__(self, where: str, fingerprint: str, detail: str) -> None:
-        super().__init__("tls", f"{where}: TLS certificate {fingerprint} not trusted ({detail})")
-        self.fingerprint = fingerprint
-        self.detail = detail
 
 
 def _bracket(host: str) -> str:
@@ -158,6 +154,7 @@ class UnixSocketEndpoint(XapiEndpoint):
         sim_peers: Optional[_SimPeers] = None,
         label: str = "",
         pool_bundle_path: str = POOL_BUNDLE_PATH,
+        verify_flag_path: str = VERIFY_FLAG_PATH,
         peer_port: int = XAPI_HTTPS_PORT,
     ) -> None:
         super().__init__(connect_timeout)
@@ -166,7 +163,7 @@ class UnixSocketEndpoint(XapiEndpoint):
         self.description = f"{label + ' ' if label else ''}local socket {path}"
         self._sim_peers = sim_peers
         self.peer_port = peer_port
-        self._pool_trust = PoolTrustFile(pool_bundle_path)
+        self.pool_trust = PoolTrustFile(pool_bundle_path, verify_flag_path)
 
     def open_stream(self, call_timeout: float) -> socket.socket:
         return connect_unix(self.path, self.connect_timeout, call_timeout, self.description)
@@ -175,48 +172,22 @@ class UnixSocketEndpoint(XapiEndpoint):
         if self._sim_peers is not None:
             return self._sim_peers.endpoint_for(address, self.connect_timeout)
         # A dom0 reaches its peers the way xapi itself does: TLS on 443, SNI
-        # "pool", the certificate found in this host's pool bundle (pool_tls.py).
-        # Pool certificates are self-signed, so the system CAs would trust none.
+        # "pool", the certificate checked as this host's xapi checks it
+        # (pool_tls.py). Pool certificates are self-signed: the system CAs trust none.
         return TcpEndpoint(
-            "https", address, self.peer_port, connect_timeout=self.connect_timeout, pool_trust=self._pool_trust
+            "https", address, self.peer_port, connect_timeout=self.connect_timeout, pool_trust=self.pool_trust
         )
 
 
 # --- TCP (http / https) -----------------------------------------------------
 
 
-def _tls_handshake(context: ssl.SSLContext, sock: socket.socket, host: str, seconds: float) -> ssl.SSLSocket:
-    """`sock` wrapped in TLS, the WHOLE handshake within `seconds`. Since
-    Python 3.5 an SSL socket's timeout bounds the entire handshake, not each
-    read (ssl docs, SSLSocket.do_handshake), so a peer that drips its
-    handshake a byte at a time is given up on when `seconds` are spent.
-    Raises socket.timeout, ssl.SSLError or OSError; `sock` is closed then."""
-    if seconds <= 0:
-        sock.close()
-        raise socket.timeout("no time left for the TLS handshake")
-    try:
-        tls = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
-    except (ssl.SSLError, OSError):
-        sock.close()
-        raise
-    try:
-        tls.settimeout(seconds)
-        tls.do_handshake()
-    except BaseException:
-        tls.close()
-        raise
-    return tls
-
-
 def _peer_certificate_fingerprint(host: str, port: int, deadline: float, where: str) -> str:
     """Fetch the certificate without trusting it, only to show its fingerprint
     (within what is left of the connect deadline)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
         sock = connect_tcp(host, port, max(0.001, deadline - time.monotonic()), where)
-        with _tls_handshake(context, sock, host, deadline - time.monotonic()) as tls:
+        with tls_handshake(checking_nothing(), sock, host, deadline - time.monotonic()) as tls:
             return sha256_fingerprint(tls.getpeercert(binary_form=True) or b"")
     except (XapiError, OSError, ssl.SSLError):
         return "SHA256:?"
@@ -241,27 +212,20 @@ def connect_tls(
     (ConnectFailed "timeout").
 
     The certificate is checked against the system CAs, or against a pinned
-    fingerprint, or (`pool_trust`, another host of this host's pool) the way
-    xapi checks it: SNI "pool", and the certificate must be in the pool
-    bundle (pool_tls.py). `verify=False` checks nothing: only for a question
-    that carries no secret and believes nothing but the answer's shape."""
+    fingerprint, or (`pool_trust`: another host of this host's pool) as xapi
+    checks it (wrap_pool_tls). `verify=False` checks nothing: only for a
+    question that carries no secret and believes nothing but the answer."""
     deadline = time.monotonic() + connect_timeout
-    server_name = host
-    if pinned_fingerprint or pool_trust is not None or not verify:
-        # A pin or the pool bundle replaces the CA check: pool certificates are self-signed.
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        if pool_trust is not None:
-            server_name = POOL_SNI
-    else:
-        context = ssl.create_default_context()
     sock = connect_tcp(host, port, connect_timeout, where)
     seconds, limit = deadline - time.monotonic(), connect_timeout
     if call_timeout is not None and call_timeout < seconds:
         seconds, limit = call_timeout, call_timeout
+    if pool_trust is not None:
+        return wrap_pool_tls(sock, where, seconds, pool_trust, limit)
+    # A pin replaces the CA check: pool certificates are self-signed.
+    context = checking_nothing() if pinned_fingerprint or not verify else ssl.create_default_context()
     try:
-        tls = _tls_handshake(context, sock, server_name, seconds)
+        tls = tls_handshake(context, sock, host, seconds)
     except ssl.SSLCertVerificationError as exc:
         fingerprint = _peer_certificate_fingerprint(host, port, deadline, where)
         raise TlsCertificateUntrusted(where, fingerprint, one_line(exc.verify_message or exc, 160)) from None
@@ -274,12 +238,6 @@ def connect_tls(
         if not fingerprint_matches(pinned_fingerprint, der):
             tls.close()
             raise TlsCertificateUntrusted(where, sha256_fingerprint(der), f"pinned {pinned_fingerprint}")
-    elif pool_trust is not None:
-        fingerprint = sha256_fingerprint(tls.getpeercert(binary_form=True) or b"")
-        refusal = pool_trust.refusal(fingerprint)
-        if refusal:
-            tls.close()
-            raise TlsCertificateUntrusted(where, fingerprint, refusal)
     return tls
 
 
