@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.xapi.sshd_fixture import ssh_target_to_sim
 from tests.xapi.tls_front import TlsFront, make_certificate
 from xentui.recovery import peers as pv
 from xentui.recovery.observer import Observer
@@ -104,17 +105,7 @@ def ssh_pool(sshd_server, start_sim, tmp_path):
     reached through the SSH host, to their 443, trusted through the SSH
     host's bundle (read over SFTP)."""
     sim = start_sim("healthy", time_scale=1.0)
-    config = tmp_path / "ssh_config"
-    config.write_text("")
-    target = parse_target(
-        f"root@{sshd_server.host}:{sshd_server.port}",
-        identity=str(sshd_server.client_key_path),
-        known_hosts=str(sshd_server.known_hosts_path),
-        accepted_known_hosts=str(tmp_path / "known"),
-        ssh_config=str(config),
-        xapi_socket=sim.endpoints.host("xen2").socket,
-        connect_timeout=5.0,
-    )
+    target = ssh_target_to_sim(sshd_server, sim, "xen2", tmp_path)
     xen1 = sim.endpoints.host("xen1")
     front = TlsFront(tmp_path, "xen1", LOOPBACK_PEERS[0], 0, (xen1.address, xen1.port))
     bundle = tmp_path / "remote-pool-ca-bundle.pem"

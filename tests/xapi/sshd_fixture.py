@@ -32,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import pytest
 
@@ -258,3 +258,22 @@ def sshd_server(request, sshd_factory) -> SshdServer:
     """One running sshd. Indirect parametrisation passes extra sshd_config lines."""
     extra = getattr(request, "param", ()) or ()
     return sshd_factory(extra_config=list(extra))
+
+
+def ssh_target_to_sim(server: SshdServer, sim: Any, host: str, tmp_path: Path) -> Any:
+    """`xentui root@<sshd>` for a simulator host: xapi is its socket (streamlocal)
+    or its TCP port (direct-tcpip), behind the real sshd."""
+    from xentui.xapi.targets import parse_target
+
+    config = tmp_path / "ssh_config"
+    config.write_text("")
+    return parse_target(
+        f"root@{server.host}:{server.port}",
+        identity=str(server.client_key_path),
+        known_hosts=str(server.known_hosts_path),
+        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"),
+        ssh_config=str(config),
+        xapi_socket=sim.endpoints.host(host).socket,
+        xapi_port=sim.endpoints.host(host).port,
+        connect_timeout=5.0,
+    )

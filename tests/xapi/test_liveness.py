@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from tests.sim.sessions import wait_until
+from tests.xapi.sshd_fixture import ssh_target_to_sim
 from tests.xapi.tls_front import TlsFront
 from xentui.recovery.findings import Code
 from xentui.recovery.observer import Observer
@@ -258,17 +259,7 @@ def test_probe_through_ssh_direct_tcpip(sshd_server, start_sim, tmp_path):
     stand-in for its stunnel), without any certificate check: this member has
     no pool bundle at all, and that must not read as a dead master."""
     sim = start_sim("healthy")
-    config = tmp_path / "ssh_config"
-    config.write_text("")
-    target = parse_target(
-        f"root@{sshd_server.host}:{sshd_server.port}",
-        identity=str(sshd_server.client_key_path),
-        known_hosts=str(sshd_server.known_hosts_path),
-        accepted_known_hosts=str(tmp_path / "known"),
-        ssh_config=str(config),
-        xapi_socket=sim.endpoints.host("xen2").socket,
-        connect_timeout=5.0,
-    )
+    target = ssh_target_to_sim(sshd_server, sim, "xen2", tmp_path)
     xen1 = sim.endpoints.host("xen1")
     front = TlsFront(tmp_path, "xen1", "127.0.0.43", 0, (xen1.address, xen1.port))
     endpoint = open_endpoint(target)
@@ -301,3 +292,17 @@ def test_probe_of_an_https_master_with_a_self_signed_certificate_answers(tmp_pat
         assert lv.probe_once(endpoint.open_stream, 1.0).outcome == lv.UNREACHABLE  # verification stays on
     finally:
         server.stop()
+
+
+def test_a_master_that_accepts_but_never_shakes_hands_is_hung_not_gone():
+    """Something listens on its 443 and says nothing (a hung host): HUNG, as
+    before the probe went through the endpoint's unverified twin."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        endpoint = TcpEndpoint("https", "127.0.0.1", listener.getsockname()[1], connect_timeout=0.3)
+        result = lv.probe_once(lv.stream_opener(endpoint), 0.3)
+        assert result.outcome == lv.HUNG and "no TLS handshake" in result.detail
+    finally:
+        listener.close()

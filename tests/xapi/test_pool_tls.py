@@ -55,3 +55,13 @@ def test_the_bundle_and_the_flag_are_read_again_when_they_change(tmp_path):
     assert file.current().fingerprints == {fa, fb}
     flag.unlink()  # xe host-emergency-disable-tls-verification
     assert not file.current().verifies
+
+
+def test_a_dom0_peer_passes_its_way_of_checking_on_to_the_next_peer(tmp_path):
+    from xentui.xapi.transport import UnixSocketEndpoint
+
+    console = UnixSocketEndpoint(str(tmp_path / "xapi"), pool_bundle_path=str(tmp_path / "b"), peer_port=8443)
+    peer = console.for_address("127.0.0.2")
+    master = peer.for_address("127.0.0.3")  # e.g. following HOST_IS_SLAVE
+    assert (peer.uri, master.uri) == ("https://127.0.0.2:8443/", "https://127.0.0.3:8443/")
+    assert peer.pool_trust is console.pool_trust and master.pool_trust is console.pool_trust

@@ -3,44 +3,22 @@ certificate fingerprint (xapi pool certificates are self-signed)."""
 
 from __future__ import annotations
 
-import datetime
 import ssl
 
 import pytest
 import XenAPI
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.xapi.fake_xapi import ROOT_PASSWORD, FakeXapi
+from tests.xapi.tls_front import make_certificate
 from xentui.xapi.targets import parse_target
-from xentui.xapi.tls import sha256_fingerprint
 from xentui.xapi.transport import TlsCertificateUntrusted, open_endpoint
 
 
 def self_signed(tmp_path, name="xcp1"):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    cert_path, key_path, fingerprint = make_certificate(tmp_path, name)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
-    return context, sha256_fingerprint(cert.public_bytes(serialization.Encoding.DER))
+    return context, fingerprint
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.sim.sessions import wait_until
+from tests.xapi.sshd_fixture import ssh_target_to_sim
 from tests.xapi.tls_front import TlsFront
 from xentui.sim import httpd
 from xentui.sim.scenarios import available
@@ -155,25 +156,10 @@ def test_lean_hook_builds_records_while_decoding():
     assert reply["events"][1]["snapshot"] is None  # a class the model does not keep
 
 
-def _ssh_target(server, sim, host, tmp_path):
-    config = tmp_path / "ssh_config"
-    config.write_text("")
-    return parse_target(
-        f"root@{server.host}:{server.port}",
-        identity=str(server.client_key_path),
-        known_hosts=str(server.known_hosts_path),
-        accepted_known_hosts=str(tmp_path / "xentui_known_hosts"),
-        ssh_config=str(config),
-        xapi_socket=sim.endpoints.host(host).socket,
-        xapi_port=sim.endpoints.host(host).port,
-        connect_timeout=5.0,
-    )
-
-
 @pytest.mark.sshd
 def test_jsonrpc_over_ssh_streamlocal_and_direct_tcpip(sshd_server, start_sim, tmp_path):
     sim = start_sim("healthy")
-    endpoint = open_endpoint(_ssh_target(sshd_server, sim, "xen1", tmp_path))
+    endpoint = open_endpoint(ssh_target_to_sim(sshd_server, sim, "xen1", tmp_path))
     xml_client = _client(sim, "xen1", json=False)
     try:
         assert endpoint.transport_name == "ssh-streamlocal"

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from xentui.xapi.errors import ConnectFailed, ConnectionRefused, XapiError
+from xentui.xapi.tls_connect import TlsHandshakeTimeout
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def probe_once(
     deadline = started + timeout
     try:
         stream = open_stream(timeout)
-    except socket.timeout:  # connected, but the TLS handshake got no answer
+    except (socket.timeout, TlsHandshakeTimeout):  # connected, but the TLS handshake got no answer
         return ProbeResult(HUNG, clock() - started, "accepted the connection, no TLS handshake in time")
     except ConnectionRefused as exc:
         return ProbeResult(REFUSED, clock() - started, str(exc))

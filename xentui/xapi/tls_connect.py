@@ -29,6 +29,15 @@ class TlsCertificateUntrusted(ConnectFailed):
         self.detail = detail
 
 
+class TlsHandshakeTimeout(ConnectFailed):
+    """TCP was accepted but the TLS handshake did not finish in time: something
+    listens there and does not answer (a hung host, not a powered-off one).
+    reason "timeout", as for any connect that runs out of time."""
+
+    def __init__(self, where: str, seconds: float) -> None:
+        super().__init__("timeout", f"{where}: TLS handshake not complete within {seconds:g} s")
+
+
 def tls_handshake(context: ssl.SSLContext, sock: socket.socket, host: str, seconds: float) -> ssl.SSLSocket:
     """`sock` wrapped in TLS, the WHOLE handshake within `seconds`. Since
     Python 3.5 an SSL socket's timeout bounds the entire handshake, not each
@@ -69,7 +78,7 @@ def wrap_pool_tls(
     try:
         tls = tls_handshake(checking_nothing(), sock, POOL_SNI, seconds)
     except socket.timeout:
-        raise ConnectFailed("timeout", f"{where}: TLS handshake not complete within {limit or seconds:g} s") from None
+        raise TlsHandshakeTimeout(where, limit or seconds) from None
     except (ssl.SSLError, OSError) as exc:
         raise ConnectFailed("tls", f"{where}: TLS handshake failed: {one_line(exc, 160)}") from None
     if pool_trust is not None:

@@ -51,6 +51,7 @@ from xentui.xapi.tls import fingerprint_matches, sha256_fingerprint
 from xentui.xapi.tls_connect import (
     XAPI_HTTPS_PORT,
     TlsCertificateUntrusted,
+    TlsHandshakeTimeout,
     checking_nothing,
     tls_handshake,
     wrap_pool_tls,
@@ -230,7 +231,7 @@ def connect_tls(
         fingerprint = _peer_certificate_fingerprint(host, port, deadline, where)
         raise TlsCertificateUntrusted(where, fingerprint, one_line(exc.verify_message or exc, 160)) from None
     except socket.timeout:
-        raise ConnectFailed("timeout", f"{where}: TLS handshake not complete within {limit:g} s") from None
+        raise TlsHandshakeTimeout(where, limit) from None
     except (ssl.SSLError, OSError) as exc:
         raise ConnectFailed("tls", f"{where}: TLS handshake failed: {one_line(exc, 160)}") from None
     if pinned_fingerprint:
@@ -265,7 +266,8 @@ class TcpEndpoint(XapiEndpoint):
         self.host = host
         self.port = int(port)
         self.tls_fingerprint = tls_fingerprint
-        # https to another host of this pool: checked against the pool bundle (read per stream).
+        # https to another host of this pool: checked as this host's xapi checks its peers
+        # (pool_tls.py; the flag and the bundle are looked at for every stream).
         self.pool_trust = pool_trust
         # False: no certificate check at all (unverified(), for questions without secrets).
         self.verify = verify
@@ -305,8 +307,11 @@ class TcpEndpoint(XapiEndpoint):
         if self._sim_peers is not None:
             return self._sim_peers.endpoint_for(address, self.connect_timeout)
         # Same scheme and port; a pinned certificate belongs to ONE host, so
-        # the peer is checked against the system CAs (and its fingerprint shown).
-        return TcpEndpoint(self.scheme, address, self.port, connect_timeout=self.connect_timeout)
+        # the peer is checked against the system CAs (and its fingerprint shown),
+        # unless this is a dom0's peer: then the next one is checked the same way.
+        return TcpEndpoint(
+            self.scheme, address, self.port, connect_timeout=self.connect_timeout, pool_trust=self.pool_trust
+        )
 
 
 # --- opening ----------------------------------------------------------------
