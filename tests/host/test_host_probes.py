@@ -98,3 +98,40 @@ def test_errno_classification():
 
 def test_no_peers():
     assert probe_peers([], timeout=0.1) == ()
+
+
+def _probe(port, outcome, detail=""):
+    from xentui.host.facts import PeerProbe
+
+    return PeerProbe("xen9", "10.0.0.9", port, outcome, 0.01, 5.0, detail)
+
+
+@pytest.mark.parametrize(
+    "on_80, on_443, port, outcome",
+    [
+        ("open", "open", 80, "open"),  # xapi itself answers
+        ("refused", "open", 80, "refused"),  # xapi down; its stunnel (a unit of its own) still accepts
+        ("unreachable", "open", 443, "open"),  # https-only: 80 rejected by the firewall
+        ("timeout", "open", 443, "open"),  # https-only with a dropping firewall
+        ("unreachable", "refused", 443, "refused"),  # the host is up, nothing on either
+        ("timeout", "timeout", 80, "timeout"),  # powered off
+    ],
+)
+def test_port_443_counts_only_where_80_neither_accepts_nor_refuses(on_80, on_443, port, outcome):
+    from xentui.host.probes import _either
+
+    combined = _either(_probe(80, on_80, "EHOSTUNREACH" if on_80 == "unreachable" else ""), _probe(443, on_443))
+    assert (combined.port, combined.outcome) == (port, outcome)
+    if port == 443:
+        assert f"port 80 {on_80}" in combined.detail
+
+
+def test_an_https_only_host_is_open_through_its_stunnel_port(sockets):
+    """Port 80 silent (a firewall dropping it), 443 listening: one probe, both
+    ports at once, no longer than the timeout."""
+    listener, full_listener, _ = sockets
+    silent, stunnel = full_listener("127.0.0.46"), listener("127.0.0.46")
+    started = time.monotonic()
+    (result,) = probe_peers([Peer("xs9", "127.0.0.46")], port_for=lambda _a: silent, fallback_port=stunnel, timeout=0.3)
+    assert (result.outcome, result.port) == ("open", stunnel) and "closed to the network" in result.detail
+    assert time.monotonic() - started < 0.3 * 2

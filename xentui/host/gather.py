@@ -26,7 +26,7 @@ from .facts import Fact, GroundTruth, Inventory, LinkState, PeerProbe, PoolRole,
 from .inventory import INVENTORY_PATH, parse_inventory
 from .iplink import IpLinkError, ip_addr_argv, ip_link_argv, parse_ip_addr_json, parse_ip_link_json
 from .pool_conf import POOL_CONF_PATH, parse_pool_conf
-from .probes import DEFAULT_PROBE_TIMEOUT, Peer, PortFor, default_port_for, probe_peers
+from .probes import DEFAULT_PROBE_TIMEOUT, HTTPS_PORT, Peer, PortFor, default_port_for, probe_peers
 from .statedb import STATE_DB_PATH, parse_state_db
 from .xapi_installed import SOURCE as INSTALLED_XAPI_SOURCE
 from .xapi_installed import InstalledXapiCache, check_installed_xapi
@@ -240,7 +240,12 @@ def gather_ground_truth(
         installed_xapi = _guard(lambda: read(access, now, COMMAND_TIMEOUT), INSTALLED_XAPI_SOURCE, now)
     peers = peers_to_probe(pool_role, inventory, state_db)
     try:
-        probes = probe_peers(peers, port_for=as_port_for(port_for), timeout=probe_timeout, now=now)
+        # A real pool (no port map): xapi's port 80, and stunnel's 443 where 80 is
+        # closed to the network (https-only, the default since XenServer 9).
+        fallback = HTTPS_PORT if port_for is None else None
+        probes = probe_peers(
+            peers, port_for=as_port_for(port_for), timeout=probe_timeout, now=now, fallback_port=fallback
+        )
     except Exception as exc:  # noqa: BLE001 - e.g. out of file descriptors
         probes = tuple(PeerProbe(p.name, p.address, 0, "error", 0.0, now(), "probe failed: %s" % exc) for p in peers)
     return GroundTruth(

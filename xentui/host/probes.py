@@ -21,12 +21,13 @@ import ipaddress
 import selectors
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .facts import PeerProbe
 
 XAPI_PORT = 80
+HTTPS_PORT = 443  # xapi's stunnel
 DEFAULT_PROBE_TIMEOUT = 1.0
 
 PortFor = Callable[[str], int]
@@ -75,17 +76,50 @@ def probe_peers(
     port_for: PortFor = default_port_for,
     timeout: float = DEFAULT_PROBE_TIMEOUT,
     now: Callable[[], float] = time.time,
+    fallback_port: Optional[int] = None,
 ) -> Tuple[PeerProbe, ...]:
-    """Probe every peer at once; results in the order of `peers`."""
-    results: List[Optional[PeerProbe]] = [None] * len(peers)
+    """Probe every peer at once; results in the order of `peers`.
+
+    `fallback_port` (a real pool: HTTPS_PORT) is probed at the same time and
+    counts only where `port_for`'s port neither accepted nor refused: since
+    XenServer 9 a host is https-only by default (xapi_globs.ml https_only;
+    xapi_host.ml set_https_only closes port 80 in the firewall), so its port
+    80 says "unreachable" or nothing while its stunnel on 443 accepts. Port
+    80 stays the first question because it is xapi itself: a refusal there
+    means xapi is down on a host that is up, while stunnel (a unit of its own,
+    stunnel@xapi) may still accept on 443."""
+    ports: List[Tuple[Peer, PortFor]] = [(peer, port_for) for peer in peers]
+    if fallback_port is not None:
+        fixed = fallback_port
+        ports += [(peer, lambda _address: fixed) for peer in peers]
+    probes = _probe_each(ports, timeout, now)
+    if fallback_port is None:
+        return probes
+    return tuple(_either(first, second) for first, second in zip(probes[: len(peers)], probes[len(peers) :]))
+
+
+def _either(xapi: PeerProbe, stunnel: PeerProbe) -> PeerProbe:
+    """One peer's outcome from its xapi port and its stunnel port (see probe_peers)."""
+    if xapi.outcome in ("open", "refused") or stunnel.outcome not in ("open", "refused"):
+        return xapi
+    closed = f"port {xapi.port} {xapi.outcome}" + (f" ({xapi.detail})" if xapi.detail else "")
+    if stunnel.outcome == "open":
+        return replace(stunnel, detail=f"{closed}: closed to the network (https-only), port {stunnel.port} accepts")
+    return replace(stunnel, detail=f"{closed}, port {stunnel.port} refused ({stunnel.detail}): the host is up")
+
+
+def _probe_each(
+    ports: Sequence[Tuple[Peer, PortFor]], timeout: float, now: Callable[[], float]
+) -> Tuple[PeerProbe, ...]:
+    results: List[Optional[PeerProbe]] = [None] * len(ports)
     selector = selectors.DefaultSelector()
     pending: Dict[int, _Pending] = {}
     try:
-        for index, peer in enumerate(peers):
+        for index, (peer, port_of) in enumerate(ports):
             wall = now()
             started = time.monotonic()
             try:
-                port = int(port_for(peer.address))
+                port = int(port_of(peer.address))
             except Exception as exc:  # noqa: BLE001 - a broken mapping must not stop the others
                 results[index] = PeerProbe(
                     peer.name, peer.address, 0, "error", 0.0, wall, "no port for this address: %s" % exc
