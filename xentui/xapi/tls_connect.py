@@ -62,6 +62,8 @@ def tls_handshake(context: ssl.SSLContext, sock: socket.socket, host: str, secon
 
 
 def checking_nothing() -> ssl.SSLContext:
+    """A client context that checks no certificate: for a pin or the pool
+    bundle checked after the handshake, or for a question without secrets."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -72,9 +74,11 @@ def wrap_pool_tls(
     sock: socket.socket, where: str, seconds: float, pool_trust: Optional[PoolTrust], limit: Optional[float] = None
 ) -> ssl.SSLSocket:
     """`sock` in TLS as xapi's stunnel client speaks it to another host of its
-    pool: SNI "pool", and the certificate must be in the pool bundle
-    (`pool_trust`; pool_tls.py). `pool_trust=None` checks nothing: only for a
-    question that carries no secret. The whole handshake within `seconds`."""
+    pool: SNI "pool", and the certificate checked as this host checks its
+    peers (`pool_trust`; pool_tls.py: in the bundle while verification is on).
+    `pool_trust=None` checks nothing: only for a question that carries no
+    secret. The whole handshake within `seconds` (`limit`: the deadline to
+    name when it runs out, if another than `seconds`)."""
     try:
         tls = tls_handshake(checking_nothing(), sock, POOL_SNI, seconds)
     except socket.timeout:
