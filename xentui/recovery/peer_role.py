@@ -1,8 +1,9 @@
 """Which role a peer plays, asked without the password.
 
-For a peer whose TLS certificate this host cannot vouch for (not in the pool
-bundle, or a pool without one: xentui.xapi.pool_tls), the root password must
-not be sent: on a hostile management network that is how it would be stolen.
+For a peer whose TLS certificate this host cannot vouch for (it verifies TLS,
+and the certificate is not in its pool bundle: xentui.xapi.pool_tls), the
+root password must not be sent: on a hostile management network that is how
+it would be stolen.
 The role can still be learnt, because xapi answers a login's role questions
 before it checks any password (xapi_session.ml login_with_password): a member
 raises HOST_IS_SLAVE with its master's address, a host in emergency mode its
