@@ -11,13 +11,14 @@ stunnel on 443 that presents the pool certificate only for SNI "pool"."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.xapi.sshd_fixture import ssh_target_to_sim
 from tests.xapi.tls_front import TlsFront, make_certificate
 from xentui.recovery import peers as pv
 from xentui.recovery.observer import Observer
-from xentui.xapi.ssh import RemotePoolTrust
 from xentui.xapi.targets import parse_target
 from xentui.xapi.transport import UnixSocketEndpoint
 
@@ -35,21 +36,24 @@ def dom0_pool(start_sim, tmp_path):
         host = sim.endpoints.host(name)
         fronts[name] = TlsFront(tmp_path, name, address, port, (host.address, host.port))
         port = fronts[name].port
-    bundle = tmp_path / "xapi-pool-ca-bundle.pem"
-    flag = tmp_path / "verify-certificates"
+    bundle, flag = pool_files(sim, "xen2")
     flag.touch()  # this host verifies TLS (XCP-ng 8.3, XenServer 8)
     observer = Observer(parse_target(f"sim:{sim.state_dir}/xen2"), call_timeout=3.0, probe_timeout=0.5)
-    observer._endpoint = UnixSocketEndpoint(
-        sim.endpoints.host("xen2").socket,
-        connect_timeout=2.0,
-        pool_bundle_path=str(bundle),
-        verify_flag_path=str(flag),
-        peer_port=port,
-    )
+    # xen2 as a real dom0 sees it: not the simulator's map of ports, its peers' 443
+    observer._endpoint = UnixSocketEndpoint(sim.endpoints.host("xen2").socket, connect_timeout=2.0, peer_port=port)
+    observer._endpoint.trust_peers_by(observer.pool_trust)
     yield sim, fronts, bundle, observer
     observer.close()
     for front in fronts.values():
         front.stop()
+
+
+def pool_files(sim, host):
+    """(bundle, flag) in `host`'s file system, read through its access as on a dom0."""
+    root = Path(sim.endpoints.host(host).root)
+    (root / "etc/stunnel").mkdir(parents=True, exist_ok=True)
+    (root / "var/xapi").mkdir(parents=True, exist_ok=True)
+    return root / "etc/stunnel/xapi-pool-ca-bundle.pem", root / "var/xapi/verify-certificates"
 
 
 def write_bundle(bundle, *certificates):
@@ -91,9 +95,9 @@ def test_a_verifying_host_without_its_bundle_sends_nothing_yet_members_tell_thei
     assert not fronts["xen3"].saw(sim.endpoints.root_password)
 
 
-def test_a_host_that_does_not_verify_reaches_its_peers_as_its_xapi_does(dom0_pool, tmp_path):
+def test_a_host_that_does_not_verify_reaches_its_peers_as_its_xapi_does(dom0_pool):
     sim, fronts, bundle, observer = dom0_pool
-    (tmp_path / "verify-certificates").unlink()  # a pool from before 8.3, or verification switched off
+    pool_files(sim, "xen2")[1].unlink()  # a pool from before 8.3, or verification switched off
     view = observer._ask_peer("xen1", LOOPBACK_PEERS[0], False)
     assert (view.reach, view.role, view.host_uuid) == (pv.ANSWERS, pv.MASTER, sim.endpoints.host("xen1").uuid)
     assert set(fronts["xen1"].snis) == {"pool"}
@@ -108,13 +112,10 @@ def ssh_pool(sshd_server, start_sim, tmp_path):
     target = ssh_target_to_sim(sshd_server, sim, "xen2", tmp_path)
     xen1 = sim.endpoints.host("xen1")
     front = TlsFront(tmp_path, "xen1", LOOPBACK_PEERS[0], 0, (xen1.address, xen1.port))
-    bundle = tmp_path / "remote-pool-ca-bundle.pem"
-    flag = tmp_path / "remote-verify-certificates"
+    bundle, flag = pool_files(sim, "xen2")  # read over SFTP
     flag.touch()
     observer = Observer(target, password=sim.endpoints.root_password, call_timeout=3.0, probe_timeout=0.5)
-    endpoint = observer.open_endpoint()
-    endpoint.peer_port = front.port
-    endpoint.pool_trust = RemotePoolTrust(endpoint.connection, str(bundle), str(flag))
+    observer.open_endpoint().peer_port = front.port
     yield sim, front, bundle, observer
     observer.close()
     front.stop()

@@ -262,7 +262,8 @@ def sshd_server(request, sshd_factory) -> SshdServer:
 
 def ssh_target_to_sim(server: SshdServer, sim: Any, host: str, tmp_path: Path) -> Any:
     """`xentui root@<sshd>` for a simulator host: xapi is its socket (streamlocal)
-    or its TCP port (direct-tcpip), behind the real sshd."""
+    or its TCP port (direct-tcpip), behind the real sshd; its files are read
+    (SFTP) from the simulated host's root."""
     from xentui.xapi.targets import parse_target
 
     config = tmp_path / "ssh_config"
@@ -275,5 +276,6 @@ def ssh_target_to_sim(server: SshdServer, sim: Any, host: str, tmp_path: Path) -
         ssh_config=str(config),
         xapi_socket=sim.endpoints.host(host).socket,
         xapi_port=sim.endpoints.host(host).port,
+        host_root=sim.endpoints.host(host).root,
         connect_timeout=5.0,
     )

@@ -16,7 +16,8 @@ from xentui.xapi.client import XapiClient
 from xentui.xapi.errors import MalformedReply, XapiError, XapiFailure
 from xentui.xapi.live import load_snapshot
 from xentui.xapi.model import PoolSnapshot, lean_event_hook
-from xentui.xapi.ssh import RemotePoolTrust, SshEndpoint
+from xentui.xapi.pool_tls import not_verifying
+from xentui.xapi.ssh import SshEndpoint
 from xentui.xapi.targets import parse_target
 from xentui.xapi.transport import open_endpoint
 
@@ -170,7 +171,7 @@ def test_jsonrpc_over_ssh_streamlocal_and_direct_tcpip(sshd_server, start_sim, t
         # another pool host through the SSH host: TLS to its 443 (a stand-in for its stunnel)
         front = TlsFront(tmp_path, "xen1", "127.0.0.44", 0, (xen1.address, xen1.port))
         endpoint.peer_port = front.port
-        endpoint.pool_trust = RemotePoolTrust(endpoint.connection, str(tmp_path / "bundle"), str(tmp_path / "no-flag"))
+        endpoint.trust_peers_by(lambda: not_verifying("/var/xapi/verify-certificates"))  # as xapi there
         peer = endpoint.for_address("127.0.0.44")
         assert peer.transport_name == "ssh-tls"
         for ep in (endpoint, tcp, peer):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional,
 from xentui.host.db_copy import DbCopy
 from xentui.host.facts import GroundTruth, age_text
 from xentui.host.gather import PartialTables, StateDbCache
+from xentui.host.pool_trust import PoolTrustReader
 from xentui.host.xapi_installed import InstalledXapiCache
 from xentui.recovery import peers as pv
 from xentui.recovery.observation import EmergencyState, Observation
@@ -38,6 +39,7 @@ from xentui.xapi.liveness import (
     stream_opener,
 )
 from xentui.xapi.model import PoolSnapshot
+from xentui.xapi.pool_tls import PoolTrust
 from xentui.xapi.session_info import ConnectionInfo, SessionKind
 from xentui.xapi.transport import TlsCertificateUntrusted
 
@@ -104,6 +106,7 @@ class Observer:
         # pool is parsed from it only when xapi cannot list it (_full_state_db).
         self._state_db_cache = StateDbCache(hosts_only=True)
         self._installed_xapi_cache = InstalledXapiCache()
+        self._pool_trust = PoolTrustReader(self._ensure_access)
         self._state_db_full_cache = StateDbCache()
         self._state_db_snapshot: Tuple[object, Optional[PoolSnapshot]] = (None, None)
         self.now = now
@@ -639,6 +642,7 @@ class Observer:
                 from xentui.xapi.transport import open_endpoint
 
                 self._endpoint = open_endpoint(self.target, connect_timeout=self.connect_timeout)
+                self._endpoint.trust_peers_by(self.pool_trust)
             return self._endpoint
 
     def _connect(self) -> XapiClient:
@@ -854,9 +858,9 @@ class Observer:
         transport = client.get_transport() if client is not None else None
         return bool(transport is not None and transport.is_active())
 
-    def _gather_ground_truth(self) -> Optional[GroundTruth]:
+    def _ensure_access(self) -> Optional[HostAccess]:
+        """This host's files and commands (None: not on a pool host, or no way there now)."""
         from xentui.host.access import AccessError
-        from xentui.host.gather import gather_ground_truth
 
         try:
             with self._lock:
@@ -867,9 +871,19 @@ class Observer:
                     self._ensure_endpoint().reconnect()
                 if self._access is None:
                     self._access = self._make_access()
-                access = self._access
+                return self._access
         except (XapiError, AccessError, OSError):
             return None
+
+    def pool_trust(self) -> PoolTrust:
+        """How this host checks the other hosts of its pool, as its xapi does
+        (xentui.host.pool_trust): what its peer endpoints are told."""
+        return self._pool_trust.current()
+
+    def _gather_ground_truth(self) -> Optional[GroundTruth]:
+        from xentui.host.gather import gather_ground_truth
+
+        access = self._ensure_access()
         if access is None:
             return None
         return gather_ground_truth(

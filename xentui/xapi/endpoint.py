@@ -23,7 +23,7 @@ import socket
 import time
 import xmlrpc.client
 import zlib
-from typing import Any, Callable, List, Optional, cast
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, cast
 from xml.parsers.expat import ExpatError
 
 from xentui.xapi.errors import (
@@ -37,6 +37,9 @@ from xentui.xapi.errors import (
 )
 from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT
+
+if TYPE_CHECKING:
+    from xentui.xapi.pool_tls import PoolTrustSource
 
 # A connector returns a connected, socket-like object (a socket, an SSL socket
 # or a paramiko Channel) whose timeout is already the per-call timeout.
@@ -489,6 +492,11 @@ class XapiEndpoint(abc.ABC):
     def ssh_client(self) -> Any:
         """The underlying paramiko.SSHClient, or None for non-SSH endpoints."""
         return None
+
+    def trust_peers_by(self, source: PoolTrustSource) -> None:  # noqa: B027 - a hook, see below
+        """How this host checks the other hosts of its pool (pool_tls.py), for the
+        endpoints for_address makes. Only a console on a pool host (local socket,
+        SSH) has peers of its own; a direct https target keeps its CA or pin."""
 
     def reconnect(self) -> None:  # noqa: B027 - a hook: stateless endpoints have nothing to redo
         """Re-establish the underlying connection (SSH). No-op for stateless ones."""

@@ -15,26 +15,23 @@ depends on this host alone (xapi.ml init_tls_verification):
 A console on a dom0 trusts its peers exactly so, which is why it reaches
 them where the system CAs know none of them. A peer the bundle does not
 vouch for, on a host that checks, gets no secret from us (see
-xentui.recovery.peer_role).
+xentui.recovery.peer_role). The two files are host files: they are read
+through the console host's access (xentui.host.pool_trust) and handed to
+the endpoints as a PoolTrustSource.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
-import stat
-import threading
 from dataclasses import dataclass
-from typing import FrozenSet, Optional, Tuple
+from typing import Callable, FrozenSet
 
 from xentui.xapi.tls import sha256_fingerprint
 
 POOL_BUNDLE_PATH = "/etc/stunnel/xapi-pool-ca-bundle.pem"
 VERIFY_FLAG_PATH = "/var/xapi/verify-certificates"  # constants.ml verify_certificates_path
 POOL_SNI = "pool"
-# A bundle holds one small certificate per host; anything far bigger is not one.
-BUNDLE_LIMIT = 4 * 1024 * 1024
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -57,6 +54,15 @@ class PoolTrust:
         return self.problem or f"not in this host's pool bundle {self.source}"
 
 
+# How an endpoint learns, at each connection, how this host checks its peers.
+PoolTrustSource = Callable[[], PoolTrust]
+
+
+def not_read() -> PoolTrust:
+    """Nobody told the endpoint how this host checks its peers: trust none."""
+    return PoolTrust(frozenset(), "", "this host's pool certificates were not read")
+
+
 def not_verifying(flag_path: str) -> PoolTrust:
     """This host does not check its peers (xapi neither): neither do we."""
     return PoolTrust(frozenset(), flag_path, f"{flag_path} is absent: this host does not verify TLS", verifies=False)
@@ -75,19 +81,6 @@ def parse_bundle(data: bytes) -> FrozenSet[str]:
     return frozenset(found)
 
 
-def load_pool_trust(bundle_path: str = POOL_BUNDLE_PATH, flag_path: str = VERIFY_FLAG_PATH) -> PoolTrust:
-    """This host's way of checking its peers; never raises."""
-    if not os.path.lexists(flag_path):
-        return not_verifying(flag_path)
-    try:
-        data = _read_regular(bundle_path)
-    except FileNotFoundError:
-        return no_bundle(bundle_path)
-    except OSError as exc:
-        return unreadable(bundle_path, str(exc.strerror or exc))
-    return trust_from_bytes(data, bundle_path)
-
-
 def trust_from_bytes(data: bytes, path: str) -> PoolTrust:
     """The trust a bundle's bytes (read from `path`, here or on another host) give."""
     fingerprints = parse_bundle(data)
@@ -102,47 +95,3 @@ def no_bundle(path: str) -> PoolTrust:
 
 def unreadable(path: str, why: str) -> PoolTrust:
     return PoolTrust(frozenset(), path, f"the pool bundle {path} cannot be read ({why})")
-
-
-def _read_regular(path: str) -> bytes:
-    # O_NONBLOCK: a FIFO planted there is refused instead of blocking the read.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(f"{path}: not a regular file")
-        data = handle.read(BUNDLE_LIMIT + 1)
-    if len(data) > BUNDLE_LIMIT:
-        raise OSError(f"{path}: larger than {BUNDLE_LIMIT // (1024 * 1024)} MiB")
-    return data
-
-
-def _identity(path: str) -> Optional[Tuple[int, int, int, int]]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-class PoolTrustFile:
-    """This host's checking of its peers as it is now: the flag and the bundle
-    are read again only when either changed (xapi rewrites the bundle when a
-    host joins, leaves or renews its certificate; a plan step may switch
-    verification off or on). Thread-safe: the peers of a look are asked at once."""
-
-    def __init__(self, bundle_path: str = POOL_BUNDLE_PATH, flag_path: str = VERIFY_FLAG_PATH) -> None:
-        self.bundle_path = bundle_path
-        self.flag_path = flag_path
-        self._lock = threading.Lock()
-        self._identity: Optional[Tuple[object, object]] = None
-        self._trust: Optional[PoolTrust] = None
-
-    def current(self) -> PoolTrust:
-        identity = (_identity(self.flag_path), _identity(self.bundle_path))
-        readable = identity[1] is not None or identity[0] is None
-        with self._lock:
-            if readable and identity == self._identity and self._trust is not None:
-                return self._trust
-            trust = load_pool_trust(self.bundle_path, self.flag_path)
-            self._identity, self._trust = identity, trust
-            return trust

@@ -47,16 +47,7 @@ from xentui.xapi.known_hosts import (
     default_user_known_hosts,
     xentui_known_hosts_path,
 )
-from xentui.xapi.pool_tls import (
-    BUNDLE_LIMIT,
-    POOL_BUNDLE_PATH,
-    VERIFY_FLAG_PATH,
-    PoolTrust,
-    no_bundle,
-    not_verifying,
-    trust_from_bytes,
-    unreadable,
-)
+from xentui.xapi.pool_tls import PoolTrustSource, not_read
 from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SSH_PORT, Target
 from xentui.xapi.tls_connect import XAPI_HTTPS_PORT, wrap_pool_tls
@@ -68,8 +59,6 @@ from xentui.xapi.tls_connect import XAPI_HTTPS_PORT, wrap_pool_tls
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 15
-# RemotePoolTrust: seconds between looks at the SSH host's pool bundle
-REMOTE_TRUST_RECHECK = 10.0
 STREAMLOCAL = "direct-streamlocal@openssh.com"
 # RFC 4254 channel open failure reason codes
 _OPEN_ADMINISTRATIVELY_PROHIBITED = 1
@@ -542,14 +531,13 @@ class SshEndpoint(XapiEndpoint):
         address: str = "",
         note: str = "",
         peer_port: int = XAPI_HTTPS_PORT,
-        pool_bundle_path: str = POOL_BUNDLE_PATH,
     ) -> None:
         super().__init__(connection.connect_timeout)
         if mode not in ("streamlocal", "tcp"):
             raise ValueError(f"unknown SSH channel mode {mode!r}")
         self.connection = connection
         self.peer_port = peer_port
-        self.pool_trust = RemotePoolTrust(connection, pool_bundle_path)
+        self.pool_trust: PoolTrustSource = not_read
         self.xapi_socket = xapi_socket
         self.tcp_host = tcp_host
         self.tcp_port = int(tcp_port)
@@ -587,6 +575,9 @@ class SshEndpoint(XapiEndpoint):
         channel.settimeout(call_timeout)
         return channel
 
+    def trust_peers_by(self, source: PoolTrustSource) -> None:
+        self.pool_trust = source
+
     def for_address(self, address: str) -> XapiEndpoint:
         """Another pool host, through a direct-tcpip channel of THIS connection
         to its port 443, in TLS checked as the SSH host's xapi checks it
@@ -615,55 +606,6 @@ class SshEndpoint(XapiEndpoint):
             self.connection.close()
 
 
-class RemotePoolTrust:
-    """How the SSH host checks its peers (pool_tls.py), read over SFTP: read
-    again when the flag or the bundle changed, and looked at no more than
-    every REMOTE_TRUST_RECHECK seconds (the peers of one look are asked at
-    once; the bundle changes when a host joins, leaves or renews its
-    certificate, the flag when a plan step switches verification)."""
-
-    def __init__(self, connection: SshConnection, bundle_path: str, flag_path: str = VERIFY_FLAG_PATH) -> None:
-        self.connection = connection
-        self.bundle_path = bundle_path
-        self.flag_path = flag_path
-        self._lock = threading.Lock()
-        self._checked = -REMOTE_TRUST_RECHECK
-        self._identity: Optional[Tuple[int, int]] = None
-        self._trust: Optional[PoolTrust] = None
-
-    def current(self) -> PoolTrust:
-        with self._lock:
-            now = time.monotonic()
-            if self._trust is not None and now - self._checked < REMOTE_TRUST_RECHECK:
-                return self._trust
-            self._trust = self._read()
-            self._checked = now
-            return self._trust
-
-    def _read(self) -> PoolTrust:
-        path = self.bundle_path
-        try:
-            with self.connection.client.open_sftp() as sftp:
-                try:
-                    sftp.stat(self.flag_path)
-                except FileNotFoundError:
-                    return not_verifying(self.flag_path)
-                st = sftp.stat(path)
-                identity = (int(st.st_size or 0), int(st.st_mtime or 0))
-                if identity == self._identity and self._trust is not None and self._trust.verifies:
-                    return self._trust
-                if identity[0] > BUNDLE_LIMIT:
-                    return unreadable(path, f"larger than {BUNDLE_LIMIT // (1024 * 1024)} MiB")
-                with sftp.open(path, "rb") as handle:
-                    data = handle.read(BUNDLE_LIMIT + 1)
-        except FileNotFoundError:
-            return no_bundle(path)
-        except (OSError, SSHException, EOFError) as exc:
-            return unreadable(path, f"over SSH: {one_line(exc, 120)}")
-        self._identity = identity
-        return trust_from_bytes(bytes(data), path)
-
-
 class SshPoolPeerEndpoint(XapiEndpoint):
     """Another host of the pool, reached from the SSH host: a direct-tcpip
     channel to its port 443 carrying TLS with SNI "pool", its certificate
@@ -674,7 +616,7 @@ class SshPoolPeerEndpoint(XapiEndpoint):
     preauthenticated_root = False
 
     def __init__(
-        self, connection: SshConnection, address: str, port: int, trust: RemotePoolTrust, *, verify: bool = True
+        self, connection: SshConnection, address: str, port: int, trust: PoolTrustSource, *, verify: bool = True
     ) -> None:
         super().__init__(connection.connect_timeout)
         self.connection = connection
@@ -695,7 +637,7 @@ class SshPoolPeerEndpoint(XapiEndpoint):
         channel = self.connection.open_direct_tcpip(self.address, self.port, self.connect_timeout)
         sock = socket_over_channel(channel, name=f"xentui-peer-{self.address}", channel_errors=(SSHException,))
         seconds = max(0.001, min(self.connect_timeout - (time.monotonic() - started), call_timeout))
-        tls = wrap_pool_tls(sock, self.description, seconds, self.trust.current() if self.verify else None)
+        tls = wrap_pool_tls(sock, self.description, seconds, self.trust() if self.verify else None)
         tls.settimeout(call_timeout)
         return tls
 

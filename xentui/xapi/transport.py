@@ -44,7 +44,7 @@ from typing import Any, Optional, Tuple
 
 from xentui.xapi.endpoint import XapiEndpoint, connect_tcp
 from xentui.xapi.errors import ConnectFailed, ConnectionRefused, XapiError
-from xentui.xapi.pool_tls import POOL_BUNDLE_PATH, VERIFY_FLAG_PATH, PoolTrust, PoolTrustFile
+from xentui.xapi.pool_tls import PoolTrust, PoolTrustSource, not_read
 from xentui.xapi.safe_text import one_line
 from xentui.xapi.targets import DEFAULT_CONNECT_TIMEOUT, SimEndpoints, Target, load_sim_endpoints
 from xentui.xapi.tls import fingerprint_matches, sha256_fingerprint
@@ -154,8 +154,6 @@ class UnixSocketEndpoint(XapiEndpoint):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         sim_peers: Optional[_SimPeers] = None,
         label: str = "",
-        pool_bundle_path: str = POOL_BUNDLE_PATH,
-        verify_flag_path: str = VERIFY_FLAG_PATH,
         peer_port: int = XAPI_HTTPS_PORT,
     ) -> None:
         super().__init__(connect_timeout)
@@ -164,7 +162,10 @@ class UnixSocketEndpoint(XapiEndpoint):
         self.description = f"{label + ' ' if label else ''}local socket {path}"
         self._sim_peers = sim_peers
         self.peer_port = peer_port
-        self.pool_trust = PoolTrustFile(pool_bundle_path, verify_flag_path)
+        self.pool_trust: PoolTrustSource = not_read
+
+    def trust_peers_by(self, source: PoolTrustSource) -> None:
+        self.pool_trust = source
 
     def open_stream(self, call_timeout: float) -> socket.socket:
         return connect_unix(self.path, self.connect_timeout, call_timeout, self.description)
@@ -256,7 +257,7 @@ class TcpEndpoint(XapiEndpoint):
         display: str = "",
         address: str = "",
         sim_peers: Optional[_SimPeers] = None,
-        pool_trust: Optional[PoolTrustFile] = None,
+        pool_trust: Optional[PoolTrustSource] = None,
         verify: bool = True,
     ) -> None:
         super().__init__(connect_timeout)
@@ -267,7 +268,7 @@ class TcpEndpoint(XapiEndpoint):
         self.port = int(port)
         self.tls_fingerprint = tls_fingerprint
         # https to another host of this pool: checked as this host's xapi checks its peers
-        # (pool_tls.py; the flag and the bundle are looked at for every stream).
+        # (pool_tls.py; asked again for every stream).
         self.pool_trust = pool_trust
         # False: no certificate check at all (unverified(), for questions without secrets).
         self.verify = verify
@@ -288,7 +289,7 @@ class TcpEndpoint(XapiEndpoint):
                 self.description,
                 self.tls_fingerprint,
                 call_timeout=call_timeout,
-                pool_trust=self.pool_trust.current() if self.pool_trust is not None and self.verify else None,
+                pool_trust=self.pool_trust() if self.pool_trust is not None and self.verify else None,
                 verify=self.verify,
             )
         else:
