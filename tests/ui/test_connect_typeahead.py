@@ -292,3 +292,12 @@ def test_burst_in_a_real_terminal_from_the_dashboard(tmp_path):
         tmux.run("send-keys", "-t", "demo", "q")
     finally:
         tmux.kill()
+
+
+async def test_a_connect_that_finishes_while_quitting_switches_no_screen():
+    """The burst test above once lost this race: its connect finished as the test
+    app closed, and switching to the dashboard found no screen (ScreenStackError)."""
+    app = make_app(Recorder())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+    assert app.show_screen("dashboard") is None  # closed: nothing to switch, nothing raised

@@ -467,6 +467,10 @@ class XenTuiApp(App[int]):
         return self._switch_to(name)
 
     def _switch_to(self, name: str) -> Optional[Awaitable[Any]]:
+        if not self.is_running:
+            # Quitting: Textual is closing the screens, yet a worker's message (a
+            # connect that just finished) may still be handled. No screen to switch to.
+            return None
         if isinstance(self.screen, TooSmallScreen):
             return None
         # Close modals (help, demo, details) first so the numbers always work.
