@@ -154,7 +154,7 @@ def test_the_slave_note_stays_on_a_member(start_sim, capsys):
 
 
 def test_status_says_which_source_says_live():
-    from xentui.commands.status import render_status, view_from_observation
+    from xentui.commands.status_view import render_status, view_from_observation
     from xentui.recovery.diagnosis import diagnose
 
     b = PoolBuilder("xen2").host("xen1", live=True, enabled=False).host("xen2").host("xen3")

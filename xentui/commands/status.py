@@ -18,10 +18,10 @@ a warning), 2 critical (also: bad arguments, as argparse does), 3 could not
 connect to xapi (one clear line on stderr; the host's files are still shown
 when they could be read).
 
-The rendering is split out (`render_status`, `status_json`) and works on any
-object with the attributes of `StatusView` / `recovery.observation.Observation`
-(`connection`, `snapshot`, `emergency`, ...), so the recovery layer can extend
-the command with ground truth and findings.
+This module is the command alone, and imports only the xapi layer: it opens
+the endpoint, logs in and asks for the pool snapshot (xentui.xapi.head_start)
+before the recovery layer and the rendering (`xentui.commands.status_view`)
+are imported, so xapi builds its answer meanwhile.
 """
 
 from __future__ import annotations
@@ -31,596 +31,20 @@ import getpass
 import json
 import os
 import sys
-import textwrap
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional
 
-from xentui.host.facts import GroundTruth, age_text
-from xentui.recovery.findings import Finding, Severity
-from xentui.recovery.observation import EmergencyState, Observation
-from xentui.recovery.open_run import OpenRunJudge
-from xentui.xapi.client import XapiClient
-from xentui.xapi.error_table import Explanation, explain, explain_exception
-from xentui.xapi.errors import CallTimeout, XapiError
-from xentui.xapi.live import load_snapshot
-from xentui.xapi.model import PoolSnapshot
+from xentui.xapi.errors import XapiError
+from xentui.xapi.head_start import SnapshotHeadStart
 from xentui.xapi.safe_text import printable as _p
-from xentui.xapi.session_info import ConnectionInfo, SessionKind
 from xentui.xapi.targets import Target, add_target_arguments, password_from_env, target_from_args
+from xentui.xapi.transport import open_endpoint
 
-EXIT_OK = 0
-EXIT_DEGRADED = 1
-EXIT_CRITICAL = 2
+if TYPE_CHECKING:
+    from xentui.recovery.open_run import OpenRunJudge
+
 EXIT_USAGE = 2
 EXIT_CANNOT_CONNECT = 3
-
-
-@dataclass(frozen=True)
-class StatusView:
-    """What `render_status` shows. Attribute-compatible with Observation."""
-
-    at: float
-    connection: ConnectionInfo
-    snapshot: Optional[PoolSnapshot] = None
-    snapshot_source: str = ""
-    snapshot_error: Optional[Explanation] = None  # why the pool could not be listed
-    emergency: Optional[EmergencyState] = None
-    this_host_ref: str = ""
-    this_host_name: str = ""
-    findings: Tuple[Finding, ...] = ()
-    ground_truth: Optional[GroundTruth] = None
-    # The pool as this host's state.db had it, when xapi could not list it.
-    fallback_snapshot: Optional[PoolSnapshot] = None
-    fallback_source: str = ""
-
-    @property
-    def worst(self) -> Severity:
-        return max((f.severity for f in self.findings), default=Severity.OK)
-
-
-def exit_code_for(view: Any) -> int:
-    """0 healthy, 1 degraded (worst = warning), 2 critical."""
-    worst = max((f.severity for f in getattr(view, "findings", ())), default=Severity.OK)
-    if worst >= Severity.CRITICAL:
-        return EXIT_CRITICAL
-    if worst >= Severity.WARNING:
-        return EXIT_DEGRADED
-    return EXIT_OK
-
-
-# --- gathering ------------------------------------------------------------------
-
-
-def _find_this_host(client: XapiClient, snapshot: PoolSnapshot, endpoint: Any, target: Target) -> str:
-    """This host's ref: ask xapi (normal sessions), else match the address."""
-    if client.session_kind in (SessionKind.PASSWORD, SessionKind.LOCAL_ROOT):
-        try:
-            ref = str(client.call("session.get_this_host", client.session_ref))
-            if ref in snapshot.hosts:
-                return ref
-        except XapiError:
-            pass
-    address = getattr(endpoint, "address", "") or ""
-    for ref, host in snapshot.hosts.items():
-        if address and host.address == address:
-            return ref
-        if target.sim_host and host.name_label == target.sim_host:
-            return ref
-    return ""
-
-
-def gather_status(client: XapiClient, endpoint: Any, target: Target) -> Tuple[StatusView, bool]:
-    """Observe through a connected client. Returns the view and whether a
-    call timed out (then no further forwarded call is worth waiting for)."""
-    timed_out = False
-    snapshot: Optional[PoolSnapshot] = None
-    snapshot_error: Optional[Explanation] = None
-    snapshot_source = ""
-    in_emergency = client.in_emergency
-    reason = client.emergency_reason
-
-    # host.is_in_emergency_mode / local_assert_healthy are emergency calls:
-    # answered by this host itself, even when the master is gone.
-    try:
-        in_emergency, reason = client.check_emergency()
-    except CallTimeout:
-        timed_out = True
-    except XapiError:
-        pass
-
-    if in_emergency:
-        code, params = reason if reason else ("HOST_STILL_BOOTING", ())
-        exp = explain(code, params, in_emergency=True)
-        snapshot_error = Explanation(
-            title="xapi is in emergency mode",
-            meaning=f"This host answers only emergency calls, so xapi cannot list the pool. Reason: "
-            f"{exp.title} ({code}). {exp.meaning}",
-            next_step=exp.next_step,
-            code=code,
-        )
-    elif client.master_unresponsive:
-        timed_out = True
-        snapshot_error = Explanation(
-            title="The pool could not be listed: timed out",
-            meaning=f"xapi on this host answers, but a normal login got no answer within "
-            f"{client.call_timeout:g} s: the pool database lives on the master, and the master does "
-            "not answer (hung, or unreachable without this host noticing yet).",
-            next_step="Check whether the master is alive. If it is really dead, fence it and promote "
-            "this host with 'emergency transition to master'.",
-            code="timeout",
-        )
-    elif not timed_out:
-        try:
-            snapshot = load_snapshot(client)
-            snapshot_source = "xapi event.from"
-        except CallTimeout as exc:
-            timed_out = True
-            exp = explain_exception(exc)
-            snapshot_error = Explanation(
-                title="The pool could not be listed: timed out",
-                meaning=exp.meaning,
-                next_step=exp.next_step,
-                code="timeout",
-            )
-        except XapiError as exc:
-            exp = explain_exception(exc, in_emergency=bool(in_emergency))
-            snapshot_error = Explanation(
-                title=f"The pool could not be listed: {exp.title}",
-                meaning=exp.meaning,
-                next_step=exp.next_step,
-                code=exp.code,
-            )
-    else:
-        snapshot_error = Explanation(
-            title="The pool could not be listed: timed out",
-            meaning="This host did not answer in time.",
-            next_step="Check whether xapi on this host (or its master) hangs.",
-            code="timeout",
-        )
-
-    this_ref = ""
-    if snapshot is not None and not timed_out:
-        this_ref = _find_this_host(client, snapshot, endpoint, target)
-    this_name = ""
-    if snapshot is not None and this_ref:
-        this_name = snapshot.hosts[this_ref].name_label
-    elif target.sim_host:
-        this_name = target.sim_host
-
-    emergency = EmergencyState(
-        in_emergency=in_emergency,
-        reason_code=reason[0] if reason else "",
-        reason_params=tuple(reason[1]) if reason else (),
-    )
-    view = StatusView(
-        at=time.time(),
-        connection=client.connection_info(),
-        snapshot=snapshot,
-        snapshot_source=snapshot_source,
-        snapshot_error=snapshot_error,
-        emergency=emergency,
-        this_host_ref=this_ref,
-        this_host_name=this_name,
-    )
-    return view, timed_out
-
-
-def _unlisted_error(obs: Observation, call_timeout: float) -> Explanation:
-    """Why xapi could not list the pool, for an observation without a live snapshot."""
-    conn = obs.connection
-    emergency = obs.emergency
-    if emergency is not None and emergency.in_emergency:
-        code = emergency.reason_code or "HOST_STILL_BOOTING"
-        exp = explain(code, emergency.reason_params, in_emergency=True)
-        return Explanation(
-            title="xapi is in emergency mode",
-            meaning=f"This host answers only emergency calls, so xapi cannot list the pool. Reason: "
-            f"{exp.title} ({code}). {exp.meaning}",
-            next_step=exp.next_step,
-            code=code,
-        )
-    if conn.session_kind is not SessionKind.NONE and ("hang" in conn.detail or "timed" in conn.state):
-        return Explanation(
-            title="The pool could not be listed: timed out",
-            meaning=f"xapi on this host answers, but pool-wide calls got no answer within {call_timeout:g} s: "
-            "the pool database lives on the master, and the master does not answer (hung, or unreachable "
-            "without this host noticing yet).",
-            next_step="Check whether the master is alive. If it is really dead, fence it and promote "
-            "this host with 'emergency transition to master'.",
-            code="timeout",
-        )
-    if conn.session_kind is SessionKind.NONE:
-        return Explanation(
-            title="The pool could not be listed: no xapi session",
-            meaning=conn.detail or f"xapi did not answer ({conn.state}).",
-            next_step="See the findings below.",
-            code=conn.state or "no-session",
-        )
-    return Explanation(
-        title="The pool could not be listed",
-        meaning=conn.detail or "event.from failed.",
-        next_step="See the findings below.",
-        code="event-from-failed",
-    )
-
-
-def _this_ref_in(snapshot: PoolSnapshot, obs: Observation, client: Any, endpoint: Any, target: Target) -> str:
-    uuid = obs.connection.this_host_uuid
-    host = snapshot.host_by_uuid(uuid) if uuid else None
-    if host is not None:
-        return host.ref
-    if obs.this_host_name:
-        host = snapshot.host_by_name(obs.this_host_name)
-        if host is not None:
-            return host.ref
-    if client is not None:
-        return _find_this_host(client, snapshot, endpoint, target)
-    return ""
-
-
-def view_from_observation(
-    obs: Observation, *, call_timeout: float, client: Any = None, endpoint: Any = None, target: Optional[Target] = None
-) -> StatusView:
-    """What `render_status` / `status_json` show, from one Observer observation."""
-    live = obs.snapshot is not None and obs.snapshot_source.startswith("xapi")
-    snapshot = obs.snapshot if live else None
-    this_ref = ""
-    if snapshot is not None and target is not None:
-        this_ref = _this_ref_in(snapshot, obs, client, endpoint, target)
-    this_name = obs.this_host_name
-    if snapshot is not None and this_ref in snapshot.hosts:
-        this_name = snapshot.hosts[this_ref].name_label
-    return StatusView(
-        at=obs.at,
-        connection=obs.connection,
-        snapshot=snapshot,
-        snapshot_source=obs.snapshot_source if live else "",
-        snapshot_error=None if live else _unlisted_error(obs, call_timeout),
-        emergency=obs.emergency,
-        this_host_ref=this_ref,
-        this_host_name=this_name,
-        findings=tuple(obs.findings),
-        ground_truth=obs.ground_truth,
-        fallback_snapshot=None if live else obs.snapshot,
-        fallback_source="" if live else obs.snapshot_source,
-    )
-
-
-# --- rendering ------------------------------------------------------------------
-
-
-def _wrap(text: str) -> List[str]:
-    return textwrap.wrap(text, width=78, initial_indent="  ", subsequent_indent="  ") or [""]
-
-
-def _yes_no(value: Optional[bool]) -> str:
-    return "?" if value is None else ("yes" if value else "no")
-
-
-def _host_role(snapshot: PoolSnapshot, ref: str) -> str:
-    pool = snapshot.pool
-    return "master" if pool is not None and pool.master == ref else "member"
-
-
-def _host_rows(snapshot: PoolSnapshot) -> List[Dict[str, Any]]:
-    counts = snapshot.vm_count_by_host()
-    rows = []
-    hosts = sorted(
-        snapshot.hosts.items(), key=lambda item: (_host_role(snapshot, item[0]) != "master", item[1].name_label)
-    )
-    for ref, host in hosts:
-        rows.append(
-            {
-                "ref": ref,
-                "uuid": host.uuid,
-                "name": host.name_label,
-                "role": _host_role(snapshot, ref),
-                "address": host.address,
-                "live": host.live,
-                "enabled": host.enabled,
-                "xapi_version": host.xapi_version,
-                "product_version": host.product_version,
-                "resident_vms": counts.get(ref, 0),
-            }
-        )
-    return rows
-
-
-def session_limits(view: Any) -> Tuple[str, ...]:
-    """What the session cannot do, minus what does not apply here: the
-    "on a slave ..." note is noise (and a contradiction) while xapi itself
-    says this host is the master."""
-    connection: ConnectionInfo = view.connection
-    limits = tuple(connection.limits or connection.session_kind.limits)
-    snapshot: Optional[PoolSnapshot] = getattr(view, "snapshot", None)
-    this_ref = _this_host_ref(view)
-    if snapshot is not None and snapshot.pool is not None and this_ref and snapshot.pool.master == this_ref:
-        limits = tuple(limit for limit in limits if not limit.startswith("on a slave"))
-    return limits
-
-
-def _this_host_ref(view: Any) -> str:
-    ref = getattr(view, "this_host_ref", "") or ""
-    snapshot = getattr(view, "snapshot", None)
-    if not ref and snapshot is not None:
-        name = getattr(view, "this_host_name", "")
-        host = snapshot.host_by_name(name) if name else None
-        ref = host.ref if host is not None else ""
-    return ref
-
-
-def status_json(view: Any) -> Dict[str, Any]:
-    """One JSON object: connection, pool, this_host, hosts (+ emergency, snapshot_error)."""
-    connection: ConnectionInfo = view.connection
-    snapshot: Optional[PoolSnapshot] = getattr(view, "snapshot", None)
-    emergency: Optional[EmergencyState] = getattr(view, "emergency", None)
-    snapshot_error: Optional[Explanation] = getattr(view, "snapshot_error", None)
-    pool_json = None
-    hosts_json: List[Dict[str, Any]] = []
-    this_ref = _this_host_ref(view)
-    this_json: Dict[str, Any] = {"name": getattr(view, "this_host_name", "") or "", "ref": this_ref}
-    if snapshot is not None:
-        pool = snapshot.pool
-        master = snapshot.master
-        if pool is not None:
-            pool_json = {
-                "uuid": pool.uuid,
-                "name": pool.name_label,
-                "master": master.name_label if master else "",
-                "master_ref": pool.master,
-                "master_address": master.address if master else "",
-                "ha_enabled": pool.ha_enabled,
-            }
-        hosts_json = _host_rows(snapshot)
-        for row in hosts_json:
-            if row["ref"] == this_ref:
-                this_json = dict(row)
-    if emergency is not None:
-        this_json["in_emergency"] = emergency.in_emergency
-        this_json["emergency_since"] = (
-            {"at": emergency.since, "source": emergency.since_source} if emergency.since is not None else None
-        )
-        this_json["emergency_reason"] = (
-            {
-                "code": emergency.reason_code,
-                "params": list(emergency.reason_params),
-                "title": explain(emergency.reason_code, emergency.reason_params, in_emergency=True).title,
-            }
-            if emergency.reason_code
-            else None
-        )
-    findings = tuple(getattr(view, "findings", ()) or ())
-    result: Dict[str, Any] = {
-        "findings": [
-            {
-                "code": f.code.value,
-                "severity": f.severity.label,
-                "host": f.host,
-                "summary": f.summary,
-                "evidence": list(f.evidence),
-            }
-            for f in findings
-        ],
-        "worst": max((f.severity for f in findings), default=Severity.OK).label,
-        "host_files": _host_files_json(view),
-        "connection": dict(connection.to_json(), limits=list(session_limits(view))),
-        "pool": pool_json,
-        "this_host": this_json,
-        "hosts": hosts_json,
-        "snapshot_source": getattr(view, "snapshot_source", "") or "",
-        "snapshot_error": (
-            {
-                "code": snapshot_error.code,
-                "title": snapshot_error.title,
-                "meaning": snapshot_error.meaning,
-                "next_step": snapshot_error.next_step,
-            }
-            if snapshot_error is not None
-            else None
-        ),
-    }
-    return result
-
-
-def render_status(view: Any) -> str:
-    """The human-readable status (plain text, fits 80 columns where possible)."""
-    connection: ConnectionInfo = view.connection
-    snapshot: Optional[PoolSnapshot] = getattr(view, "snapshot", None)
-    emergency: Optional[EmergencyState] = getattr(view, "emergency", None)
-    snapshot_error: Optional[Explanation] = getattr(view, "snapshot_error", None)
-    lines: List[str] = []
-    lines.append(f"Connected via: {_p(connection.label)} ({connection.transport})")
-    lines.append(f"Session:       {connection.session_kind.value} ({connection.state})")
-    if connection.master_address:
-        lines.append(f"Master (from xapi): {_p(connection.master_address)}")
-    for limit in session_limits(view):
-        lines.append(f"  note: {limit}")
-
-    this_ref = _this_host_ref(view)
-    this_name = getattr(view, "this_host_name", "") or ""
-    if emergency is not None and emergency.in_emergency:
-        exp = explain(emergency.reason_code or "HOST_STILL_BOOTING", emergency.reason_params, in_emergency=True)
-        lines.append(
-            f"This host:     {_p(this_name or '?')} is in EMERGENCY MODE: {_p(exp.title)}"
-            + (f" ({_p(emergency.reason_code)})" if emergency.reason_code else "")
-        )
-        if emergency.since is not None:
-            age = max(0.0, (getattr(view, "at", 0.0) or time.time()) - emergency.since)
-            lines.append(
-                f"               xapi (re)started into emergency mode at {_stamp(emergency.since)} "
-                f"({age_text(age).replace(' old', ' ago')}; mtime of its pid file)"
-            )
-    lines.append("")
-
-    if snapshot is None or snapshot.pool is None:
-        if emergency is not None and emergency.in_emergency is False and this_name:
-            lines.insert(len(lines) - 1, f"This host:     {_p(this_name)} (not in emergency mode)")
-        if snapshot_error is not None:
-            lines.append(_p(snapshot_error.title))
-            lines.extend(_wrap(_p(snapshot_error.meaning)))
-            lines.extend(_wrap("Next step: " + _p(snapshot_error.next_step)))
-        else:
-            lines.append("The pool could not be listed.")
-        lines.extend(_host_files_lines(view))
-        lines.extend(_findings_lines(view))
-        return "\n".join(lines) + "\n"
-
-    pool = snapshot.pool
-    master = snapshot.master
-    master_text = _p(f"{master.name_label} ({master.address})" if master else pool.master)
-    lines.append(
-        f"Pool:          {_p(pool.name_label or pool.uuid)}   master: {master_text}"
-        + ("   HA: on" if pool.ha_enabled else "")
-    )
-    if this_ref and this_ref in snapshot.hosts:
-        host = snapshot.hosts[this_ref]
-        lines.append(f"This host:     {_p(host.name_label)} ({_host_role(snapshot, this_ref)}, {_p(host.address)})")
-    elif this_name and not (emergency is not None and emergency.in_emergency):
-        lines.append(f"This host:     {_p(this_name)}")
-    lines.append("")
-    header = f"  {'HOST':<16} {'ROLE':<7} {'ADDRESS':<16} {'LIVE':<5} {'ENABLED':<8} {'XAPI':<10} {'VMS':>4}"
-    lines.append(header)
-    for row in _host_rows(snapshot):
-        mark = "*" if row["ref"] == this_ref else " "
-        lines.append(
-            f"{mark} {_p(row['name'])[:16]:<16} {row['role']:<7} {_p(row['address'])[:16]:<16} "
-            f"{_yes_no(row['live']):<5} {_yes_no(row['enabled']):<8} {_p(row['xapi_version'])[:10]:<10} "
-            f"{row['resident_vms']:>4}"
-        )
-    if this_ref:
-        lines.append("  (* = this host)")
-    lines.extend(_liveness_disagreements(view, snapshot))
-    lines.extend(_findings_lines(view))
-    return "\n".join(lines) + "\n"
-
-
-def _liveness_disagreements(view: Any, snapshot: PoolSnapshot) -> List[str]:
-    """LIVE is xapi's host_metrics.live, which lags (a powered-off old master
-    stays "live" in the new master's database until the liveness timeout):
-    where a fresh probe disagrees, say which source says what."""
-    gt: Optional[GroundTruth] = getattr(view, "ground_truth", None)
-    if gt is None:
-        return []
-    probes = {p.address: p for p in gt.peers}
-    out = []
-    for row in _host_rows(snapshot):
-        probe = probes.get(row["address"])
-        if row["live"] and probe is not None and not probe.answers:
-            out.append(
-                f"  note: LIVE is what xapi's record says; {_p(row['name'])}'s xapi port "
-                f"{probe.outcome} to a tcp probe just now"
-            )
-    return out
-
-
-def _stamp(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
-
-
-def _fact_label(fact: Any, now: float) -> str:
-    return f"{_p(fact.source)}, as of {_stamp(fact.observed_at)}, {age_text(max(0.0, now - fact.observed_at))}"
-
-
-def _host_files_json(view: Any) -> Optional[Dict[str, Any]]:
-    """What the host's own files say (None when they could not be read, e.g. an http target)."""
-    gt: Optional[GroundTruth] = getattr(view, "ground_truth", None)
-    if gt is None:
-        return None
-    now = getattr(view, "at", 0.0) or time.time()
-
-    def fact_json(fact: Any, value: Any) -> Dict[str, Any]:
-        return {
-            "source": fact.source,
-            "as_of": fact.observed_at,
-            "age_s": round(max(0.0, now - fact.observed_at), 1),
-            "error": fact.error or None,
-            "value": value if fact.ok else None,
-        }
-
-    role = gt.pool_role.value if gt.pool_role.ok else None
-    inv = gt.inventory.value if gt.inventory.ok else None
-    link = gt.management_link.value if gt.management_link.ok else None
-    fallback: Optional[PoolSnapshot] = getattr(view, "fallback_snapshot", None)
-    hosts = _host_rows(fallback) if fallback is not None else []
-    for row in hosts:
-        row.pop("live", None)  # state.db's host_metrics.live is as stale as the file: not shown
-    return {
-        "pool_conf": fact_json(
-            gt.pool_role, {"role": role.role, "master_address": role.master_address} if role else None
-        ),
-        "management_interface": fact_json(
-            gt.management_link,
-            {
-                "interface": link.ifname,
-                "operstate": link.operstate,
-                "carrier": link.carrier,
-                "ipv4": [f"{a.address}/{a.prefixlen}" for a in link.ipv4],
-            }
-            if link
-            else None,
-        ),
-        "inventory_management_interface": inv.management_interface if inv else None,
-        "state_db": fact_json(gt.state_db, {"hosts": hosts} if gt.state_db.ok else None),
-        "xapi_running": fact_json(gt.xapi_running, gt.xapi_running.value),
-        "pool_shown_from": getattr(view, "fallback_source", "") or None,
-    }
-
-
-def _host_files_lines(view: Any) -> List[str]:
-    """The host's own files, when xapi could not list the pool."""
-    gt: Optional[GroundTruth] = getattr(view, "ground_truth", None)
-    if gt is None:
-        return []
-    now = getattr(view, "at", 0.0) or time.time()
-    lines = ["", "What this host's own files say:"]
-    role = gt.pool_role.value if gt.pool_role.ok else None  # Fact.ok: the value is there
-    if role is not None:
-        text = role.role + (f", master at {_p(role.master_address)}" if role.master_address else "")
-        lines.append(f"  Role:       {text}   ({_fact_label(gt.pool_role, now)})")
-    else:
-        lines.append(f"  Role:       unknown ({_p(gt.pool_role.source)}: {_p(gt.pool_role.error)})")
-    link = gt.management_link.value if gt.management_link.ok else None
-    if link is not None:
-        addrs = ", ".join(f"{a.address}/{a.prefixlen}" for a in link.ipv4) or "NO IPv4 ADDRESS"
-        lines.append(_p(f"  Management: {link.ifname} {addrs}, link {link.operstate}   ({gt.management_link.source})"))
-    else:
-        inventory = gt.inventory.value if gt.inventory.ok else None
-        iface = inventory.management_interface if inventory is not None else ""
-        lines.append(
-            _p(f"  Management: {iface or '?'} unknown ({gt.management_link.source}: {gt.management_link.error})")
-        )
-    fallback: Optional[PoolSnapshot] = getattr(view, "fallback_snapshot", None)
-    if gt.state_db.ok and fallback is not None:
-        lines.append(f"  Hosts ({_fact_label(gt.state_db, now)}):")
-        this_name = getattr(view, "this_host_name", "") or ""
-        for row in _host_rows(fallback):
-            mark = "*" if row["name"] == this_name else " "
-            lines.append(
-                f"  {mark} {_p(row['name'])[:16]:<16} {row['role']:<7} {_p(row['address'])[:16]:<16} "
-                f"{_p(row['xapi_version'])[:10]:<10} {row['resident_vms']:>4} VMs"
-            )
-    elif not gt.state_db.ok:
-        lines.append(f"  Hosts:      unknown ({_p(gt.state_db.source)}: {_p(gt.state_db.error)})")
-    return lines
-
-
-def _findings_lines(view: Any) -> List[str]:
-    findings = sorted(getattr(view, "findings", ()) or (), key=lambda f: -int(f.severity))
-    if not findings:
-        return []
-    worst = findings[0].severity
-    lines = ["", f"Findings (worst: {worst.label}):"]
-    for f in findings:
-        where = f" [{_p(f.host)}]" if f.host else ""
-        lines.append(f"  {f.severity.label.upper():<8} {f.code.value}{where}: {_p(f.summary)}")
-        for item in f.evidence:
-            lines.extend(textwrap.wrap(_p(item), width=78, initial_indent="      - ", subsequent_indent="        "))
-    return lines
-
-
-# --- the command ------------------------------------------------------------------
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -655,31 +79,87 @@ def _password(target: Target, endpoint: Any) -> Optional[str]:
 
 
 def _fail(target_label: str, exc: BaseException) -> int:
+    from xentui.xapi.error_table import explain_exception
+
     exp = explain_exception(exc)
     print(_p(f"xentui status: cannot connect to {target_label}: {exp.title}: {exp.meaning}"), file=sys.stderr)
     return EXIT_CANNOT_CONNECT
 
 
-def _workload_judge(args: argparse.Namespace) -> OpenRunJudge:
-    """Judges health with the open recovery run's workload, as recover and
-    the dashboard do. ValueError (one line) for a named log that is missing."""
+def _audit_log(args: argparse.Namespace) -> Optional[Path]:
+    """The --audit-log to judge the workload with (None: the default log).
+    ValueError (one line) for a named log that is missing."""
     path = getattr(args, "audit_log", None)
     if not path:
-        return OpenRunJudge.for_default_log()
+        return None
     if not os.path.lexists(path):
         raise ValueError(f"--audit-log {path}: no such file")
-    return OpenRunJudge(Path(path))
+    return Path(path)
+
+
+def _workload_judge(audit_log: Optional[Path]) -> OpenRunJudge:
+    """Judges health with the open recovery run's workload, as recover and
+    the dashboard do."""
+    from xentui.recovery.open_run import OpenRunJudge
+
+    return OpenRunJudge.for_default_log() if audit_log is None else OpenRunJudge(audit_log)
+
+
+def _close_quietly(endpoint: Any) -> None:
+    try:
+        endpoint.close()
+    except (OSError, XapiError):
+        pass
 
 
 def run(args: argparse.Namespace) -> int:
-    from xentui.recovery.observer import Observer
-
     try:
         target = target_from_args(args, args.target)
-        judge = _workload_judge(args)
+        audit_log = _audit_log(args)
     except ValueError as exc:
         print(_p(f"xentui status: {exc}"), file=sys.stderr)
         return EXIT_USAGE
+    try:
+        endpoint = open_endpoint(target, connect_timeout=target.connect_timeout)
+    except XapiError as exc:
+        return _fail(target.label, exc)
+    try:
+        password = _password(target, endpoint)
+    except ValueError as exc:
+        _close_quietly(endpoint)
+        print(f"xentui status: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if password is None and not getattr(endpoint, "preauthenticated_root", False):
+        _close_quietly(endpoint)
+        print(
+            f"xentui status: cannot connect to {target.label}: a password is needed "
+            "(use --password-env VAR, or run on a terminal to be asked)",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_CONNECT
+    # xapi's answer is the longest wait: ask for it now, load the rest meanwhile.
+    head_start = SnapshotHeadStart.begin(
+        endpoint,
+        username=target.xapi_user or "root",
+        password=password if password is not None else (target.published_password() or ""),
+        call_timeout=target.call_timeout,
+        label=target.label,
+        target_text=target.raw or target.label,
+    )
+    return _observe_and_show(args, target, audit_log, password, head_start)
+
+
+def _observe_and_show(
+    args: argparse.Namespace,
+    target: Target,
+    audit_log: Optional[Path],
+    password: Optional[str],
+    head_start: SnapshotHeadStart,
+) -> int:
+    from xentui.commands.status_view import exit_code_for, render_status, status_json, view_from_observation
+    from xentui.recovery.observer import Observer
+    from xentui.xapi.session_info import SessionKind
+
     # Over http(s) we are not on a pool host: no host files, and the peers'
     # xapi ports are guesses (443, or the target's port), so only what this
     # xapi says is used. Local, SSH and simulator targets also ask the peers.
@@ -689,33 +169,19 @@ def run(args: argparse.Namespace) -> int:
         connect_timeout=target.connect_timeout,
         probe_timeout=min(1.0, target.call_timeout),
         ask_peers=target.kind not in ("http", "https"),
+        head_start=head_start,
     )
     try:
-        try:
-            endpoint = observer.open_endpoint()
-        except XapiError as exc:
-            return _fail(target.label, exc)
-        try:
-            password = _password(target, endpoint)
-        except ValueError as exc:
-            print(f"xentui status: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        if password is None and not getattr(endpoint, "preauthenticated_root", False):
-            print(
-                f"xentui status: cannot connect to {target.label}: a password is needed "
-                "(use --password-env VAR, or run on a terminal to be asked)",
-                file=sys.stderr,
-            )
-            return EXIT_CANNOT_CONNECT
         if password is not None:
             observer.set_password(password)
+        judge = _workload_judge(audit_log)
         # VMs that ran on a dead host when an unfinished recovery began and run
         # nowhere now make the pool unhealthy (VMS_NOT_RESTARTED).
         obs = judge.apply(observer.observe())
         if judge.problem:
             print(_p(f"xentui status: warning: {judge.problem}"), file=sys.stderr)
         view = view_from_observation(
-            obs, call_timeout=target.call_timeout, client=observer.client, endpoint=endpoint, target=target
+            obs, call_timeout=target.call_timeout, client=observer.client, endpoint=head_start.endpoint, target=target
         )
         connected = obs.connection.session_kind is not SessionKind.NONE
         if not connected and obs.ground_truth is None:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from xentui.host.access import HostAccess
     from xentui.xapi.client import XapiClient
     from xentui.xapi.endpoint import XapiEndpoint
+    from xentui.xapi.head_start import SnapshotHeadStart
     from xentui.xapi.targets import Target
 
 REPROBE_INTERVAL = 3.0  # follow(): seconds between full looks while xapi cannot list the pool
@@ -81,15 +82,13 @@ class Observer:
         liveness_interval: float = PROBE_INTERVAL,
         liveness_timeout: float = PROBE_TIMEOUT,
         liveness_misses: int = PROBE_MISSES,
+        head_start: Optional[SnapshotHeadStart] = None,
     ) -> None:
+        """`head_start`: the login and snapshot a command began before it
+        loaded the observer (xentui.xapi.head_start), on this target's
+        endpoint; the first look takes them over."""
         self.target = target
-        if password is None and getattr(target, "kind", "") == "sim":
-            # The simulator publishes its root password; real targets never do.
-            try:
-                password = target.sim_endpoints().root_password
-            except ValueError:
-                password = None
-        self._password = password
+        self._password = password if password is not None else target.published_password()
         self.call_timeout = float(call_timeout)
         self.connect_timeout = float(connect_timeout)
         self.probe_timeout = float(probe_timeout)
@@ -125,6 +124,10 @@ class Observer:
         ] = None
         self._closed = False
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="xentui-observe")
+        self._head_start = head_start
+        if head_start is not None:
+            self._endpoint = head_start.endpoint
+            self._endpoint.trust_peers_by(self.pool_trust)
 
     # -- public ------------------------------------------------------------
 
@@ -610,6 +613,9 @@ class Observer:
             liveness.stop()  # a follow() thread the UI abandoned may never get to do it
         with self._lock:
             self._closed = True
+            head_start, self._head_start = self._head_start, None
+            if head_start is not None:
+                head_start.abandon()
             self._drop_client()
             if self._endpoint is not None:
                 try:
@@ -701,12 +707,19 @@ class Observer:
     def _look_through_xapi(
         self, retried: bool = False, vms_later: bool = False
     ) -> Tuple[ConnectionInfo, Optional[PoolSnapshot], Optional[EmergencyState], str]:
-        """Login (re-using the session), emergency state, live snapshot."""
+        """Login (re-using the session), emergency state, live snapshot; the
+        first look takes over the login and snapshot of a head start."""
         from xentui.xapi.live import load_snapshot
 
-        client = self._client
+        with self._lock:
+            client = self._client
+            head_start, self._head_start = self._head_start, None
         try:
-            if client is None:
+            if head_start is not None:
+                client = head_start.client()
+                with self._lock:
+                    self._client = client
+            elif client is None:
                 client = self._connect()
             in_emergency, reason = client.check_emergency(timeout=self.call_timeout)
         except (ConnectionLost, ConnectFailed) as exc:
@@ -760,7 +773,9 @@ class Observer:
             error = "pool-wide calls hang"
         elif not in_emergency:
             try:
-                snapshot = load_snapshot(client, timeout=self.call_timeout, vms_later=vms_later)
+                snapshot = head_start.snapshot() if head_start is not None else None
+                if snapshot is None:
+                    snapshot = load_snapshot(client, timeout=self.call_timeout, vms_later=vms_later)
             except CallTimeout as exc:
                 # A member whose master is hung or gone: calls that need the pool
                 # database hang. The session itself works (emergency calls answer),

@@ -161,6 +161,16 @@ class Target:
             raise ValueError(f"{self.label} is not a simulator target")
         return load_sim_endpoints(self.sim_state_dir)
 
+    def published_password(self) -> Optional[str]:
+        """The root password the simulator publishes in endpoints.json; real
+        targets never publish one (None)."""
+        if self.kind != "sim":
+            return None
+        try:
+            return self.sim_endpoints().root_password
+        except ValueError:
+            return None
+
 
 def password_from_env(target: Target) -> Optional[str]:
     """The xapi password from the variable named by --password-env, or None.
