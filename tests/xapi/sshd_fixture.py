@@ -211,7 +211,9 @@ def start_sshd(
         server.process = proc
 
         def pump(stream=proc.stderr, server=server) -> None:
-            with open(directory / "sshd.log", "a", encoding="utf-8", errors="replace") as log:
+            # Closes the pipe at EOF: left to the garbage collector it is an
+            # unclosed-file warning (an error under `pytest -W error`).
+            with stream, open(directory / "sshd.log", "a", encoding="utf-8", errors="replace") as log:
                 for raw in iter(stream.readline, b""):
                     line = raw.decode("utf-8", "replace")
                     server._log.append(line)

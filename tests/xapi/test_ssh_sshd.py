@@ -446,3 +446,9 @@ def test_proxycommand_from_ssh_config(sshd_server, fake, tmp_path):
         session = session_for(endpoint)
         session.login_with_password("root", "")
         assert session.xenapi.test.peer() == "unix"
+        proxy = endpoint.connection._clients[0].get_transport().sock
+        assert proxy.process.returncode is None  # the `ssh -W` is running
+    # Closed: the command is reaped, not left a zombie (paramiko only sends it
+    # SIGTERM), and its pipes are closed once the transport thread has ended.
+    assert proxy.process.returncode is not None
+    assert proxy.process.stdin.closed and proxy.process.stdout.closed and proxy.process.stderr.closed

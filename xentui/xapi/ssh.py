@@ -19,6 +19,7 @@ from __future__ import annotations
 import getpass
 import logging
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -57,6 +58,7 @@ from xentui.xapi.tls_connect import XAPI_HTTPS_PORT, wrap_pool_tls
 # that to stderr, under our one-line message (and a hostile server chooses
 # what it says). We report every failure ourselves: keep paramiko quiet.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15
 STREAMLOCAL = "direct-streamlocal@openssh.com"
@@ -190,10 +192,41 @@ def resolve_hops(target: Target) -> List[SshHop]:
     return hops + [final]
 
 
+# How long a ProxyCommand gets to exit after SIGTERM before it is killed.
+PROXY_EXIT_TIMEOUT = 1.0
+
+
+class _ReapedProxyCommand(paramiko.ProxyCommand):
+    """paramiko's ProxyCommand whose close() also reaps the command. paramiko
+    only sends SIGTERM (paramiko issues #1713, #2568), so every connection
+    through a ProxyCommand left a zombie behind until xentui exited, and the
+    UI reconnects its SSH session whenever it drops during an outage. The
+    pipes are not closed here, which could pull them from under the transport
+    thread's select() (paramiko issue #1715): the connection closes them once
+    that thread has ended (`release_pipes`)."""
+
+    def close(self) -> None:
+        process = self.process
+        process.terminate()  # a no-op once the command has been reaped
+        try:
+            process.wait(timeout=PROXY_EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            try:
+                process.wait(timeout=PROXY_EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log.warning("ProxyCommand pid %d did not exit after SIGKILL", process.pid)
+
+    def release_pipes(self) -> None:
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 def _open_first_hop(hop: SshHop, timeout: float) -> Any:
     if hop.proxy_command:
         try:
-            proxy = paramiko.ProxyCommand(hop.proxy_command)
+            proxy = _ReapedProxyCommand(hop.proxy_command)
         except (OSError, SSHException) as exc:
             raise ConnectFailed("ssh", f"SSH {hop.label}: ProxyCommand failed to start: {exc}") from None
         proxy.settimeout(timeout)
@@ -485,10 +518,17 @@ class SshConnection:
 
     def _close_clients(self) -> None:
         for client in reversed(self._clients):
+            transport = client.get_transport()
             try:
                 client.close()
             except (OSError, EOFError, SSHException):
                 pass  # already dead: nothing to free
+            proxy = getattr(transport, "sock", None)
+            if transport is not None and isinstance(proxy, _ReapedProxyCommand):
+                # Its command is gone, so the transport thread reads EOF and ends.
+                transport.join(PROXY_EXIT_TIMEOUT)
+                if not transport.is_alive():
+                    proxy.release_pipes()
         self._clients = []
 
     def close(self) -> None:
