@@ -526,7 +526,8 @@ class SshConnection:
             proxy = getattr(transport, "sock", None)
             if transport is not None and isinstance(proxy, _ReapedProxyCommand):
                 # Its command is gone, so the transport thread reads EOF and ends.
-                transport.join(PROXY_EXIT_TIMEOUT)
+                if transport.is_alive() and transport is not threading.current_thread():
+                    transport.join(PROXY_EXIT_TIMEOUT)
                 if not transport.is_alive():
                     proxy.release_pipes()
         self._clients = []
