@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from xentui.xapi.endpoint import close_quietly
 from xentui.xapi.errors import XapiError
 from xentui.xapi.head_start import SnapshotHeadStart
 from xentui.xapi.safe_text import printable as _p
@@ -105,13 +106,6 @@ def _workload_judge(audit_log: Optional[Path]) -> OpenRunJudge:
     return OpenRunJudge.for_default_log() if audit_log is None else OpenRunJudge(audit_log)
 
 
-def _close_quietly(endpoint: Any) -> None:
-    try:
-        endpoint.close()
-    except (OSError, XapiError):
-        pass
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         target = target_from_args(args, args.target)
@@ -126,11 +120,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         password = _password(target, endpoint)
     except ValueError as exc:
-        _close_quietly(endpoint)
+        close_quietly(endpoint)
         print(f"xentui status: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if password is None and not getattr(endpoint, "preauthenticated_root", False):
-        _close_quietly(endpoint)
+        close_quietly(endpoint)
         print(
             f"xentui status: cannot connect to {target.label}: a password is needed "
             "(use --password-env VAR, or run on a terminal to be asked)",

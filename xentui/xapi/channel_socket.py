@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, Tuple, Type
+from typing import Any, Callable, Tuple, Type
 
 _CHUNK = 65536
 
@@ -32,13 +32,7 @@ def socket_over_channel(
 
     def to_channel() -> None:
         try:
-            while True:
-                data = far.recv(_CHUNK)
-                if not data:
-                    break
-                channel.sendall(data)
-        except errors:
-            pass
+            _copy(far.recv, channel.sendall, errors)
         finally:
             # The caller closed its end (or the channel failed): end both.
             try:
@@ -49,13 +43,7 @@ def socket_over_channel(
 
     def from_channel() -> None:
         try:
-            while True:
-                data = channel.recv(_CHUNK)
-                if not data:
-                    break
-                far.sendall(data)
-        except errors:
-            pass
+            _copy(channel.recv, far.sendall, errors)
         finally:
             try:
                 far.shutdown(socket.SHUT_WR)  # the peer is done: the caller reads end of file
@@ -65,3 +53,15 @@ def socket_over_channel(
     threading.Thread(target=to_channel, name=f"{name}-out", daemon=True).start()
     threading.Thread(target=from_channel, name=f"{name}-in", daemon=True).start()
     return near
+
+
+def _copy(recv: Callable[[int], bytes], send: Callable[[bytes], Any], errors: Tuple[Type[BaseException], ...]) -> None:
+    """Copy until end of file, or until either side fails with one of `errors`."""
+    try:
+        while True:
+            data = recv(_CHUNK)
+            if not data:
+                return
+            send(data)
+    except errors:
+        pass

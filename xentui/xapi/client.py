@@ -47,6 +47,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import XenAPI
 
 from xentui.xapi import jsonrpc
+from xentui.xapi.endpoint import close_quietly
 from xentui.xapi.error_table import EMERGENCY_CODES
 from xentui.xapi.errors import (
     AuthenticationFailed,
@@ -424,7 +425,7 @@ class XapiClient:
         try:
             login = self._run_login_strategy(new_endpoint, creds, self.call_timeout)
         except BaseException:
-            _close_quietly(new_endpoint)
+            close_quietly(new_endpoint)
             raise
         old_endpoint, old_owned, old_login = self._endpoint, self._owns_endpoint, self._login
         self._logout(old_endpoint, old_login)
@@ -435,7 +436,7 @@ class XapiClient:
             self._creds = creds
             self._master_address = ""
         if old_owned:
-            _close_quietly(old_endpoint)
+            close_quietly(old_endpoint)
         self._install_login(login)
         return self.connection_info()
 
@@ -566,7 +567,7 @@ class XapiClient:
             self._creds = None
         self._close_all_transports()
         if endpoint is not None and (close_endpoint or owned):
-            _close_quietly(endpoint)
+            close_quietly(endpoint)
 
     def __enter__(self) -> "XapiClient":
         return self
@@ -1019,13 +1020,4 @@ def _close_transport(transport: Any) -> None:
         try:
             close()
         except (OSError, XapiError, http.client.HTTPException):
-            pass
-
-
-def _close_quietly(endpoint: Any) -> None:
-    close = getattr(endpoint, "close", None)
-    if close is not None:
-        try:
-            close()
-        except (OSError, XapiError):
             pass

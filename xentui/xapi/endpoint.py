@@ -532,3 +532,14 @@ def connect_tcp(host: str, port: int, connect_timeout: float, where: str) -> soc
     # plus delayed ACK cost ~40 ms per call.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def close_quietly(endpoint: Any) -> None:
+    """Close an endpoint (or anything with close()) that is being given up on:
+    a failure to close it changes nothing for the caller."""
+    close = getattr(endpoint, "close", None)
+    if close is not None:
+        try:
+            close()
+        except (OSError, XapiError):
+            pass
